@@ -1,0 +1,250 @@
+"""The Redis service a project deploys: read from ``docker-compose.yml`` or rendered.
+
+The deployment layer of every check. Values are interpolated the way compose
+does at ``up`` time; the raw (uninterpolated) text is kept too, because some
+promises are about the file itself (the password must not be written in it).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_nself_redis.compose.interpolate import interpolate
+from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
+from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines
+from pytest_nself_redis.errors import ComposeError
+from pytest_nself_redis.project.provenance import Source
+
+COMPOSE_FILE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
+SERVICE_NAME = "redis"
+_PORT = re.compile(
+    r"(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):)?"
+    r"(?:(?P<host>[0-9]*):)?(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp))?\Z"
+)
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """One published port: ``host_ip`` None means every interface."""
+
+    host_ip: str | None
+    host_port: int | None
+    container_port: int
+    text: str
+    source: Source
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.host_ip in ("127.0.0.1", "::1", "[::1]", "localhost")
+
+
+@dataclass(frozen=True)
+class RedisService:
+    origin: str  # "compose" or "rendered"
+    image: str
+    command: tuple[str, ...]
+    raw_command: str
+    command_source: Source
+    source: Source
+    user: str | None = None
+    volumes: tuple[str, ...] = ()
+    ports: tuple[PortBinding, ...] = ()
+    healthcheck: tuple[str, ...] | None = None
+    raw_healthcheck: str | None = None
+    healthcheck_source: Source | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    compose_file: Path | None = None
+
+    @property
+    def args(self) -> RedisArgs:
+        return parse_redis_args(self.command)
+
+    @property
+    def container_port(self) -> int:
+        if self.ports:
+            return self.ports[0].container_port
+        port = self.args.value("port")
+        return int(port) if port and port.isdigit() else 6379
+
+    def describe(self) -> str:
+        if self.origin == "compose" and self.compose_file is not None:
+            return f"service `redis` of {self.source}"
+        return "service rendered from the settings"
+
+
+def find_compose_file(project_dir: Path) -> Path | None:
+    for name in COMPOSE_FILE_NAMES:
+        candidate = project_dir / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _as_text(value: Any, where: str, what: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ComposeError(f"{where}: {what} should be a string, found {type(value).__name__}")
+
+
+def _command(
+    value: Any, line: int, path: Path, variables: Mapping[str, str]
+) -> tuple[tuple[str, ...], str]:
+    where = f"{path.name}:{line}"
+    if isinstance(value, list):
+        lines = value.lines if isinstance(value, LineList) else [line] * len(value)
+        items = [
+            interpolate(_as_text(item, f"{path.name}:{n}", "command item"), variables,
+                        f"{path.name}:{n}")
+            for item, n in zip(value, lines, strict=True)
+        ]
+        return tuple(items), " ".join(_as_text(item, where, "command") for item in value)
+    raw = _as_text(value, where, "command")
+    text = interpolate(raw, variables, where)
+    try:
+        return tuple(shlex.split(text)), raw
+    except ValueError as error:
+        raise ComposeError(f"{where}: command cannot be split into words ({error})") from None
+
+
+def _ports(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> tuple[PortBinding, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ComposeError(f"{path.name}:{line}: ports should be a list")
+    lines = value.lines if isinstance(value, LineList) else [line] * len(value)
+    bindings = []
+    for item, item_line in zip(value, lines, strict=True):
+        where = f"{path.name}:{item_line}"
+        source = Source(path, item_line)
+        if isinstance(item, dict):
+            target = interpolate(_as_text(item.get("target", ""), where, "target"), variables, where)
+            published = interpolate(_as_text(item.get("published", ""), where, "published"),
+                                    variables, where)
+            host_ip = item.get("host_ip")
+            if not target.isdigit():
+                raise ComposeError(f"{where}: port target {target!r} is not a number")
+            bindings.append(PortBinding(
+                interpolate(str(host_ip), variables, where) if host_ip else None,
+                int(published) if published.isdigit() else None,
+                int(target), f"{host_ip or ''}:{published}:{target}", source,
+            ))
+            continue
+        text = interpolate(_as_text(item, where, "port"), variables, where)
+        match = _PORT.match(text)
+        if match is None:
+            raise ComposeError(f"{where}: cannot read port mapping {text!r}")
+        ip, host = match["ip"], match["host"]
+        if ip is not None and host is None and ip.isdigit():
+            ip, host = None, ip  # "6379:6379" is HOST:CONTAINER, not IP:CONTAINER
+        bindings.append(PortBinding(
+            ip.strip("[]") if ip else None,
+            int(host) if host else None,
+            int(match["container"]),
+            text,
+            source,
+        ))
+    return tuple(bindings)
+
+
+def _healthcheck(
+    value: Any, line: int, path: Path, variables: Mapping[str, str]
+) -> tuple[tuple[str, ...] | None, str | None, Source | None]:
+    if not isinstance(value, dict) or "test" not in value:
+        return None, None, None
+    test = value["test"]
+    test_line = value.line_of("test") if isinstance(value, LineDict) else line
+    where = f"{path.name}:{test_line}"
+    if isinstance(test, list):
+        raw = " ".join(_as_text(item, where, "healthcheck") for item in test)
+        items = tuple(interpolate(_as_text(item, where, "healthcheck"), variables, where)
+                      for item in test)
+    else:
+        raw = _as_text(test, where, "healthcheck")
+        items = ("CMD-SHELL", interpolate(raw, variables, where))
+    return items, raw, Source(path, test_line)
+
+
+def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisService:
+    document = load_yaml_with_lines(path)
+    services = document.get("services") if isinstance(document, dict) else None
+    if not isinstance(services, dict):
+        raise ComposeError(f"{path.name} has no `services:` section")
+    if SERVICE_NAME not in services:
+        names = ", ".join(sorted(str(name) for name in services)) or "none"
+        raise ComposeError(
+            f"{path.name} has no `{SERVICE_NAME}` service (it has: {names}); "
+            "build the project with REDIS_ENABLED=true, or pass --nself-compose render "
+            "to check the service the settings describe"
+        )
+    service = services[SERVICE_NAME]
+    service_line = services.line_of(SERVICE_NAME) if isinstance(services, LineDict) else 0
+    if not isinstance(service, LineDict):
+        raise ComposeError(f"{path.name}:{service_line}: the redis service is not a mapping")
+
+    def where(key: str) -> tuple[int, str]:
+        line = service.line_of(key)
+        return line, f"{path.name}:{line}"
+
+    image_line, image_where = where("image")
+    if "image" not in service:
+        raise ComposeError(f"{path.name}:{service_line}: the redis service names no image")
+    image = interpolate(_as_text(service["image"], image_where, "image"), variables, image_where)
+
+    command_line, _ = where("command")
+    if "command" in service:
+        command, raw_command = _command(service["command"], command_line, path, variables)
+    else:
+        command, raw_command = ("redis-server",), "redis-server"
+
+    user = None
+    if service.get("user") is not None:
+        _, user_where = where("user")
+        user = interpolate(_as_text(service["user"], user_where, "user"), variables, user_where)
+
+    volumes: list[str] = []
+    for item in service.get("volumes") or []:
+        if isinstance(item, str):
+            volumes.append(interpolate(item, variables, f"{path.name}:{service.line_of('volumes')}"))
+        elif isinstance(item, dict):
+            volumes.append(f"{item.get('source', '')}:{item.get('target', '')}")
+
+    environment: dict[str, str] = {}
+    raw_environment = service.get("environment")
+    env_where = f"{path.name}:{service.line_of('environment')}"
+    if isinstance(raw_environment, dict):
+        for key, value in raw_environment.items():
+            environment[str(key)] = interpolate("" if value is None else str(value), variables,
+                                                env_where)
+    elif isinstance(raw_environment, list):
+        for item in raw_environment:
+            key, _, value = str(item).partition("=")
+            environment[key] = interpolate(value, variables, env_where)
+
+    ports_line, _ = where("ports")
+    health_line, _ = where("healthcheck")
+    healthcheck, raw_healthcheck, health_source = _healthcheck(
+        service.get("healthcheck"), health_line, path, variables
+    )
+    return RedisService(
+        origin="compose",
+        image=image,
+        command=command,
+        raw_command=raw_command,
+        command_source=Source(path, command_line if "command" in service else service_line),
+        source=Source(path, service_line),
+        user=user,
+        volumes=tuple(volumes),
+        ports=_ports(service.get("ports"), ports_line, path, variables),
+        healthcheck=healthcheck,
+        raw_healthcheck=raw_healthcheck,
+        healthcheck_source=health_source,
+        environment=environment,
+        compose_file=path,
+    )

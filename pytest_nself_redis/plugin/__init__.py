@@ -1,0 +1,102 @@
+"""The pytest plugin (entry point ``pytest11``): options, fixtures, markers, reports.
+
+Inert unless a collected test uses an nself fixture: the harness's own tests and
+unrelated projects see only the options.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_nself_redis.errors import HarnessError
+from pytest_nself_redis.plugin import fixtures
+from pytest_nself_redis.plugin.options import HarnessOptions, add_options
+from pytest_nself_redis.plugin.redaction import ScrubbingLogRecords
+from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
+from pytest_nself_redis.plugin.reporting import HarnessReporting
+from pytest_nself_redis.reporting.environment import SUITES, suite_of
+
+SAFETY_MARKERS = {
+    "destructive": "changes config or data beyond its own keys",
+    "needs_restart": "needs lifecycle control (restart, crash) of the server",
+}
+_LOGS = pytest.StashKey[ScrubbingLogRecords]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for suite in SUITES:
+        config.addinivalue_line("markers", f"{suite}: nself-redis {suite} suite")
+    for marker, meaning in SAFETY_MARKERS.items():
+        config.addinivalue_line(
+            "markers", f"{marker}: {meaning}; skipped on attach unless --nself-allow-destructive"
+        )
+    run = NselfRun(config, HarnessOptions.from_config(config))
+    config.stash[RUN_KEY] = run
+    config.pluginmanager.register(fixtures, "nself-redis-fixtures")
+    config.pluginmanager.register(HarnessReporting(run), "nself-redis-reporting")
+    logs = ScrubbingLogRecords(run.redactor)
+    logs.install()
+    config.stash[_LOGS] = logs
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    logs = config.stash.get(_LOGS, None)
+    if logs is not None:
+        logs.uninstall()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if ENV_FIXTURE not in metafunc.fixturenames:
+        return
+    run = get_run(metafunc.config)
+    try:
+        envs = run.env_names()
+    except HarnessError as error:
+        run.deferred_error = error
+        return
+    if len(envs) > 1:
+        metafunc.parametrize(ENV_FIXTURE, envs, indirect=True, scope="session", ids=list(envs))
+
+
+def _env_of(item: pytest.Item, default: str) -> str:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and ENV_FIXTURE in callspec.params:
+        return str(callspec.params[ENV_FIXTURE])
+    return default
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    nself_items = [item for item in items if ENV_FIXTURE in getattr(item, "fixturenames", ())]
+    if not nself_items:
+        return
+    run = get_run(config)
+    run.used = True
+    try:
+        if run.deferred_error is not None:
+            raise run.deferred_error
+        run.prepare()
+    except HarnessError as error:
+        raise pytest.UsageError(run.redactor.scrub(f"nself-redis: {error}")) from None
+    envs = run.env_names()
+    for item in nself_items:
+        run.item_envs[item.nodeid] = _env_of(item, envs[0])
+        run.item_suites[item.nodeid] = suite_of({mark.name for mark in item.iter_markers()})
+        if run.can_be_destructive:
+            continue
+        for marker, meaning in SAFETY_MARKERS.items():
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.skip(reason=(
+                    f"{marker}: {meaning}; skipped on the attach target "
+                    "(pass --nself-allow-destructive to run it against this server)"
+                )))
+                break
+    if run.options.reports is not None and not config.option.collectonly:
+        reporting = config.pluginmanager.get_plugin("nself-redis-reporting")
+        assert isinstance(reporting, HarnessReporting)
+        reporting.start(session, list(envs))

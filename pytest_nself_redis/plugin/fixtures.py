@@ -1,0 +1,111 @@
+"""The public fixtures (documented in the README).
+
+Session scope for what is expensive (the target); function scope for what a
+test owns (its keyspace, its variant servers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import pytest
+import redis
+
+from pytest_nself_redis.compose.service import RedisService
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.plugin.keyspace import Keyspace
+from pytest_nself_redis.plugin.run import get_run
+from pytest_nself_redis.project.model import NselfProject
+from pytest_nself_redis.project.settings import RedisSettings
+from pytest_nself_redis.targets.base import Target
+
+
+class VariantFactory(Protocol):
+    def __call__(self, extra_args: tuple[str, ...] = (), **overrides: Any) -> Target: ...
+
+
+@pytest.fixture(scope="session")
+def nself_env_name(request: pytest.FixtureRequest) -> str:
+    """The env this test runs for (parametrized when --nself-env lists several)."""
+    param = getattr(request, "param", None)
+    if isinstance(param, str):
+        return param
+    return get_run(request.config).env_names()[0]
+
+
+@pytest.fixture(scope="session")
+def nself_project(request: pytest.FixtureRequest) -> NselfProject:
+    """The nself project under test."""
+    return get_run(request.config).project()
+
+
+@pytest.fixture(scope="session")
+def nself_context(request: pytest.FixtureRequest, nself_env_name: str) -> EnvContext:
+    """Settings, deployment and warnings of the current env."""
+    return get_run(request.config).context(nself_env_name)
+
+
+@pytest.fixture(scope="session")
+def nself_settings(nself_context: EnvContext) -> RedisSettings:
+    """The resolved REDIS_* / AUTH_RATE_LIMIT_* settings (the contract)."""
+    return nself_context.settings
+
+
+@pytest.fixture(scope="session")
+def nself_service(nself_context: EnvContext) -> RedisService:
+    """The compose redis service, read or rendered (the deployment)."""
+    return nself_context.service
+
+
+@pytest.fixture(scope="session")
+def nself_target(request: pytest.FixtureRequest, nself_context: EnvContext) -> Iterator[Target]:
+    """The Redis under test for this env: launched (docker/process) or attached."""
+    run = get_run(request.config)
+    target = run.launch(nself_context)
+    yield target
+    run.release(target)
+
+
+@pytest.fixture(scope="session")
+def nself_redis(nself_target: Target) -> redis.Redis:
+    """A client authenticated as the settings say (decode_responses=True)."""
+    return nself_target.client()
+
+
+@pytest.fixture(scope="session")
+def nself_connect(nself_target: Target) -> Callable[..., redis.Redis]:
+    """A factory of clients that do not authenticate unless given ``password=``."""
+    return nself_target.connect
+
+
+@pytest.fixture
+def nself_keyspace(request: pytest.FixtureRequest, nself_redis: redis.Redis) -> Iterator[Keyspace]:
+    """A unique key prefix; every key created under it is deleted after the test."""
+    keyspace = Keyspace(nself_redis, get_run(request.config).run_id)
+    yield keyspace
+    keyspace.cleanup()
+
+
+@pytest.fixture
+def nself_variant(request: pytest.FixtureRequest, nself_env_name: str) -> Iterator[VariantFactory]:
+    """Launch a server like the target but with overridden settings (REDIS_*=...).
+
+    ``extra_args`` are appended to the redis-server command line. Variants are
+    removed after the test. On the attach target there is nothing to launch, so
+    the test is skipped with that reason.
+    """
+    run = get_run(request.config)
+    launched: list[Target] = []
+    if run.kind == "attach":
+        pytest.skip("needs to launch variant servers; the attach target launches nothing")
+
+    def launch(extra_args: tuple[str, ...] = (), **overrides: Any) -> Target:
+        context = run.variant_context(nself_env_name, {k: str(v) for k, v in overrides.items()})
+        target = run.launch(context, extra_args=extra_args, record=False)
+        launched.append(target)
+        return target
+
+    yield launch
+    for target in launched:
+        target.stop()

@@ -1,0 +1,184 @@
+"""The plugin's options: each one a command-line flag, an environment variable and an ini key.
+
+Precedence is command line, then environment variable, then ini; an option given
+nowhere is ``None`` (not a falsy default), so the code below can tell "unset" apart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_nself_redis.context import COMPOSE_MODES
+from pytest_nself_redis.targets.select import TARGET_KINDS
+
+GROUP = "nself-redis"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    flag: str
+    help: str
+    kind: str = "string"  # string, bool, int, float, list
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def ini(self) -> str:
+        return self.dest
+
+    @property
+    def envvar(self) -> str:
+        return self.dest.upper()
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("--nself-env", "env(s) to check: dev, staging, prod or a comma-separated list "
+               "(dev,staging,prod runs every test once per env). Default: NSELF_ENV, the ENV= line "
+               "of .env, $ENV, dev", metavar="NAME[,NAME...]"),
+    OptionSpec("--nself-project", "the nself project directory (default: the current directory)",
+               metavar="DIR"),
+    OptionSpec("--nself-target", "how the Redis under test comes to be (default auto: docker when "
+               "an engine answers and the image is local, else process)", choices=TARGET_KINDS),
+    OptionSpec("--nself-redis-url", "attach to this running server (redis://[:password@]host:port"
+               "[/db]); implies --nself-target attach under auto", metavar="URL"),
+    OptionSpec("--nself-redis-server", "the redis-server binary for the process target",
+               metavar="PATH"),
+    OptionSpec("--nself-reports", "directory for JUnit XML, HTML and benchmark JSON "
+               "(default: reports); 'none' writes no reports", metavar="DIR"),
+    OptionSpec("--nself-allow-destructive", "run destructive and needs_restart tests against an "
+               "attached server too", kind="bool"),
+    OptionSpec("--nself-compose", "where the deployment comes from: auto (docker-compose.yml when "
+               "present, else rendered from the settings), file, or render", choices=COMPOSE_MODES),
+    OptionSpec("--nself-port", "host port for launched servers on 127.0.0.1 (default 0: a free "
+               "one)", kind="int", metavar="PORT"),
+    OptionSpec("--nself-startup-timeout", "seconds a launched server may take to answer PING "
+               "(default 20)", kind="float", metavar="S"),
+    OptionSpec("--nself-timeout", "socket timeout in seconds for every Redis call (default 5)",
+               kind="float", metavar="S"),
+    OptionSpec("--nself-budget", "latency budget override, COMMAND:PERCENTILE=MS (e.g. GET:p99=2); "
+               "repeatable", kind="list", metavar="CMD:PCT=MS"),
+)
+BY_DEST = {spec.dest: spec for spec in OPTIONS}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "nself Redis conformance harness")
+    for spec in OPTIONS:
+        help_text = f"{spec.help} [env {spec.envvar}, ini {spec.ini}]"
+        if spec.kind == "bool":
+            group.addoption(spec.flag, action="store_const", const=True, default=None,
+                            dest=spec.dest, help=help_text)
+        elif spec.kind == "list":
+            group.addoption(spec.flag, action="append", default=None, dest=spec.dest,
+                            metavar=spec.metavar, help=help_text)
+        else:
+            group.addoption(spec.flag, action="store", default=None, dest=spec.dest,
+                            metavar=spec.metavar or spec.dest.split("_")[-1].upper(),
+                            help=help_text)
+        ini_type = "linelist" if spec.kind == "list" else "string"
+        parser.addini(spec.ini, help=spec.help, type=ini_type, default=None)
+
+
+def _convert(spec: OptionSpec, raw: Any, origin: str) -> Any:
+    if spec.kind == "list":
+        if isinstance(raw, str):
+            return [item.strip() for item in raw.replace(";", "\n").splitlines() if item.strip()]
+        return list(raw)
+    text = str(raw).strip()
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise pytest.UsageError(f"{origin}={text!r}: expected true or false")
+    if spec.kind in ("int", "float"):
+        try:
+            value = int(text) if spec.kind == "int" else float(text)
+        except ValueError:
+            raise pytest.UsageError(f"{origin}={text!r}: expected a number") from None
+        if value < 0:
+            raise pytest.UsageError(f"{origin}={text!r}: must not be negative")
+        return value
+    if spec.choices and text not in spec.choices:
+        raise pytest.UsageError(
+            f"{origin}={text!r}: choose one of {', '.join(spec.choices)}"
+        )
+    return text
+
+
+def resolve_option(
+    spec: OptionSpec,
+    cli: Any,
+    environ: Mapping[str, str],
+    ini: Callable[[str], Any],
+) -> Any:
+    if cli is not None:
+        return _convert(spec, cli, spec.flag)
+    env_value = environ.get(spec.envvar)
+    if env_value is not None and env_value.strip():
+        return _convert(spec, env_value, spec.envvar)
+    ini_value = ini(spec.ini)
+    if ini_value not in (None, "", []):
+        return _convert(spec, ini_value, f"ini {spec.ini}")
+    return None
+
+
+@dataclass(frozen=True)
+class HarnessOptions:
+    env: str | None
+    project: Path
+    target: str
+    redis_url: str | None
+    redis_server: str | None
+    reports: Path | None
+    allow_destructive: bool
+    compose: str
+    port: int | None
+    startup_timeout: float
+    timeout: float
+    budgets: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> HarnessOptions:
+        values = {
+            spec.dest: resolve_option(spec, config.getoption(spec.dest), os.environ,
+                                      config.getini)
+            for spec in OPTIONS
+        }
+        base = config.invocation_params.dir
+        project = Path(values["nself_project"]).expanduser() if values["nself_project"] else base
+        if values["nself_project"] and not project.is_absolute():
+            # An ini value is relative to the ini file; a flag or variable to where pytest runs.
+            from_ini = config.getoption("nself_project") is None and not os.environ.get(
+                "NSELF_PROJECT")
+            project = (config.rootpath if from_ini else base) / project
+        reports_raw = values["nself_reports"] or "reports"
+        reports = None if reports_raw == "none" else base / reports_raw
+        return cls(
+            env=values["nself_env"],
+            project=project,
+            target=values["nself_target"] or "auto",
+            redis_url=values["nself_redis_url"],
+            redis_server=values["nself_redis_server"],
+            reports=reports,
+            allow_destructive=bool(values["nself_allow_destructive"]),
+            compose=values["nself_compose"] or "auto",
+            port=values["nself_port"] or None,
+            startup_timeout=values["nself_startup_timeout"] or 20.0,
+            timeout=values["nself_timeout"] or 5.0,
+            budgets=tuple(values["nself_budget"] or ()),
+        )

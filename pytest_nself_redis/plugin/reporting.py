@@ -1,0 +1,78 @@
+"""Hooks that see every test report: scrub secrets, add server evidence, collect per env."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_nself_redis.plugin.redaction import scrub_report
+from pytest_nself_redis.plugin.run import NselfRun
+from pytest_nself_redis.reporting.collector import ReportCollector
+from pytest_nself_redis.server import info_summary
+
+
+class HarnessReporting:
+    """Registered once per pytest config, so report hooks know their run."""
+
+    def __init__(self, run: NselfRun) -> None:
+        self.run = run
+        self.collector: ReportCollector | None = None
+
+    def start(self, session: pytest.Session, envs: list[str]) -> None:
+        assert self.run.options.reports is not None
+        self.collector = ReportCollector(self.run.options.reports, self.run.config)
+        self.collector.start(session, envs)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        if report.when != "call" or not report.failed:
+            return
+        target = getattr(item, "funcargs", {}).get("nself_target")
+        if target is None:
+            return
+        report.sections.append(("nself-redis server log (tail)", target.log_tail(30) or "(empty)"))
+        try:
+            summary = info_summary(target.client(socket_timeout=2.0))
+        except Exception as error:  # noqa: BLE001 - the server may be the thing that broke
+            summary = f"(INFO unavailable: {error})"
+        report.sections.append(("nself-redis INFO summary", summary))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        scrub_report(report, self.run.redactor)
+        env = self.run.item_envs.get(report.nodeid)
+        if env is not None and self.collector is not None:
+            self.collector.add(report, env, self.run.item_suites.get(report.nodeid, "other"))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        scrub_report(report, self.run.redactor)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.collector is not None and self.run.used:
+            self.collector.finish(session, self.run.env_reports)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        run = self.run
+        if not run.used:
+            return
+        write = terminalreporter.write_line
+        terminalreporter.section("nself-redis")
+        for env, report in run.env_reports.items():
+            write(f"{env}: {run.redactor.scrub(report.target)} · Redis {report.server_version} · "
+                  f"{report.deployment}")
+            for warning in report.warnings:
+                write(f"  warning: {run.redactor.scrub(warning)}", yellow=True)
+        for launch in run.launches:
+            if launch.ready_seconds is not None:
+                write(f"launch {launch.env} ({launch.kind}): ready in "
+                      f"{launch.ready_seconds * 1000:.1f} ms")
+        if self.collector is not None:
+            for path in self.collector.written:
+                write(f"report: {path}")

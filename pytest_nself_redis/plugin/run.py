@@ -1,0 +1,178 @@
+"""The state of one pytest session: project, envs, targets and what the reports need."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pytest
+
+from pytest_nself_redis.context import EnvContext, load_env_context
+from pytest_nself_redis.errors import HarnessError
+from pytest_nself_redis.plugin.options import HarnessOptions
+from pytest_nself_redis.project.model import NselfProject
+from pytest_nself_redis.reporting.environment import EnvReport
+from pytest_nself_redis.secrets import Redactor
+from pytest_nself_redis.server import server_version
+from pytest_nself_redis.targets import resources
+from pytest_nself_redis.targets.base import Target, TargetOptions
+from pytest_nself_redis.targets.select import make_target, resolve_kind
+
+ENV_FIXTURE = "nself_env_name"
+RUN_KEY = pytest.StashKey["NselfRun"]()
+# Exit status for a run that cannot start (bad project, no Docker, ...): pytest's usage error.
+SETUP_EXIT_STATUS = pytest.ExitCode.USAGE_ERROR
+
+
+@dataclass
+class LaunchRecord:
+    env: str
+    kind: str
+    description: str
+    ready_seconds: float | None
+
+
+@dataclass
+class NselfRun:
+    config: pytest.Config
+    options: HarnessOptions
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    redactor: Redactor = field(default_factory=Redactor)
+    deferred_error: HarnessError | None = None
+    kind: str | None = None
+    kind_reason: str = ""
+    used: bool = False
+    item_envs: dict[str, str] = field(default_factory=dict)
+    item_suites: dict[str, str] = field(default_factory=dict)
+    env_reports: dict[str, EnvReport] = field(default_factory=dict)
+    launches: list[LaunchRecord] = field(default_factory=list)
+    live_targets: dict[str, Target] = field(default_factory=dict)
+    _project: NselfProject | None = None
+    _envs: tuple[str, ...] | None = None
+    _contexts: dict[str, EnvContext] = field(default_factory=dict)
+
+    # -- project and envs -------------------------------------------------------
+    def project(self) -> NselfProject:
+        if self._project is None:
+            self._project = NselfProject.open(self.options.project)
+        return self._project
+
+    def env_names(self) -> tuple[str, ...]:
+        if self._envs is None:
+            choice = self.project().choose_envs(self.options.env, os.environ)
+            self._envs = choice.names
+        return self._envs
+
+    def context(self, env: str) -> EnvContext:
+        if env not in self._contexts:
+            context = load_env_context(self.project(), env, self.options.compose)
+            self._contexts[env] = context
+            for value in context.redactor.values:
+                self.redactor.add(value)
+            self.env_reports[env] = EnvReport.from_context(context)
+        return self._contexts[env]
+
+    def variant_context(self, env: str, overrides: Mapping[str, str]) -> EnvContext:
+        context = load_env_context(self.project(), env, self.options.compose, overrides)
+        for value in context.redactor.values:
+            self.redactor.add(value)
+        return context
+
+    # -- preparation (collection time) -------------------------------------------
+    def prepare(self) -> None:
+        """Load every env and choose the target, so bad input stops the run before any test."""
+        if self.options.redis_url:
+            self.redactor.add(_url_password(self.options.redis_url))
+        first = None
+        for env in self.env_names():
+            context = self.context(env)
+            first = first or context
+        assert first is not None
+        self.kind, self.kind_reason = resolve_kind(
+            self.options.target, first.service.image, self.target_options()
+        )
+        self._precheck(first)
+
+    def _precheck(self, context: EnvContext) -> None:
+        if self.kind == "docker":
+            from pytest_nself_redis.targets.docker import docker_client, ensure_image
+
+            client = docker_client(timeout=self.options.timeout)
+            try:
+                for env in self.env_names():
+                    ensure_image(client, self.context(env).service.image)
+            finally:
+                client.close()
+        elif self.kind == "process":
+            from pytest_nself_redis.targets.process import find_redis_server
+
+            find_redis_server(self.options.redis_server)
+
+    def target_options(self, extra_args: tuple[str, ...] = ()) -> TargetOptions:
+        return TargetOptions(
+            run_id=self.run_id,
+            redis_server=self.options.redis_server,
+            redis_url=self.options.redis_url,
+            host_port=self.options.port,
+            startup_timeout=self.options.startup_timeout,
+            socket_timeout=self.options.timeout,
+            extra_args=extra_args,
+        )
+
+    @property
+    def can_be_destructive(self) -> bool:
+        return self.kind != "attach" or self.options.allow_destructive
+
+    # -- launching -----------------------------------------------------------------
+    def launch(self, context: EnvContext, extra_args: tuple[str, ...] = (),
+               record: bool = True) -> Target:
+        """Start a target. The env's own target failing ends the run with its one message;
+        a variant failing (``record=False``) fails only the test that asked for it."""
+        resources.install_handlers()
+        assert self.kind is not None
+        try:
+            target = make_target(self.kind, context, self.target_options(extra_args))
+            try:
+                target.start()
+            except BaseException:
+                target.stop()
+                raise
+        except HarnessError as error:
+            message = self.redactor.scrub(f"nself-redis: {error}")
+            if not record:
+                raise HarnessError(message) from None
+            pytest.exit(message, returncode=SETUP_EXIT_STATUS)
+        if record:
+            self.live_targets[context.name] = target
+            report = self.env_reports.get(context.name)
+            if report is not None:
+                report.target = target.describe()
+                report.target_kind = target.kind
+                report.ready_seconds = target.ready_seconds
+                report.server_version = server_version(target.client())
+                if self.kind_reason and target.kind == self.kind:
+                    report.notes.append(f"target {target.kind}: {self.kind_reason}")
+        self.launches.append(LaunchRecord(context.name, target.kind, target.describe(),
+                                          target.ready_seconds))
+        return target
+
+    def release(self, target: Target) -> None:
+        if self.live_targets.get(target.context.name) is target:
+            del self.live_targets[target.context.name]
+        target.stop()
+
+
+def _url_password(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def get_run(config: pytest.Config) -> NselfRun:
+    return config.stash[RUN_KEY]

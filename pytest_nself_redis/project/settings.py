@@ -1,0 +1,246 @@
+"""The REDIS_* and AUTH_RATE_LIMIT_* settings of one env, typed, validated, with provenance.
+
+Defaults are nself's documented defaults (services/REDIS.md of the nself wiki).
+A value that does not parse is a usage error naming the key, where the value came
+from and what is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pytest_nself_redis.errors import ProjectError
+from pytest_nself_redis.project.envfile import EnvEntry
+from pytest_nself_redis.project.provenance import Source
+from pytest_nself_redis.project.sizes import SIZE_FORMS, format_size, parse_redis_size
+from pytest_nself_redis.secrets import MASK, Secret, is_secret_name
+
+T = TypeVar("T")
+
+EVICTION_POLICIES = (
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
+LOG_LEVELS = ("debug", "verbose", "notice", "warning")
+FSYNC_POLICIES = ("always", "everysec", "no")
+RATE_LIMIT_STORES = ("redis", "memory")
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off", ""}
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting's value, the text it was parsed from and where that text came from."""
+
+    key: str
+    value: T
+    text: str
+    source: Source
+
+    @property
+    def is_set(self) -> bool:
+        return not self.source.is_default
+
+    @property
+    def shown(self) -> str:
+        """The text as it may be printed (secrets masked)."""
+        if is_secret_name(self.key):
+            return MASK if self.text else "(empty)"
+        return self.text
+
+    def cite(self) -> str:
+        """``KEY=value (file:line)``, the form every message uses."""
+        return f"{self.key}={self.shown} ({self.source})"
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("expected true or false (also yes/no, 1/0, on/off)")
+
+
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[0-9]+", text.strip()):
+            raise ValueError(f"expected a whole number >= {minimum}")
+        value = int(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and <= {maximum}" if maximum is not None else ""
+            raise ValueError(f"expected a whole number >= {minimum}{upper}")
+        return value
+
+    return parse
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        lowered = text.strip().lower()
+        if lowered not in choices:
+            raise ValueError(f"valid choices: {', '.join(choices)}")
+        return lowered
+
+    return parse
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_redis_size(text.strip())
+    except ValueError:
+        raise ValueError(f"expected {SIZE_FORMS}") from None
+
+
+def _image_tag(text: str) -> str:
+    if not _IMAGE_TAG.match(text):
+        raise ValueError("expected an image tag such as 7-alpine or 7.2")
+    return text
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _secret(text: str) -> Secret:
+    return Secret(text)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    attribute: str
+    key: str
+    default: str
+    parse: Callable[[str], Any]
+    meaning: str
+
+
+_SPECS: tuple[_Spec, ...] = (
+    _Spec("enabled", "REDIS_ENABLED", "false", _bool, "Redis service on or off"),
+    _Spec("version", "REDIS_VERSION", "7-alpine", _image_tag, "tag of the redis image"),
+    _Spec("port", "REDIS_PORT", "6379", _int_at_least(0, 65535), "host port; 0 = none"),
+    _Spec("password", "REDIS_PASSWORD", "", _secret, "requirepass"),
+    _Spec("maxmemory", "REDIS_MAXMEMORY", "256mb", _size, "maxmemory"),
+    _Spec("maxmemory_policy", "REDIS_MAXMEMORY_POLICY", "allkeys-lru",
+          _choice(EVICTION_POLICIES), "maxmemory-policy"),
+    _Spec("persistence", "REDIS_PERSISTENCE", "true", _bool, "any persistence at all"),
+    _Spec("aof_enabled", "REDIS_AOF_ENABLED", "true", _bool, "appendonly"),
+    # Not an nself key: lets a project state the fsync promise it relies on.
+    _Spec("aof_fsync", "REDIS_AOF_FSYNC", "everysec", _choice(FSYNC_POLICIES), "appendfsync"),
+    _Spec("rdb_enabled", "REDIS_RDB_ENABLED", "true", _bool, "RDB snapshots"),
+    _Spec("rdb_frequency", "REDIS_RDB_FREQUENCY", "900", _int_at_least(1),
+          "seconds between snapshots (save <s> 1)"),
+    _Spec("max_clients", "REDIS_MAX_CLIENTS", "10000", _int_at_least(1), "maxclients"),
+    _Spec("timeout", "REDIS_TIMEOUT", "300", _int_at_least(0), "idle client timeout (s)"),
+    _Spec("tcp_keepalive", "REDIS_TCP_KEEPALIVE", "60", _int_at_least(0), "tcp-keepalive (s)"),
+    _Spec("log_level", "REDIS_LOG_LEVEL", "notice", _choice(LOG_LEVELS), "loglevel"),
+    _Spec("tls_enabled", "REDIS_TLS_ENABLED", "false", _bool, "TLS only"),
+    _Spec("memory", "REDIS_MEMORY", "512M", _text, "container memory limit"),
+    _Spec("cpu", "REDIS_CPU", "0.5", _text, "container CPU limit"),
+    _Spec("rate_limit_enabled", "AUTH_RATE_LIMIT_ENABLED", "true", _bool, "auth rate limiting"),
+    _Spec("rate_limit_window", "AUTH_RATE_LIMIT_WINDOW", "60", _int_at_least(1),
+          "rate-limit window (s)"),
+    _Spec("rate_limit_max_requests", "AUTH_RATE_LIMIT_MAX_REQUESTS", "100", _int_at_least(1),
+          "requests allowed per window"),
+    _Spec("rate_limit_store", "AUTH_RATE_LIMIT_STORE", "redis", _choice(RATE_LIMIT_STORES),
+          "where limiter state lives"),
+)
+SETTING_KEYS = tuple(spec.key for spec in _SPECS)
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """The contract: what the env files promise about Redis."""
+
+    env: str
+    enabled: Setting[bool]
+    version: Setting[str]
+    port: Setting[int]
+    password: Setting[Secret]
+    maxmemory: Setting[int]
+    maxmemory_policy: Setting[str]
+    persistence: Setting[bool]
+    aof_enabled: Setting[bool]
+    aof_fsync: Setting[str]
+    rdb_enabled: Setting[bool]
+    rdb_frequency: Setting[int]
+    max_clients: Setting[int]
+    timeout: Setting[int]
+    tcp_keepalive: Setting[int]
+    log_level: Setting[str]
+    tls_enabled: Setting[bool]
+    memory: Setting[str]
+    cpu: Setting[str]
+    rate_limit_enabled: Setting[bool]
+    rate_limit_window: Setting[int]
+    rate_limit_max_requests: Setting[int]
+    rate_limit_store: Setting[str]
+
+    @property
+    def aof_on(self) -> bool:
+        return self.persistence.value and self.aof_enabled.value
+
+    @property
+    def rdb_on(self) -> bool:
+        return self.persistence.value and self.rdb_enabled.value
+
+    def __iter__(self) -> Iterator[Setting[Any]]:
+        for spec in _SPECS:
+            yield getattr(self, spec.attribute)
+
+    def by_key(self, key: str) -> Setting[Any]:
+        for spec in _SPECS:
+            if spec.key == key:
+                setting: Setting[Any] = getattr(self, spec.attribute)
+                return setting
+        raise KeyError(key)
+
+    def describe_maxmemory(self) -> str:
+        return format_size(self.maxmemory.value) if self.maxmemory.value else "0 (no limit)"
+
+
+def _parse_one(spec: _Spec, entry: EnvEntry | None) -> Setting[Any]:
+    text = entry.value if entry is not None else spec.default
+    source = entry.source if entry is not None else Source.default("documented default")
+    value = spec.parse(text)
+    return Setting(spec.key, value, text, source)
+
+
+def settings_from_env(
+    env: str,
+    values: Mapping[str, EnvEntry],
+    overrides: Mapping[str, str] | None = None,
+) -> RedisSettings:
+    """Build the settings of one env; ``overrides`` (for variant targets) win over files."""
+    problems: list[str] = []
+    parsed: dict[str, Setting[Any]] = {}
+    override_source = Source.default("variant override")
+    for spec in _SPECS:
+        entry = values.get(spec.key)
+        if overrides and spec.key in overrides:
+            entry = EnvEntry(spec.key, overrides[spec.key], override_source)
+        try:
+            parsed[spec.attribute] = _parse_one(spec, entry)
+        except ValueError as error:
+            shown = (
+                MASK if is_secret_name(spec.key)
+                else (entry.value if entry is not None else spec.default)
+            )
+            where = entry.source if entry is not None else "default"
+            problems.append(f"{spec.key}={shown} ({where}): {error}")
+    if overrides:
+        unknown = sorted(set(overrides) - set(SETTING_KEYS))
+        problems.extend(f"{key}: not a setting this harness knows" for key in unknown)
+    if problems:
+        raise ProjectError(f"invalid settings for env {env}:\n  " + "\n  ".join(problems))
+    return RedisSettings(env=env, **parsed)

@@ -1,0 +1,69 @@
+"""What a report says about the env it covers: project, target, server, settings.
+
+Built once per env and shared by the JUnit properties, the HTML environment
+table and the terminal header. Secrets are masked here, at the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.secrets import redact_url
+
+SUITES = (
+    "health", "config", "auth", "tls", "eviction", "persistence", "ratelimit",
+    "latency", "pubsub", "queue", "datastructures", "monitoring",
+)
+
+
+@dataclass
+class EnvReport:
+    env: str
+    project: Path
+    deployment: str
+    settings: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+    target: str = "not launched"
+    target_kind: str = ""
+    server_version: str = "unknown"
+    ready_seconds: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_context(cls, context: EnvContext) -> EnvReport:
+        settings = {setting.key: f"{setting.shown} ({setting.source})"
+                    for setting in context.settings}
+        return cls(
+            env=context.name,
+            project=context.project.dir,
+            deployment=context.service.describe(),
+            settings=settings,
+            warnings=[item.describe() for item in context.runtime_disagreements],
+        )
+
+    def rows(self) -> dict[str, str | dict[str, str]]:
+        """Ordered key/value rows for tables; values are plain text (escape before HTML)."""
+        rows: dict[str, str | dict[str, str]] = {
+            "env": self.env,
+            "project": str(self.project),
+            "target": redact_url(self.target),
+            "server version": self.server_version,
+            "deployment": self.deployment,
+        }
+        if self.ready_seconds is not None:
+            rows["start to ready"] = f"{self.ready_seconds * 1000:.1f} ms"
+        rows["settings"] = self.settings
+        if self.warnings:
+            rows["warnings"] = {str(n): text for n, text in enumerate(self.warnings, start=1)}
+        if self.notes:
+            rows["notes"] = {str(n): text for n, text in enumerate(self.notes, start=1)}
+        return rows
+
+
+def suite_of(markers: set[str]) -> str:
+    for suite in SUITES:
+        if suite in markers:
+            return suite
+    return "other"

@@ -1,0 +1,99 @@
+"""A server that is already running: reached, never launched, never changed.
+
+The URL (``--nself-redis-url``) wins; otherwise 127.0.0.1, REDIS_PORT and
+REDIS_PASSWORD from the settings, which is how the host reaches nself's Redis.
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import unquote, urlsplit
+
+from redis import exceptions as redis_errors
+
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.errors import TargetError, UnreachableError
+from pytest_nself_redis.secrets import Secret, redact_url
+from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions
+
+
+def endpoint_from_url(url: str) -> Endpoint:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 6379
+    except ValueError as error:
+        raise TargetError(f"--nself-redis-url {redact_url(url)} is not a valid URL ({error})") from None
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise TargetError(
+            f"--nself-redis-url {redact_url(url)} is not a redis:// or rediss:// URL with a host"
+        )
+    db_text = parts.path.lstrip("/") or "0"
+    if not db_text.isdigit():
+        raise TargetError(f"--nself-redis-url {redact_url(url)}: the path must be a db number")
+    if parts.scheme == "rediss":
+        raise TargetError("rediss:// URLs are not supported for attach yet; use redis://")
+    return Endpoint(
+        host=parts.hostname,
+        port=port,
+        password=Secret(unquote(parts.password or "")),
+        username=unquote(parts.username) if parts.username else None,
+        db=int(db_text),
+    )
+
+
+class AttachTarget(Target):
+    kind = "attach"
+    launched = False
+
+    def __init__(self, context: EnvContext, options: TargetOptions) -> None:
+        super().__init__(context, options)
+        if options.redis_url:
+            self._planned = endpoint_from_url(options.redis_url)
+            self._how = "--nself-redis-url"
+        else:
+            settings = context.settings
+            if not settings.port.value:
+                raise TargetError(
+                    f"cannot attach: {settings.port.cite()} publishes no host port; "
+                    "pass --nself-redis-url redis://host:port"
+                )
+            self._planned = Endpoint(LOOPBACK, settings.port.value, settings.password.value)
+            self._how = f"{settings.port.cite()}"
+
+    def start(self) -> None:
+        self._endpoint = self._planned
+        where = f"{self._planned.host}:{self._planned.port} (from {self._how})"
+        client = self.client()
+        try:
+            client.ping()
+        except redis_errors.AuthenticationError as error:
+            source = "the URL" if self.options.redis_url else self.context.settings.password.cite()
+            if "NOAUTH" in str(error) or "required" in str(error).lower():
+                raise TargetError(f"{where} requires a password and none was given "
+                                  f"(password from {source})") from None
+            raise TargetError(f"{where} rejected the password from {source} "
+                              "(WRONGPASS); the password is not shown") from None
+        except redis_errors.ResponseError as error:
+            if "NOAUTH" in str(error):
+                raise TargetError(f"{where} requires a password and none was given") from None
+            raise TargetError(f"{where} answered PING with an error: {error}") from None
+        except redis_errors.TimeoutError:
+            raise UnreachableError(
+                f"{where} accepted the connection but did not answer within "
+                f"{self.options.socket_timeout:.1f} s: a hung server, or not Redis"
+            ) from None
+        except redis_errors.ConnectionError as error:
+            raise UnreachableError(f"nothing answers as Redis at {where}: {error}") from None
+        except (redis_errors.RedisError, socket.error) as error:
+            raise UnreachableError(f"{where} does not speak the Redis protocol ({error})") from None
+
+    def stop(self) -> None:
+        self.close_clients()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "(attached server: its log is not reachable from here)"
+
+    def describe(self) -> str:
+        endpoint = self._endpoint or self._planned
+        return f"attach {endpoint.describe()}"
+

@@ -1,0 +1,200 @@
+"""What every target offers: an endpoint, clients, and (when launched) a lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.secrets import Secret
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """How targets are launched; every field has a plugin option behind it."""
+
+    run_id: str = "local"
+    redis_server: str | None = None
+    redis_url: str | None = None
+    host_port: int | None = None
+    startup_timeout: float = 20.0
+    socket_timeout: float = 5.0
+    workdir: Path | None = None
+    extra_args: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca_cert: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    password: Secret
+    username: str | None = None
+    tls: TlsFiles | None = None
+    db: int = 0
+
+    def describe(self) -> str:
+        scheme = "rediss" if self.tls else "redis"
+        auth = ":********@" if self.password else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{auth}{host}:{self.port}/{self.db}"
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            raise TargetError(
+                f"port {LOOPBACK}:{port} is already taken by another program; "
+                "free it or choose another with --nself-port (0 picks a free one)"
+            ) from None
+
+
+class Target(ABC):
+    """A Redis under test. ``kind`` is docker, process or attach."""
+
+    kind: ClassVar[str]
+    launched: ClassVar[bool] = True
+
+    def __init__(self, context: EnvContext, options: TargetOptions) -> None:
+        self.context = context
+        self.options = options
+        self._endpoint: Endpoint | None = None
+        self._clients: list[redis.Redis] = []
+        self.ready_seconds: float | None = None
+
+    # -- endpoint and clients -------------------------------------------------
+    @property
+    def endpoint(self) -> Endpoint:
+        if self._endpoint is None:
+            raise TargetError(f"the {self.kind} target has not been started")
+        return self._endpoint
+
+    @property
+    def settings(self) -> Any:
+        return self.context.settings
+
+    def connection_kwargs(self, password: str | None, **overrides: Any) -> dict[str, Any]:
+        endpoint = self.endpoint
+        kwargs: dict[str, Any] = {
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "db": endpoint.db,
+            "password": password,
+            "username": endpoint.username if password else None,
+            "socket_timeout": self.options.socket_timeout,
+            "socket_connect_timeout": self.options.socket_timeout,
+            "decode_responses": True,
+            # redis-py retries refused connections with backoff by default, which hides
+            # crashes and costs a second per refusal; the harness wants the error at once.
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if endpoint.tls is not None:
+            kwargs.update(
+                ssl=True,
+                ssl_ca_certs=str(endpoint.tls.ca_cert),
+                ssl_cert_reqs=ssl.CERT_REQUIRED,
+                ssl_check_hostname=False,
+            )
+        kwargs.update(overrides)
+        return kwargs
+
+    def client(self, **overrides: Any) -> redis.Redis:
+        """An authenticated client (the password of the settings or URL)."""
+        client = redis.Redis(**self.connection_kwargs(self.endpoint.password.reveal() or None,
+                                                      **overrides))
+        self._clients.append(client)
+        return client
+
+    def connect(self, password: str | None = None, **overrides: Any) -> redis.Redis:
+        """A client that does not authenticate unless given a password."""
+        client = redis.Redis(**self.connection_kwargs(password, **overrides))
+        self._clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        for client in self._clients:
+            with contextlib.suppress(Exception):
+                client.close()
+        self._clients.clear()
+
+    # -- lifecycle ------------------------------------------------------------
+    @abstractmethod
+    def start(self) -> None:
+        """Launch (or reach) the server and wait until it answers."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Remove everything started; safe to call twice."""
+
+    def terminate(self) -> None:
+        """Graceful stop (SIGTERM: Redis saves and fsyncs); data stays for ``resume``."""
+        raise self._no_lifecycle("stop")
+
+    def kill(self) -> None:
+        """Crash: SIGKILL, no chance to save; data stays for ``resume``."""
+        raise self._no_lifecycle("crash")
+
+    def resume(self) -> None:
+        """Start again on the same data and wait until ready (past LOADING)."""
+        raise self._no_lifecycle("restart")
+
+    def restart(self) -> None:
+        self.terminate()
+        self.resume()
+
+    def crash_and_restart(self) -> None:
+        self.kill()
+        self.resume()
+
+    def _no_lifecycle(self, what: str) -> TargetError:
+        return TargetError(f"the {self.kind} target cannot {what} the server")
+
+    @property
+    def supports_lifecycle(self) -> bool:
+        return type(self).terminate is not Target.terminate
+
+    @abstractmethod
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, redacted by the caller before it is shown."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for reports: what runs where (no secret)."""
+
+    def __enter__(self) -> Target:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,229 @@
+"""The compose service's command line, run by a local ``redis-server``.
+
+Same directives as the container would get; what only makes sense inside a
+container is replaced: the data dir is a temp folder, the server listens on a
+free 127.0.0.1 port, and the log goes to a file we can show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import redis
+
+from pytest_nself_redis.compose.redis_args import is_redis_server, parse_redis_args
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.targets import resources
+from pytest_nself_redis.targets.base import (
+    LOOPBACK,
+    Endpoint,
+    Target,
+    TargetOptions,
+    ensure_port_free,
+    free_loopback_port,
+)
+from pytest_nself_redis.targets.readiness import wait_until_ready
+from pytest_nself_redis.targets.tls import prepare_tls
+
+# Directives we own on a local run: where it listens, where it writes, how it runs.
+_OWNED = {"port", "tls-port", "bind", "dir", "daemonize", "logfile", "pidfile", "supervised",
+          "unixsocket"}
+_PR_SET_PDEATHSIG = 1
+
+
+def find_redis_server(explicit: str | None) -> str:
+    if explicit:
+        path = shutil.which(explicit) or (explicit if os.access(explicit, os.X_OK) else None)
+        if path is None:
+            raise TargetError(f"redis-server {explicit!r} (--nself-redis-server) is not an "
+                              "executable file")
+        return path
+    found = shutil.which("redis-server")
+    if found is None:
+        raise TargetError(
+            "redis-server not found on PATH: install it (apt-get install redis-server) "
+            "or pass --nself-redis-server PATH; or use --nself-target docker"
+        )
+    return found
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if the harness dies, so no server outlives a killed run."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _bind_mounts(volumes: Sequence[str], project_dir: Path) -> list[tuple[str, Path]]:
+    mounts = []
+    for volume in volumes:
+        parts = volume.split(":")
+        if len(parts) >= 2 and (parts[0].startswith(("./", "../", "/", "~"))):
+            host = Path(parts[0]).expanduser()
+            mounts.append((parts[1], host if host.is_absolute() else project_dir / host))
+    return sorted(mounts, key=lambda mount: len(mount[0]), reverse=True)
+
+
+def _map_path(value: str, mounts: list[tuple[str, Path]]) -> str:
+    for container_path, host_path in mounts:
+        if value == container_path or value.startswith(container_path.rstrip("/") + "/"):
+            return str(host_path) + value[len(container_path.rstrip("/")):]
+    return value
+
+
+class ProcessTarget(Target):
+    kind = "process"
+
+    def __init__(self, context: EnvContext, options: TargetOptions) -> None:
+        super().__init__(context, options)
+        self.binary = find_redis_server(options.redis_server)
+        self.workdir: Path | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.argv: list[str] = []
+        self._cleanup_token: int | None = None
+        self._log_path: Path | None = None
+        self.starts = 0
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "data"
+
+    def build_argv(self, port: int, tls_dir: Path | None) -> list[str]:
+        service = self.context.service
+        args = parse_redis_args(service.command)
+        if not is_redis_server(args.program):
+            raise TargetError(
+                f"the compose command ({service.command_source}) runs {args.program!r}, not "
+                "redis-server; the process target runs redis-server only: use --nself-target docker"
+            )
+        mounts = _bind_mounts(service.volumes, self.context.project.dir)
+        if tls_dir is not None:
+            mounts.insert(0, ("/tls", tls_dir))
+        argv = [self.binary]
+        if args.config_file:
+            argv.append(_map_path(args.config_file, mounts))
+        tls = args.value("tls-port") not in (None, "0")
+        for name, values in args.directives:
+            if name in _OWNED:
+                continue
+            argv += [f"--{name}", *(_map_path(value, mounts) for value in values)]
+        argv += ["--bind", LOOPBACK, "--dir", str(self.data_dir), "--daemonize", "no",
+                 "--logfile", "", "--pidfile", "", "--supervised", "no"]
+        argv += ["--port", "0", "--tls-port", str(port)] if tls else ["--port", str(port)]
+        argv += list(self.options.extra_args)
+        return argv
+
+    def start(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"nself-redis-{self.options.run_id}-",
+                                             dir=self.options.workdir))
+        self._cleanup_token = resources.register(f"redis-server in {self.workdir}", self.stop)
+        self.data_dir.mkdir()
+        port = self.options.host_port or free_loopback_port()
+        if self.options.host_port:
+            ensure_port_free(port)
+        tls = prepare_tls(self.workdir / "tls") if self._uses_tls() else None
+        self._endpoint = Endpoint(LOOPBACK, port, self.context.settings.password.value,
+                                  tls=tls)
+        self.argv = self.build_argv(port, tls.ca_cert.parent if tls else None)
+        self._log_path = self.workdir / "redis.log"
+        self._spawn()
+
+    def _uses_tls(self) -> bool:
+        return parse_redis_args(self.context.service.command).value("tls-port") not in (None, "0")
+
+    def _spawn(self) -> None:
+        assert self._log_path is not None
+        with self._log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - argv built from a parsed command
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                start_new_session=True,  # Ctrl-C reaches us, not the server: we stop it
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads at launch time
+            )
+        self.starts += 1
+        self.ready_seconds = wait_until_ready(
+            self._probe_client,
+            what=f"redis-server on {LOOPBACK}:{self.endpoint.port}",
+            timeout=self.options.startup_timeout,
+            is_running=lambda: self.process is not None and self.process.poll() is None,
+            log_tail=self.log_tail,
+            explain_exit=self._explain_exit,
+        )
+
+    def _probe_client(self) -> redis.Redis:
+        return redis.Redis(**self.connection_kwargs(
+            self.endpoint.password.reveal() or None,
+            socket_timeout=1.0, socket_connect_timeout=1.0,
+        ))
+
+    def _explain_exit(self, tail: str) -> str:
+        if "Address already in use" in tail:
+            return f" because port {LOOPBACK}:{self.endpoint.port} is already taken"
+        if "Bad directive" in tail or "FATAL CONFIG FILE ERROR" in tail:
+            return " because the command line holds a directive this redis-server rejects"
+        return ""
+
+    def _wait_exit(self, timeout: float) -> None:
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def terminate(self) -> None:
+        self.close_clients()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self._wait_exit(timeout=30)
+
+    def kill(self) -> None:
+        self.close_clients()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self._wait_exit(timeout=10)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            raise TargetError("resume() needs the server stopped first")
+        self._spawn()
+
+    def stop(self) -> None:
+        self.close_clients()
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._cleanup_token is not None:
+            resources.unregister(self._cleanup_token)
+            self._cleanup_token = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self._log_path is None or not self._log_path.exists():
+            return ""
+        with self._log_path.open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            size = log.tell()
+            log.seek(max(0, size - 64 * 1024))
+            text = log.read().decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def describe(self) -> str:
+        port = self._endpoint.port if self._endpoint else "?"
+        return f"process {self.binary} on {LOOPBACK}:{port}"
+

@@ -1,0 +1,78 @@
+"""Waiting for a Redis to answer PING, telling transient from fatal errors.
+
+Connection refused and LOADING mean "not yet"; a refused password or an answer
+that is not RESP mean "never". On timeout the error carries the server's log tail,
+because that is where the reason is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+from redis import exceptions as redis_errors
+
+from pytest_nself_redis.errors import TargetError, UnreachableError
+
+TRANSIENT = (
+    redis_errors.BusyLoadingError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    ConnectionRefusedError,
+    ConnectionResetError,
+)
+
+
+class ServerExited(TargetError):
+    """The process or container stopped while we waited for it."""
+
+
+def _indent(text: str) -> str:
+    lines = text.rstrip().splitlines() or ["(empty log)"]
+    return "\n".join(f"    | {line}" for line in lines)
+
+
+def wait_until_ready(
+    make_client: Callable[[], redis.Redis],
+    *,
+    what: str,
+    timeout: float,
+    is_running: Callable[[], bool],
+    log_tail: Callable[[], str],
+    explain_exit: Callable[[str], str] | None = None,
+) -> float:
+    """Poll PING until it answers; return the seconds it took."""
+    started = time.monotonic()
+    deadline = started + timeout
+    delay = 0.002
+    last_error: Exception | None = None
+    while True:
+        client = make_client()
+        try:
+            client.ping()
+            return time.monotonic() - started
+        except redis_errors.AuthenticationError as error:
+            raise TargetError(f"{what} refused the password: {error}") from None
+        except redis_errors.ResponseError as error:
+            if "LOADING" not in str(error):
+                raise TargetError(f"{what} answered PING with an error: {error}") from None
+            last_error = error
+        except TRANSIENT as error:
+            last_error = error
+        except redis_errors.RedisError as error:
+            raise UnreachableError(f"{what} does not speak the Redis protocol: {error}") from None
+        finally:
+            client.close()
+        if not is_running():
+            tail = log_tail()
+            reason = explain_exit(tail) if explain_exit else ""
+            raise ServerExited(f"{what} exited before it was ready{reason}; its log ends:\n"
+                               f"{_indent(tail)}")
+        if time.monotonic() >= deadline:
+            raise TargetError(
+                f"{what} was not ready within {timeout:.1f} s (last error: {last_error}); "
+                f"its log ends:\n{_indent(log_tail())}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
