@@ -60,47 +60,89 @@ def config_promises(settings: RedisSettings) -> dict[str, Promise]:
     """The promises the config suite checks, by id; an id absent here does not apply."""
     persistence = (settings.persistence,)
     promises = [
-        Promise("maxmemory", f"Redis caps its memory at {settings.describe_maxmemory()}",
-                (settings.maxmemory,), "maxmemory", str(settings.maxmemory.value)),
-        Promise("maxmemory-policy",
-                f"at the memory cap Redis applies {settings.maxmemory_policy.value}",
-                (settings.maxmemory_policy,), "maxmemory-policy",
-                settings.maxmemory_policy.value),
-        Promise("appendonly",
-                "writes go to the append-only file" if settings.aof_on
-                else "no append-only file is written",
-                (*persistence, settings.aof_enabled), "appendonly",
-                "yes" if settings.aof_on else "no"),
-        Promise("save",
-                f"an RDB snapshot is taken every {settings.rdb_frequency.value} s after a change"
-                if settings.rdb_on else "no RDB snapshots are scheduled",
-                (*persistence, settings.rdb_enabled, settings.rdb_frequency), "save",
-                f"{settings.rdb_frequency.value} 1" if settings.rdb_on else ""),
-        Promise("maxclients", f"Redis accepts up to {settings.max_clients.value} clients",
-                (settings.max_clients,), "maxclients", str(settings.max_clients.value)),
-        Promise("timeout", f"idle clients are closed after {settings.timeout.value} s",
-                (settings.timeout,), "timeout", str(settings.timeout.value)),
-        Promise("tcp-keepalive", f"TCP keepalive probes every {settings.tcp_keepalive.value} s",
-                (settings.tcp_keepalive,), "tcp-keepalive", str(settings.tcp_keepalive.value)),
-        Promise("loglevel", f"Redis logs at level {settings.log_level.value}",
-                (settings.log_level,), "loglevel", settings.log_level.value),
-        Promise("requirepass",
-                "clients must authenticate with REDIS_PASSWORD" if settings.password.value
-                else "no password is required",
-                (settings.password,), "requirepass", settings.password.value.reveal(),
-                secret=True),
+        Promise(
+            "maxmemory",
+            f"Redis caps its memory at {settings.describe_maxmemory()}",
+            (settings.maxmemory,),
+            "maxmemory",
+            str(settings.maxmemory.value),
+        ),
+        Promise(
+            "maxmemory-policy",
+            f"at the memory cap Redis applies {settings.maxmemory_policy.value}",
+            (settings.maxmemory_policy,),
+            "maxmemory-policy",
+            settings.maxmemory_policy.value,
+        ),
+        Promise(
+            "appendonly",
+            "writes go to the append-only file" if settings.aof_on else "no append-only file is written",
+            (*persistence, settings.aof_enabled),
+            "appendonly",
+            "yes" if settings.aof_on else "no",
+        ),
+        Promise(
+            "save",
+            f"an RDB snapshot is taken every {settings.rdb_frequency.value} s after a change"
+            if settings.rdb_on
+            else "no RDB snapshots are scheduled",
+            (*persistence, settings.rdb_enabled, settings.rdb_frequency),
+            "save",
+            f"{settings.rdb_frequency.value} 1" if settings.rdb_on else "",
+        ),
+        Promise(
+            "maxclients",
+            f"Redis accepts up to {settings.max_clients.value} clients",
+            (settings.max_clients,),
+            "maxclients",
+            str(settings.max_clients.value),
+        ),
+        Promise(
+            "timeout",
+            f"idle clients are closed after {settings.timeout.value} s",
+            (settings.timeout,),
+            "timeout",
+            str(settings.timeout.value),
+        ),
+        Promise(
+            "tcp-keepalive",
+            f"TCP keepalive probes every {settings.tcp_keepalive.value} s",
+            (settings.tcp_keepalive,),
+            "tcp-keepalive",
+            str(settings.tcp_keepalive.value),
+        ),
+        Promise(
+            "loglevel",
+            f"Redis logs at level {settings.log_level.value}",
+            (settings.log_level,),
+            "loglevel",
+            settings.log_level.value,
+        ),
+        Promise(
+            "requirepass",
+            "clients must authenticate with REDIS_PASSWORD"
+            if settings.password.value
+            else "no password is required",
+            (settings.password,),
+            "requirepass",
+            settings.password.value.reveal(),
+            secret=True,
+        ),
     ]
     if settings.aof_on:
-        promises.append(Promise(
-            "appendfsync", f"the append-only file is fsynced {settings.aof_fsync.value}",
-            (settings.aof_fsync,), "appendfsync", settings.aof_fsync.value,
-        ))
+        promises.append(
+            Promise(
+                "appendfsync",
+                f"the append-only file is fsynced {settings.aof_fsync.value}",
+                (settings.aof_fsync,),
+                "appendfsync",
+                settings.aof_fsync.value,
+            )
+        )
     return {promise.id: promise for promise in promises}
 
 
-def compare_layers(
-    promise: Promise, service: RedisService, live: Mapping[str, str] | None
-) -> LayerVerdict:
+def compare_layers(promise: Promise, service: RedisService, live: Mapping[str, str] | None) -> LayerVerdict:
     """Judge one promise; ``live`` is CONFIG GET output, or None when it could not be read."""
     args = service.args
     deployed = args.value(promise.directive)
@@ -116,12 +158,15 @@ def compare_layers(
         )
     else:
         deployment_text = f"{where} sets --{promise.directive} {_show(promise, deployed)}"
-    live_value = normalise(promise.directive, live[promise.directive]) if (
-        live is not None and promise.directive in live
-    ) else None
+    live_value = (
+        normalise(promise.directive, live[promise.directive])
+        if (live is not None and promise.directive in live)
+        else None
+    )
     live_text = (
         f"live {promise.directive}={_show(promise, live_value)}"
-        if live_value is not None else f"live {promise.directive} not readable"
+        if live_value is not None
+        else f"live {promise.directive} not readable"
     )
     head = f"Promise: {promise.statement} — {promise.cite()}."
 
@@ -129,14 +174,22 @@ def compare_layers(
     if deployed is None and args.config_file and live_value is not None:
         deployment_ok = live_value == promise.expected  # only the server can tell us
     if not deployment_ok:
-        return LayerVerdict(promise, deployed, live_value, DEPLOYMENT,
-                            f"{head} Broken at the deployment layer: {deployment_text}; "
-                            f"{live_text}.")
+        return LayerVerdict(
+            promise,
+            deployed,
+            live_value,
+            DEPLOYMENT,
+            f"{head} Broken at the deployment layer: {deployment_text}; {live_text}.",
+        )
     if live_value is not None and live_value != promise.expected:
-        return LayerVerdict(promise, deployed, live_value, LIVE,
-                            f"{head} Broken at the live layer: {deployment_text}, but the "
-                            f"running server reports {promise.directive}="
-                            f"{_show(promise, live_value)} (changed by CONFIG SET, a config "
-                            "file or a server limit).")
-    return LayerVerdict(promise, deployed, live_value, None,
-                        f"{head} Kept: {deployment_text}; {live_text}.")
+        return LayerVerdict(
+            promise,
+            deployed,
+            live_value,
+            LIVE,
+            f"{head} Broken at the live layer: {deployment_text}, but the "
+            f"running server reports {promise.directive}="
+            f"{_show(promise, live_value)} (changed by CONFIG SET, a config "
+            "file or a server limit).",
+        )
+    return LayerVerdict(promise, deployed, live_value, None, f"{head} Kept: {deployment_text}; {live_text}.")

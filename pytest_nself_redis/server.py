@@ -8,10 +8,22 @@ import redis
 from redis import exceptions as redis_errors
 
 INFO_SUMMARY_FIELDS = (
-    "redis_version", "role", "uptime_in_seconds", "connected_clients", "maxclients",
-    "used_memory_human", "maxmemory_human", "maxmemory_policy", "loading",
-    "rdb_last_bgsave_status", "aof_enabled", "aof_last_write_status", "evicted_keys",
-    "expired_keys", "keyspace_hits", "keyspace_misses",
+    "redis_version",
+    "role",
+    "uptime_in_seconds",
+    "connected_clients",
+    "maxclients",
+    "used_memory_human",
+    "maxmemory_human",
+    "maxmemory_policy",
+    "loading",
+    "rdb_last_bgsave_status",
+    "aof_enabled",
+    "aof_last_write_status",
+    "evicted_keys",
+    "expired_keys",
+    "keyspace_hits",
+    "keyspace_misses",
 )
 
 

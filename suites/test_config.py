@@ -12,6 +12,7 @@ import pytest
 import redis
 from redis import exceptions as redis_errors
 
+from pytest_nself_redis.checks import expect
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.layers import compare_layers, config_promises
 from pytest_nself_redis.project.settings import RedisSettings
@@ -20,8 +21,16 @@ from pytest_nself_redis.server import version_tuple
 pytestmark = pytest.mark.config
 
 PROMISE_IDS = (
-    "maxmemory", "maxmemory-policy", "appendonly", "appendfsync", "save", "maxclients",
-    "timeout", "tcp-keepalive", "loglevel", "requirepass",
+    "maxmemory",
+    "maxmemory-policy",
+    "appendonly",
+    "appendfsync",
+    "save",
+    "maxclients",
+    "timeout",
+    "tcp-keepalive",
+    "loglevel",
+    "requirepass",
 )
 
 
@@ -42,10 +51,12 @@ def test_setting_reaches_the_server(
 ) -> None:
     promise = config_promises(nself_settings).get(promise_id)
     if promise is None:
-        pytest.skip(f"{promise_id} does not apply: "
-                    f"{nself_settings.aof_enabled.cite()}, {nself_settings.persistence.cite()}")
+        pytest.skip(
+            f"{promise_id} does not apply: "
+            f"{nself_settings.aof_enabled.cite()}, {nself_settings.persistence.cite()}"
+        )
     verdict = compare_layers(promise, nself_service, _config_get(nself_redis, promise.directive))
-    assert verdict.ok, verdict.message
+    expect(verdict.ok, verdict.message)
 
 
 def _major(tag: str) -> str | None:
@@ -61,35 +72,46 @@ def test_version_major_matches(
         pytest.skip(f"{nself_settings.version.cite()} names no major version")
     image_tag = nself_service.image.rpartition(":")[2] if ":" in nself_service.image else "latest"
     live = str(nself_redis.info("server")["redis_version"])
-    head = (f"Promise: Redis {wanted}.x runs, as {nself_settings.version.cite()} says.")
-    assert _major(image_tag) == wanted, (
-        f"{head} Broken at the deployment layer: {nself_service.describe()} runs image "
-        f"{nself_service.image}; live redis_version={live}"
+    head = f"Promise: Redis {wanted}.x runs, as {nself_settings.version.cite()} says."
+    expect(
+        _major(image_tag) == wanted,
+        (
+            f"{head} Broken at the deployment layer: {nself_service.describe()} runs image "
+            f"{nself_service.image}; live redis_version={live}"
+        ),
     )
-    assert str(version_tuple(live)[0]) == wanted, (
-        f"{head} Broken at the live layer: the image is {nself_service.image} but the server "
-        f"reports redis_version={live}"
+    expect(
+        str(version_tuple(live)[0]) == wanted,
+        (
+            f"{head} Broken at the live layer: the image is {nself_service.image} but the server "
+            f"reports redis_version={live}"
+        ),
     )
 
 
 def test_host_port_is_published_as_configured(
     nself_settings: RedisSettings, nself_service: RedisService
 ) -> None:
-    published = [port for port in nself_service.ports if port.container_port
-                 == nself_service.container_port]
+    published = [port for port in nself_service.ports if port.container_port == nself_service.container_port]
     port = nself_settings.port
     if port.value == 0:
-        assert not published, (
-            f"Promise: no host port is published ({port.cite()}). Broken at the deployment "
-            f"layer: {nself_service.describe()} publishes "
-            + ", ".join(f"{p.text} ({p.source})" for p in published)
+        expect(
+            not published,
+            (
+                f"Promise: no host port is published ({port.cite()}). Broken at the deployment "
+                f"layer: {nself_service.describe()} publishes "
+                + ", ".join(f"{p.text} ({p.source})" for p in published)
+            ),
         )
         return
     host_ports = [binding.host_port for binding in published]
-    assert port.value in host_ports, (
-        f"Promise: the host reaches Redis on port {port.value} ({port.cite()}). Broken at the "
-        f"deployment layer: {nself_service.describe()} publishes "
-        + (", ".join(f"{p.text} ({p.source})" for p in published) or "no port")
+    expect(
+        port.value in host_ports,
+        (
+            f"Promise: the host reaches Redis on port {port.value} ({port.cite()}). Broken at the "
+            f"deployment layer: {nself_service.describe()} publishes "
+            + (", ".join(f"{p.text} ({p.source})" for p in published) or "no port")
+        ),
     )
 
 
@@ -100,13 +122,19 @@ def test_tls_setting_reaches_the_server(
     deployed = nself_service.args.value("tls-port") not in (None, "0")
     live_config = _config_get(nself_redis, "tls-port")
     live = None if live_config is None else live_config.get("tls-port", "0") != "0"
-    head = ("Promise: Redis accepts TLS clients only" if promised
-            else "Promise: Redis speaks plain TCP (no TLS)") + f", as {nself_settings.tls_enabled.cite()} says."
-    assert deployed == promised, (
-        f"{head} Broken at the deployment layer: {nself_service.describe()} "
-        + ("sets no --tls-port" if promised else "sets --tls-port")
+    kind = "accepts TLS clients only" if promised else "speaks plain TCP (no TLS)"
+    head = f"Promise: Redis {kind}, as {nself_settings.tls_enabled.cite()} says."
+    expect(
+        deployed == promised,
+        (
+            f"{head} Broken at the deployment layer: {nself_service.describe()} "
+            + ("sets no --tls-port" if promised else "sets --tls-port")
+        ),
     )
-    assert live is None or live == promised, (
-        f"{head} Broken at the live layer: the server reports tls-port="
-        f"{live_config.get('tls-port') if live_config else '?'}"
+    expect(
+        live is None or live == promised,
+        (
+            f"{head} Broken at the live layer: the server reports tls-port="
+            f"{live_config.get('tls-port') if live_config else '?'}"
+        ),
     )

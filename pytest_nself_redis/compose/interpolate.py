@@ -8,6 +8,7 @@ empty, as in compose.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 
@@ -103,8 +104,6 @@ def interpolate(text: str, variables: Mapping[str, str], where: str) -> str:
 def referenced_variables(text: str) -> set[str]:
     """Names a string refers to (used to find where a value came from)."""
     interpolator = _Interpolator(text, {}, "")
-    try:
+    with contextlib.suppress(InterpolationError):
         interpolator.run(0, stop_at_brace=False)
-    except InterpolationError:
-        pass
     return interpolator.used

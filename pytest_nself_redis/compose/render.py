@@ -39,12 +39,18 @@ def render_command(settings: RedisSettings) -> list[str]:
         words += ["--protected-mode", "yes"]
     if settings.tls_enabled.value:
         words += [
-            "--port", "0",
-            "--tls-port", str(CONTAINER_PORT),
-            "--tls-cert-file", f"{TLS_DIR}/redis.crt",
-            "--tls-key-file", f"{TLS_DIR}/redis.key",
-            "--tls-ca-cert-file", f"{TLS_DIR}/ca.crt",
-            "--tls-auth-clients", "no",
+            "--port",
+            "0",
+            "--tls-port",
+            str(CONTAINER_PORT),
+            "--tls-cert-file",
+            f"{TLS_DIR}/redis.crt",
+            "--tls-key-file",
+            f"{TLS_DIR}/redis.key",
+            "--tls-ca-cert-file",
+            f"{TLS_DIR}/ca.crt",
+            "--tls-auth-clients",
+            "no",
         ]
     return words
 
@@ -56,8 +62,7 @@ def render_service(settings: RedisSettings, variables: Mapping[str, str]) -> Red
     ports: tuple[PortBinding, ...] = ()
     if settings.port.value:
         text = f"127.0.0.1:{settings.port.value}:{CONTAINER_PORT}"
-        ports = (PortBinding("127.0.0.1", settings.port.value, CONTAINER_PORT, text,
-                             settings.port.source),)
+        ports = (PortBinding("127.0.0.1", settings.port.value, CONTAINER_PORT, text, settings.port.source),)
     tls = f" --tls --cacert {TLS_DIR}/ca.crt" if settings.tls_enabled.value else ""
     health = f'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli{tls} ping | grep -q PONG'
     volumes = ["redis_data:/data"]

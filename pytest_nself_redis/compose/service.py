@@ -93,15 +93,12 @@ def _as_text(value: Any, where: str, what: str) -> str:
     raise ComposeError(f"{where}: {what} should be a string, found {type(value).__name__}")
 
 
-def _command(
-    value: Any, line: int, path: Path, variables: Mapping[str, str]
-) -> tuple[tuple[str, ...], str]:
+def _command(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
     where = f"{path.name}:{line}"
     if isinstance(value, list):
         lines = value.lines if isinstance(value, LineList) else [line] * len(value)
         items = [
-            interpolate(_as_text(item, f"{path.name}:{n}", "command item"), variables,
-                        f"{path.name}:{n}")
+            interpolate(_as_text(item, f"{path.name}:{n}", "command item"), variables, f"{path.name}:{n}")
             for item, n in zip(value, lines, strict=True)
         ]
         return tuple(items), " ".join(_as_text(item, where, "command") for item in value)
@@ -125,16 +122,19 @@ def _ports(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> t
         source = Source(path, item_line)
         if isinstance(item, dict):
             target = interpolate(_as_text(item.get("target", ""), where, "target"), variables, where)
-            published = interpolate(_as_text(item.get("published", ""), where, "published"),
-                                    variables, where)
+            published = interpolate(_as_text(item.get("published", ""), where, "published"), variables, where)
             host_ip = item.get("host_ip")
             if not target.isdigit():
                 raise ComposeError(f"{where}: port target {target!r} is not a number")
-            bindings.append(PortBinding(
-                interpolate(str(host_ip), variables, where) if host_ip else None,
-                int(published) if published.isdigit() else None,
-                int(target), f"{host_ip or ''}:{published}:{target}", source,
-            ))
+            bindings.append(
+                PortBinding(
+                    interpolate(str(host_ip), variables, where) if host_ip else None,
+                    int(published) if published.isdigit() else None,
+                    int(target),
+                    f"{host_ip or ''}:{published}:{target}",
+                    source,
+                )
+            )
             continue
         text = interpolate(_as_text(item, where, "port"), variables, where)
         match = _PORT.match(text)
@@ -143,13 +143,15 @@ def _ports(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> t
         ip, host = match["ip"], match["host"]
         if ip is not None and host is None and ip.isdigit():
             ip, host = None, ip  # "6379:6379" is HOST:CONTAINER, not IP:CONTAINER
-        bindings.append(PortBinding(
-            ip.strip("[]") if ip else None,
-            int(host) if host else None,
-            int(match["container"]),
-            text,
-            source,
-        ))
+        bindings.append(
+            PortBinding(
+                ip.strip("[]") if ip else None,
+                int(host) if host else None,
+                int(match["container"]),
+                text,
+                source,
+            )
+        )
     return tuple(bindings)
 
 
@@ -163,8 +165,7 @@ def _healthcheck(
     where = f"{path.name}:{test_line}"
     if isinstance(test, list):
         raw = " ".join(_as_text(item, where, "healthcheck") for item in test)
-        items = tuple(interpolate(_as_text(item, where, "healthcheck"), variables, where)
-                      for item in test)
+        items = tuple(interpolate(_as_text(item, where, "healthcheck"), variables, where) for item in test)
     else:
         raw = _as_text(test, where, "healthcheck")
         items = ("CMD-SHELL", interpolate(raw, variables, where))
@@ -192,7 +193,7 @@ def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisServi
         line = service.line_of(key)
         return line, f"{path.name}:{line}"
 
-    image_line, image_where = where("image")
+    _image_line, image_where = where("image")
     if "image" not in service:
         raise ComposeError(f"{path.name}:{service_line}: the redis service names no image")
     image = interpolate(_as_text(service["image"], image_where, "image"), variables, image_where)
@@ -220,8 +221,7 @@ def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisServi
     env_where = f"{path.name}:{service.line_of('environment')}"
     if isinstance(raw_environment, dict):
         for key, value in raw_environment.items():
-            environment[str(key)] = interpolate("" if value is None else str(value), variables,
-                                                env_where)
+            environment[str(key)] = interpolate("" if value is None else str(value), variables, env_where)
     elif isinstance(raw_environment, list):
         for item in raw_environment:
             key, _, value = str(item).partition("=")

@@ -40,8 +40,8 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     result = LineDict()
     result.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-        result[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
+        result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = value_node.start_mark.line + 1
     return result
 
@@ -50,7 +50,7 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     result = LineList()
     result.line = node.start_mark.line + 1
     for item in node.value:
-        result.append(loader.construct_object(item, deep=True))  # type: ignore[no-untyped-call]
+        result.append(loader.construct_object(item, deep=True))
         result.lines.append(item.start_mark.line + 1)
     return result
 
@@ -65,7 +65,7 @@ def load_yaml_with_lines(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise ComposeError(f"{path.name}: cannot be read ({error})") from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name

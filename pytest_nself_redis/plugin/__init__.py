@@ -12,8 +12,8 @@ from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin import fixtures
 from pytest_nself_redis.plugin.options import HarnessOptions, add_options
 from pytest_nself_redis.plugin.redaction import ScrubbingLogRecords
-from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
 from pytest_nself_redis.plugin.reporting import HarnessReporting
+from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
 from pytest_nself_redis.reporting.environment import SUITES, suite_of
 
 SAFETY_MARKERS = {
@@ -91,10 +91,14 @@ def pytest_collection_modifyitems(
             continue
         for marker, meaning in SAFETY_MARKERS.items():
             if item.get_closest_marker(marker) is not None:
-                item.add_marker(pytest.mark.skip(reason=(
-                    f"{marker}: {meaning}; skipped on the attach target "
-                    "(pass --nself-allow-destructive to run it against this server)"
-                )))
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=(
+                            f"{marker}: {meaning}; skipped on the attach target "
+                            "(pass --nself-allow-destructive to run it against this server)"
+                        )
+                    )
+                )
                 break
     if run.options.reports is not None and not config.option.collectonly:
         reporting = config.pluginmanager.get_plugin("nself-redis-reporting")

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -44,31 +44,69 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("--nself-env", "env(s) to check: dev, staging, prod or a comma-separated list "
-               "(dev,staging,prod runs every test once per env). Default: NSELF_ENV, the ENV= line "
-               "of .env, $ENV, dev", metavar="NAME[,NAME...]"),
-    OptionSpec("--nself-project", "the nself project directory (default: the current directory)",
-               metavar="DIR"),
-    OptionSpec("--nself-target", "how the Redis under test comes to be (default auto: docker when "
-               "an engine answers and the image is local, else process)", choices=TARGET_KINDS),
-    OptionSpec("--nself-redis-url", "attach to this running server (redis://[:password@]host:port"
-               "[/db]); implies --nself-target attach under auto", metavar="URL"),
-    OptionSpec("--nself-redis-server", "the redis-server binary for the process target",
-               metavar="PATH"),
-    OptionSpec("--nself-reports", "directory for JUnit XML, HTML and benchmark JSON "
-               "(default: reports); 'none' writes no reports", metavar="DIR"),
-    OptionSpec("--nself-allow-destructive", "run destructive and needs_restart tests against an "
-               "attached server too", kind="bool"),
-    OptionSpec("--nself-compose", "where the deployment comes from: auto (docker-compose.yml when "
-               "present, else rendered from the settings), file, or render", choices=COMPOSE_MODES),
-    OptionSpec("--nself-port", "host port for launched servers on 127.0.0.1 (default 0: a free "
-               "one)", kind="int", metavar="PORT"),
-    OptionSpec("--nself-startup-timeout", "seconds a launched server may take to answer PING "
-               "(default 20)", kind="float", metavar="S"),
-    OptionSpec("--nself-timeout", "socket timeout in seconds for every Redis call (default 5)",
-               kind="float", metavar="S"),
-    OptionSpec("--nself-budget", "latency budget override, COMMAND:PERCENTILE=MS (e.g. GET:p99=2); "
-               "repeatable", kind="list", metavar="CMD:PCT=MS"),
+    OptionSpec(
+        "--nself-env",
+        "env(s) to check: dev, staging, prod or a comma-separated list "
+        "(dev,staging,prod runs every test once per env). Default: NSELF_ENV, the ENV= line "
+        "of .env, $ENV, dev",
+        metavar="NAME[,NAME...]",
+    ),
+    OptionSpec(
+        "--nself-project", "the nself project directory (default: the current directory)", metavar="DIR"
+    ),
+    OptionSpec(
+        "--nself-target",
+        "how the Redis under test comes to be (default auto: docker when "
+        "an engine answers and the image is local, else process)",
+        choices=TARGET_KINDS,
+    ),
+    OptionSpec(
+        "--nself-redis-url",
+        "attach to this running server (redis://[:password@]host:port"
+        "[/db]); implies --nself-target attach under auto",
+        metavar="URL",
+    ),
+    OptionSpec("--nself-redis-server", "the redis-server binary for the process target", metavar="PATH"),
+    OptionSpec(
+        "--nself-reports",
+        "directory for JUnit XML, HTML and benchmark JSON (default: reports); 'none' writes no reports",
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "--nself-allow-destructive",
+        "run destructive and needs_restart tests against an attached server too",
+        kind="bool",
+    ),
+    OptionSpec(
+        "--nself-compose",
+        "where the deployment comes from: auto (docker-compose.yml when "
+        "present, else rendered from the settings), file, or render",
+        choices=COMPOSE_MODES,
+    ),
+    OptionSpec(
+        "--nself-port",
+        "host port for launched servers on 127.0.0.1 (default 0: a free one)",
+        kind="int",
+        metavar="PORT",
+    ),
+    OptionSpec(
+        "--nself-startup-timeout",
+        "seconds a launched server may take to answer PING (default 20)",
+        kind="float",
+        metavar="S",
+    ),
+    OptionSpec(
+        "--nself-timeout",
+        "socket timeout in seconds for every Redis call (default 5)",
+        kind="float",
+        metavar="S",
+    ),
+    OptionSpec(
+        "--nself-budget",
+        "latency budget override, COMMAND:PERCENTILE=MS (e.g. GET:p99=2); repeatable",
+        kind="list",
+        metavar="CMD:PCT=MS",
+    ),
 )
 BY_DEST = {spec.dest: spec for spec in OPTIONS}
 
@@ -78,16 +116,23 @@ def add_options(parser: pytest.Parser) -> None:
     for spec in OPTIONS:
         help_text = f"{spec.help} [env {spec.envvar}, ini {spec.ini}]"
         if spec.kind == "bool":
-            group.addoption(spec.flag, action="store_const", const=True, default=None,
-                            dest=spec.dest, help=help_text)
+            group.addoption(
+                spec.flag, action="store_const", const=True, default=None, dest=spec.dest, help=help_text
+            )
         elif spec.kind == "list":
-            group.addoption(spec.flag, action="append", default=None, dest=spec.dest,
-                            metavar=spec.metavar, help=help_text)
+            group.addoption(
+                spec.flag, action="append", default=None, dest=spec.dest, metavar=spec.metavar, help=help_text
+            )
         else:
-            group.addoption(spec.flag, action="store", default=None, dest=spec.dest,
-                            metavar=spec.metavar or spec.dest.split("_")[-1].upper(),
-                            help=help_text)
-        ini_type = "linelist" if spec.kind == "list" else "string"
+            group.addoption(
+                spec.flag,
+                action="store",
+                default=None,
+                dest=spec.dest,
+                metavar=spec.metavar or spec.dest.split("_")[-1].upper(),
+                help=help_text,
+            )
+        ini_type: Literal["linelist", "string"] = "linelist" if spec.kind == "list" else "string"
         parser.addini(spec.ini, help=spec.help, type=ini_type, default=None)
 
 
@@ -114,9 +159,7 @@ def _convert(spec: OptionSpec, raw: Any, origin: str) -> Any:
             raise pytest.UsageError(f"{origin}={text!r}: must not be negative")
         return value
     if spec.choices and text not in spec.choices:
-        raise pytest.UsageError(
-            f"{origin}={text!r}: choose one of {', '.join(spec.choices)}"
-        )
+        raise pytest.UsageError(f"{origin}={text!r}: choose one of {', '.join(spec.choices)}")
     return text
 
 
@@ -155,16 +198,14 @@ class HarnessOptions:
     @classmethod
     def from_config(cls, config: pytest.Config) -> HarnessOptions:
         values = {
-            spec.dest: resolve_option(spec, config.getoption(spec.dest), os.environ,
-                                      config.getini)
+            spec.dest: resolve_option(spec, config.getoption(spec.dest), os.environ, config.getini)
             for spec in OPTIONS
         }
         base = config.invocation_params.dir
         project = Path(values["nself_project"]).expanduser() if values["nself_project"] else base
         if values["nself_project"] and not project.is_absolute():
             # An ini value is relative to the ini file; a flag or variable to where pytest runs.
-            from_ini = config.getoption("nself_project") is None and not os.environ.get(
-                "NSELF_PROJECT")
+            from_ini = config.getoption("nself_project") is None and not os.environ.get("NSELF_PROJECT")
             project = (config.rootpath if from_ini else base) / project
         reports_raw = values["nself_reports"] or "reports"
         reports = None if reports_raw == "none" else base / reports_raw

@@ -39,7 +39,7 @@ class HarnessReporting:
         report.sections.append(("nself-redis server log (tail)", target.log_tail(30) or "(empty)"))
         try:
             summary = info_summary(target.client(socket_timeout=2.0))
-        except Exception as error:  # noqa: BLE001 - the server may be the thing that broke
+        except Exception as error:
             summary = f"(INFO unavailable: {error})"
         report.sections.append(("nself-redis INFO summary", summary))
 
@@ -65,14 +65,15 @@ class HarnessReporting:
         write = terminalreporter.write_line
         terminalreporter.section("nself-redis")
         for env, report in run.env_reports.items():
-            write(f"{env}: {run.redactor.scrub(report.target)} · Redis {report.server_version} · "
-                  f"{report.deployment}")
+            write(
+                f"{env}: {run.redactor.scrub(report.target)} · Redis {report.server_version} · "
+                f"{report.deployment}"
+            )
             for warning in report.warnings:
                 write(f"  warning: {run.redactor.scrub(warning)}", yellow=True)
         for launch in run.launches:
             if launch.ready_seconds is not None:
-                write(f"launch {launch.env} ({launch.kind}): ready in "
-                      f"{launch.ready_seconds * 1000:.1f} ms")
+                write(f"launch {launch.env} ({launch.kind}): ready in {launch.ready_seconds * 1000:.1f} ms")
         if self.collector is not None:
             for path in self.collector.written:
                 write(f"report: {path}")

@@ -38,7 +38,8 @@ class LaunchRecord:
 class NselfRun:
     config: pytest.Config
     options: HarnessOptions
-    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    # NSELF_RUN_ID names this run's containers, volumes and temp dirs (default: random).
+    run_id: str = field(default_factory=lambda: os.environ.get("NSELF_RUN_ID") or secrets.token_hex(3))
     redactor: Redactor = field(default_factory=Redactor)
     deferred_error: HarnessError | None = None
     kind: str | None = None
@@ -126,8 +127,7 @@ class NselfRun:
         return self.kind != "attach" or self.options.allow_destructive
 
     # -- launching -----------------------------------------------------------------
-    def launch(self, context: EnvContext, extra_args: tuple[str, ...] = (),
-               record: bool = True) -> Target:
+    def launch(self, context: EnvContext, extra_args: tuple[str, ...] = (), record: bool = True) -> Target:
         """Start a target. The env's own target failing ends the run with its one message;
         a variant failing (``record=False``) fails only the test that asked for it."""
         resources.install_handlers()
@@ -154,8 +154,7 @@ class NselfRun:
                 report.server_version = server_version(target.client())
                 if self.kind_reason and target.kind == self.kind:
                     report.notes.append(f"target {target.kind}: {self.kind_reason}")
-        self.launches.append(LaunchRecord(context.name, target.kind, target.describe(),
-                                          target.ready_seconds))
+        self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), target.ready_seconds))
         return target
 
     def release(self, target: Target) -> None:

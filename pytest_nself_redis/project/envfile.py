@@ -46,9 +46,7 @@ def _unquote(raw: str, where: str) -> str:
         raise EnvFileError(f"{where}: the value opens a {quote} quote that is never closed")
     rest = raw[end + 1 :].strip()
     if rest and not rest.startswith("#"):
-        raise EnvFileError(
-            f"{where}: unexpected text {rest[:20]!r} after the closing {quote} quote"
-        )
+        raise EnvFileError(f"{where}: unexpected text {rest[:20]!r} after the closing {quote} quote")
     return raw[1:end]
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.envfile import EnvEntry, EnvFile, read_env_file
 from pytest_nself_redis.project.envs import EnvChoice, cascade_files, choose_envs
-from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import RedisSettings, settings_from_env
 from pytest_nself_redis.secrets import Redactor, is_secret_name
 
@@ -110,11 +109,7 @@ class NselfProject:
         runtime = self._read(".env.runtime")
         if runtime is None:
             return []
-        keys = sorted(
-            key
-            for key in set(runtime.entries) | set(resolved.values)
-            if key.startswith("REDIS_")
-        )
+        keys = sorted(key for key in set(runtime.entries) | set(resolved.values) if key.startswith("REDIS_"))
         found = []
         for key in keys:
             in_runtime, in_cascade = runtime.get(key), resolved.values.get(key)

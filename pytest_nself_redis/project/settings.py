@@ -62,6 +62,9 @@ class Setting(Generic[T]):
         """``KEY=value (file:line)``, the form every message uses."""
         return f"{self.key}={self.shown} ({self.source})"
 
+    def __repr__(self) -> str:
+        return f"Setting({self.cite()})"
+
 
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
@@ -131,15 +134,25 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("port", "REDIS_PORT", "6379", _int_at_least(0, 65535), "host port; 0 = none"),
     _Spec("password", "REDIS_PASSWORD", "", _secret, "requirepass"),
     _Spec("maxmemory", "REDIS_MAXMEMORY", "256mb", _size, "maxmemory"),
-    _Spec("maxmemory_policy", "REDIS_MAXMEMORY_POLICY", "allkeys-lru",
-          _choice(EVICTION_POLICIES), "maxmemory-policy"),
+    _Spec(
+        "maxmemory_policy",
+        "REDIS_MAXMEMORY_POLICY",
+        "allkeys-lru",
+        _choice(EVICTION_POLICIES),
+        "maxmemory-policy",
+    ),
     _Spec("persistence", "REDIS_PERSISTENCE", "true", _bool, "any persistence at all"),
     _Spec("aof_enabled", "REDIS_AOF_ENABLED", "true", _bool, "appendonly"),
     # Not an nself key: lets a project state the fsync promise it relies on.
     _Spec("aof_fsync", "REDIS_AOF_FSYNC", "everysec", _choice(FSYNC_POLICIES), "appendfsync"),
     _Spec("rdb_enabled", "REDIS_RDB_ENABLED", "true", _bool, "RDB snapshots"),
-    _Spec("rdb_frequency", "REDIS_RDB_FREQUENCY", "900", _int_at_least(1),
-          "seconds between snapshots (save <s> 1)"),
+    _Spec(
+        "rdb_frequency",
+        "REDIS_RDB_FREQUENCY",
+        "900",
+        _int_at_least(1),
+        "seconds between snapshots (save <s> 1)",
+    ),
     _Spec("max_clients", "REDIS_MAX_CLIENTS", "10000", _int_at_least(1), "maxclients"),
     _Spec("timeout", "REDIS_TIMEOUT", "300", _int_at_least(0), "idle client timeout (s)"),
     _Spec("tcp_keepalive", "REDIS_TCP_KEEPALIVE", "60", _int_at_least(0), "tcp-keepalive (s)"),
@@ -148,12 +161,21 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("memory", "REDIS_MEMORY", "512M", _text, "container memory limit"),
     _Spec("cpu", "REDIS_CPU", "0.5", _text, "container CPU limit"),
     _Spec("rate_limit_enabled", "AUTH_RATE_LIMIT_ENABLED", "true", _bool, "auth rate limiting"),
-    _Spec("rate_limit_window", "AUTH_RATE_LIMIT_WINDOW", "60", _int_at_least(1),
-          "rate-limit window (s)"),
-    _Spec("rate_limit_max_requests", "AUTH_RATE_LIMIT_MAX_REQUESTS", "100", _int_at_least(1),
-          "requests allowed per window"),
-    _Spec("rate_limit_store", "AUTH_RATE_LIMIT_STORE", "redis", _choice(RATE_LIMIT_STORES),
-          "where limiter state lives"),
+    _Spec("rate_limit_window", "AUTH_RATE_LIMIT_WINDOW", "60", _int_at_least(1), "rate-limit window (s)"),
+    _Spec(
+        "rate_limit_max_requests",
+        "AUTH_RATE_LIMIT_MAX_REQUESTS",
+        "100",
+        _int_at_least(1),
+        "requests allowed per window",
+    ),
+    _Spec(
+        "rate_limit_store",
+        "AUTH_RATE_LIMIT_STORE",
+        "redis",
+        _choice(RATE_LIMIT_STORES),
+        "where limiter state lives",
+    ),
 )
 SETTING_KEYS = tuple(spec.key for spec in _SPECS)
 
@@ -232,10 +254,8 @@ def settings_from_env(
         try:
             parsed[spec.attribute] = _parse_one(spec, entry)
         except ValueError as error:
-            shown = (
-                MASK if is_secret_name(spec.key)
-                else (entry.value if entry is not None else spec.default)
-            )
+            raw = entry.value if entry is not None else spec.default
+            shown = MASK if is_secret_name(spec.key) else (raw if raw.isprintable() else repr(raw))
             where = entry.source if entry is not None else "default"
             problems.append(f"{spec.key}={shown} ({where}): {error}")
     if overrides:

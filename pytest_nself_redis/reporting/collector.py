@@ -38,11 +38,18 @@ def _case(nodeid: str, phases: _Phases) -> CaseRecord:
             if isinstance(report.longrepr, tuple):
                 message = str(report.longrepr[2])
             details = message
-    properties = {name: str(value) for report in phases.reports
-                  for name, value in report.user_properties}
-    return CaseRecord(classname=classname, name=name or nodeid, suite=phases.suite,
-                      outcome=outcome, duration=duration, message=message, details=details,
-                      system_out="\n".join(output), properties=properties)
+    properties = {name: str(value) for report in phases.reports for name, value in report.user_properties}
+    return CaseRecord(
+        classname=classname,
+        name=name or nodeid,
+        suite=phases.suite,
+        outcome=outcome,
+        duration=duration,
+        message=message,
+        details=details,
+        system_out="\n".join(output),
+        properties=properties,
+    )
 
 
 class ReportCollector:
@@ -80,8 +87,7 @@ class ReportCollector:
     def finish(self, session: pytest.Session, env_reports: dict[str, EnvReport]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for env, env_report in env_reports.items():
-            cases = [_case(nodeid, phases) for nodeid, phases in self.phases.items()
-                     if phases.env == env]
+            cases = [_case(nodeid, phases) for nodeid, phases in self.phases.items() if phases.env == env]
             junit = self.directory / f"junit-{env}.xml"
             write_junit(junit, env_report, cases)
             self.written.append(junit)

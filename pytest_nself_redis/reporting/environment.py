@@ -13,8 +13,18 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.secrets import redact_url
 
 SUITES = (
-    "health", "config", "auth", "tls", "eviction", "persistence", "ratelimit",
-    "latency", "pubsub", "queue", "datastructures", "monitoring",
+    "health",
+    "config",
+    "auth",
+    "tls",
+    "eviction",
+    "persistence",
+    "ratelimit",
+    "latency",
+    "pubsub",
+    "queue",
+    "datastructures",
+    "monitoring",
 )
 
 
@@ -33,8 +43,7 @@ class EnvReport:
 
     @classmethod
     def from_context(cls, context: EnvContext) -> EnvReport:
-        settings = {setting.key: f"{setting.shown} ({setting.source})"
-                    for setting in context.settings}
+        settings = {setting.key: f"{setting.shown} ({setting.source})" for setting in context.settings}
         return cls(
             env=context.name,
             project=context.project.dir,

@@ -49,10 +49,10 @@ def _clean(text: str) -> str:
 
 def write_junit(path: Path, report: EnvReport, cases: Sequence[CaseRecord]) -> None:
     suites = ET.Element("testsuites", name=f"nself-redis {report.env}")
-    counts = {key: sum(1 for case in cases if case.outcome == key)
-              for key in ("failed", "error", "skipped")}
+    counts = {key: sum(1 for case in cases if case.outcome == key) for key in ("failed", "error", "skipped")}
     suite = ET.SubElement(
-        suites, "testsuite",
+        suites,
+        "testsuite",
         name=f"nself-redis-{report.env}",
         tests=str(len(cases)),
         failures=str(counts["failed"]),
@@ -66,8 +66,9 @@ def write_junit(path: Path, report: EnvReport, cases: Sequence[CaseRecord]) -> N
     for name, value in [*_flatten(report.rows()), ("python", platform.python_version())]:
         ET.SubElement(properties, "property", name=name, value=_clean(value))
     for case in cases:
-        element = ET.SubElement(suite, "testcase", classname=case.classname, name=case.name,
-                                time=f"{case.duration:.3f}")
+        element = ET.SubElement(
+            suite, "testcase", classname=case.classname, name=case.name, time=f"{case.duration:.3f}"
+        )
         case_properties = {"suite": case.suite, **case.properties}
         props = ET.SubElement(element, "properties")
         for name, value in case_properties.items():

@@ -6,7 +6,6 @@ REDIS_PASSWORD from the settings, which is how the host reaches nself's Redis.
 
 from __future__ import annotations
 
-import socket
 from urllib.parse import unquote, urlsplit
 
 from redis import exceptions as redis_errors
@@ -69,10 +68,12 @@ class AttachTarget(Target):
         except redis_errors.AuthenticationError as error:
             source = "the URL" if self.options.redis_url else self.context.settings.password.cite()
             if "NOAUTH" in str(error) or "required" in str(error).lower():
-                raise TargetError(f"{where} requires a password and none was given "
-                                  f"(password from {source})") from None
-            raise TargetError(f"{where} rejected the password from {source} "
-                              "(WRONGPASS); the password is not shown") from None
+                raise TargetError(
+                    f"{where} requires a password and none was given (password from {source})"
+                ) from None
+            raise TargetError(
+                f"{where} rejected the password from {source} (WRONGPASS); the password is not shown"
+            ) from None
         except redis_errors.ResponseError as error:
             if "NOAUTH" in str(error):
                 raise TargetError(f"{where} requires a password and none was given") from None
@@ -84,7 +85,7 @@ class AttachTarget(Target):
             ) from None
         except redis_errors.ConnectionError as error:
             raise UnreachableError(f"nothing answers as Redis at {where}: {error}") from None
-        except (redis_errors.RedisError, socket.error) as error:
+        except (OSError, redis_errors.RedisError) as error:
             raise UnreachableError(f"{where} does not speak the Redis protocol ({error})") from None
 
     def stop(self) -> None:
@@ -96,4 +97,3 @@ class AttachTarget(Target):
     def describe(self) -> str:
         endpoint = self._endpoint or self._planned
         return f"attach {endpoint.describe()}"
-

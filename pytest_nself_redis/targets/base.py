@@ -127,8 +127,7 @@ class Target(ABC):
 
     def client(self, **overrides: Any) -> redis.Redis:
         """An authenticated client (the password of the settings or URL)."""
-        client = redis.Redis(**self.connection_kwargs(self.endpoint.password.reveal() or None,
-                                                      **overrides))
+        client = redis.Redis(**self.connection_kwargs(self.endpoint.password.reveal() or None, **overrides))
         self._clients.append(client)
         return client
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -116,8 +115,7 @@ class DockerTarget(Target):
         return parse_redis_args(self.context.service.command).value("tls-port") not in (None, "0")
 
     def start(self) -> None:
-        self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-" \
-                    f"{id(self) % 100000}"
+        self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-{id(self) % 100000}"
         self._cleanup_token = resources.register(f"container {self.name}", self.stop)
         self.host_port = self.options.host_port or free_loopback_port()
         if self.options.host_port:
@@ -129,10 +127,9 @@ class DockerTarget(Target):
             raise TargetError(f"could not create the data volume: {_first_line(error)}") from None
         tls = None
         if self._uses_tls():
-            self._tls_dir = Path(tempfile.mkdtemp(prefix=f"nself-redis-{self.options.run_id}-tls-"))
+            self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
             tls = prepare_tls(self._tls_dir)
-        self._endpoint = Endpoint(LOOPBACK, self.host_port, self.context.settings.password.value,
-                                  tls=tls)
+        self._endpoint = Endpoint(LOOPBACK, self.host_port, self.context.settings.password.value, tls=tls)
         self._create_container(labels)
         self._wait_ready()
 
@@ -147,8 +144,7 @@ class DockerTarget(Target):
         if self._tls_dir is not None:
             container.with_volume_mapping(str(self._tls_dir), "/tls", mode="ro")
         # testcontainers' with_bind_ports takes no host IP; the SDK accepts (ip, port).
-        cast(dict[str, Any], container.ports)[f"{service.container_port}/tcp"] = (
-            LOOPBACK, self.host_port)
+        cast(dict[str, Any], container.ports)[f"{service.container_port}/tcp"] = (LOOPBACK, self.host_port)
         for key, value in service.environment.items():
             container.with_env(key, value)
         kwargs: dict[str, Any] = {"labels": labels}
@@ -174,10 +170,13 @@ class DockerTarget(Target):
         )
 
     def _probe_client(self) -> redis.Redis:
-        return redis.Redis(**self.connection_kwargs(
-            self.endpoint.password.reveal() or None,
-            socket_timeout=1.0, socket_connect_timeout=1.0,
-        ))
+        return redis.Redis(
+            **self.connection_kwargs(
+                self.endpoint.password.reveal() or None,
+                socket_timeout=1.0,
+                socket_connect_timeout=1.0,
+            )
+        )
 
     def _is_running(self) -> bool:
         if self.container is None:
@@ -213,8 +212,9 @@ class DockerTarget(Target):
             labels = dict(self.container.labels)
             self.container.remove(force=True, v=False)
             self.container = None
-            self._create_container({key: value for key, value in labels.items()
-                                    if not key.startswith("org.testcontainers")})
+            self._create_container(
+                {key: value for key, value in labels.items() if not key.startswith("org.testcontainers")}
+            )
             self._wait_ready()
 
     def stop(self) -> None:

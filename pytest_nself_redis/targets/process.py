@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,8 +34,7 @@ from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import prepare_tls
 
 # Directives we own on a local run: where it listens, where it writes, how it runs.
-_OWNED = {"port", "tls-port", "bind", "dir", "daemonize", "logfile", "pidfile", "supervised",
-          "unixsocket"}
+_OWNED = {"port", "tls-port", "bind", "dir", "daemonize", "logfile", "pidfile", "supervised", "unixsocket"}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -44,8 +42,7 @@ def find_redis_server(explicit: str | None) -> str:
     if explicit:
         path = shutil.which(explicit) or (explicit if os.access(explicit, os.X_OK) else None)
         if path is None:
-            raise TargetError(f"redis-server {explicit!r} (--nself-redis-server) is not an "
-                              "executable file")
+            raise TargetError(f"redis-server {explicit!r} (--nself-redis-server) is not an executable file")
         return path
     found = shutil.which("redis-server")
     if found is None:
@@ -76,7 +73,7 @@ def _bind_mounts(volumes: Sequence[str], project_dir: Path) -> list[tuple[str, P
 def _map_path(value: str, mounts: list[tuple[str, Path]]) -> str:
     for container_path, host_path in mounts:
         if value == container_path or value.startswith(container_path.rstrip("/") + "/"):
-            return str(host_path) + value[len(container_path.rstrip("/")):]
+            return str(host_path) + value[len(container_path.rstrip("/")) :]
     return value
 
 
@@ -117,23 +114,33 @@ class ProcessTarget(Target):
             if name in _OWNED:
                 continue
             argv += [f"--{name}", *(_map_path(value, mounts) for value in values)]
-        argv += ["--bind", LOOPBACK, "--dir", str(self.data_dir), "--daemonize", "no",
-                 "--logfile", "", "--pidfile", "", "--supervised", "no"]
+        argv += [
+            "--bind",
+            LOOPBACK,
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--logfile",
+            "",
+            "--pidfile",
+            "",
+            "--supervised",
+            "no",
+        ]
         argv += ["--port", "0", "--tls-port", str(port)] if tls else ["--port", str(port)]
         argv += list(self.options.extra_args)
         return argv
 
     def start(self) -> None:
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"nself-redis-{self.options.run_id}-",
-                                             dir=self.options.workdir))
+        self.workdir = resources.make_run_dir(self.options.run_id, "process", self.options.workdir)
         self._cleanup_token = resources.register(f"redis-server in {self.workdir}", self.stop)
         self.data_dir.mkdir()
         port = self.options.host_port or free_loopback_port()
         if self.options.host_port:
             ensure_port_free(port)
         tls = prepare_tls(self.workdir / "tls") if self._uses_tls() else None
-        self._endpoint = Endpoint(LOOPBACK, port, self.context.settings.password.value,
-                                  tls=tls)
+        self._endpoint = Endpoint(LOOPBACK, port, self.context.settings.password.value, tls=tls)
         self.argv = self.build_argv(port, tls.ca_cert.parent if tls else None)
         self._log_path = self.workdir / "redis.log"
         self._spawn()
@@ -144,7 +151,7 @@ class ProcessTarget(Target):
     def _spawn(self) -> None:
         assert self._log_path is not None
         with self._log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - argv built from a parsed command
+            self.process = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -164,10 +171,13 @@ class ProcessTarget(Target):
         )
 
     def _probe_client(self) -> redis.Redis:
-        return redis.Redis(**self.connection_kwargs(
-            self.endpoint.password.reveal() or None,
-            socket_timeout=1.0, socket_connect_timeout=1.0,
-        ))
+        return redis.Redis(
+            **self.connection_kwargs(
+                self.endpoint.password.reveal() or None,
+                socket_timeout=1.0,
+                socket_connect_timeout=1.0,
+            )
+        )
 
     def _explain_exit(self, tail: str) -> str:
         if "Address already in use" in tail:
@@ -226,4 +236,3 @@ class ProcessTarget(Target):
     def describe(self) -> str:
         port = self._endpoint.port if self._endpoint else "?"
         return f"process {self.binary} on {LOOPBACK}:{port}"
-

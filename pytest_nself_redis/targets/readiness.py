@@ -67,8 +67,7 @@ def wait_until_ready(
         if not is_running():
             tail = log_tail()
             reason = explain_exit(tail) if explain_exit else ""
-            raise ServerExited(f"{what} exited before it was ready{reason}; its log ends:\n"
-                               f"{_indent(tail)}")
+            raise ServerExited(f"{what} exited before it was ready{reason}; its log ends:\n{_indent(tail)}")
         if time.monotonic() >= deadline:
             raise TargetError(
                 f"{what} was not ready within {timeout:.1f} s (last error: {last_error}); "

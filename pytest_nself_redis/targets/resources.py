@@ -11,9 +11,12 @@ import atexit
 import contextlib
 import itertools
 import logging
+import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,16 @@ _lock = threading.Lock()
 _cleanups: dict[int, tuple[str, Callable[[], None]]] = {}
 _ids = itertools.count(1)
 _handlers_installed = False
+# Written into each run dir: `nself-redis cleanup` removes dirs whose owner is gone.
+OWNER_FILE = "harness.pid"
+TEMP_PREFIX = "nself-redis-"
+
+
+def make_run_dir(run_id: str, purpose: str, parent: Path | None = None) -> Path:
+    """A temp dir for one launched thing, stamped with our pid."""
+    path = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{run_id}-{purpose}-", dir=parent))
+    (path / OWNER_FILE).write_text(str(os.getpid()))
+    return path
 
 
 def register(description: str, cleanup: Callable[[], None]) -> int:
@@ -51,7 +64,7 @@ def cleanup_all() -> None:
             description, cleanup = _cleanups.pop(token)
         try:
             cleanup()
-        except Exception as error:  # noqa: BLE001 - best effort at exit, keep going
+        except Exception as error:
             log.warning("could not remove %s: %s", description, error)
 
 

@@ -1,0 +1,59 @@
+"""``nself-redis cleanup``: remove what a killed run could not (containers, volumes, temp dirs)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.targets.resources import OWNER_FILE, TEMP_PREFIX
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "cleanup",
+        help="remove containers, volumes and temp dirs left by runs that were killed",
+        description="Normal runs remove everything they launch, also on failure and Ctrl-C. "
+        "A run killed with SIGKILL cannot: this removes what it left (labelled containers and "
+        "volumes, nself-redis-* temp dirs whose server is gone).",
+    )
+    parser.set_defaults(handler=run_cleanup)
+
+
+def _alive(pid_text: str) -> bool:
+    try:
+        os.kill(int(pid_text), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temp_dirs() -> list[Path]:
+    """Run dirs whose harness process is gone (the server died with it: PDEATHSIG)."""
+    stale = []
+    for path in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        owner = path / OWNER_FILE
+        if path.is_dir() and (not owner.exists() or not _alive(owner.read_text().strip())):
+            stale.append(path)
+    return stale
+
+
+def run_cleanup(options: argparse.Namespace, extra: list[str]) -> int:
+    removed: list[str] = []
+    try:
+        from pytest_nself_redis.targets.docker import remove_leftovers
+
+        removed += remove_leftovers()
+    except TargetError as error:
+        print(f"docker: skipped ({error})")
+    for path in stale_temp_dirs():
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(f"temp dir {path}")
+    for line in removed or ["nothing to remove"]:
+        print(line)
+    return 0

@@ -1,0 +1,208 @@
+"""Helpers for the harness's own tests: run the plugin in a real pytest process,
+build throwaway nself projects, launch servers to break, and look for leftovers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+COMPLETE = EXAMPLES / "complete"
+NSELF_099 = EXAMPLES / "nself-0.9.9"
+RUN_TIMEOUT = 600
+
+
+@dataclass
+class Case:
+    outcome: str
+    message: str
+    details: str
+
+
+@dataclass
+class RunResult:
+    status: int
+    stdout: str
+    stderr: str
+    reports: Path
+    cases: dict[str, dict[str, Case]] = field(default_factory=dict)
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def case(self, name: str, env: str | None = None) -> Case:
+        """A test by (a unique part of) its name, e.g. ``test_is_a_primary``."""
+        envs = [env] if env else list(self.cases)
+        matches = [
+            (env_name, key)
+            for env_name in envs
+            for key in self.cases.get(env_name, {})
+            if key == name or key.startswith(f"{name}[")
+        ]
+        assert len(matches) == 1, f"{name!r} matched {matches} in {list(self.cases)}"
+        env_name, key = matches[0]
+        return self.cases[env_name][key]
+
+    def outcomes(self, env: str | None = None) -> dict[str, str]:
+        envs = [env] if env else list(self.cases)
+        return {key: case.outcome for name in envs for key, case in self.cases[name].items()}
+
+
+def read_junit(reports: Path) -> dict[str, dict[str, Case]]:
+    found: dict[str, dict[str, Case]] = {}
+    for path in sorted(reports.glob("junit-*.xml")):
+        env = path.stem.removeprefix("junit-")
+        cases: dict[str, Case] = {}
+        for element in ET.parse(path).getroot().iter("testcase"):
+            outcome, message, details = "passed", "", ""
+            for tag, name in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+                child = element.find(tag)
+                if child is not None:
+                    outcome, message, details = name, child.get("message", ""), child.text or ""
+            cases[element.get("name", "")] = Case(outcome, message, details)
+        found[env] = cases
+    return found
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("NSELF_", "PYTEST_")) and key != "ENV"
+    }
+    env["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+    env.update(extra)
+    return env
+
+
+def run_pytest(
+    args: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = RUN_TIMEOUT,
+) -> RunResult:
+    """``python -m pytest ARGS`` in ``cwd`` with reports in ``cwd/reports``."""
+    reports = cwd / "reports"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--nself-reports",
+        str(reports),
+        *args,
+    ]
+    completed = subprocess.run(
+        command,
+        cwd=cwd,
+        env=base_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return RunResult(
+        completed.returncode,
+        completed.stdout,
+        completed.stderr,
+        reports,
+        read_junit(reports) if reports.exists() else {},
+    )
+
+
+def run_suites(
+    project: Path,
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = RUN_TIMEOUT,
+) -> RunResult:
+    return run_pytest(
+        ["--pyargs", "pytest_nself_redis.suites", "--nself-project", str(project), *args], cwd, env, timeout
+    )
+
+
+def run_cli(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = RUN_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_nself_redis.cli", *args],
+        cwd=cwd,
+        env=base_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def make_project(
+    directory: Path,
+    base: Path | None = COMPLETE,
+    env_files: Mapping[str, str] | None = None,
+    compose: str | None = None,
+) -> Path:
+    """A project copied from ``base`` with env files appended to (or created) and an optional
+    compose file. Appending keeps line numbers of the base and makes the new line win."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if base is not None:
+        for path in base.iterdir():
+            if path.is_file():
+                shutil.copy(path, directory / path.name)
+    for name, text in (env_files or {}).items():
+        with (directory / name).open("a") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+    if compose is not None:
+        (directory / "docker-compose.yml").write_text(compose)
+    return directory
+
+
+def leftover_processes(run_id: str) -> list[str]:
+    """redis-server processes whose working dir is one of this run's temp dirs."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if f"nself-redis-{run_id}-" in cwd:
+            found.append(f"pid {proc.name} in {cwd}")
+    return found
+
+
+def leftover_dirs(run_id: str) -> list[Path]:
+    return sorted(Path(tempfile.gettempdir()).glob(f"nself-redis-{run_id}-*"))
+
+
+def leftover_docker(run_id: str) -> list[str]:
+    from pytest_nself_redis.targets.docker import LABEL, docker_client
+
+    client = docker_client()
+    selector = {"label": f"{LABEL}={run_id}"}
+    return [f"container {c.name}" for c in client.containers.list(all=True, filters=selector)] + [
+        f"volume {v.name}" for v in client.volumes.list(filters=selector)
+    ]
+
+
+def assert_nothing_left(run_id: str, docker: bool) -> None:
+    left = leftover_processes(run_id) + [str(path) for path in leftover_dirs(run_id)]
+    if docker:
+        left += leftover_docker(run_id)
+    assert not left, f"run {run_id} left behind: {left}"
+
+
+def interrupt(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
+    process.send_signal(sig)
