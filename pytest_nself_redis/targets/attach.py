@@ -61,10 +61,15 @@ class AttachTarget(Target):
 
     def start(self) -> None:
         self._endpoint = self._planned
+        self.loading_at_start = False
         where = f"{self._planned.host}:{self._planned.port} (from {self._how})"
         client = self.client()
         try:
             client.ping()
+        except redis_errors.BusyLoadingError:
+            # Reachable, authenticated, still loading its dataset: that is a finding for the
+            # health suite (and doctor), not a reason to refuse to look.
+            self.loading_at_start = True
         except redis_errors.AuthenticationError as error:
             source = "the URL" if self.options.redis_url else self.context.settings.password.cite()
             if "NOAUTH" in str(error) or "required" in str(error).lower():

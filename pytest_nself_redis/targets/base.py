@@ -100,6 +100,12 @@ class Target(ABC):
     def settings(self) -> Any:
         return self.context.settings
 
+    def deployed_password(self) -> Secret:
+        """What a launched server will require: the deployment's --requirepass, which may
+        differ from REDIS_PASSWORD (the config suite reports that; we still connect)."""
+        password = self.context.service.args.value("requirepass")
+        return Secret(password or "")
+
     def connection_kwargs(self, password: str | None, **overrides: Any) -> dict[str, Any]:
         endpoint = self.endpoint
         kwargs: dict[str, Any] = {
@@ -160,8 +166,8 @@ class Target(ABC):
         """Crash: SIGKILL, no chance to save; data stays for ``resume``."""
         raise self._no_lifecycle("crash")
 
-    def resume(self) -> None:
-        """Start again on the same data and wait until ready (past LOADING)."""
+    def resume(self, wait: bool = True) -> None:
+        """Start again on the same data; with ``wait``, return once ready (past LOADING)."""
         raise self._no_lifecycle("restart")
 
     def restart(self) -> None:

@@ -129,7 +129,7 @@ class DockerTarget(Target):
         if self._uses_tls():
             self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
             tls = prepare_tls(self._tls_dir)
-        self._endpoint = Endpoint(LOOPBACK, self.host_port, self.context.settings.password.value, tls=tls)
+        self._endpoint = Endpoint(LOOPBACK, self.host_port, self.deployed_password(), tls=tls)
         self._create_container(labels)
         self._wait_ready()
 
@@ -199,11 +199,12 @@ class DockerTarget(Target):
             self.container.kill(signal="SIGKILL")
             self.container.wait(timeout=30)
 
-    def resume(self) -> None:
+    def resume(self, wait: bool = True) -> None:
         if self.container is None:
             raise TargetError("the container is gone")
         self.container.start()
-        self._wait_ready()
+        if wait:
+            self._wait_ready()
 
     def recreate(self) -> None:
         """Remove the container and run a new one on the same volume (compose `up` again)."""

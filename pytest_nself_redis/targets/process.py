@@ -140,7 +140,7 @@ class ProcessTarget(Target):
         if self.options.host_port:
             ensure_port_free(port)
         tls = prepare_tls(self.workdir / "tls") if self._uses_tls() else None
-        self._endpoint = Endpoint(LOOPBACK, port, self.context.settings.password.value, tls=tls)
+        self._endpoint = Endpoint(LOOPBACK, port, self.deployed_password(), tls=tls)
         self.argv = self.build_argv(port, tls.ca_cert.parent if tls else None)
         self._log_path = self.workdir / "redis.log"
         self._spawn()
@@ -148,7 +148,7 @@ class ProcessTarget(Target):
     def _uses_tls(self) -> bool:
         return parse_redis_args(self.context.service.command).value("tls-port") not in (None, "0")
 
-    def _spawn(self) -> None:
+    def _spawn(self, wait: bool = True) -> None:
         assert self._log_path is not None
         with self._log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -161,6 +161,8 @@ class ProcessTarget(Target):
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads at launch time
             )
         self.starts += 1
+        if not wait:
+            return
         self.ready_seconds = wait_until_ready(
             self._probe_client,
             what=f"redis-server on {LOOPBACK}:{self.endpoint.port}",
@@ -206,10 +208,10 @@ class ProcessTarget(Target):
             self.process.send_signal(signal.SIGKILL)
             self._wait_exit(timeout=10)
 
-    def resume(self) -> None:
+    def resume(self, wait: bool = True) -> None:
         if self.process is not None and self.process.poll() is None:
             raise TargetError("resume() needs the server stopped first")
-        self._spawn()
+        self._spawn(wait)
 
     def stop(self) -> None:
         self.close_clients()
