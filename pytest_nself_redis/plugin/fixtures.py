@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import pytest
 import redis
 
+from pytest_nself_redis.checks import CheckContext
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.plugin.keyspace import Keyspace
@@ -77,6 +78,52 @@ def nself_redis(nself_target: Target) -> redis.Redis:
 def nself_connect(nself_target: Target) -> Callable[..., redis.Redis]:
     """A factory of clients that do not authenticate unless given ``password=``."""
     return nself_target.connect
+
+
+@pytest.fixture(scope="session")
+def nself_checks(
+    request: pytest.FixtureRequest, nself_target: Target, nself_redis: redis.Redis
+) -> CheckContext:
+    """What the bundled checks look at: settings, deployment and clients of this env's target."""
+    return CheckContext(
+        settings=nself_target.context.settings,
+        service=nself_target.context.service,
+        client=nself_redis,
+        connect=nself_target.connect,
+        run_id=get_run(request.config).run_id,
+        launched=nself_target.launched,
+    )
+
+
+class ReportAttachments:
+    """What a test adds to its env's report beyond pass/fail: measured numbers."""
+
+    def __init__(self, request: pytest.FixtureRequest, env: str) -> None:
+        self._request = request
+        self.env = env
+
+    def _collector(self) -> Any:
+        reporting = self._request.config.pluginmanager.get_plugin("nself-redis-reporting")
+        return getattr(reporting, "collector", None)
+
+    def table(self, title: str, rows: list[dict[str, Any]]) -> None:
+        """A table in the env's HTML summary (and each row's values as JUnit properties)."""
+        collector = self._collector()
+        if collector is not None:
+            collector.add_table(self.env, get_run(self._request.config).redactor.scrub(title), rows)
+
+    def html(self, fragment: str) -> None:
+        """Self-contained HTML (inline SVG, no network) for the env's HTML summary."""
+        collector = self._collector()
+        if collector is not None:
+            collector.add_html(self.env, fragment)
+
+
+@pytest.fixture
+def nself_report(request: pytest.FixtureRequest, nself_env_name: str) -> ReportAttachments:
+    """Add measured numbers to the env's reports: ``nself_report.table(title, rows)``;
+    per-test numbers go through pytest's ``record_property`` (JUnit properties)."""
+    return ReportAttachments(request, nself_env_name)
 
 
 @pytest.fixture

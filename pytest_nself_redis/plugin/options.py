@@ -102,6 +102,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="S",
     ),
     OptionSpec(
+        "--nself-limiter",
+        "import path of your own rate limiter (module:attribute) for the ratelimit suite to check "
+        "besides the built-in ones",
+        metavar="MODULE:NAME",
+    ),
+    OptionSpec(
         "--nself-budget",
         "latency budget override, COMMAND:PERCENTILE=MS (e.g. GET:p99=2); repeatable",
         kind="list",
@@ -194,6 +200,7 @@ class HarnessOptions:
     startup_timeout: float
     timeout: float
     budgets: tuple[str, ...]
+    limiter: str | None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HarnessOptions:
@@ -222,4 +229,5 @@ class HarnessOptions:
             startup_timeout=values["nself_startup_timeout"] or 20.0,
             timeout=values["nself_timeout"] or 5.0,
             budgets=tuple(values["nself_budget"] or ()),
+            limiter=values["nself_limiter"],
         )

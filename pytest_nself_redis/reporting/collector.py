@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nself_redis.reporting.environment import EnvReport
-from pytest_nself_redis.reporting.html import HtmlReport, summary_table
+from pytest_nself_redis.reporting.html import HtmlReport, html_table, summary_table
 from pytest_nself_redis.reporting.junit import CaseRecord, write_junit
 
 
@@ -76,6 +76,9 @@ class ReportCollector:
     def add_html(self, env: str, fragment: str) -> None:
         """Extra HTML for an env's summary (charts, tables); must be self-contained."""
         self.extra_html[env].append(fragment)
+
+    def add_table(self, env: str, title: str, rows: list[dict[str, object]]) -> None:
+        self.add_html(env, html_table(title, rows))
 
     def tally(self, env: str) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

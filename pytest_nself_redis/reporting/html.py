@@ -43,6 +43,22 @@ def summary_table(tally: dict[str, dict[str, int]]) -> str:
     )
 
 
+def html_table(title: str, rows: list[dict[str, object]]) -> str:
+    """A titled table of measurements (columns from the first row), escaped."""
+    if not rows:
+        return f"<h3>{html.escape(title)}</h3><p>(no rows)</p>"
+    columns = list(rows[0])
+    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(row.get(column, '')))}</td>" for column in columns) + "</tr>"
+        for row in rows
+    )
+    return (
+        f'<h3>{html.escape(title)}</h3><table class="nself-measurements">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
 class HtmlReport:
     def __init__(self, path: Path, config: pytest.Config) -> None:
         import pytest_html

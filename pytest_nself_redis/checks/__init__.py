@@ -1,0 +1,28 @@
+"""The checks behind the suites and `doctor` (see ``base`` for the contract)."""
+
+from pytest_nself_redis.checks import config, health
+from pytest_nself_redis.checks.base import (
+    REGISTRY,
+    CheckContext,
+    CheckResult,
+    PromiseWarning,
+    RegisteredCheck,
+    Status,
+    check,
+    expect,
+    expect_result,
+)
+
+__all__ = [
+    "REGISTRY",
+    "CheckContext",
+    "CheckResult",
+    "PromiseWarning",
+    "RegisteredCheck",
+    "Status",
+    "check",
+    "config",
+    "expect",
+    "expect_result",
+    "health",
+]

@@ -1,0 +1,135 @@
+"""Checks: each promise as a plain function, usable by the suites and by `doctor`.
+
+A check takes a ``CheckContext`` (settings, deployment, clients) and returns a
+``CheckResult``: ok, warning, error or skipped, with a message that states the
+promise, the setting's source and what was seen, and the measured value. The
+pytest suites turn a result into pass / warn / fail / skip (``expect_result``);
+``nself-redis doctor`` prints it. Checks registered with ``safe=True`` only read,
+or write under their own key prefix and delete what they wrote: doctor runs only
+those against a production server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pytest
+import redis
+
+from pytest_nself_redis.compose.service import RedisService
+from pytest_nself_redis.project.settings import RedisSettings
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    suite: str
+    status: Status
+    message: str
+    source: str | None = None
+    measured: Any = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status is Status.ERROR
+
+
+class PromiseWarning(UserWarning):
+    """A promise kept only in part: shown in the report, never fails the run."""
+
+
+@dataclass
+class CheckContext:
+    """What a check may look at. ``client`` is authenticated; ``connect`` makes clients
+    that are not (pass ``password=`` to authenticate)."""
+
+    settings: RedisSettings
+    service: RedisService
+    client: redis.Redis
+    connect: Callable[..., redis.Redis]
+    run_id: str = "local"
+    launched: bool = False
+    _keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def key_prefix(self, label: str) -> str:
+        """A prefix unique to this run and call, for checks that write (and then delete)."""
+        return f"nself-harness:{self.run_id}:{label}{next(self._keys)}:"
+
+
+CheckFunction = Callable[[CheckContext], CheckResult]
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    id: str
+    suite: str
+    function: CheckFunction
+    safe: bool
+    title: str
+
+
+REGISTRY: dict[str, RegisteredCheck] = {}
+
+
+def check(check_id: str, *, safe: bool = True) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check as ``<suite>.<name>``; its docstring's first line is its title."""
+    suite = check_id.split(".", 1)[0]
+
+    def register(function: CheckFunction) -> CheckFunction:
+        title = (function.__doc__ or check_id).strip().splitlines()[0]
+        REGISTRY[check_id] = RegisteredCheck(check_id, suite, function, safe, title)
+        return function
+
+    return register
+
+
+def ok(check_id: str, message: str, source: str | None = None, measured: Any = None) -> CheckResult:
+    return CheckResult(check_id, check_id.split(".", 1)[0], Status.OK, message, source, measured)
+
+
+def error(check_id: str, message: str, source: str | None = None, measured: Any = None) -> CheckResult:
+    return CheckResult(check_id, check_id.split(".", 1)[0], Status.ERROR, message, source, measured)
+
+
+def warning(check_id: str, message: str, source: str | None = None, measured: Any = None) -> CheckResult:
+    return CheckResult(check_id, check_id.split(".", 1)[0], Status.WARNING, message, source, measured)
+
+
+def skipped(check_id: str, message: str, source: str | None = None) -> CheckResult:
+    return CheckResult(check_id, check_id.split(".", 1)[0], Status.SKIPPED, message, source)
+
+
+def verdict(
+    check_id: str, kept: bool, message: str, source: str | None = None, measured: Any = None
+) -> CheckResult:
+    """ok when ``kept``, else error, with the same message (it states promise and evidence)."""
+    return (ok if kept else error)(check_id, message, source, measured)
+
+
+def expect(condition: object, message: str) -> None:
+    """For suite code that is not a registered check: fail with the message alone."""
+    if not condition:
+        pytest.fail(message, pytrace=False)
+
+
+def expect_result(result: CheckResult) -> CheckResult:
+    """Turn a check result into the pytest outcome of the calling test."""
+    if result.status is Status.ERROR:
+        pytest.fail(result.message, pytrace=False)
+    if result.status is Status.SKIPPED:
+        pytest.skip(result.message)
+    if result.status is Status.WARNING:
+        warnings.warn(result.message, PromiseWarning, stacklevel=2)
+    return result

@@ -1,0 +1,165 @@
+"""config: every setting reaches the server, traced through three layers.
+
+Each promise goes from the setting (file:line) through the compose service to the
+live server; a broken one names the first layer that departs from it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import redis
+from redis import exceptions as redis_errors
+
+from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped
+from pytest_nself_redis.layers import compare_layers, config_promises
+from pytest_nself_redis.server import version_tuple
+
+# The promises traced by ``config.setting.<id>``, in report order.
+PROMISE_IDS = (
+    "maxmemory",
+    "maxmemory-policy",
+    "appendonly",
+    "appendfsync",
+    "save",
+    "maxclients",
+    "timeout",
+    "tcp-keepalive",
+    "loglevel",
+    "requirepass",
+)
+
+
+def config_get(client: redis.Redis, directive: str) -> dict[str, str] | None:
+    """CONFIG GET, or None where CONFIG is renamed or denied (deployment layer only then)."""
+    try:
+        result: dict[str, str] = client.config_get(directive)
+    except (redis_errors.ResponseError, redis_errors.NoPermissionError):
+        return None
+    return result
+
+
+def setting_reaches_the_server(context: CheckContext, promise_id: str) -> CheckResult:
+    check_id = f"config.setting.{promise_id}"
+    promise = config_promises(context.settings).get(promise_id)
+    if promise is None:
+        settings = context.settings
+        return skipped(
+            check_id,
+            f"{promise_id} does not apply: {settings.aof_enabled.cite()}, {settings.persistence.cite()}",
+        )
+    live = config_get(context.client, promise.directive)
+    result = compare_layers(promise, context.service, live)
+    source = ", ".join(str(setting.source) for setting in promise.settings)
+    measured = {
+        "layer": result.broken_layer,
+        "deployment": None if promise.secret else result.deployment,
+        "live": None if promise.secret else result.live,
+    }
+    return (ok if result.ok else error)(check_id, result.message, source, measured)
+
+
+def _register_setting_checks() -> None:
+    for promise_id in PROMISE_IDS:
+
+        def run(context: CheckContext, promise_id: str = promise_id) -> CheckResult:
+            return setting_reaches_the_server(context, promise_id)
+
+        run.__doc__ = f"{promise_id} reaches the server as the settings say"
+        check(f"config.setting.{promise_id}")(run)
+
+
+_register_setting_checks()
+
+
+def _major(tag: str) -> str | None:
+    match = re.match(r"(\d+)", tag)
+    return match.group(1) if match else None
+
+
+@check("config.version")
+def version_major_matches(context: CheckContext) -> CheckResult:
+    """the Redis major version is REDIS_VERSION's"""
+    setting, service = context.settings.version, context.service
+    wanted = _major(setting.value)
+    if wanted is None:
+        return skipped("config.version", f"{setting.cite()} names no major version", str(setting.source))
+    image_tag = service.image.rpartition(":")[2] if ":" in service.image else "latest"
+    live = str(context.client.info("server")["redis_version"])
+    head = f"Promise: Redis {wanted}.x runs, as {setting.cite()} says."
+    if _major(image_tag) != wanted:
+        return error(
+            "config.version",
+            f"{head} Broken at the deployment layer: {service.describe()} runs "
+            f"image {service.image}; live redis_version={live}",
+            str(setting.source),
+            live,
+        )
+    if str(version_tuple(live)[0]) != wanted:
+        return error(
+            "config.version",
+            f"{head} Broken at the live layer: the image is {service.image} "
+            f"but the server reports redis_version={live}",
+            str(setting.source),
+            live,
+        )
+    return ok(
+        "config.version",
+        f"{head} Kept: image {service.image}, live redis_version={live}",
+        str(setting.source),
+        live,
+    )
+
+
+@check("config.port")
+def host_port_is_published_as_configured(context: CheckContext) -> CheckResult:
+    """the host port is REDIS_PORT's"""
+    port, service = context.settings.port, context.service
+    published = [binding for binding in service.ports if binding.container_port == service.container_port]
+    shown = ", ".join(f"{binding.text} ({binding.source})" for binding in published) or "no port"
+    if port.value == 0:
+        promise = f"Promise: no host port is published ({port.cite()})."
+        kept = not published
+    else:
+        promise = f"Promise: the host reaches Redis on port {port.value} ({port.cite()})."
+        kept = port.value in [binding.host_port for binding in published]
+    if kept:
+        return ok("config.port", f"{promise} Kept: {service.describe()} publishes {shown}", str(port.source))
+    return error(
+        "config.port",
+        f"{promise} Broken at the deployment layer: {service.describe()} publishes {shown}",
+        str(port.source),
+        [binding.text for binding in published],
+    )
+
+
+@check("config.tls")
+def tls_setting_reaches_the_server(context: CheckContext) -> CheckResult:
+    """TLS is on exactly when REDIS_TLS_ENABLED says"""
+    setting, service = context.settings.tls_enabled, context.service
+    promised = setting.value
+    deployed = service.args.value("tls-port") not in (None, "0")
+    live_config = config_get(context.client, "tls-port")
+    live_port = live_config.get("tls-port", "0") if live_config else None
+    kind = "accepts TLS clients only" if promised else "speaks plain TCP (no TLS)"
+    head = f"Promise: Redis {kind}, as {setting.cite()} says."
+    if deployed != promised:
+        return error(
+            "config.tls",
+            f"{head} Broken at the deployment layer: {service.describe()} "
+            + ("sets no --tls-port" if promised else "sets --tls-port"),
+            str(setting.source),
+        )
+    if live_port is not None and (live_port != "0") != promised:
+        return error(
+            "config.tls",
+            f"{head} Broken at the live layer: the server reports tls-port={live_port}",
+            str(setting.source),
+            live_port,
+        )
+    return ok(
+        "config.tls",
+        f"{head} Kept: live tls-port={live_port if live_port is not None else '?'}",
+        str(setting.source),
+        live_port,
+    )

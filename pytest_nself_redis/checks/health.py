@@ -1,0 +1,168 @@
+"""health: the server is up, primary, done loading, persisting, and has headroom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import exceptions as redis_errors
+
+from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped, verdict
+
+HEADROOM = 0.9
+# The INFO fields behind the monitoring bundle's metrics (REFERENCE §D).
+MONITORING_FIELDS = (
+    "connected_clients",
+    "used_memory",
+    "total_commands_processed",
+    "keyspace_hits",
+    "keyspace_misses",
+    "expired_keys",
+    "evicted_keys",
+    "connected_slaves",
+    "maxmemory",
+)
+
+
+def _info(context: CheckContext) -> dict[str, Any]:
+    info: dict[str, Any] = context.client.info("everything")
+    return info
+
+
+@check("health.ping")
+def answers_ping(context: CheckContext) -> CheckResult:
+    """the server answers PING"""
+    try:
+        answered = context.client.ping()
+    except redis_errors.BusyLoadingError:
+        return error(
+            "health.ping",
+            "Promise: the server answers PING. Seen: LOADING (still loading its dataset, refusing commands)",
+        )
+    return verdict(
+        "health.ping",
+        answered is True,
+        "Promise: the server answers PING. Seen: " + ("PONG" if answered is True else repr(answered)),
+    )
+
+
+@check("health.primary")
+def is_a_primary(context: CheckContext) -> CheckResult:
+    """the server is a primary"""
+    info = _info(context)
+    role = info["role"]
+    seen = f"role={role}"
+    if role != "master":
+        seen += f" replicating from {info.get('master_host')}:{info.get('master_port')}"
+    return verdict(
+        "health.primary",
+        role == "master",
+        "Promise: nself runs one standalone Redis, so it must be a primary that "
+        f"accepts writes. Seen: {seen}",
+        measured=role,
+    )
+
+
+@check("health.loading")
+def has_finished_loading(context: CheckContext) -> CheckResult:
+    """the dataset is loaded"""
+    info = _info(context)
+    loading = int(info["loading"])
+    seen = f"loading={loading}"
+    if loading:
+        seen += f" ({info.get('loading_loaded_perc', '?')}% loaded)"
+    return verdict(
+        "health.loading",
+        loading == 0,
+        f"Promise: the dataset is loaded and the server serves requests. Seen: {seen}",
+        measured=loading,
+    )
+
+
+@check("health.rdb_status")
+def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
+    """the last RDB snapshot succeeded"""
+    status = _info(context)["rdb_last_bgsave_status"]
+    return verdict(
+        "health.rdb_status",
+        status == "ok",
+        f"Promise: snapshots can be written. Seen: rdb_last_bgsave_status={status}"
+        + ("" if status == "ok" else " (check free disk space and the data dir's owner)"),
+        measured=status,
+    )
+
+
+@check("health.aof_status")
+def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
+    """writes reach the append-only file"""
+    info = _info(context)
+    setting = context.settings.aof_enabled
+    if not int(info["aof_enabled"]):
+        return skipped(
+            "health.aof_status",
+            "AOF is off on the live server (the config suite checks whether it should be)",
+            str(setting.source),
+        )
+    statuses = {name: info.get(name) for name in ("aof_last_write_status", "aof_last_bgrewrite_status")}
+    return verdict(
+        "health.aof_status",
+        all(value == "ok" for value in statuses.values()),
+        f"Promise: writes reach the append-only file, as {setting.cite()} says. Seen: "
+        + ", ".join(f"{name}={value}" for name, value in statuses.items()),
+        str(setting.source),
+        statuses,
+    )
+
+
+@check("health.clients")
+def clients_have_headroom(context: CheckContext) -> CheckResult:
+    """fewer than 90% of maxclients are connected"""
+    info = _info(context)
+    connected, limit = int(info["connected_clients"]), int(info["maxclients"])
+    setting = context.settings.max_clients
+    return verdict(
+        "health.clients",
+        connected < HEADROOM * limit,
+        f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use, so new clients "
+        f"can connect ({setting.cite()}). Seen: {connected} of {limit} connected",
+        str(setting.source),
+        {"connected_clients": connected, "maxclients": limit},
+    )
+
+
+@check("health.memory")
+def memory_has_headroom(context: CheckContext) -> CheckResult:
+    """memory stays under 90% of maxmemory"""
+    info = _info(context)
+    used, limit = int(info["used_memory"]), int(info["maxmemory"])
+    setting = context.settings.maxmemory
+    if limit == 0:
+        return skipped(
+            "health.memory",
+            "maxmemory is 0 (no limit), so there is no ratio to "
+            f"watch; the config suite checks {setting.cite()}",
+            str(setting.source),
+        )
+    return verdict(
+        "health.memory",
+        used < HEADROOM * limit,
+        f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). "
+        f"Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); policy "
+        f"{info.get('maxmemory_policy')} is about to act",
+        str(setting.source),
+        {"used_memory": used, "maxmemory": limit},
+    )
+
+
+@check("health.monitoring_fields")
+def monitoring_fields_are_reported(context: CheckContext) -> CheckResult:
+    """INFO reports the fields behind the monitoring metrics"""
+    info = _info(context)
+    missing = [name for name in MONITORING_FIELDS if name not in info]
+    not_numbers = [name for name in MONITORING_FIELDS if name in info and not isinstance(info[name], int)]
+    message = (
+        "Promise: INFO reports every field the monitoring bundle's metrics come from. "
+        f"Seen: missing {missing or 'none'}, not numeric {not_numbers or 'none'}"
+    )
+    if missing or not_numbers:
+        return error("health.monitoring_fields", message, measured=missing + not_numbers)
+    return ok("health.monitoring_fields", message)
