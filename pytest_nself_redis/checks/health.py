@@ -38,6 +38,8 @@ def answers_ping(context: CheckContext) -> CheckResult:
             "health.ping",
             "Promise: the server answers PING. Seen: LOADING (still loading its dataset, refusing commands)",
         )
+    except redis_errors.ResponseError as refused:
+        return error("health.ping", f"Promise: the server answers PING. Seen: {refused}")
     return verdict(
         "health.ping",
         answered is True,

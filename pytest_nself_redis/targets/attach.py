@@ -61,15 +61,15 @@ class AttachTarget(Target):
 
     def start(self) -> None:
         self._endpoint = self._planned
-        self.loading_at_start = False
+        self.ping_error: str | None = None
         where = f"{self._planned.host}:{self._planned.port} (from {self._how})"
         client = self.client()
         try:
             client.ping()
-        except redis_errors.BusyLoadingError:
-            # Reachable, authenticated, still loading its dataset: that is a finding for the
-            # health suite (and doctor), not a reason to refuse to look.
-            self.loading_at_start = True
+        except redis_errors.BusyLoadingError as error:
+            # Reachable, authenticated, still loading its dataset: a finding for the health
+            # suite (and doctor), not a reason to refuse to look.
+            self.ping_error = str(error)
         except redis_errors.AuthenticationError as error:
             source = "the URL" if self.options.redis_url else self.context.settings.password.cite()
             if "NOAUTH" in str(error) or "required" in str(error).lower():
@@ -82,7 +82,9 @@ class AttachTarget(Target):
         except redis_errors.ResponseError as error:
             if "NOAUTH" in str(error):
                 raise TargetError(f"{where} requires a password and none was given") from None
-            raise TargetError(f"{where} answered PING with an error: {error}") from None
+            # e.g. MISCONF after a failed snapshot: the server is there and unwell; the
+            # suites say what is wrong, so the run goes on.
+            self.ping_error = str(error)
         except redis_errors.TimeoutError:
             raise UnreachableError(
                 f"{where} accepted the connection but did not answer within "

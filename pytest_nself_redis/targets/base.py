@@ -87,6 +87,7 @@ class Target(ABC):
         self.options = options
         self._endpoint: Endpoint | None = None
         self._clients: list[redis.Redis] = []
+        self._shared: redis.Redis | None = None
         self.ready_seconds: float | None = None
 
     # -- endpoint and clients -------------------------------------------------
@@ -132,9 +133,14 @@ class Target(ABC):
         return kwargs
 
     def client(self, **overrides: Any) -> redis.Redis:
-        """An authenticated client (the password of the settings or URL)."""
+        """An authenticated client (the deployment's or the URL's password). Without
+        overrides the same client is shared, so the harness holds few connections."""
+        if not overrides and self._shared is not None:
+            return self._shared
         client = redis.Redis(**self.connection_kwargs(self.endpoint.password.reveal() or None, **overrides))
         self._clients.append(client)
+        if not overrides:
+            self._shared = client
         return client
 
     def connect(self, password: str | None = None, **overrides: Any) -> redis.Redis:
@@ -148,6 +154,7 @@ class Target(ABC):
             with contextlib.suppress(Exception):
                 client.close()
         self._clients.clear()
+        self._shared = None
 
     # -- lifecycle ------------------------------------------------------------
     @abstractmethod

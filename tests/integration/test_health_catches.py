@@ -1,0 +1,117 @@
+"""The health suite fails on servers broken in each way it watches, naming the cause."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from pathlib import Path
+
+import redis
+
+from tests.conftest import Launcher
+from tests.harness import COMPLETE, RunResult, run_suites
+from pytest_nself_redis.targets.process import ProcessTarget
+
+
+def attach_health(target_port: int, password: str, cwd: Path, *extra: str) -> RunResult:
+    return run_suites(
+        COMPLETE,
+        cwd,
+        "--nself-env",
+        "staging",
+        "--nself-target",
+        "attach",
+        "--nself-redis-url",
+        f"redis://:{password}@127.0.0.1:{target_port}",
+        "-m",
+        "health",
+        *extra,
+    )
+
+
+def failed(result: RunResult) -> set[str]:
+    return {name for name, outcome in result.outcomes().items() if outcome == "failed"}
+
+
+def wait_for(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_a_replica_is_not_a_primary(tmp_path: Path, launch: Launcher) -> None:
+    target = launch(COMPLETE, "staging", extra_args=("--replicaof", "127.0.0.1", "1"))
+    result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
+    assert failed(result) == {"test_is_a_primary"}, result.output[-2000:]
+    assert "role=slave replicating from 127.0.0.1:1" in result.case("test_is_a_primary").details
+
+
+def test_a_loading_server_is_caught(tmp_path: Path, launch: Launcher) -> None:
+    # RDB only, so a restart loads a snapshot; key-load-delay (µs per key) keeps it loading.
+    target = launch(
+        COMPLETE,
+        "staging",
+        extra_args=("--key-load-delay", "500", "--loading-process-events-interval-bytes", "1024"),
+        REDIS_AOF_ENABLED="false",
+    )
+    client = target.client()
+    with client.pipeline(transaction=False) as pipe:
+        for n in range(20_000):
+            pipe.set(f"k{n}", n)
+        pipe.execute()
+    target.terminate()  # SIGTERM saves the snapshot
+    target.resume(wait=False)
+    result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
+    assert "test_has_finished_loading" in failed(result), result.output[-2000:]
+    assert "loading=1" in result.case("test_has_finished_loading").details
+    assert "LOADING" in result.case("test_answers_ping").details
+
+
+def test_a_lost_data_dir_fails_snapshots_and_aof_rewrites(tmp_path: Path, launch: Launcher) -> None:
+    target = launch(COMPLETE, "staging")
+    assert isinstance(target, ProcessTarget)
+    client = target.client()
+    client.set("k", "v")
+    shutil.rmtree(target.data_dir)  # root ignores permissions; a vanished dir fails for anyone
+    client.bgsave()
+    with contextlib.suppress(redis.exceptions.ResponseError):
+        client.bgrewriteaof()  # refused at once ("Can't execute") or failing in the background
+    wait_for(lambda: client.info("persistence")["rdb_last_bgsave_status"] == "err")
+    wait_for(lambda: client.info("persistence")["aof_last_bgrewrite_status"] == "err")
+    result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
+    expected = {"test_answers_ping", "test_last_rdb_save_succeeded", "test_last_aof_write_succeeded"}
+    assert failed(result) == expected, result.output[-2500:]
+    assert "MISCONF" in result.case("test_answers_ping").details
+    assert "rdb_last_bgsave_status=err" in result.case("test_last_rdb_save_succeeded").details
+    assert "aof_last_bgrewrite_status=err" in result.case("test_last_aof_write_succeeded").details
+
+
+def test_nearly_all_clients_in_use_is_caught(tmp_path: Path, launch: Launcher) -> None:
+    target = launch(COMPLETE, "staging", extra_args=("--maxclients", "10"))
+    held = [target.client(socket_timeout=5) for _ in range(8)]
+    for client in held:
+        client.ping()
+    result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
+    assert failed(result) == {"test_clients_have_headroom"}, result.output[-2000:]
+    assert "of 10 connected" in result.case("test_clients_have_headroom").details
+
+
+def test_memory_at_the_limit_is_caught(tmp_path: Path, launch: Launcher) -> None:
+    target = launch(
+        COMPLETE, "staging", extra_args=("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
+    )
+    client = target.client()
+    try:
+        for n in range(10_000):
+            client.set(f"fill:{n}", "x" * 1000)
+    except redis.exceptions.OutOfMemoryError:
+        pass
+    result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
+    assert failed(result) == {"test_memory_has_headroom"}, result.output[-2000:]
+    details = result.case("test_memory_has_headroom").details
+    assert "of maxmemory=3145728" in details
+    assert "policy noeviction is about to act" in details
