@@ -155,17 +155,17 @@ def _convert(spec: OptionSpec, raw: Any, origin: str) -> Any:
             return True
         if text.lower() in _FALSE:
             return False
-        raise pytest.UsageError(f"{origin}={text!r}: expected true or false")
+        raise pytest.UsageError(f"nself-redis: {origin}={text!r}: expected true or false")
     if spec.kind in ("int", "float"):
         try:
             value = int(text) if spec.kind == "int" else float(text)
         except ValueError:
-            raise pytest.UsageError(f"{origin}={text!r}: expected a number") from None
+            raise pytest.UsageError(f"nself-redis: {origin}={text!r}: expected a number") from None
         if value < 0:
-            raise pytest.UsageError(f"{origin}={text!r}: must not be negative")
+            raise pytest.UsageError(f"nself-redis: {origin}={text!r}: must not be negative")
         return value
     if spec.choices and text not in spec.choices:
-        raise pytest.UsageError(f"{origin}={text!r}: choose one of {', '.join(spec.choices)}")
+        raise pytest.UsageError(f"nself-redis: {origin}={text!r}: choose one of {', '.join(spec.choices)}")
     return text
 
 

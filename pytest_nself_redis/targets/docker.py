@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import shutil
 from pathlib import Path
 from typing import Any, cast
@@ -35,6 +36,9 @@ from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import prepare_tls
 
 LABEL = "org.nself.redis-harness.run"
+ENV_LABEL = "org.nself.redis-harness.env"
+# host:pid of the harness process that launched it; `nself-redis cleanup` removes orphans only.
+OWNER_LABEL = "org.nself.redis-harness.owner"
 IMAGE_HINT = "scripts/build-redis-image.sh"
 
 
@@ -120,7 +124,11 @@ class DockerTarget(Target):
         self.host_port = self.options.host_port or free_loopback_port()
         if self.options.host_port:
             ensure_port_free(self.host_port)
-        labels = {LABEL: self.options.run_id, "org.nself.redis-harness.env": self.context.name}
+        labels = {
+            LABEL: self.options.run_id,
+            ENV_LABEL: self.context.name,
+            OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}",
+        }
         try:
             self.volume = self.client_api.volumes.create(name=f"{self.name}-data", labels=labels)
         except (DockerException, OSError) as error:
@@ -248,15 +256,31 @@ class DockerTarget(Target):
         return f"docker {self.image} as {self.name or '?'} on {LOOPBACK}:{self.host_port}"
 
 
-def remove_leftovers(run_id: str | None = None) -> list[str]:
-    """Remove containers and volumes labelled by the harness (all runs, or one)."""
+def _orphaned(labels: dict[str, str]) -> bool:
+    """Launched from this host by a harness process that no longer exists."""
+    host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_leftovers() -> list[str]:
+    """Remove containers and volumes whose launching harness process is gone (killed runs);
+    those of runs still going, or launched from other hosts, are left alone."""
     client = docker_client()
-    selector = f"{LABEL}={run_id}" if run_id else LABEL
     removed = []
-    for container in client.containers.list(all=True, filters={"label": selector}):
-        container.remove(force=True, v=False)
-        removed.append(f"container {container.name}")
-    for volume in client.volumes.list(filters={"label": selector}):
-        volume.remove(force=True)
-        removed.append(f"volume {volume.name}")
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        if _orphaned(container.labels):
+            container.remove(force=True, v=False)
+            removed.append(f"container {container.name}")
+    for volume in client.volumes.list(filters={"label": LABEL}):
+        if _orphaned(volume.attrs.get("Labels") or {}):
+            volume.remove(force=True)
+            removed.append(f"volume {volume.name}")
     return removed

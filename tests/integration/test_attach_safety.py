@@ -1,0 +1,85 @@
+"""Attaching to a server that holds data changes nothing on it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import redis
+
+from tests.conftest import Launcher
+from tests.harness import COMPLETE, run_pytest
+
+DESTRUCTIVE_PROBE = """
+import pytest
+
+
+@pytest.mark.destructive
+def test_would_flush(nself_redis):
+    nself_redis.flushall()
+
+
+@pytest.mark.needs_restart
+def test_would_restart(nself_target):
+    nself_target.restart()
+"""
+
+
+def snapshot(client: redis.Redis) -> dict[str, object]:
+    keys = sorted(client.scan_iter(count=1000))
+    digest = hashlib.sha256()
+    ttls = {}
+    for key in keys:
+        digest.update(key)
+        digest.update(client.dump(key) or b"")
+        ttls[key] = client.ttl(key)
+    return {"dbsize": client.dbsize(), "keys": keys, "values": digest.hexdigest(), "ttls": ttls}
+
+
+def test_attach_leaves_a_server_with_data_as_it_was(tmp_path: Path, launch: Launcher) -> None:
+    target = launch(COMPLETE, "staging")
+    client = target.client(decode_responses=False)
+    client.mset({f"user:{n}": f"value-{n}" for n in range(500)})
+    for n in range(100):
+        client.expire(f"user:{n}", 3600)
+    client.hset("session:abc", mapping={"user": "1", "data": "{}"})
+    client.zadd("ratelimit:sliding:ip", {"a": 1, "b": 2})
+    client.rpush("bull:queue:wait", "job1", "job2")
+    before = snapshot(client)
+
+    (tmp_path / "test_probe.py").write_text(DESTRUCTIVE_PROBE)
+    password = target.endpoint.password.reveal()
+    result = run_pytest(
+        [
+            "--pyargs",
+            "pytest_nself_redis.suites",
+            "test_probe.py",
+            "--nself-project",
+            str(COMPLETE),
+            "--nself-env",
+            "staging",
+            "--nself-target",
+            "attach",
+            "-rs",
+            "--nself-redis-url",
+            f"redis://:{password}@127.0.0.1:{target.endpoint.port}",
+        ],
+        tmp_path,
+    )
+    assert result.status in (0, 1), result.output[-3000:]
+    probes = result.outcomes("staging")
+    assert probes["test_would_flush"] == "skipped"
+    assert probes["test_would_restart"] == "skipped"
+    assert (
+        "skipped on the attach target (pass --nself-allow-destructive"
+        in result.case("test_would_flush").message
+    )
+    after = snapshot(client)
+    assert after["dbsize"] == before["dbsize"]
+    assert after["keys"] == before["keys"]
+    assert after["values"] == before["values"]
+    ttls_before, ttls_after = before["ttls"], after["ttls"]
+    assert isinstance(ttls_before, dict)
+    assert isinstance(ttls_after, dict)
+    for key, ttl in ttls_before.items():
+        assert (ttl == -1) == (ttls_after[key] == -1), key
