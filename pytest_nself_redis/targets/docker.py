@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import shutil
+import socket
 from pathlib import Path
 from typing import Any, cast
 

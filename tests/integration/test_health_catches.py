@@ -9,9 +9,9 @@ from pathlib import Path
 
 import redis
 
+from pytest_nself_redis.targets.process import ProcessTarget
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, RunResult, run_suites
-from pytest_nself_redis.targets.process import ProcessTarget
 
 
 def attach_health(target_port: int, password: str, cwd: Path, *extra: str) -> RunResult:
