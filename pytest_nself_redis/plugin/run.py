@@ -14,7 +14,7 @@ from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.reporting.environment import EnvReport
-from pytest_nself_redis.secrets import Redactor
+from pytest_nself_redis.secrets import Redactor, url_password
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import Target, TargetOptions
@@ -85,7 +85,7 @@ class NselfRun:
     def prepare(self) -> None:
         """Load every env and choose the target, so bad input stops the run before any test."""
         if self.options.redis_url:
-            self.redactor.add(_url_password(self.options.redis_url))
+            self.redactor.add(url_password(self.options.redis_url))
         first = None
         for env in self.env_names():
             context = self.context(env)
@@ -161,16 +161,6 @@ class NselfRun:
         if self.live_targets.get(target.context.name) is target:
             del self.live_targets[target.context.name]
         target.stop()
-
-
-def _url_password(url: str) -> str | None:
-    from urllib.parse import unquote, urlsplit
-
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
 
 
 def get_run(config: pytest.Config) -> NselfRun:

@@ -16,6 +16,7 @@ from redis.retry import Retry
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.targets.readiness import Readiness
 from pytest_nself_redis.secrets import Secret
 
 LOOPBACK = "127.0.0.1"
@@ -89,6 +90,7 @@ class Target(ABC):
         self._clients: list[redis.Redis] = []
         self._shared: redis.Redis | None = None
         self.ready_seconds: float | None = None
+        self.readiness: Readiness | None = None
 
     # -- endpoint and clients -------------------------------------------------
     @property

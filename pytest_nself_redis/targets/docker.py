@@ -169,13 +169,14 @@ class DockerTarget(Target):
 
     def _wait_ready(self) -> None:
         self.starts += 1
-        self.ready_seconds = wait_until_ready(
+        self.readiness = wait_until_ready(
             self._probe_client,
             what=f"container {self.name} ({self.image}) on {LOOPBACK}:{self.host_port}",
             timeout=self.options.startup_timeout,
             is_running=self._is_running,
             log_tail=self.log_tail,
         )
+        self.ready_seconds = self.readiness.seconds
 
     def _probe_client(self) -> redis.Redis:
         return redis.Redis(

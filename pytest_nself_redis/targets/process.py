@@ -163,7 +163,7 @@ class ProcessTarget(Target):
         self.starts += 1
         if not wait:
             return
-        self.ready_seconds = wait_until_ready(
+        self.readiness = wait_until_ready(
             self._probe_client,
             what=f"redis-server on {LOOPBACK}:{self.endpoint.port}",
             timeout=self.options.startup_timeout,
@@ -171,6 +171,7 @@ class ProcessTarget(Target):
             log_tail=self.log_tail,
             explain_exit=self._explain_exit,
         )
+        self.ready_seconds = self.readiness.seconds
 
     def _probe_client(self) -> redis.Redis:
         return redis.Redis(

@@ -8,7 +8,9 @@ because that is where the reason is.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 from redis import exceptions as redis_errors
@@ -33,6 +35,23 @@ def _indent(text: str) -> str:
     return "\n".join(f"    | {line}" for line in lines)
 
 
+@dataclass
+class Readiness:
+    """How a wait went: seconds to the first PONG and the transient errors on the way."""
+
+    seconds: float = 0.0
+    attempts: int = 0
+    transient: Counter[str] = field(default_factory=Counter)
+
+
+def _kind(error: Exception) -> str:
+    if isinstance(error, redis_errors.BusyLoadingError) or "LOADING" in str(error):
+        return "loading"
+    if isinstance(error, redis_errors.TimeoutError):
+        return "timeout"
+    return "refused"
+
+
 def wait_until_ready(
     make_client: Callable[[], redis.Redis],
     *,
@@ -41,25 +60,30 @@ def wait_until_ready(
     is_running: Callable[[], bool],
     log_tail: Callable[[], str],
     explain_exit: Callable[[str], str] | None = None,
-) -> float:
-    """Poll PING until it answers; return the seconds it took."""
+) -> Readiness:
+    """Poll PING until it answers."""
     started = time.monotonic()
     deadline = started + timeout
     delay = 0.002
     last_error: Exception | None = None
+    readiness = Readiness()
     while True:
         client = make_client()
+        readiness.attempts += 1
         try:
             client.ping()
-            return time.monotonic() - started
+            readiness.seconds = time.monotonic() - started
+            return readiness
         except redis_errors.AuthenticationError as error:
             raise TargetError(f"{what} refused the password: {error}") from None
         except redis_errors.ResponseError as error:
             if "LOADING" not in str(error):
                 raise TargetError(f"{what} answered PING with an error: {error}") from None
             last_error = error
+            readiness.transient[_kind(error)] += 1
         except TRANSIENT as error:
             last_error = error
+            readiness.transient[_kind(error)] += 1
         except redis_errors.RedisError as error:
             raise UnreachableError(f"{what} does not speak the Redis protocol: {error}") from None
         finally:

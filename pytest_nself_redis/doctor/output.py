@@ -1,0 +1,74 @@
+"""How doctor speaks: nself-doctor-style lines, one JSON document, or one Nagios line."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TextIO
+
+from pytest_nself_redis.checks import Status
+from pytest_nself_redis.doctor.runner import DoctorReport
+from pytest_nself_redis.secrets import Redactor
+
+MARKS = {Status.OK: "✓", Status.WARNING: "⚠", Status.ERROR: "✗", Status.SKIPPED: "○"}
+COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.ERROR: "31", Status.SKIPPED: "2"}
+TITLES = {
+    "health": "Health",
+    "config": "Configuration",
+    "auth": "Authentication",
+    "monitoring": "Monitoring",
+    "queue": "Queue readiness (BullMQ)",
+    "latency": "Latency",
+}
+NAGIOS_CODES = {"ok": 0, "warning": 1, "error": 2}
+
+
+def use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _paint(text: str, status: Status, colour: bool) -> str:
+    return f"\033[{COLOURS[status]}m{text}\033[0m" if colour else text
+
+
+def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> None:
+    colour = use_colour(stream)
+    stream.write(
+        f"nself-redis doctor · env {report.env} · {redactor.scrub(report.target)} · "
+        f"Redis {report.server_version}\n"
+    )
+    suite = None
+    for result in report.results:
+        if result.suite != suite:
+            suite = result.suite
+            stream.write(f"\n{TITLES.get(suite, suite)}\n")
+        mark = _paint(MARKS[result.status], result.status, colour)
+        stream.write(f"  {mark} {redactor.scrub(result.message)}\n")
+    for warning in report.warnings:
+        stream.write(
+            f"\n  {_paint(MARKS[Status.WARNING], Status.WARNING, colour)} {redactor.scrub(warning)}\n"
+        )
+    totals = report.totals
+    summary = (
+        f"{totals['ok']} ok, {totals['warning']} warnings, {totals['error']} errors, "
+        f"{totals['skipped']} skipped in {report.duration_ms:.0f} ms"
+    )
+    overall = {"ok": Status.OK, "warning": Status.WARNING, "error": Status.ERROR}[report.status]
+    stream.write(f"\n{_paint(summary, overall, colour)}\n")
+
+
+def write_json(report: DoctorReport, stream: TextIO, redactor: Redactor) -> None:
+    text = json.dumps(report.to_json(), indent=2, default=str)
+    stream.write(redactor.scrub(text) + "\n")
+
+
+def write_nagios(report: DoctorReport, stream: TextIO, redactor: Redactor) -> int:
+    totals = report.totals
+    state = {"ok": "OK", "warning": "WARNING", "error": "CRITICAL"}[report.status]
+    worst = next((r for r in report.results if r.status is Status.ERROR), None) or next(
+        (r for r in report.results if r.status is Status.WARNING), None
+    )
+    detail = f" - {redactor.scrub(worst.message)}" if worst else ""
+    perf = " ".join(f"{name}={count}" for name, count in totals.items())
+    stream.write(f"REDIS {state}{detail} | {perf} duration_ms={report.duration_ms:.0f}\n")
+    return NAGIOS_CODES[report.status]

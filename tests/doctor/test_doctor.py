@@ -1,0 +1,376 @@
+"""`nself-redis doctor`: ok on a healthy server, exit 1 naming each fault, exit 2 when it
+cannot look, JSON valid against the shipped schema, and harmless on production data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pty
+import subprocess
+import sys
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import redis
+
+from pytest_nself_redis.targets.base import Target
+from tests.conftest import Launcher
+from tests.harness import COMPLETE, base_env, make_project
+
+SCHEMA = json.loads((resources.files("pytest_nself_redis") / "doctor" / "schema.json").read_text())
+FORBIDDEN = (
+    "config|set",
+    "config set",
+    "flushall",
+    "flushdb",
+    "debug",
+    "shutdown",
+    "swapdb",
+    "script|flush",
+    "function|flush",
+    "bgrewriteaof",
+    "bgsave",
+    "save",
+    "replicaof",
+    "slaveof",
+)
+
+
+def url(target: Target, password: str | None = None, user: str = "") -> str:
+    secret = target.endpoint.password.reveal() if password is None else password
+    return f"redis://{user}:{secret}@127.0.0.1:{target.endpoint.port}"
+
+
+def doctor(
+    *args: str, project: Path = COMPLETE, env: str = "prod", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest_nself_redis.cli",
+        "doctor",
+        "--project",
+        str(project),
+        "--env",
+        env,
+        *args,
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=base_env()
+    )
+
+
+def as_json(completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(completed.stdout)
+    jsonschema.validate(document, SCHEMA)
+    return document
+
+
+def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {check["id"]: check for check in document["checks"]}
+
+
+def test_healthy_server(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod")
+    started = time.monotonic()
+    human = doctor("--redis-url", url(target))
+    wall = time.monotonic() - started
+    assert human.returncode == 0, human.stdout + human.stderr
+    assert "nself-redis doctor · env prod · attach redis://:********@127.0.0.1" in human.stdout
+    assert "\033[" not in human.stdout  # not a terminal: no colour
+    for line in human.stdout.splitlines():
+        if line.startswith("  ⚠"):
+            assert "Promise:" in line or "Seen:" in line or ".env.runtime" in line, line
+        assert not line.startswith("  ✗"), line
+    document = as_json(doctor("--redis-url", url(target), "--json"))
+    assert document["status"] in ("ok", "warning")
+    assert document["totals"]["error"] == 0
+    assert {check["suite"] for check in document["checks"]} >= {"health", "config", "auth"}
+    assert target.endpoint.password.reveal() not in human.stdout + json.dumps(document)
+    assert wall < 10  # generous bound for a loaded machine; the measured time is in the JSON
+    assert document["duration_ms"] > 0
+
+
+def test_colour_only_on_a_terminal(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod")
+    for no_colour, expect_colour in ((False, True), (True, False)):
+        env = base_env()
+        if no_colour:
+            env["NO_COLOR"] = "1"
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest_nself_redis.cli",
+                "doctor",
+                "--project",
+                str(COMPLETE),
+                "--env",
+                "prod",
+                "--suite",
+                "health",
+                "--redis-url",
+                url(target),
+            ],
+            stdout=follower,
+            stderr=follower,
+            env=env,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=60)
+        os.close(leader)
+        output = b"".join(chunks).decode()
+        assert ("\033[32m" in output) is expect_colour, output[-500:]
+
+
+def test_nagios_line(launch: Launcher) -> None:
+    target = launch(COMPLETE, "staging")  # allkeys-lru: unsafe for queues
+    completed = doctor("--redis-url", url(target), "--nagios", env="staging")
+    assert completed.returncode == 2
+    (line,) = completed.stdout.splitlines()
+    assert line.startswith("REDIS CRITICAL - ")
+    assert "Eviction policy is allkeys-lru" in line
+    assert "| ok=" in line
+
+
+FAULTS = {
+    # name: (project env lines, extra server args, launch overrides, failing check id, cause)
+    "no password": ({".env.secrets": "REDIS_PASSWORD="}, (), {}, "auth.password_set", "no password"),
+    "weak password": (
+        {".env.secrets": "REDIS_PASSWORD=changeme"},
+        (),
+        {},
+        "auth.password_not_rejected",
+        "is one of them; nself build refuses it",
+    ),
+    "wrong policy for queues": (
+        {},
+        (),
+        {"REDIS_MAXMEMORY_POLICY": "allkeys-lru"},
+        "queue.eviction_policy",
+        'It should be "noeviction"',
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
+def test_each_fault_is_reported(tmp_path: Path, launch: Launcher, fault: str) -> None:
+    env_lines, extra_args, overrides, check_id, cause = FAULTS[fault]
+    project = make_project(tmp_path / "project", env_files=env_lines)
+    target = launch(project, "prod", extra_args=extra_args, **overrides)
+    completed = doctor("--redis-url", url(target), "--json", project=project)
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr
+    check = by_id(as_json(completed))[check_id]
+    assert check["status"] == "error", check
+    assert cause in check["message"], check["message"]
+
+
+def test_memory_near_maxmemory(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod", extra_args=("--maxmemory", "3mb"))
+    client = target.client()
+    try:
+        for n in range(10_000):
+            client.set(f"fill:{n}", "x" * 1000)
+    except redis.exceptions.OutOfMemoryError:
+        pass
+    document = as_json(doctor("--redis-url", url(target), "--json"))
+    memory = by_id(document)["health.memory"]
+    assert memory["status"] == "error"
+    assert "about to act" in memory["message"]
+
+
+def test_aof_write_error(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod")
+    client = target.client()
+    import shutil
+
+    shutil.rmtree(target.data_dir)  # type: ignore[attr-defined]
+    try:
+        client.bgrewriteaof()
+    except redis.exceptions.ResponseError:
+        pass
+    deadline = time.monotonic() + 10
+    while client.info("persistence")["aof_last_bgrewrite_status"] != "err" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    completed = doctor("--redis-url", url(target), "--json")
+    assert completed.returncode == 1
+    aof = by_id(as_json(completed))["health.aof_status"]
+    assert aof["status"] == "error"
+    assert "aof_last_bgrewrite_status=err" in aof["message"]
+
+
+def test_aof_missing_while_promised(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod", extra_args=("--appendonly", "no"))
+    document = as_json(doctor("--redis-url", url(target), "--json"))
+    setting = by_id(document)["config.setting.appendonly"]
+    assert setting["status"] == "error"
+    assert "live appendonly=no" in setting["message"] or "reports appendonly=no" in setting["message"]
+
+
+def test_cannot_look_exits_2(tmp_path: Path, launch: Launcher) -> None:
+    unreachable = doctor("--redis-url", "redis://127.0.0.1:1")
+    assert unreachable.returncode == 2
+    assert "nothing answers as Redis at 127.0.0.1:1" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+    target = launch(COMPLETE, "prod")
+    wrong = doctor("--redis-url", url(target, password="wrong-password-0x77"))
+    assert wrong.returncode == 2
+    assert "rejected the password" in wrong.stderr
+    assert "wrong-password-0x77" not in wrong.stdout + wrong.stderr
+    usage = doctor("--timeout", "0")
+    assert usage.returncode == 2
+    nagios = doctor("--redis-url", "redis://127.0.0.1:1", "--nagios")
+    assert nagios.returncode == 3
+    assert nagios.stdout.startswith("REDIS UNKNOWN - ")
+
+
+def test_a_hung_server_ends_within_the_timeout() -> None:
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        completed = doctor("--redis-url", f"redis://127.0.0.1:{port}", "--timeout", "1")
+        elapsed = time.monotonic() - started
+    assert completed.returncode == 2
+    assert "did not answer within 1.0 s" in completed.stderr
+    assert elapsed < 8
+
+
+def snapshot(client: redis.Redis) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    keys = sorted(client.scan_iter(count=1000))
+    ttls = {}
+    for key in keys:
+        digest.update(key + b"\0" + (client.dump(key) or b""))
+        ttls[key] = client.ttl(key) > 0
+    return {
+        "dbsize": client.dbsize(),
+        "keys": keys,
+        "digest": digest.hexdigest(),
+        "ttls": ttls,
+        "config": client.config_get("*"),
+    }
+
+
+class Monitor:
+    """Every command the server runs while doctor looks (MONITOR on a separate connection)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.commands: list[str] = []
+        self._monitor = client.monitor()
+        self._connection = self._monitor.__enter__()
+        self._stop = False
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        while not self._stop:
+            try:
+                self.commands.append(str(self._connection.next_command()["command"]))
+            except (redis.exceptions.RedisError, OSError, ValueError):
+                return
+
+    def stop(self) -> list[str]:
+        self._stop = True
+        time.sleep(0.2)
+        self._monitor.__exit__(None, None, None)
+        return self.commands
+
+
+def test_production_safety(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod")
+    client = target.client(decode_responses=False)
+    client.mset({f"order:{n}": f"payload-{n}" for n in range(1000)})
+    for n in range(0, 1000, 3):
+        client.expire(f"order:{n}", 7200)
+    client.hset("session:xyz", mapping={"user_id": "7"})
+    client.xadd("events", {"type": "signup"})
+    before = snapshot(client)
+    monitor = Monitor(target.client(socket_timeout=30))
+    completed = doctor("--redis-url", url(target), "--json")
+    commands = monitor.stop()
+    assert completed.returncode in (0, 1), completed.stderr
+    after = snapshot(client)
+    assert after == before
+    lowered = [command.lower() for command in commands]
+    assert lowered, "MONITOR saw nothing"
+    bad = [
+        c
+        for c in lowered
+        if c.split(" ")[0].strip('"') in ("flushall", "flushdb", "debug", "shutdown")
+        or c.startswith('"config" "set"')
+    ]
+    assert not bad, bad
+    written = [
+        c
+        for c in commands
+        if c.lower().startswith(
+            (
+                '"set"',
+                '"del"',
+                '"unlink"',
+                '"hset"',
+                '"xadd"',
+                '"lpush"',
+                '"rpush"',
+                '"zadd"',
+                '"sadd"',
+                '"expire"',
+            )
+        )
+    ]
+    for command in written:
+        key = command.split(" ")[1].strip('"')
+        assert key.startswith("nself-harness:"), command
+
+
+def test_a_limited_acl_user_gets_what_it_can(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod")
+    admin = target.client()
+    admin.acl_setuser(
+        "doctor",
+        enabled=True,
+        passwords=["+doctor-pw-5e1f9a7b3c"],
+        commands=[
+            "-@all",
+            "+@read",
+            "+ping",
+            "+info",
+            "+client|setname",
+            "+client|getname",
+            "+hello",
+            "+auth",
+            "+select",
+        ],
+        keys=["nself-harness:*"],
+    )
+    completed = doctor("--redis-url", url(target, password="doctor-pw-5e1f9a7b3c", user="doctor"), "--json")
+    assert completed.returncode in (0, 1), completed.stderr
+    document = as_json(completed)
+    statuses = {check["id"]: check["status"] for check in document["checks"]}
+    assert statuses["health.ping"] == "ok"
+    assert statuses["health.primary"] == "ok"
+    skipped = [check for check in document["checks"] if check["status"] == "skipped"]
+    assert skipped, statuses
+    assert any(
+        "not allowed for this user" in check["message"] or "NOPERM" in check["message"] for check in skipped
+    ), skipped
