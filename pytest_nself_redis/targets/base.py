@@ -16,8 +16,8 @@ from redis.retry import Retry
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
-from pytest_nself_redis.targets.readiness import Readiness
 from pytest_nself_redis.secrets import Secret
+from pytest_nself_redis.targets.readiness import Readiness
 
 LOOPBACK = "127.0.0.1"
 

@@ -3,6 +3,7 @@ cannot look, JSON valid against the shipped schema, and harmless on production d
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -201,10 +202,8 @@ def test_aof_write_error(launch: Launcher) -> None:
     import shutil
 
     shutil.rmtree(target.data_dir)  # type: ignore[attr-defined]
-    try:
+    with contextlib.suppress(redis.exceptions.ResponseError):
         client.bgrewriteaof()
-    except redis.exceptions.ResponseError:
-        pass
     deadline = time.monotonic() + 10
     while client.info("persistence")["aof_last_bgrewrite_status"] != "err" and time.monotonic() < deadline:
         time.sleep(0.05)
