@@ -40,6 +40,10 @@ class CheckResult:
     message: str
     source: str | None = None
     measured: Any = None
+    # The server refused a command to the user the harness connects as (ACL, renamed
+    # command). The suites report it as the error it is for the app; doctor, which may
+    # run as a deliberately limited user, reports the check as skipped instead.
+    denied: bool = False
 
     @property
     def failed(self) -> bool:
@@ -105,6 +109,11 @@ def error(check_id: str, message: str, source: str | None = None, measured: Any 
 
 def warning(check_id: str, message: str, source: str | None = None, measured: Any = None) -> CheckResult:
     return CheckResult(check_id, check_id.split(".", 1)[0], Status.WARNING, message, source, measured)
+
+
+def refused(check_id: str, message: str, source: str | None = None) -> CheckResult:
+    """An error caused by a refused command (see ``CheckResult.denied``)."""
+    return CheckResult(check_id, check_id.split(".", 1)[0], Status.ERROR, message, source, denied=True)
 
 
 def skipped(check_id: str, message: str, source: str | None = None) -> CheckResult:

@@ -11,7 +11,7 @@ import os
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -79,7 +79,14 @@ class DoctorReport:
 def _run_one(check_id: str, context: CheckContext) -> CheckResult:
     registered = REGISTRY[check_id]
     try:
-        return registered.function(context)
+        result = registered.function(context)
+        if result.denied:
+            return replace(
+                result,
+                status=Status.SKIPPED,
+                message=f"{registered.title}: not allowed for this user ({result.message})",
+            )
+        return result
     except redis_errors.NoPermissionError as error:
         return CheckResult(
             check_id,
