@@ -24,16 +24,22 @@ class RuntimeDisagreement:
     cascade: EnvEntry | None
 
     def describe(self) -> str:
+        secret = is_secret_name(self.key)
+
         def show(entry: EnvEntry | None, where: str) -> str:
             if entry is None:
-                return f"not set in {where}"
-            value = "(a different secret)" if is_secret_name(self.key) else repr(entry.value)
-            return f"{value} ({entry.source})"
+                return f"nothing ({where} does not set it)"
+            return f"a value ({entry.source})" if secret else f"{entry.value!r} ({entry.source})"
 
+        tail = "; compose uses .env.runtime until `nself start` writes it again"
+        if secret and self.runtime is not None and self.cascade is not None:
+            return (
+                f"{self.key}: {self.runtime.source} and {self.cascade.source} hold different "
+                f"values (not shown){tail}"
+            )
         return (
             f"{self.key}: .env.runtime has {show(self.runtime, '.env.runtime')} "
-            f"but the env files give {show(self.cascade, 'the cascade')}; "
-            "compose uses .env.runtime until `nself start` writes it again"
+            f"but the env files give {show(self.cascade, 'the cascade')}{tail}"
         )
 
 

@@ -93,3 +93,20 @@ def test_no_project_and_no_env_files(tmp_path: Path) -> None:
         NselfProject.open(tmp_path / "missing")
     with pytest.raises(ProjectError, match=r"holds no \.env files"):
         NselfProject.open(tmp_path)
+
+
+def test_runtime_disagreements_are_named_without_secrets(tmp_path: Path) -> None:
+    nself = project(tmp_path, {
+        ".env.staging": "REDIS_MAXMEMORY=512mb\nREDIS_PASSWORD=new-secret-value\n",
+        ".env.runtime": "REDIS_MAXMEMORY=256mb\nREDIS_PASSWORD=old-secret-value\nREDIS_PORT=6380\n",
+    })
+    found = [item.describe() for item in nself.runtime_disagreements(nself.resolve("staging"))]
+    assert found == [
+        "REDIS_MAXMEMORY: .env.runtime has '256mb' (.env.runtime:1) but the env files give '512mb' "
+        "(.env.staging:1); compose uses .env.runtime until `nself start` writes it again",
+        "REDIS_PASSWORD: .env.runtime:2 and .env.staging:2 hold different values (not shown); "
+        "compose uses .env.runtime until `nself start` writes it again",
+        "REDIS_PORT: .env.runtime has '6380' (.env.runtime:3) but the env files give nothing "
+        "(the cascade does not set it); compose uses .env.runtime until `nself start` writes it again",
+    ]
+    assert nself.runtime_disagreements(nself.resolve("dev")) != []
