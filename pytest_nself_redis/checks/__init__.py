@@ -1,6 +1,6 @@
 """The checks behind the suites and `doctor` (see ``base`` for the contract)."""
 
-from pytest_nself_redis.checks import config, health
+from pytest_nself_redis.checks import auth, config, health, tls
 from pytest_nself_redis.checks.base import (
     REGISTRY,
     CheckContext,
@@ -20,9 +20,11 @@ __all__ = [
     "PromiseWarning",
     "RegisteredCheck",
     "Status",
+    "auth",
     "check",
     "config",
     "expect",
     "expect_result",
     "health",
+    "tls",
 ]
