@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
+from pytest_nself_redis.checks.base import PromiseWarning
 from pytest_nself_redis.plugin.redaction import scrub_report
 from pytest_nself_redis.plugin.run import NselfRun
 from pytest_nself_redis.reporting.collector import ReportCollector
@@ -49,6 +51,10 @@ class HarnessReporting:
         env = self.run.item_envs.get(report.nodeid)
         if env is not None and self.collector is not None:
             self.collector.add(report, env, self.run.item_suites.get(report.nodeid, "other"))
+
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage, nodeid: str) -> None:
+        if self.collector is not None and nodeid and issubclass(warning_message.category, PromiseWarning):
+            self.collector.add_warning(nodeid, self.run.redactor.scrub(str(warning_message.message)))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

@@ -18,6 +18,7 @@ class _Phases:
     env: str
     suite: str
     reports: list[pytest.TestReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _case(nodeid: str, phases: _Phases) -> CaseRecord:
@@ -39,6 +40,9 @@ def _case(nodeid: str, phases: _Phases) -> CaseRecord:
                 message = str(report.longrepr[2])
             details = message
     properties = {name: str(value) for report in phases.reports for name, value in report.user_properties}
+    for number, warning in enumerate(phases.warnings, start=1):
+        properties[f"warning.{number}"] = warning
+        output.append(f"--- warning ---\n{warning}")
     return CaseRecord(
         classname=classname,
         name=name or nodeid,
@@ -73,6 +77,20 @@ class ReportCollector:
         if env in self.html:
             self.html[env].add(report)
 
+    def add_warning(self, nodeid: str, message: str) -> None:
+        """A promise kept only in part (PromiseWarning): in the test's JUnit case and the HTML."""
+        phases = self.phases.get(nodeid)
+        if phases is not None:
+            phases.warnings.append(message)
+
+    def warnings_table(self, env: str) -> list[dict[str, object]]:
+        return [
+            {"test": nodeid.rpartition("::")[2], "warning": warning}
+            for nodeid, phases in self.phases.items()
+            if phases.env == env
+            for warning in phases.warnings
+        ]
+
     def add_html(self, env: str, fragment: str) -> None:
         """Extra HTML for an env's summary (charts, tables); must be self-contained."""
         self.extra_html[env].append(fragment)
@@ -95,6 +113,10 @@ class ReportCollector:
             write_junit(junit, env_report, cases)
             self.written.append(junit)
             if env in self.html:
-                fragments = [summary_table(self.tally(env)), *self.extra_html[env]]
+                fragments = [summary_table(self.tally(env))]
+                warnings = self.warnings_table(env)
+                if warnings:
+                    fragments.append(html_table("Warnings (promises kept only in part)", warnings))
+                fragments += self.extra_html[env]
                 self.html[env].finish(session, env_report, fragments)
                 self.written.append(self.html[env].path)

@@ -14,6 +14,7 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
 from pytest_nself_redis.secrets import Secret, redact_url
 from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions
+from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
 
 def endpoint_from_url(url: str) -> Endpoint:
@@ -91,6 +92,8 @@ class AttachTarget(Target):
                 f"{self.options.socket_timeout:.1f} s: a hung server, or not Redis"
             ) from None
         except redis_errors.ConnectionError as error:
+            if "closed by server" in str(error) and denied_banner((self._planned.host, self._planned.port)):
+                raise UnreachableError(f"{where} refuses this client (-DENIED): {DENIED_HINT}") from None
             raise UnreachableError(f"nothing answers as Redis at {where}: {error}") from None
         except (OSError, redis_errors.RedisError) as error:
             raise UnreachableError(f"{where} does not speak the Redis protocol ({error})") from None

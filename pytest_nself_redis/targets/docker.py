@@ -175,6 +175,7 @@ class DockerTarget(Target):
             timeout=self.options.startup_timeout,
             is_running=self._is_running,
             log_tail=self.log_tail,
+            address=(self.endpoint.host, self.endpoint.port),
         )
         self.ready_seconds = self.readiness.seconds
 

@@ -169,6 +169,7 @@ class ProcessTarget(Target):
             timeout=self.options.startup_timeout,
             is_running=lambda: self.process is not None and self.process.poll() is None,
             log_tail=self.log_tail,
+            address=(self.endpoint.host, self.endpoint.port),
             explain_exit=self._explain_exit,
         )
         self.ready_seconds = self.readiness.seconds

@@ -7,6 +7,7 @@ because that is where the reason is.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -52,6 +53,25 @@ def _kind(error: Exception) -> str:
     return "refused"
 
 
+DENIED_HINT = (
+    "protected mode is on and no password is set, so Redis only answers clients on its own "
+    "loopback; through Docker's port mapping the client is not. Set REDIS_PASSWORD (nself "
+    "requires one outside dev) or run the process target"
+)
+
+
+def denied_banner(address: tuple[str, int], timeout: float = 0.5) -> str | None:
+    """What a server says on connect before any command: ``-DENIED ...`` in protected mode."""
+    try:
+        with socket.create_connection(address, timeout=timeout) as probe:
+            probe.settimeout(timeout)
+            banner = probe.recv(512)
+    except OSError:
+        return None
+    text = banner.decode("utf-8", "replace").strip()
+    return text if text.startswith("-DENIED") else None
+
+
 def wait_until_ready(
     make_client: Callable[[], redis.Redis],
     *,
@@ -60,6 +80,7 @@ def wait_until_ready(
     is_running: Callable[[], bool],
     log_tail: Callable[[], str],
     explain_exit: Callable[[str], str] | None = None,
+    address: tuple[str, int] | None = None,
 ) -> Readiness:
     """Poll PING until it answers."""
     started = time.monotonic()
@@ -84,6 +105,8 @@ def wait_until_ready(
         except TRANSIENT as error:
             last_error = error
             readiness.transient[_kind(error)] += 1
+            if address is not None and "closed by server" in str(error) and denied_banner(address):
+                raise TargetError(f"{what} refuses this client (-DENIED): {DENIED_HINT}") from None
         except redis_errors.RedisError as error:
             raise UnreachableError(f"{what} does not speak the Redis protocol: {error}") from None
         finally:

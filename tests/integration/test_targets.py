@@ -3,6 +3,8 @@ and a timeout that shows the server's log."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pytest_nself_redis.context import load_env_context
@@ -91,3 +93,15 @@ def test_a_timeout_carries_the_log_tail(tmp_path: object) -> None:
         assert "Loading RDB" in message or "DB loaded" in message or "loading" in message.lower()
     finally:
         target.stop()
+
+
+def test_protected_mode_behind_docker_is_named_at_once(docker_engine: None) -> None:
+    context = load_env_context(NselfProject.open(COMPLETE), "dev", overrides={"REDIS_PASSWORD": ""})
+    target = make_target("docker", context, TargetOptions(run_id="tdeny", startup_timeout=20))
+    started = time.monotonic()
+    try:
+        with pytest.raises(TargetError, match=r"refuses this client \(-DENIED\): protected mode is on"):
+            target.start()
+    finally:
+        target.stop()
+    assert time.monotonic() - started < 15  # named on the first refusal, not at the timeout
