@@ -67,4 +67,5 @@ def test_reports_of_a_failing_run(tmp_path: Path) -> None:
     text = page.read_text()
     assert 'id="nself-suite-summary"' in text
     assert "Warnings (promises kept only in part)" in text
-    assert '<script src="http' not in text and '<link rel="stylesheet" href="http' not in text
+    assert '<script src="http' not in text
+    assert '<link rel="stylesheet" href="http' not in text
