@@ -28,7 +28,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
     parser.add_argument("--project", default=".", help="nself project directory (default: .)")
-    parser.add_argument("--redis-url", help="reach the server here instead (redis://[:password@]host:port)")
+    parser.add_argument(
+        "--redis-url", help="reach the server here instead (redis[s]://[:password@]host:port)"
+    )
+    parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON document (schema: doctor/schema.json)")
     output.add_argument("--nagios", action="store_true", help="one Nagios plugin line and status")
@@ -52,6 +55,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
             context,
             options.redis_url,
             options.timeout,
+            options.redis_ca,
             tuple(options.suite) if options.suite else DOCTOR_SUITES,
         )
     except HarnessError as error:

@@ -135,12 +135,16 @@ def run_doctor(
     context: EnvContext,
     redis_url: str | None,
     timeout: float,
+    redis_ca: str | None = None,
     suites: tuple[str, ...] = DOCTOR_SUITES,
 ) -> DoctorReport:
     """Attach (errors raise TargetError/UnreachableError), run the safe checks, report."""
     started = time.monotonic()
     options = TargetOptions(
-        run_id=f"doctor-{secrets.token_hex(3)}", redis_url=redis_url, socket_timeout=timeout
+        run_id=f"doctor-{secrets.token_hex(3)}",
+        redis_url=redis_url,
+        redis_ca=redis_ca,
+        socket_timeout=timeout,
     )
     target = AttachTarget(context, options)
     target.start()

@@ -66,6 +66,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "[/db]); implies --nself-target attach under auto",
         metavar="URL",
     ),
+    OptionSpec(
+        "--nself-redis-ca",
+        "CA certificate to verify a rediss:// server with (default: the system's CAs)",
+        metavar="PATH",
+    ),
     OptionSpec("--nself-redis-server", "the redis-server binary for the process target", metavar="PATH"),
     OptionSpec(
         "--nself-reports",
@@ -192,6 +197,7 @@ class HarnessOptions:
     project: Path
     target: str
     redis_url: str | None
+    redis_ca: str | None
     redis_server: str | None
     reports: Path | None
     allow_destructive: bool
@@ -221,6 +227,7 @@ class HarnessOptions:
             project=project,
             target=values["nself_target"] or "auto",
             redis_url=values["nself_redis_url"],
+            redis_ca=values["nself_redis_ca"],
             redis_server=values["nself_redis_server"],
             reports=reports,
             allow_destructive=bool(values["nself_allow_destructive"]),

@@ -116,6 +116,7 @@ class NselfRun:
             run_id=self.run_id,
             redis_server=self.options.redis_server,
             redis_url=self.options.redis_url,
+            redis_ca=self.options.redis_ca,
             host_port=self.options.port,
             startup_timeout=self.options.startup_timeout,
             socket_timeout=self.options.timeout,

@@ -6,6 +6,7 @@ REDIS_PASSWORD from the settings, which is how the host reaches nself's Redis.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from redis import exceptions as redis_errors
@@ -13,11 +14,12 @@ from redis import exceptions as redis_errors
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
 from pytest_nself_redis.secrets import Secret, redact_url
-from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions
+from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions, TlsFiles
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
 
-def endpoint_from_url(url: str) -> Endpoint:
+def endpoint_from_url(url: str, ca_cert: str | None = None) -> Endpoint:
+    """``redis://`` or ``rediss://`` (TLS, verified with ``ca_cert`` or the system's CAs)."""
     try:
         parts = urlsplit(url)
         port = parts.port or 6379
@@ -30,13 +32,17 @@ def endpoint_from_url(url: str) -> Endpoint:
     db_text = parts.path.lstrip("/") or "0"
     if not db_text.isdigit():
         raise TargetError(f"--nself-redis-url {redact_url(url)}: the path must be a db number")
+    tls = None
     if parts.scheme == "rediss":
-        raise TargetError("rediss:// URLs are not supported for attach yet; use redis://")
+        if ca_cert and not Path(ca_cert).is_file():
+            raise TargetError(f"--nself-redis-ca {ca_cert}: no such file")
+        tls = TlsFiles(ca_cert=Path(ca_cert) if ca_cert else None)
     return Endpoint(
         host=parts.hostname,
         port=port,
         password=Secret(unquote(parts.password or "")),
         username=unquote(parts.username) if parts.username else None,
+        tls=tls,
         db=int(db_text),
     )
 
@@ -48,7 +54,7 @@ class AttachTarget(Target):
     def __init__(self, context: EnvContext, options: TargetOptions) -> None:
         super().__init__(context, options)
         if options.redis_url:
-            self._planned = endpoint_from_url(options.redis_url)
+            self._planned = endpoint_from_url(options.redis_url, options.redis_ca)
             self._how = "--nself-redis-url"
         else:
             settings = context.settings

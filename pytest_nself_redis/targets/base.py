@@ -29,6 +29,7 @@ class TargetOptions:
     run_id: str = "local"
     redis_server: str | None = None
     redis_url: str | None = None
+    redis_ca: str | None = None
     host_port: int | None = None
     startup_timeout: float = 20.0
     socket_timeout: float = 5.0
@@ -38,9 +39,12 @@ class TargetOptions:
 
 @dataclass(frozen=True)
 class TlsFiles:
-    ca_cert: Path
-    cert: Path
-    key: Path
+    """The CA clients verify the server with (None: the system's CAs), and for launched
+    servers the certificate and key they serve."""
+
+    ca_cert: Path | None
+    cert: Path | None = None
+    key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class Target(ABC):
         if endpoint.tls is not None:
             kwargs.update(
                 ssl=True,
-                ssl_ca_certs=str(endpoint.tls.ca_cert),
+                ssl_ca_certs=str(endpoint.tls.ca_cert) if endpoint.tls.ca_cert else None,
                 ssl_cert_reqs=ssl.CERT_REQUIRED,
                 ssl_check_hostname=False,
             )

@@ -141,7 +141,7 @@ class ProcessTarget(Target):
             ensure_port_free(port)
         tls = prepare_tls(self.workdir / "tls") if self._uses_tls() else None
         self._endpoint = Endpoint(LOOPBACK, port, self.deployed_password(), tls=tls)
-        self.argv = self.build_argv(port, tls.ca_cert.parent if tls else None)
+        self.argv = self.build_argv(port, tls.cert.parent if tls and tls.cert else None)
         self._log_path = self.workdir / "redis.log"
         self._spawn()
 

@@ -36,7 +36,7 @@ def test_reports_of_a_failing_run(tmp_path: Path) -> None:
     suite = root.find("testsuite")
     assert suite is not None
     properties = {
-        p.get("name"): p.get("value")
+        p.get("name", ""): p.get("value", "")
         for p in suite.iter("property")
         if p.get("name", "").split(".")[0] in ("env", "target", "server version", "settings")
     }

@@ -4,6 +4,7 @@ and a timeout that shows the server's log."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from pytest_nself_redis.targets.base import TargetOptions
 from pytest_nself_redis.targets.docker import DockerTarget
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE
+from tests.harness import COMPLETE, make_project, run_suites
 
 
 def fill(client: object, count: int, prefix: str = "k") -> None:
@@ -105,3 +106,29 @@ def test_protected_mode_behind_docker_is_named_at_once(docker_engine: None) -> N
     finally:
         target.stop()
     assert time.monotonic() - started < 15  # named on the first refusal, not at the timeout
+
+
+def test_attach_over_tls_with_the_run_ca(tmp_path: Path, launch: Launcher) -> None:
+    project = make_project(tmp_path / "project", env_files={".env.staging": "REDIS_TLS_ENABLED=true"})
+    target = launch(project, "staging")
+    assert target.endpoint.tls is not None
+    password = target.endpoint.password.reveal()
+    result = run_suites(
+        project,
+        tmp_path,
+        "--nself-env",
+        "staging",
+        "--nself-target",
+        "attach",
+        "--nself-redis-url",
+        f"rediss://:{password}@127.0.0.1:{target.endpoint.port}",
+        "--nself-redis-ca",
+        str(target.endpoint.tls.ca_cert),
+        "-m",
+        "health or tls",
+    )
+    outcomes = result.outcomes("staging")
+    assert outcomes["test_answers_ping"] == "passed", result.output[-2000:]
+    assert outcomes["test_accepts_tls_clients"] == "passed", result.output[-2000:]
+    assert outcomes["test_refuses_plaintext"] == "passed", result.output[-2000:]
+    assert password not in result.output
