@@ -1,6 +1,16 @@
 """The checks behind the suites and `doctor` (see ``base`` for the contract)."""
 
-from pytest_nself_redis.checks import auth, config, health, tls
+from pytest_nself_redis.checks import (
+    auth,
+    config,
+    datastructures,
+    health,
+    monitoring,
+    pubsub,
+    queue,
+    sessions,
+    tls,
+)
 from pytest_nself_redis.checks.base import (
     REGISTRY,
     CheckContext,
@@ -23,8 +33,13 @@ __all__ = [
     "auth",
     "check",
     "config",
+    "datastructures",
     "expect",
     "expect_result",
     "health",
+    "monitoring",
+    "pubsub",
+    "queue",
+    "sessions",
     "tls",
 ]

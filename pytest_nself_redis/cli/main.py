@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_nself_redis import __version__
-from pytest_nself_redis.cli import check, cleanup
+from pytest_nself_redis.cli import check, cleanup, doctor, node
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 
 
@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     check.add_parser(subparsers)
     cleanup.add_parser(subparsers)
+    doctor.add_parser(subparsers)
+    node.add_parser(subparsers)
     return parser
 
 

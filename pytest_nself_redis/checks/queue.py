@@ -1,0 +1,356 @@
+"""queue: the server is fit for BullMQ (REFERENCE §C), and a real BullMQ job goes round.
+
+BullMQ keeps jobs, their locks (keys with TTLs) and queue state in Redis, runs every
+operation as a Lua script using cjson and cmsgpack, publishes events on streams,
+waits with BZPOPMIN, names its connections and reads INFO. Each requirement is one
+check; the last runs BullMQ itself through Node (``nself-redis node-setup``).
+A project passes the eviction check with ``REDIS_MAXMEMORY_POLICY=noeviction`` for
+the env that runs queues (nself's default, allkeys-lru, is a cache's policy).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import redis
+from redis import exceptions as redis_errors
+
+from pytest_nself_redis import node
+from pytest_nself_redis.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    error,
+    ok,
+    skipped,
+    warning,
+)
+from pytest_nself_redis.checks.probing import (
+    clone,
+    endpoint_of,
+    holds,
+    probe,
+    refusal,
+    same,
+    scratch,
+)
+from pytest_nself_redis.server import version_tuple
+
+MINIMUM_VERSION = (5, 0, 0)
+RECOMMENDED_VERSION = (6, 2, 0)
+BLOCK_SECONDS = 0.1
+WAKE_BOUND_SECONDS = 3.0
+REQUIRE_NODE_ENV = "NSELF_REQUIRE_NODE"
+LUA_LIBRARIES = """
+local packed = cmsgpack.pack({name = ARGV[1], attempts = tonumber(ARGV[2])})
+local job = cmsgpack.unpack(packed)
+local encoded = cjson.encode({name = job.name, attempts = job.attempts})
+local decoded = cjson.decode(encoded)
+return {decoded.name, tostring(decoded.attempts), string.len(packed)}
+"""
+
+
+def _info(client: redis.Redis, section: str) -> dict[str, Any]:
+    info: dict[str, Any] = client.info(section)
+    return info
+
+
+@check("queue.version")
+def version_is_supported(context: CheckContext) -> CheckResult:
+    """the Redis version is one BullMQ accepts (>= 5.0.0; >= 6.2.0 recommended)"""
+    promise = "Promise: BullMQ accepts this Redis (it refuses below 5.0.0 and warns below 6.2.0)."
+    try:
+        version = str(_info(context.client, "server")["redis_version"])
+    except redis_errors.RedisError as redis_error:
+        return error("queue.version", f"{promise} Seen: INFO server {refusal(redis_error)}")
+    parsed = version_tuple(version)
+    if parsed < MINIMUM_VERSION:
+        return error(
+            "queue.version",
+            f"{promise} Seen: redis_version={version}; BullMQ says: Redis version needs to be greater or "
+            f"equal than 5.0.0 Current: {version}",
+            str(context.settings.version.source),
+            version,
+        )
+    if parsed < RECOMMENDED_VERSION:
+        return warning(
+            "queue.version",
+            f"{promise} Seen: redis_version={version}; BullMQ says: It is highly recommended to use a "
+            "minimum Redis version of 6.2.0",
+            str(context.settings.version.source),
+            version,
+        )
+    return ok("queue.version", f"{promise} Kept: redis_version={version}", measured=version)
+
+
+@check("queue.eviction_policy")
+def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
+    """maxmemory-policy is noeviction, as BullMQ requires"""
+    setting = context.settings.maxmemory_policy
+    promise = f"Promise: no queue key is ever evicted: maxmemory-policy is noeviction ({setting.cite()})."
+    try:
+        policy = str(_info(context.client, "memory")["maxmemory_policy"])
+    except (redis_errors.RedisError, KeyError) as failure:
+        cause = refusal(failure) if isinstance(failure, redis_errors.RedisError) else "no maxmemory_policy"
+        return error("queue.eviction_policy", f"{promise} Seen: INFO memory {cause}", str(setting.source))
+    if policy == "noeviction":
+        return ok(
+            "queue.eviction_policy",
+            f"{promise} Kept: maxmemory_policy=noeviction",
+            str(setting.source),
+            policy,
+        )
+    why = (
+        "volatile-* evicts keys with a TTL, and BullMQ's job locks carry TTLs: a worker loses its lock, "
+        "the job stalls and runs twice"
+        if policy.startswith("volatile-")
+        else "an evicted job key is a lost job, an evicted lock a job run twice"
+    )
+    return error(
+        "queue.eviction_policy",
+        f'{promise} Seen: IMPORTANT! Eviction policy is {policy}. It should be "noeviction" (BullMQ\'s '
+        f"words); {why}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
+        "(as examples/complete/.env.prod does), or give queues a Redis of their own.",
+        str(setting.source),
+        policy,
+    )
+
+
+@check("queue.aof")
+def aof_is_on(context: CheckContext) -> CheckResult:
+    """the append-only file is on (appendfsync everysec recommended)"""
+    setting = context.settings.aof_enabled
+    promise = (
+        "Promise: accepted jobs survive a crash: AOF on with appendfsync everysec, as BullMQ recommends "
+        f"({setting.cite()})."
+    )
+    try:
+        aof = int(_info(context.client, "persistence")["aof_enabled"])
+    except (redis_errors.RedisError, KeyError) as failure:
+        cause = refusal(failure) if isinstance(failure, redis_errors.RedisError) else "no aof_enabled"
+        return error("queue.aof", f"{promise} Seen: INFO persistence {cause}", str(setting.source))
+    try:
+        fsync = context.client.config_get("appendfsync").get("appendfsync")
+    except redis_errors.RedisError:
+        fsync = None  # CONFIG denied or renamed: judge by INFO alone
+    measured = {"aof_enabled": aof, "appendfsync": fsync}
+    if not aof:
+        return warning(
+            "queue.aof",
+            f"{promise} Seen: aof_enabled=0: jobs added since the last RDB snapshot are lost if Redis "
+            "crashes",
+            str(setting.source),
+            measured,
+        )
+    if fsync == "no":
+        return warning(
+            "queue.aof",
+            f"{promise} Seen: AOF on but appendfsync=no: the OS decides when jobs reach the disk "
+            "(up to ~30 s lost on a power cut)",
+            str(setting.source),
+            measured,
+        )
+    return ok(
+        "queue.aof",
+        f"{promise} Kept: aof_enabled=1, appendfsync={fsync or '?'}",
+        str(setting.source),
+        measured,
+    )
+
+
+def _lua(context: CheckContext, prefix: str) -> tuple[str, object]:
+    client = context.client
+    same("EVAL with cjson and cmsgpack", client.eval(LUA_LIBRARIES, 0, "job", "3")[:2], ["job", "3"])
+    sha = client.script_load(LUA_LIBRARIES)
+    same(
+        "EVALSHA of the loaded script (how ioredis runs BullMQ's scripts)",
+        client.evalsha(sha, 0, "j", "1")[:2],
+        ["j", "1"],
+    )
+    key = f"{prefix}lua"
+    same(
+        "EVAL writing a declared key",
+        client.eval("return redis.call('INCRBY', KEYS[1], ARGV[1])", 1, key, "5"),
+        5,
+    )
+    return "EVAL and EVALSHA run; cjson and cmsgpack encode and decode", None
+
+
+@check("queue.lua")
+def lua_libraries_available(context: CheckContext) -> CheckResult:
+    """Lua scripting with cjson and cmsgpack is allowed"""
+    return probe(
+        context,
+        "queue.lua",
+        "Promise: this client may run Lua scripts (EVAL/EVALSHA) and the cjson and cmsgpack libraries "
+        "are there: BullMQ runs every queue operation as a script.",
+        _lua,
+    )
+
+
+def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
+    client, key = context.client, f"{prefix}events"
+    first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
+    same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
+    # Its own socket timeout: the block may last WAKE_BOUND_SECONDS whatever the client's is.
+    reader = clone(context, socket_timeout=WAKE_BOUND_SECONDS + 2)
+    try:
+        started = time.monotonic()
+        same(
+            f"XREAD BLOCK {int(BLOCK_SECONDS * 1000)} with nothing new",
+            reader.xread({key: "$"}, block=int(BLOCK_SECONDS * 1000)),
+            [],
+        )
+        idle = time.monotonic() - started
+        holds(idle < WAKE_BOUND_SECONDS, f"XREAD BLOCK 100 returned after {idle:.2f} s")
+        writer = threading.Timer(0.05, lambda: client.xadd(key, {"event": "completed"}))
+        started = time.monotonic()
+        writer.start()
+        woken = reader.xread({key: "$"}, block=int(WAKE_BOUND_SECONDS * 1000))
+        wake = time.monotonic() - started
+        writer.join(WAKE_BOUND_SECONDS)
+    finally:
+        reader.close()
+    holds(woken, f"XREAD BLOCK was not woken by an XADD within {WAKE_BOUND_SECONDS:.0f} s")
+    same("the entry that woke XREAD BLOCK", woken[0][1][0][1], {"event": "completed"})
+    same("XTRIM MAXLEN 1", client.xtrim(key, maxlen=1, approximate=False), 1)
+    return (
+        f"XADD/XTRIM work; XREAD BLOCK times out ({idle * 1000:.0f} ms for 100) and wakes on XADD "
+        f"({wake * 1000:.0f} ms)",
+        {"idle_ms": round(idle * 1000, 1), "wake_ms": round(wake * 1000, 1)},
+    )
+
+
+@check("queue.streams")
+def streams_work(context: CheckContext) -> CheckResult:
+    """streams: XADD, XTRIM and XREAD BLOCK"""
+    return probe(
+        context,
+        "queue.streams",
+        "Promise: XADD, XTRIM and XREAD BLOCK work for this client (BullMQ's QueueEvents read the "
+        "events stream with XREAD BLOCK).",
+        _streams,
+    )
+
+
+def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
+    client, key = context.client, f"{prefix}marker"
+    waiter = clone(context, socket_timeout=WAKE_BOUND_SECONDS + 2)
+    try:
+        started = time.monotonic()
+        same(
+            f"BZPOPMIN with a {BLOCK_SECONDS} s timeout on an empty key",
+            waiter.bzpopmin(key, BLOCK_SECONDS),
+            None,
+        )
+        idle = time.monotonic() - started
+        holds(
+            idle < WAKE_BOUND_SECONDS,
+            f"BZPOPMIN with a {BLOCK_SECONDS} s timeout returned after {idle:.2f} s",
+        )
+        pusher = threading.Timer(0.05, lambda: client.zadd(key, {"job-1": 0}))
+        started = time.monotonic()
+        pusher.start()
+        popped = waiter.bzpopmin(key, WAKE_BOUND_SECONDS)
+        wake = time.monotonic() - started
+        pusher.join(WAKE_BOUND_SECONDS)
+    finally:
+        waiter.close()
+    same("BZPOPMIN woken by a ZADD returns", popped, (key, "job-1", 0.0))
+    return (
+        f"a {BLOCK_SECONDS} s timeout is honoured ({idle * 1000:.0f} ms) and a ZADD wakes the waiter "
+        f"({wake * 1000:.0f} ms)",
+        {"idle_ms": round(idle * 1000, 1), "wake_ms": round(wake * 1000, 1)},
+    )
+
+
+@check("queue.blocking_pop")
+def bzpopmin_with_subsecond_timeout(context: CheckContext) -> CheckResult:
+    """BZPOPMIN accepts a sub-second timeout and wakes on ZADD"""
+    return probe(
+        context,
+        "queue.blocking_pop",
+        "Promise: BZPOPMIN accepts a sub-second timeout and is woken by a ZADD (BullMQ workers wait "
+        "for jobs this way).",
+        _bzpopmin,
+    )
+
+
+def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
+    name = "nself-harness-" + prefix.split(":")[1]
+    connection = clone(context)
+    try:
+        same("CLIENT SETNAME", connection.client_setname(name), True)
+        same("CLIENT GETNAME", connection.client_getname(), name)
+        listed = [entry for entry in context.client.client_list() if entry.get("name") == name]
+        same("CLIENT LIST entries carrying the name", len(listed), 1)
+        version = _info(connection, "server").get("redis_version")
+        holds(version, "INFO server has no redis_version")
+    finally:
+        connection.close()
+    return f"CLIENT SETNAME/GETNAME/LIST and INFO allowed (redis_version {version})", None
+
+
+@check("queue.client_commands")
+def client_commands_allowed(context: CheckContext) -> CheckResult:
+    """CLIENT SETNAME / CLIENT LIST and INFO are allowed"""
+    return probe(
+        context,
+        "queue.client_commands",
+        "Promise: this client may name its connections (CLIENT SETNAME), list them (CLIENT LIST) and "
+        "read INFO, as BullMQ does on every connection.",
+        _client_commands,
+    )
+
+
+def _require_node() -> bool:
+    return os.environ.get(REQUIRE_NODE_ENV, "").lower() in ("1", "true", "yes")
+
+
+@check("queue.bullmq")
+def bullmq_round_trip(context: CheckContext) -> CheckResult:
+    """a real BullMQ job round trip (Node) succeeds"""
+    promise = (
+        "Promise: BullMQ works on this server: jobs added by a producer are processed by a worker and "
+        "their results come back, a delayed job waits its delay, a failed job is retried."
+    )
+    readiness = node.status()
+    if not readiness.ready:
+        reason = f"the BullMQ round trip needs Node and its modules: {readiness.reason}"
+        if _require_node():
+            return error("queue.bullmq", f"{promise} Not run: {reason} (and ${REQUIRE_NODE_ENV} is set)")
+        return skipped("queue.bullmq", reason)
+    endpoint = endpoint_of(context.client)
+    connection = node.Connection(
+        endpoint.host, endpoint.port, endpoint.db, endpoint.username, endpoint.password, endpoint.ca_certs
+    )
+    with scratch(context, "bullmq") as prefix:
+        result = node.run_roundtrip(connection, prefix.rstrip(":"), readiness.directory)
+    versions = ", ".join(f"{name} {result.get(name, '?')}" for name in ("bullmq", "ioredis", "node"))
+    said = [text for text in result.get("warnings", []) if text]
+    bullmq_said = f" BullMQ said: {' | '.join(said)}" if said else ""
+    measured = {
+        key: result.get(key)
+        for key in ("bullmq", "ioredis", "node", "jobs", "latency_ms", "delayed", "retry", "total_ms")
+    }
+    if not result.get("ok"):
+        return error(
+            "queue.bullmq",
+            f"{promise} Broken ({versions}) at {result.get('stage')}: {result.get('error')}.{bullmq_said}",
+            measured=measured,
+        )
+    jobs, latency = result["jobs"], result["latency_ms"]
+    delayed, retry = result["delayed"], result["retry"]
+    seen = (
+        f"{jobs['correct']}/{jobs['added']} jobs came back right (p50 {latency['p50']} ms, max "
+        f"{latency['max']} ms from add to result); the {delayed['delay_ms']} ms delayed job ran after "
+        f"{delayed['waited_ms']} ms; the failing job succeeded on attempt {retry['attempts']} "
+        f"('{retry['first_error']}'); {result.get('total_ms')} ms in all ({versions})"
+    )
+    if said:
+        # The jobs went round, but BullMQ itself objected (eviction policy, old version).
+        return warning("queue.bullmq", f"{promise} Kept: {seen}, but{bullmq_said}", measured=measured)
+    return ok("queue.bullmq", f"{promise} Kept: {seen}", measured=measured)

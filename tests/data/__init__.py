@@ -1,0 +1,1 @@
+"""Self-tests of the pubsub, datastructures (+ sessions), monitoring and queue suites."""
