@@ -115,3 +115,15 @@ def test_memory_at_the_limit_is_caught(tmp_path: Path, launch: Launcher) -> None
     details = result.case("test_memory_has_headroom").details
     assert "of maxmemory=3145728" in details
     assert "policy noeviction is about to act" in details
+
+
+def test_missing_monitoring_fields_are_named(tmp_path: Path, launch: Launcher) -> None:
+    from tests.data.proxy import InfoRewritingProxy, chain, drop_field
+
+    target = launch(COMPLETE, "staging")
+    rewrite = chain(drop_field("keyspace_hits"), drop_field("evicted_keys"))
+    with InfoRewritingProxy(target.endpoint.port, rewrite) as proxy:
+        result = attach_health(proxy.port, target.endpoint.password.reveal(), tmp_path)
+    assert failed(result) == {"test_monitoring_fields_are_reported"}, result.output[-2000:]
+    details = result.case("test_monitoring_fields_are_reported").details
+    assert "missing ['keyspace_hits', 'evicted_keys']" in details
