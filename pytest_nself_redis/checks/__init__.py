@@ -5,9 +5,11 @@ from pytest_nself_redis.checks import (
     config,
     datastructures,
     health,
+    latency,
     monitoring,
     pubsub,
     queue,
+    ratelimit,
     sessions,
     tls,
 )
@@ -37,9 +39,11 @@ __all__ = [
     "expect",
     "expect_result",
     "health",
+    "latency",
     "monitoring",
     "pubsub",
     "queue",
+    "ratelimit",
     "sessions",
     "tls",
 ]

@@ -22,6 +22,7 @@ import pytest
 import redis
 
 from pytest_nself_redis.compose.service import RedisService
+from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.project.settings import RedisSettings
 
 
@@ -65,6 +66,8 @@ class CheckContext:
     connect: Callable[..., redis.Redis]
     run_id: str = "local"
     launched: bool = False
+    # The env behind the settings (its files' values, e.g. REDIS_LATENCY_BUDGET_*), when known.
+    env: EnvContext | None = None
     _keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def key_prefix(self, label: str) -> str:

@@ -159,6 +159,7 @@ def run_doctor(
             connect=target.connect,
             run_id=options.run_id,
             launched=False,
+            env=context,
         )
         for check_id in doctor_checks(suites):
             report.results.append(_run_one(check_id, check_context))

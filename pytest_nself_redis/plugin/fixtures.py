@@ -92,6 +92,7 @@ def nself_checks(
         connect=nself_target.connect,
         run_id=get_run(request.config).run_id,
         launched=nself_target.launched,
+        env=nself_target.context,
     )
 
 

@@ -1,0 +1,364 @@
+"""latency: round trips of common commands stay within the env's budgets.
+
+Each command is timed by the raw-socket sampler (``pytest_nself_redis.latency``)
+and its p50/p95/p99/p99.9/max compared with the budgets of the env (documented
+defaults, ``REDIS_LATENCY_BUDGET_<CMD>_<PCT>`` in the env files, ini and option).
+The checks are safe for doctor: they write only under their own key prefix and
+delete it, and read SLOWLOG / INFO. Called without a plan (as doctor does) they
+take a short sample (``DOCTOR_SAMPLES``) and the env's default budgets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped, warning
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.latency import redis_benchmark
+from pytest_nself_redis.latency.budgets import COMMANDS, Budget, BudgetBook
+from pytest_nself_redis.latency.measure import CommandLatency, measure
+from pytest_nself_redis.latency.sampler import ClockOverhead, SamplerError, clock_overhead
+from pytest_nself_redis.latency.server_stats import config_value, latencystats, slowlog
+from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, format_ms, meaningful
+
+# The suite: enough samples for a p99.9 backed by 5 values beyond it, in well under
+# a second per command on loopback; the time cap keeps a slow server from taking minutes.
+SUITE_SAMPLES = 5000
+SUITE_WARMUP = 500
+SUITE_MAX_SECONDS = 2.0
+# doctor (production): short, so it adds a negligible load; p99.9 is not judged then.
+DOCTOR_SAMPLES = 300
+DOCTOR_WARMUP = 30
+DOCTOR_MAX_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class LatencyPlan:
+    """How much to sample and what to judge by; ``record`` receives every measurement
+    (the suite uses it for charts and benchmark JSON)."""
+
+    samples: int = DOCTOR_SAMPLES
+    warmup: int = DOCTOR_WARMUP
+    max_seconds: float | None = DOCTOR_MAX_SECONDS
+    budgets: BudgetBook | None = None
+    record: Callable[[CommandLatency], None] | None = None
+    benchmark_requests: int = 1000
+    benchmark_rounds: int = 3
+    benchmark_max_rounds: int = 6
+
+    def book(self, context: CheckContext) -> BudgetBook:
+        if self.budgets is not None:
+            return self.budgets
+        if context.env is not None:
+            return env_budgets(context.env)
+        return BudgetBook.defaults(context.settings.env)
+
+
+SUITE_PLAN = LatencyPlan(
+    SUITE_SAMPLES,
+    SUITE_WARMUP,
+    SUITE_MAX_SECONDS,
+    benchmark_requests=redis_benchmark.REQUESTS,
+    benchmark_rounds=redis_benchmark.ROUNDS,
+    benchmark_max_rounds=redis_benchmark.MAX_ROUNDS,
+)
+
+
+def doctor_plan(samples: int = DOCTOR_SAMPLES, budgets: BudgetBook | None = None) -> LatencyPlan:
+    """A short-sample plan for ``nself-redis doctor`` (a few hundred round trips per command)."""
+    return LatencyPlan(samples, max(1, min(DOCTOR_WARMUP, samples // 5)), DOCTOR_MAX_SECONDS, budgets)
+
+
+def _timeout(context: CheckContext) -> float:
+    configured = context.client.connection_pool.connection_kwargs.get("socket_timeout")
+    return float(configured) if configured else 5.0
+
+
+def _promise(command: str, budgets: dict[str, Budget]) -> str:
+    limits = "; ".join(f"{LABEL[name]} ≤ {budget.describe()}" for name, budget in budgets.items())
+    return f"{command} round trips stay within budget: {limits or 'no budget set'}"
+
+
+def _seen(result: CommandLatency) -> str:
+    values = ", ".join(f"{LABEL[name]} {format_ms(result.percentiles.ms(name))}" for name in PERCENTILES)
+    return (
+        f"{result.command} ({result.description}) over {result.samples} round trips "
+        f"to {result.server}: {values}"
+    )
+
+
+def judge(check_id: str, result: CommandLatency, book: BudgetBook) -> CheckResult:
+    """Compare measured percentiles with budgets; the message names each one over budget."""
+    budgets = book.of(result.command)
+    over: list[str] = []
+    unjudged: list[str] = []
+    for name, budget in budgets.items():
+        if not meaningful(name, result.samples):
+            unjudged.append(LABEL[name])
+            continue
+        value = result.percentiles.ms(name)
+        if value > budget.limit_ms:
+            over.append(
+                f"{result.command} {LABEL[name]} = {format_ms(value)} "
+                f"is over its budget of {budget.describe()}"
+            )
+    measured = {
+        "command": result.command,
+        "samples": result.samples,
+        "warmup": result.warmup,
+        "clock": result.clock,
+        "percentiles_ms": result.percentiles.as_ms(),
+        "budgets_ms": {name: {"limit_ms": b.limit_ms, "source": b.source} for name, b in budgets.items()},
+        "over_budget": [
+            name
+            for name in budgets
+            if name not in unjudged and result.percentiles.ms(name) > budgets[name].limit_ms
+        ],
+        "not_judged": unjudged,
+    }
+    note = f" (not judged, too few samples: {', '.join(unjudged)})" if unjudged else ""
+    message = f"Promise: {_promise(result.command, budgets)}. Seen: {_seen(result)}{note}"
+    sources = "; ".join(sorted({budget.source for budget in budgets.values()}))
+    if over:
+        return error(check_id, f"{'; '.join(over)}. {message}", sources, measured)
+    return ok(check_id, message, sources, measured)
+
+
+def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None = None) -> CheckResult:
+    """Time ``command`` and judge its percentiles against the env's budgets."""
+    check_id = f"latency.{command.lower()}"
+    plan = plan or LatencyPlan()
+    book = plan.book(context)
+    try:
+        result = measure(
+            context.client,
+            command,
+            context.key_prefix("latency"),
+            samples=plan.samples,
+            warmup=plan.warmup,
+            timeout=_timeout(context),
+            max_seconds=plan.max_seconds,
+        )
+    except SamplerError as failure:
+        if "NOPERM" in str(failure) or "no permissions" in str(failure):
+            # Whether this user may run the command is the auth/queue suites' question.
+            return skipped(
+                check_id, f"{command} is not allowed for this user, so it was not timed: {failure}"
+            )
+        return error(
+            check_id,
+            f"Promise: {_promise(command, book.of(command))}. Seen: no measurement, {failure}",
+            measured={"command": command, "error": str(failure)},
+        )
+    if plan.record is not None:
+        plan.record(result)
+    return judge(check_id, result, book)
+
+
+def sampler_overhead_is_small(context: CheckContext, plan: LatencyPlan | None = None) -> CheckResult:
+    """the sampler's PING p50 is within 1.25x of redis-benchmark's"""
+    check_id = "latency.sampler_overhead"
+    plan = plan or LatencyPlan()
+    clock = clock_overhead()
+    try:
+        comparison = redis_benchmark.compare(
+            context.client,
+            context.key_prefix("latency"),
+            context.run_id,
+            launched=context.launched,
+            requests=plan.benchmark_requests,
+            rounds=plan.benchmark_rounds,
+            max_rounds=plan.benchmark_max_rounds,
+            timeout=_timeout(context),
+        )
+    except redis_benchmark.BenchmarkUnavailable as why:
+        return skipped(check_id, f"sampler overhead not compared: {why}")
+    except SamplerError as failure:
+        return error(check_id, f"Promise: the sampler can time PING. Seen: {failure}")
+    return overhead_verdict(comparison, clock)
+
+
+def overhead_verdict(comparison: redis_benchmark.OverheadComparison, clock: ClockOverhead) -> CheckResult:
+    """ok within ``RATIO_LIMIT``; over it an error (a warning over TLS), stating both p50s."""
+    check_id = "latency.sampler_overhead"
+    measured = comparison.as_dict() | {"clock_read_ns": {"min": clock.min_ns, "median": clock.median_ns}}
+    message = (
+        f"Promise: the sampler adds little to what it measures: its PING p50 is within "
+        f"{redis_benchmark.RATIO_LIMIT}x of redis-benchmark's (C client) on the same server. Seen: sampler "
+        f"p50 {format_ms(comparison.sampler_p50_ms)}, `{comparison.command_line}` p50 "
+        f"{format_ms(comparison.benchmark_p50_ms)} (its histogram's bucket edge; best of "
+        f"{len(comparison.rounds)} alternating rounds "
+        f"of {comparison.requests}): ratio {comparison.ratio:.2f} (of the medians: "
+        f"{comparison.median_ratio:.2f}); reading the clock twice costs {clock.median_ns} ns"
+    )
+    if comparison.ratio <= redis_benchmark.RATIO_LIMIT:
+        return ok(check_id, message, measured=measured)
+    if comparison.tls:
+        # Python's ssl layer costs more per call than hiredis's: a known limit, not a broken sampler.
+        return warning(
+            check_id,
+            f"Over TLS the sampler's Python ssl layer adds its own cost to every round trip; its "
+            f"numbers include it. {message}",
+            measured=measured,
+        )
+    return error(check_id, f"The sampler is too slow to trust its numbers. {message}", measured=measured)
+
+
+def _slowlog_budget(book: BudgetBook, command: str) -> Budget | None:
+    """A command we budget: its loosest budget. Any other command blocks the single-threaded
+    server for everyone, so it is held to the loosest single-command budget."""
+    if command in COMMANDS:
+        return book.loosest(command)
+    singles = [budget for name in COMMANDS if name != "PIPELINE" if (budget := book.loosest(name))]
+    return max(singles, key=lambda budget: budget.limit_ms) if singles else None
+
+
+def slowlog_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> CheckResult:
+    """no SLOWLOG entry took longer than the latency budget"""
+    check_id = "latency.slowlog"
+    book = (plan or LatencyPlan()).book(context)
+    try:
+        entries = slowlog(context.client)
+    except Exception as failure:
+        return skipped(check_id, f"SLOWLOG is not readable here ({failure})")
+    threshold = config_value(context.client, "slowlog-log-slower-than")
+    logged_from = "an unknown threshold (CONFIG GET denied)"
+    if threshold is not None:
+        if int(threshold) < 0:
+            return skipped(check_id, "the slow log is off (slowlog-log-slower-than=-1): nothing to report")
+        logged_from = f"slowlog-log-slower-than={threshold} µs ({int(threshold) / 1000:g} ms)"
+    over = []
+    for entry in entries:
+        budget = _slowlog_budget(book, entry.command)
+        if budget is not None and entry.duration_ms > budget.limit_ms:
+            over.append((entry, budget))
+    measured = {
+        "entries": len(entries),
+        "over_budget": [
+            {
+                "id": entry.id,
+                "command": entry.command,
+                "duration_ms": entry.duration_ms,
+                "age_s": round(entry.age_seconds),
+                "budget_ms": budget.limit_ms,
+                "budget_source": budget.source,
+            }
+            for entry, budget in over
+        ],
+        "threshold": threshold,
+    }
+    promise = (
+        "Promise: no command runs longer on the server than the latency budget (a slow command "
+        "blocks every client)"
+    )
+    scope = f"{len(entries)} SLOWLOG entries (logged from {logged_from})"
+    if not over:
+        return ok(check_id, f"{promise}. Seen: none over budget among {scope}", measured=measured)
+    listed = "; ".join(f"{entry.describe()}, over {budget.describe()}" for entry, budget in over[:10])
+    more = f" and {len(over) - 10} more" if len(over) > 10 else ""
+    return warning(
+        check_id,
+        f"{len(over)} SLOWLOG entries over budget: {listed}{more}. {promise}. Seen: {scope}",
+        measured=measured,
+    )
+
+
+def server_side_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> CheckResult:
+    """the server's own latency (INFO latencystats) stays within the budgets"""
+    check_id = "latency.server_side"
+    book = (plan or LatencyPlan()).book(context)
+    stats = latencystats(context.client)
+    if stats is None:
+        return skipped(
+            check_id,
+            "the server reports no INFO latencystats (Redis before 7.0, or latency-tracking no)",
+        )
+    over: list[str] = []
+    rows: dict[str, dict[str, float]] = {}
+    for command in COMMANDS:
+        percentiles = stats.get(command.lower())
+        if not percentiles:
+            continue
+        rows[command] = percentiles
+        for name, value in percentiles.items():
+            budget = book.budget(command, name)
+            if budget is not None and value > budget.limit_ms:
+                over.append(
+                    f"server-side {command} {LABEL[name]} = {format_ms(value)} is over the round-trip "
+                    f"budget of {budget.describe()}"
+                )
+    shown = "; ".join(
+        f"{command} " + ", ".join(f"{LABEL[name]} {format_ms(value)}" for name, value in values.items())
+        for command, values in rows.items()
+    )
+    message = (
+        "Promise: the server's own execution time (INFO latencystats, since start or CONFIG "
+        f"RESETSTAT) stays within the round-trip budgets. Seen: {shown or 'no tracked command yet'}"
+    )
+    measured = {"latencystats_ms": rows, "over_budget": over}
+    if over:
+        return warning(check_id, f"{'; '.join(over)}. {message}", measured=measured)
+    return ok(check_id, message, measured=measured)
+
+
+def env_budgets(env: EnvContext, environ: Mapping[str, str] | None = None) -> BudgetBook:
+    """The budgets of an env outside pytest (doctor): defaults, ``REDIS_LATENCY_BUDGET_*`` in the
+    env files, then ``NSELF_BUDGET`` (``;``-separated). Raises ``BudgetError`` naming a bad one."""
+    raw = (os.environ if environ is None else environ).get("NSELF_BUDGET", "")
+    rules = [item.strip() for item in raw.replace(";", "\n").splitlines() if item.strip()]
+    return BudgetBook.resolve(env.name, env.resolved.values, environ=rules)
+
+
+def quick_check(
+    context: CheckContext, samples: int = DOCTOR_SAMPLES, budgets: BudgetBook | None = None
+) -> list[CheckResult]:
+    """Every latency check with a short sample: what ``nself-redis doctor`` runs."""
+    plan = doctor_plan(samples, budgets)
+    results = [within_budget(context, command, plan) for command in COMMANDS]
+    results.append(slowlog_within_budget(context, plan))
+    results.append(server_side_within_budget(context, plan))
+    return results
+
+
+def _command_check(command: str) -> Callable[[CheckContext], CheckResult]:
+    def run(context: CheckContext) -> CheckResult:
+        return within_budget(context, command)
+
+    return run
+
+
+def _register(check_id: str, title: str, function: Callable[[CheckContext], CheckResult]) -> None:
+    """Register a doctor-callable ``(context)`` form; the suite calls the functions with a plan."""
+
+    def run(context: CheckContext) -> CheckResult:
+        return function(context)
+
+    run.__doc__ = title
+    check(check_id, safe=True)(run)
+
+
+def _register_all() -> None:
+    for command in COMMANDS:
+        _register(
+            f"latency.{command.lower()}",
+            f"{command} round trips stay within the env's latency budget",
+            _command_check(command),
+        )
+    _register(
+        "latency.sampler_overhead",
+        "the sampler's PING p50 is within 1.25x of redis-benchmark's",
+        sampler_overhead_is_small,
+    )
+    _register(
+        "latency.slowlog", "no SLOWLOG entry took longer than the latency budget", slowlog_within_budget
+    )
+    _register(
+        "latency.server_side",
+        "the server's own latency (INFO latencystats) stays within the budgets",
+        server_side_within_budget,
+    )
+
+
+_register_all()

@@ -1,0 +1,261 @@
+"""Time round trips over one raw socket with a monotonic nanosecond clock.
+
+redis-py parses every reply into Python objects and checks its connection before
+each command; that costs more than a loopback round trip. The sampler instead
+writes pre-encoded RESP and stops the clock when the ``recv`` that completes the
+reply returns; replies are scanned (for completeness and errors) after the clock
+stopped. The socket stays blocking with kernel send/receive timeouts, so no
+``poll`` call is added to each round trip and no read can hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from pytest_nself_redis.latency.resp import (
+    INCOMPLETE,
+    ProtocolError,
+    ReplyError,
+    encode,
+    first_error,
+    replies_end,
+)
+from pytest_nself_redis.secrets import Secret
+
+CLOCK = "time.perf_counter_ns"
+# A kernel receive/send timeout on a blocking socket: EAGAIN, or "want read/write" under TLS.
+_TIMEOUTS = (BlockingIOError, TimeoutError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+_clock = time.perf_counter_ns
+_RECV = 1 << 16
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """Where and how to connect, taken from a redis-py client (so TLS and auth match)."""
+
+    host: str | None
+    port: int | None
+    unix_path: str | None
+    username: str | None
+    password: Secret
+    db: int
+    timeout: float
+    tls: ssl.SSLContext | None = None
+    tls_files: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, client: redis.Redis, timeout: float = 5.0) -> ServerAddress:
+        kwargs: dict[str, Any] = client.connection_pool.connection_kwargs
+        tls_context = None
+        tls_files = None
+        if issubclass(client.connection_pool.connection_class, redis.SSLConnection):
+            tls_files = {
+                name: str(kwargs[key])
+                for name, key in (
+                    ("cacert", "ssl_ca_certs"),
+                    ("cert", "ssl_certfile"),
+                    ("key", "ssl_keyfile"),
+                )
+                if kwargs.get(key)
+            }
+            tls_context = ssl.create_default_context(cafile=tls_files.get("cacert"))
+            tls_context.check_hostname = bool(kwargs.get("ssl_check_hostname", False))
+            if kwargs.get("ssl_cert_reqs") in (ssl.CERT_NONE, "none"):
+                tls_context.verify_mode = ssl.CERT_NONE
+            if "cert" in tls_files:
+                tls_context.load_cert_chain(tls_files["cert"], tls_files.get("key"))
+        configured = kwargs.get("socket_timeout")
+        return cls(
+            host=kwargs.get("host"),
+            port=kwargs.get("port"),
+            unix_path=kwargs.get("path"),
+            username=kwargs.get("username"),
+            password=Secret(kwargs.get("password") or ""),
+            db=int(kwargs.get("db") or 0),
+            timeout=float(configured) if configured else timeout,
+            tls=tls_context,
+            tls_files=tls_files,
+        )
+
+    def describe(self) -> str:
+        where = self.unix_path or f"{self.host}:{self.port}"
+        return f"{'TLS ' if self.tls else ''}{where}"
+
+
+class SamplerError(Exception):
+    """The sampler could not complete a round trip: the message says which and why."""
+
+
+def _set_kernel_timeouts(sock: socket.socket, seconds: float) -> None:
+    whole = int(seconds)
+    packed = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, packed)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, packed)
+
+
+class RawConnection:
+    """One socket to the server; authenticated and on the right db after ``open``."""
+
+    def __init__(self, address: ServerAddress) -> None:
+        self.address = address
+        self._sock: socket.socket | None = None
+
+    def open(self) -> RawConnection:
+        address = self.address
+        try:
+            if address.unix_path:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(address.timeout)
+                sock.connect(address.unix_path)
+            else:
+                sock = socket.create_connection((address.host, address.port), timeout=address.timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if address.tls is not None:
+                sock = address.tls.wrap_socket(sock, server_hostname=address.host)  # handshake: timed out
+            # Blocking with kernel timeouts: bounded, without a poll() per round trip.
+            sock.settimeout(None)
+            _set_kernel_timeouts(sock, address.timeout)
+        except OSError as error:
+            raise SamplerError(f"cannot connect to {address.describe()}: {error}") from None
+        self._sock = sock
+        if address.password:
+            auth = ("AUTH", address.username, address.password.reveal()) if address.username else None
+            self.call(encode(*(auth or ("AUTH", address.password.reveal()))), what="AUTH")
+        if address.db:
+            self.call(encode("SELECT", address.db), what="SELECT")
+        return self
+
+    def close(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> RawConnection:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def sock(self) -> socket.socket:
+        if self._sock is None:
+            raise SamplerError("the sampler's connection is not open")
+        return self._sock
+
+    def _receive(self) -> bytes:
+        try:
+            data = self.sock.recv(_RECV)
+        except _TIMEOUTS:
+            raise SamplerError(
+                f"no reply from {self.address.describe()} within {self.address.timeout:g} s"
+            ) from None
+        except OSError as error:
+            raise SamplerError(f"connection to {self.address.describe()} failed: {error}") from None
+        if not data:
+            raise SamplerError(f"{self.address.describe()} closed the connection")
+        return data
+
+    def call(self, payload: bytes, replies: int = 1, what: str = "command") -> bytes:
+        """Send and read ``replies`` complete replies, untimed; error replies raise."""
+        self.sock.sendall(payload)
+        data = self._receive()
+        while _complete(data, replies) == INCOMPLETE:
+            data += self._receive()
+        error = first_error(data, replies)
+        if error is not None:
+            # Never echo the payload: AUTH carries the password.
+            raise ReplyError(f"{what} answered -{error}")
+        return data
+
+    def time_round_trips(
+        self, payload: bytes, replies: int, count: int, max_seconds: float | None = None
+    ) -> list[int]:
+        """Up to ``count`` timed round trips of ``payload``; nanoseconds each.
+
+        The clock starts before ``sendall`` and stops when the ``recv`` that completes
+        the last reply returns. Error replies raise after the clock stopped. With
+        ``max_seconds``, sampling stops early once that much time has passed (a slow
+        server then yields fewer samples instead of a long run).
+        """
+        sock = self.sock
+        send, receive, clock = sock.sendall, sock.recv, _clock
+        durations = [0] * count
+        deadline = clock() + (int(max_seconds * 1e9) if max_seconds else 1 << 62)
+        for index in range(count):
+            try:
+                start = clock()
+                if start > deadline:
+                    return durations[:index]
+                send(payload)
+                data = receive(_RECV)
+                stop = clock()
+                end = _complete(data, replies) if data else 0
+                while end == INCOMPLETE:
+                    data += receive(_RECV)
+                    stop = clock()
+                    end = _complete(data, replies)
+            except _TIMEOUTS:
+                raise SamplerError(
+                    f"no reply from {self.address.describe()} within {self.address.timeout:g} s "
+                    f"(round trip {index + 1} of {count})"
+                ) from None
+            except OSError as error:
+                raise SamplerError(f"connection to {self.address.describe()} failed: {error}") from None
+            if not data:
+                raise SamplerError(f"{self.address.describe()} closed the connection")
+            durations[index] = stop - start
+            if data[0] == 45 or (replies > 1 and first_error(data, replies) is not None):
+                raise ReplyError(f"answered -{first_error(data, replies)}")
+        return durations
+
+
+def _complete(data: bytes, replies: int) -> int:
+    try:
+        return replies_end(data, replies)
+    except ProtocolError as error:
+        raise SamplerError(f"the server does not speak RESP: {error}") from None
+
+
+@contextlib.contextmanager
+def quiet_gc() -> Iterator[None]:
+    """No garbage-collector pauses inside the timed loop (they would be ours, not Redis's)."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass(frozen=True)
+class ClockOverhead:
+    """What reading the clock twice costs: the floor under every measured round trip."""
+
+    min_ns: int
+    median_ns: int
+    resolution_ns: float
+
+
+def clock_overhead(reads: int = 20_000) -> ClockOverhead:
+    clock = _clock
+    gaps = [0] * reads
+    with quiet_gc():
+        for index in range(reads):
+            start = clock()
+            gaps[index] = clock() - start
+    gaps.sort()
+    resolution = time.get_clock_info("perf_counter").resolution * 1e9
+    return ClockOverhead(gaps[0], gaps[len(gaps) // 2], resolution)

@@ -1,0 +1,1 @@
+"""The latency suite proves itself: sampler, budgets, slow server, charts in a real browser."""

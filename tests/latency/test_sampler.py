@@ -1,0 +1,201 @@
+"""The sampler against real servers: what it measures, what it leaves, how it fails."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from pytest_nself_redis.checks import CheckContext, Status
+from pytest_nself_redis.checks import latency as checks
+from pytest_nself_redis.latency import COMMANDS, BudgetBook, SamplerError, measure, redis_benchmark
+from pytest_nself_redis.latency.benchmark_json import write_benchmark_json
+from pytest_nself_redis.targets.base import Target
+from tests.conftest import Launcher
+from tests.latency.proxy import DelayProxy
+
+PREFIX = "nself-harness:selftest:lat1:"
+
+
+@pytest.fixture
+def server(launch: Launcher) -> Target:
+    return launch(env="prod")
+
+
+def _keys_left(client: redis.Redis) -> list[str]:
+    return list(client.scan_iter(match=f"{PREFIX}*", count=1000))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_is_timed_and_leaves_no_key(server: Target, command: str) -> None:
+    client = server.client()
+    result = measure(client, command, PREFIX, samples=400, warmup=40)
+    assert result.samples == 400
+    values = [result.percentiles.values_ns[name] for name in ("p50", "p95", "p99", "p999", "max")]
+    assert values == sorted(values)
+    assert result.percentiles.min_ns > 0
+    assert _keys_left(client) == []
+
+
+def test_pipeline_sends_sixteen_commands_per_round_trip(server: Target) -> None:
+    client = server.client()
+    before = int(client.info("stats")["total_commands_processed"])
+    measure(client, "PIPELINE", PREFIX, samples=100, warmup=10)
+    processed = int(client.info("stats")["total_commands_processed"]) - before
+    # 110 round trips x 16 commands, plus AUTH, the INFO call and the cleanup DEL.
+    assert 110 * 16 <= processed <= 110 * 16 + 5, processed
+
+
+def test_a_delay_on_the_wire_shows_in_every_percentile(server: Target) -> None:
+    client = server.client()
+    with DelayProxy(server.endpoint.port, delay=0.002) as proxy:
+        slow = redis.Redis(
+            host="127.0.0.1", port=proxy.port, password=server.endpoint.password.reveal(), socket_timeout=5
+        )
+        result = measure(slow, "GET", PREFIX, samples=100, warmup=5)
+        slow.close()
+    assert result.percentiles.min_ns >= 2_000_000, result.percentiles.as_ms()
+    assert proxy.forwarded_requests >= 105
+    assert _keys_left(client) == []
+
+
+def test_sampling_stops_at_its_time_cap_on_a_slow_server(server: Target) -> None:
+    with DelayProxy(server.endpoint.port, delay=0.005) as proxy:
+        slow = redis.Redis(
+            host="127.0.0.1", port=proxy.port, password=server.endpoint.password.reveal(), socket_timeout=5
+        )
+        started = time.monotonic()
+        result = measure(slow, "PING", PREFIX, samples=5000, warmup=10, max_seconds=0.3)
+        elapsed = time.monotonic() - started
+        slow.close()
+    assert 10 <= result.samples < 5000
+    assert elapsed < 3, elapsed
+
+
+def test_a_command_the_user_may_not_run_is_skipped_naming_it(server: Target) -> None:
+    admin = server.client()
+    admin.execute_command("ACL", "SETUSER", "lat-noscript", "on", ">lat-pw-0123", "~*", "+@all", "-evalsha")
+    try:
+        limited = redis.Redis(
+            host="127.0.0.1",
+            port=server.endpoint.port,
+            username="lat-noscript",
+            password="lat-pw-0123",
+            decode_responses=True,
+        )
+        with pytest.raises(SamplerError) as caught:
+            measure(limited, "EVALSHA", PREFIX, samples=10, warmup=1)
+        assert "EVALSHA" in str(caught.value)
+        assert "NOPERM" in str(caught.value)
+        context = CheckContext(
+            settings=server.context.settings,
+            service=server.context.service,
+            client=limited,
+            connect=server.connect,
+            launched=True,
+        )
+        result = checks.within_budget(context, "EVALSHA")
+        assert result.status is Status.SKIPPED
+        assert "EVALSHA is not allowed for this user" in result.message
+        assert "NOPERM" in result.message
+        limited.close()
+    finally:
+        admin.execute_command("ACL", "DELUSER", "lat-noscript")
+    assert _keys_left(admin) == []
+
+
+def test_an_error_reply_fails_the_check_naming_command_and_reason(launch: Launcher) -> None:
+    full = launch(env="prod", REDIS_MAXMEMORY="1", REDIS_MAXMEMORY_POLICY="noeviction")
+    client = full.client()
+    with pytest.raises(SamplerError) as caught:
+        measure(client, "SET", PREFIX, samples=10, warmup=1)
+    assert "SET: the server answered -OOM command not allowed" in str(caught.value)
+    context = CheckContext(
+        settings=full.context.settings,
+        service=full.context.service,
+        client=client,
+        connect=full.connect,
+        launched=True,
+    )
+    result = checks.within_budget(context, "INCR")
+    assert result.status is Status.ERROR
+    assert "Promise: INCR round trips stay within budget" in result.message
+    assert "INCR: the server answered -OOM" in result.message
+    assert _keys_left(client) == []
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """Something that accepts connections and never answers (a hung server)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stop.set()
+    thread.join(timeout=5)
+    for sock in [*accepted, listener]:
+        sock.close()
+
+
+def test_a_server_that_never_answers_is_a_bounded_error(silent_port: int) -> None:
+    client = redis.Redis(host="127.0.0.1", port=silent_port, socket_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(SamplerError) as caught:
+        measure(client, "PING", PREFIX, samples=10, warmup=0)
+    assert time.monotonic() - started < 3
+    assert "no reply" in str(caught.value)
+    assert "PING" in str(caught.value)
+
+
+def test_overhead_comparison_uses_a_throwaway_user_and_removes_it(server: Target) -> None:
+    if redis_benchmark.find_binary() is None:
+        pytest.skip("redis-benchmark is not installed (apt-get install redis-tools)")
+    client = server.client()
+    comparison = redis_benchmark.compare(client, PREFIX, "selftest", launched=True, requests=500, rounds=2)
+    assert len(comparison.rounds) == 2
+    assert comparison.sampler_p50_ms > 0
+    assert comparison.benchmark_p50_ms > 0
+    assert "********" in comparison.command_line
+    users = client.execute_command("ACL", "USERS")
+    assert not [user for user in users if str(user).startswith("nself-bench-")]
+    with pytest.raises(redis_benchmark.BenchmarkUnavailable) as caught:
+        redis_benchmark.compare(client, PREFIX, "selftest", launched=False)
+    assert "command line" in str(caught.value)
+
+
+def test_benchmark_json_compares_with_pytest_benchmarks_own_command(server: Target, tmp_path: Path) -> None:
+    client = server.client()
+    book = BudgetBook.defaults("prod")
+    paths = []
+    for run in ("first", "second"):
+        results = [measure(client, command, PREFIX, samples=200, warmup=20) for command in ("PING", "GET")]
+        paths.append(write_benchmark_json(tmp_path / run / "benchmark-prod.json", "prod", results, book))
+    compared = subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark", "compare", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "latency[PING]" in compared.stdout
+    assert "latency[GET]" in compared.stdout
