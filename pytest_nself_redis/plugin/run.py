@@ -111,13 +111,15 @@ class NselfRun:
 
             find_redis_server(self.options.redis_server)
 
-    def target_options(self, extra_args: tuple[str, ...] = ()) -> TargetOptions:
+    def target_options(self, extra_args: tuple[str, ...] = (), variant: bool = False) -> TargetOptions:
+        """Options for a launch; a variant runs beside the env's own server, so it never takes
+        the fixed --nself-port (it would collide) and gets a free port instead."""
         return TargetOptions(
             run_id=self.run_id,
             redis_server=self.options.redis_server,
             redis_url=self.options.redis_url,
             redis_ca=self.options.redis_ca,
-            host_port=self.options.port,
+            host_port=None if variant else self.options.port,
             startup_timeout=self.options.startup_timeout,
             socket_timeout=self.options.timeout,
             extra_args=extra_args,
@@ -134,7 +136,7 @@ class NselfRun:
         resources.install_handlers()
         assert self.kind is not None
         try:
-            target = make_target(self.kind, context, self.target_options(extra_args))
+            target = make_target(self.kind, context, self.target_options(extra_args, variant=not record))
             try:
                 target.start()
             except BaseException:
