@@ -40,6 +40,10 @@ def make(run_id: str) -> Iterator[Any]:
 def test_start_to_ready(benchmark: Any, make: Any, target_kind: str) -> None:
     benchmark.group = "launch: start to ready"
     benchmark.extra_info["target"] = target_kind
-    benchmark.pedantic(lambda target: target.start(), setup=lambda: make(target_kind),
-                       rounds=ROUNDS[target_kind], iterations=1)
+    benchmark.pedantic(
+        lambda target: target.start(),
+        setup=lambda: make(target_kind),
+        rounds=ROUNDS[target_kind],
+        iterations=1,
+    )
     assert benchmark.stats.stats.median > 0

@@ -1,6 +1,6 @@
 """The complete example keeps the pubsub, datastructures, monitoring and queue promises
-in every env, except the one it documents as a trade-off: dev and staging use
-allkeys-lru, which the queue suite correctly reports unsafe for BullMQ."""
+in every env, except the one it documents as a trade-off: dev uses allkeys-lru,
+which the queue suite correctly reports unsafe for BullMQ."""
 
 from __future__ import annotations
 
@@ -34,11 +34,8 @@ def test_complete_example_every_env(tmp_path: Path, run_id: str, node_env: dict[
     failed = sorted(
         (env, name) for env in ENVS for name, outcome in result.outcomes(env).items() if outcome == "failed"
     )
-    assert failed == [
-        ("dev", "test_eviction_policy_is_noeviction[dev]"),
-        ("staging", "test_eviction_policy_is_noeviction[staging]"),
-    ], result.output[-3000:]
-    for env in ("dev", "staging"):
+    assert failed == [("dev", "test_eviction_policy_is_noeviction[dev]")], result.output[-3000:]
+    for env in ("dev",):
         details = result.case("test_eviction_policy_is_noeviction", env).details
         assert BULLMQ_WORDS in details
         assert "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:5)" in details

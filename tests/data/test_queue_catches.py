@@ -20,7 +20,7 @@ def failed_tests(outcomes: dict[str, str]) -> set[str]:
 @pytest.mark.parametrize(
     "case",
     [
-        ("staging", {}, "allkeys-lru", "an evicted job key is a lost job", "(.env.dev:5)"),
+        ("dev", {}, "allkeys-lru", "an evicted job key is a lost job", "(.env.dev:5)"),
         (
             "prod",
             {"REDIS_MAXMEMORY_POLICY": "volatile-lru"},

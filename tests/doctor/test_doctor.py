@@ -141,8 +141,8 @@ def test_colour_only_on_a_terminal(launch: Launcher) -> None:
 
 
 def test_nagios_line(launch: Launcher) -> None:
-    target = launch(COMPLETE, "staging")  # allkeys-lru: unsafe for queues
-    completed = doctor("--redis-url", url(target), "--nagios", env="staging")
+    target = launch(COMPLETE, "dev")  # allkeys-lru: unsafe for queues
+    completed = doctor("--redis-url", url(target), "--nagios", env="dev")
     assert completed.returncode == 2
     (line,) = completed.stdout.splitlines()
     assert line.startswith("REDIS CRITICAL - ")

@@ -20,11 +20,12 @@ from tests.durability.conftest import Server
 from tests.harness import make_project, run_suites
 
 CONFIGURED = "test_configured_policy_at_configured_maxmemory"
+PROMISE = {".env.staging": "REDIS_MAXMEMORY_POLICY=allkeys-lru"}
 BROKEN_PROJECTS = {
     "wrong policy (noeviction while allkeys-lru is promised)": (
         compose("--maxmemory-policy allkeys-lru", "--maxmemory-policy noeviction"),
         [
-            "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:5)",
+            "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.staging:7)",
             "the compose command (docker-compose.yml:5) sets --maxmemory-policy noeviction",
             "writes were refused with OOM instead of evicting keys",
             "the server runs maxmemory-policy noeviction",
@@ -33,7 +34,7 @@ BROKEN_PROJECTS = {
     "wrong policy of the same family (allkeys-random)": (
         compose("--maxmemory-policy allkeys-lru", "--maxmemory-policy allkeys-random"),
         [
-            "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:5)",
+            "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.staging:7)",
             "sets --maxmemory-policy allkeys-random",
             "the deployment does not run the promised limit and policy",
         ],
@@ -52,7 +53,8 @@ BROKEN_PROJECTS = {
 @pytest.mark.parametrize("case", list(BROKEN_PROJECTS))
 def test_configured_policy_check_catches_the_deployment(tmp_path: Path, case: str) -> None:
     compose_text, fragments = BROKEN_PROJECTS[case]
-    project = make_project(tmp_path / "project", compose=compose_text)
+    # staging of the complete example promises noeviction; these deployments break allkeys-lru
+    project = make_project(tmp_path / "project", env_files=PROMISE, compose=compose_text)
     result = run_suites(
         project, tmp_path, "--nself-env", "staging", "--nself-target", "process", "-m", "eviction"
     )
@@ -64,7 +66,7 @@ def test_configured_policy_check_catches_the_deployment(tmp_path: Path, case: st
 
 
 def test_the_good_compose_file_keeps_the_configured_policy(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "project", compose=compose())
+    project = make_project(tmp_path / "project", env_files=PROMISE, compose=compose())
     result = run_suites(
         project,
         tmp_path,

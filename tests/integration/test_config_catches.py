@@ -49,7 +49,7 @@ volumes:
 """
 GOOD = (
     "redis-server --appendonly yes --appendfsync everysec --save '900 1' --maxmemory 128mb "
-    "--maxmemory-policy allkeys-lru --maxclients 2000 --timeout 300 --tcp-keepalive 60 "
+    "--maxmemory-policy noeviction --maxclients 2000 --timeout 300 --tcp-keepalive 60 "
     "--loglevel notice --requirepass ${{REDIS_PASSWORD}}"
 )
 
@@ -123,7 +123,7 @@ def test_each_broken_deployment_is_caught(tmp_path: Path, case: str) -> None:
 
 def test_a_server_changed_at_run_time_breaks_the_live_layer(tmp_path: Path, launch: Launcher) -> None:
     target = launch(COMPLETE, "staging")
-    target.client().config_set("maxmemory-policy", "noeviction")
+    target.client().config_set("maxmemory-policy", "allkeys-random")
     password = target.endpoint.password.reveal()
     result = run_suites(
         COMPLETE,
@@ -140,5 +140,5 @@ def test_a_server_changed_at_run_time_breaks_the_live_layer(tmp_path: Path, laun
     case = result.case("test_setting_reaches_the_server[maxmemory-policy]")
     assert case.outcome == "failed"
     assert "Broken at the live layer" in case.details
-    assert "running server reports maxmemory-policy=noeviction" in case.details
+    assert "running server reports maxmemory-policy=allkeys-random" in case.details
     assert password not in result.output

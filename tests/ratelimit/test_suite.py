@@ -79,7 +79,7 @@ def test_green_for_every_builtin_limiter_on_dev_staging_prod(tmp_path: Path, run
     report = (result.reports / "report-staging.html").read_text()
     assert "ratelimit: concurrency (one key, all callers released at once)" in report
     assert "ratelimit: bursts" in report
-    # the eviction policy's risk: dev/staging allkeys-lru warn (and the demonstration shows a reset),
+    # the eviction policy's risk: dev's allkeys-lru warns (and the demonstration shows a reset),
     # prod noeviction keeps limits
     assert "Risk: under allkeys-lru a full Redis may evict any key" in result.stdout
     assert "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:5)" in result.stdout
@@ -261,7 +261,7 @@ def test_leaking_deployment_keys_are_caught(tmp_path: Path, launch: Launcher) ->
 def test_eviction_risk_names_the_policy_and_its_source(
     launch: Launcher, overrides: dict[str, str], extra_args: tuple[str, ...], status: str, words: str
 ) -> None:
-    target = launch(COMPLETE, "staging", extra_args=extra_args, **overrides)
+    target = launch(COMPLETE, "dev", extra_args=extra_args, **overrides)  # dev: allkeys-lru
     context = CheckContext(
         settings=target.context.settings,
         service=target.context.service,

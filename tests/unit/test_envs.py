@@ -96,10 +96,13 @@ def test_no_project_and_no_env_files(tmp_path: Path) -> None:
 
 
 def test_runtime_disagreements_are_named_without_secrets(tmp_path: Path) -> None:
-    nself = project(tmp_path, {
-        ".env.staging": "REDIS_MAXMEMORY=512mb\nREDIS_PASSWORD=new-secret-value\n",
-        ".env.runtime": "REDIS_MAXMEMORY=256mb\nREDIS_PASSWORD=old-secret-value\nREDIS_PORT=6380\n",
-    })
+    nself = project(
+        tmp_path,
+        {
+            ".env.staging": "REDIS_MAXMEMORY=512mb\nREDIS_PASSWORD=new-secret-value\n",
+            ".env.runtime": "REDIS_MAXMEMORY=256mb\nREDIS_PASSWORD=old-secret-value\nREDIS_PORT=6380\n",
+        },
+    )
     found = [item.describe() for item in nself.runtime_disagreements(nself.resolve("staging"))]
     assert found == [
         "REDIS_MAXMEMORY: .env.runtime has '256mb' (.env.runtime:1) but the env files give '512mb' "

@@ -23,9 +23,9 @@ def test_deployment_layer_names_setting_file_and_line() -> None:
 def test_live_layer_when_the_server_departs_from_the_deployment() -> None:
     context = load_env_context(NselfProject.open(COMPLETE), "staging")
     promise = config_promises(context.settings)["maxmemory-policy"]
-    verdict = compare_layers(promise, context.service, {"maxmemory-policy": "noeviction"})
+    verdict = compare_layers(promise, context.service, {"maxmemory-policy": "allkeys-random"})
     assert verdict.broken_layer == LIVE
-    assert "running server reports maxmemory-policy=noeviction" in verdict.message
+    assert "running server reports maxmemory-policy=allkeys-random" in verdict.message
 
 
 def test_kept_promise() -> None:
