@@ -24,6 +24,7 @@ import redis
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.project.settings import RedisSettings
+from pytest_nself_redis.targets.base import Target
 
 
 class Status(StrEnum):
@@ -69,6 +70,20 @@ class CheckContext:
     # The env behind the settings (its files' values, e.g. REDIS_LATENCY_BUDGET_*), when known.
     env: EnvContext | None = None
     _keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    @classmethod
+    def of(cls, target: Target, client: redis.Redis | None = None, run_id: str | None = None) -> CheckContext:
+        """The context of a started target: its env's settings, deployment and clients
+        (``client`` replaces the target's own authenticated client, e.g. an ACL user's)."""
+        return cls(
+            settings=target.context.settings,
+            service=target.context.service,
+            client=client if client is not None else target.client(),
+            connect=target.connect,
+            run_id=run_id or target.options.run_id,
+            launched=target.launched,
+            env=target.context,
+        )
 
     def key_prefix(self, label: str) -> str:
         """A prefix unique to this run and call, for checks that write (and then delete)."""

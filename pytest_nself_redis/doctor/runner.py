@@ -152,15 +152,7 @@ def run_doctor(
         client = target.client()
         report = DoctorReport(context.name, target.describe(), server_version(client))
         report.warnings = [item.describe() for item in context.runtime_disagreements]
-        check_context = CheckContext(
-            settings=context.settings,
-            service=context.service,
-            client=client,
-            connect=target.connect,
-            run_id=options.run_id,
-            launched=False,
-            env=context,
-        )
+        check_context = CheckContext.of(target, client)
         for check_id in doctor_checks(suites):
             report.results.append(_run_one(check_id, check_context))
     finally:

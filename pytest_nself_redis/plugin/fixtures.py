@@ -85,15 +85,7 @@ def nself_checks(
     request: pytest.FixtureRequest, nself_target: Target, nself_redis: redis.Redis
 ) -> CheckContext:
     """What the bundled checks look at: settings, deployment and clients of this env's target."""
-    return CheckContext(
-        settings=nself_target.context.settings,
-        service=nself_target.context.service,
-        client=nself_redis,
-        connect=nself_target.connect,
-        run_id=get_run(request.config).run_id,
-        launched=nself_target.launched,
-        env=nself_target.context,
-    )
+    return CheckContext.of(nself_target, nself_redis, get_run(request.config).run_id)
 
 
 class ReportAttachments:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_nself_redis.latency.stats import format_ms
+from pytest_nself_redis.reporting.html import html_table
 
 WITHIN = "#2e7d32"
 OVER = "#c62828"
@@ -189,18 +190,7 @@ def legend() -> str:
 
 
 def _table(title: str, rows: Sequence[Mapping[str, object]], css_class: str) -> str:
-    if not rows:
-        return ""
-    columns = list(rows[0])
-    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(row.get(column, '')))}</td>" for column in columns) + "</tr>"
-        for row in rows
-    )
-    return (
-        f'<h4>{html.escape(title)}</h4><table class="{css_class}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table>"
-    )
+    return html_table(title, rows, css_class, heading="h4") if rows else ""
 
 
 def latency_section(

@@ -9,6 +9,7 @@ reports, and given the env table and the per-suite summary before it is written.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,15 @@ def summary_table(tally: dict[str, dict[str, int]]) -> str:
     )
 
 
-def html_table(title: str, rows: list[dict[str, object]]) -> str:
+def html_table(
+    title: str,
+    rows: Sequence[Mapping[str, object]],
+    css_class: str = "nself-measurements",
+    heading: str = "h3",
+) -> str:
     """A titled table of measurements (columns from the first row), escaped."""
     if not rows:
-        return f"<h3>{html.escape(title)}</h3><p>(no rows)</p>"
+        return f"<{heading}>{html.escape(title)}</{heading}><p>(no rows)</p>"
     columns = list(rows[0])
     head = "".join(f"<th>{html.escape(str(column))}</th>" for column in columns)
     body = "".join(
@@ -54,7 +60,7 @@ def html_table(title: str, rows: list[dict[str, object]]) -> str:
         for row in rows
     )
     return (
-        f'<h3>{html.escape(title)}</h3><table class="nself-measurements">'
+        f'<{heading}>{html.escape(title)}</{heading}><table class="{css_class}">'
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 

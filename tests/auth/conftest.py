@@ -36,12 +36,6 @@ def check_context(launch: Launcher) -> ContextMaker:
         **overrides: str,
     ) -> CheckContext:
         target = launch(project, env, kind, extra_args, **overrides)
-        return CheckContext(
-            settings=target.context.settings,
-            service=target.context.service,
-            client=target.client(),
-            connect=target.connect,
-            launched=True,
-        )
+        return CheckContext.of(target)
 
     return make

@@ -63,6 +63,6 @@ def test_green_run_leaves_no_key_on_an_attached_server(tmp_path: Path, launch: L
         "not bullmq",
     )
     failed = {name for name, outcome in result.outcomes("staging").items() if outcome == "failed"}
-    assert failed == {"test_eviction_policy_is_noeviction"}, result.output[-3000:]
+    assert failed == set(), result.output[-3000:]  # staging runs queues: noeviction
     assert harness_keys(target) == []
     assert target.client().dbsize() == before

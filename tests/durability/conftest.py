@@ -23,14 +23,7 @@ def server(launch: Launcher, run_id: str) -> Server:
 
     def make(kind: str = "process", env: str = "staging", **overrides: str) -> tuple[Target, CheckContext]:
         target = launch(COMPLETE, env, kind, (), **overrides)
-        context = CheckContext(
-            settings=target.context.settings,
-            service=target.context.service,
-            client=target.client(),
-            connect=target.connect,
-            run_id=run_id,
-            launched=True,
-        )
+        context = CheckContext.of(target, run_id=run_id)
         return target, context
 
     return make

@@ -95,13 +95,7 @@ def test_a_command_the_user_may_not_run_is_skipped_naming_it(server: Target) -> 
             measure(limited, "EVALSHA", PREFIX, samples=10, warmup=1)
         assert "EVALSHA" in str(caught.value)
         assert "NOPERM" in str(caught.value)
-        context = CheckContext(
-            settings=server.context.settings,
-            service=server.context.service,
-            client=limited,
-            connect=server.connect,
-            launched=True,
-        )
+        context = CheckContext.of(server, limited)
         result = checks.within_budget(context, "EVALSHA")
         assert result.status is Status.SKIPPED
         assert "EVALSHA is not allowed for this user" in result.message
@@ -118,13 +112,7 @@ def test_an_error_reply_fails_the_check_naming_command_and_reason(launch: Launch
     with pytest.raises(SamplerError) as caught:
         measure(client, "SET", PREFIX, samples=10, warmup=1)
     assert "SET: the server answered -OOM command not allowed" in str(caught.value)
-    context = CheckContext(
-        settings=full.context.settings,
-        service=full.context.service,
-        client=client,
-        connect=full.connect,
-        launched=True,
-    )
+    context = CheckContext.of(full, client)
     result = checks.within_budget(context, "INCR")
     assert result.status is Status.ERROR
     assert "Promise: INCR round trips stay within budget" in result.message

@@ -80,13 +80,7 @@ def test_nself_limiters_write_nselfs_key_formats(limiter_server: Target, limiter
     assert len({member for member, _ in members}) == 2  # unique members
     now_ms = limiter_redis.time()[0] * 1000
     assert all(abs(score - now_ms) < 5000 for _, score in members)  # scored now, in milliseconds
-    context = CheckContext(
-        settings=limiter_server.context.settings,
-        service=limiter_server.context.service,
-        client=limiter_redis,
-        connect=limiter_server.connect,
-        launched=True,
-    )
+    context = CheckContext.of(limiter_server, limiter_redis)
     result = checks.deployment_keys(context)
     assert result.status.value == "ok", result.message
     assert "2 key(s), each with a TTL within it" in result.message

@@ -262,13 +262,7 @@ def test_eviction_risk_names_the_policy_and_its_source(
     launch: Launcher, overrides: dict[str, str], extra_args: tuple[str, ...], status: str, words: str
 ) -> None:
     target = launch(COMPLETE, "dev", extra_args=extra_args, **overrides)  # dev: allkeys-lru
-    context = CheckContext(
-        settings=target.context.settings,
-        service=target.context.service,
-        client=target.client(),
-        connect=target.connect,
-        launched=True,
-    )
+    context = CheckContext.of(target)
     result = checks.eviction_risk(context)
     assert result.status.value == status, result.message
     assert words in result.message
@@ -289,13 +283,7 @@ def test_registered_checks_clean_up_after_themselves(launch: Launcher) -> None:
 
     target = launch(COMPLETE, "prod")
     client = target.client()
-    context = CheckContext(
-        settings=target.context.settings,
-        service=target.context.service,
-        client=client,
-        connect=target.connect,
-        launched=True,
-    )
+    context = CheckContext.of(target, client)
     safe = [
         check_id
         for check_id, registered in REGISTRY.items()
