@@ -188,9 +188,9 @@ def overhead_verdict(comparison: redis_benchmark.OverheadComparison, clock: Cloc
         f"Promise: the sampler adds little to what it measures: its PING p50 is within "
         f"{redis_benchmark.RATIO_LIMIT}x of redis-benchmark's (C client) on the same server. Seen: sampler "
         f"p50 {format_ms(comparison.sampler_p50_ms)}, `{comparison.command_line}` p50 "
-        f"{format_ms(comparison.benchmark_p50_ms)} (its histogram's bucket edge; best of "
-        f"{len(comparison.rounds)} alternating rounds "
-        f"of {comparison.requests}): ratio {comparison.ratio:.2f} (of the medians: "
+        f"{format_ms(comparison.benchmark_p50_ms)} (its histogram's bucket edge; best of each over "
+        f"{len(comparison.rounds)} alternating rounds of {comparison.requests}): ratio "
+        f"{comparison.ratio:.2f} (median of the per-round ratios; of the medians: "
         f"{comparison.median_ratio:.2f}); reading the clock twice costs {clock.median_ns} ns"
     )
     if comparison.ratio <= redis_benchmark.RATIO_LIMIT:

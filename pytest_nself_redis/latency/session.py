@@ -113,9 +113,10 @@ class LatencySession:
             lines.append(
                 f"Sampler overhead: PING p50 {format_ms(measured['sampler_p50_ms'])} (sampler) vs "
                 f"{format_ms(measured['redis_benchmark_p50_ms'])} (`{measured['command']}`, PING_MBULK), "
-                f"ratio {measured['ratio']:.2f} (limit {measured['limit']}x; best of "
-                f"{len(measured['rounds'])} alternating rounds of {measured['requests']}; ratio of the "
-                f"medians {measured['median_ratio']:.2f}); reading the clock twice costs "
+                f"ratio {measured['ratio']:.2f} (limit {measured['limit']}x; median of the per-round "
+                f"ratios over {len(measured['rounds'])} alternating rounds of {measured['requests']}, "
+                f"p50s shown are the best of each; ratio of the medians {measured['median_ratio']:.2f}); "
+                f"reading the clock twice costs "
                 f"{measured['clock_read_ns']['median']} ns."
             )
         elif overhead is not None:
