@@ -168,6 +168,38 @@ def make_project(
     return directory
 
 
+# The staging promises of examples/complete, kept by a hand-written compose file that tests
+# break one directive at a time. Messages cite the command as docker-compose.yml:5.
+STAGING_COMMAND = (
+    "redis-server --appendonly yes --appendfsync everysec --save '900 1' --maxmemory 128mb "
+    "--maxmemory-policy noeviction --maxclients 2000 --timeout 300 --tcp-keepalive 60 "
+    "--loglevel notice --requirepass ${REDIS_PASSWORD}"
+)
+COMPOSE_COMMAND_LINE = 5
+
+
+def compose_file(
+    command: str = STAGING_COMMAND, image: str = "redis:7-alpine", port: str = "127.0.0.1:${REDIS_PORT}:6379"
+) -> str:
+    """A docker-compose.yml with one redis service (command on line 5, port on line 9)."""
+    return "\n".join(
+        [
+            "services:",
+            "  redis:",
+            f"    image: {image}",
+            '    user: "999:999"',
+            f"    command: {command}",
+            "    volumes:",
+            "      - redis_data:/data",
+            "    ports:",
+            f'      - "{port}"',
+            "volumes:",
+            "  redis_data:",
+            "",
+        ]
+    )
+
+
 def leftover_processes(run_id: str) -> list[str]:
     """redis-server processes whose working dir is one of this run's temp dirs."""
     found = []

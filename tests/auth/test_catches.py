@@ -15,7 +15,15 @@ import pytest
 
 from pytest_nself_redis.project.model import NselfProject
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, NSELF_099, RunResult, make_project, run_suites
+from tests.harness import (
+    COMPLETE,
+    NSELF_099,
+    STAGING_COMMAND,
+    RunResult,
+    compose_file,
+    make_project,
+    run_suites,
+)
 
 PASSWORDS = {
     env: NselfProject.open(COMPLETE).settings(env).password.value.reveal()
@@ -28,29 +36,6 @@ def appended_line(name: str) -> int:
     """The line an appended setting lands on in the complete example's ``name``."""
     path = COMPLETE / name
     return len(path.read_text().splitlines()) + 1 if path.exists() else 1
-
-
-COMPOSE = """services:
-  redis:
-    image: redis:7-alpine
-    user: "999:999"
-    command: {command}
-    volumes:
-      - redis_data:/data
-    ports:
-      - "{port}"
-volumes:
-  redis_data:
-"""
-GOOD = (
-    "redis-server --appendonly yes --appendfsync everysec --save '900 1' --maxmemory 128mb "
-    "--maxmemory-policy allkeys-lru --maxclients 2000 --timeout 300 --tcp-keepalive 60 "
-    "--loglevel notice --requirepass ${REDIS_PASSWORD}"
-)
-
-
-def compose(command: str = GOOD, port: str = "127.0.0.1:${REDIS_PORT}:6379") -> str:
-    return COMPOSE.format(command=command, port=port)
 
 
 def no_secret_leaked(result: RunResult, *secrets: str) -> None:
@@ -94,7 +79,7 @@ BROKEN = {
     ),
     "password promised but the compose command sets none": Broken(
         "staging",
-        compose=compose(GOOD.replace(" --requirepass ${REDIS_PASSWORD}", "")),
+        compose=compose_file(STAGING_COMMAND.replace(" --requirepass ${REDIS_PASSWORD}", "")),
         failed={
             "test_noauth_before_auth": ["unauthenticated PING", "got +PONG", "sets no --requirepass"],
             "test_wrong_password_is_refused": [
@@ -114,7 +99,7 @@ BROKEN = {
     ),
     "password promised but nself 0.9.9's no-password command deployed": Broken(
         "staging",
-        compose=compose("redis-server --appendonly yes --protected-mode no"),
+        compose=compose_file("redis-server --appendonly yes --protected-mode no"),
         failed={
             "test_noauth_before_auth": ["got +PONG", "sets no --requirepass (docker-compose.yml:5)"],
             "test_wrong_password_is_refused": ["the server has no password"],
@@ -152,7 +137,7 @@ BROKEN = {
     ),
     "the password written literally in the compose command": Broken(
         "staging",
-        compose=compose(GOOD.replace("${REDIS_PASSWORD}", PASSWORDS["staging"])),
+        compose=compose_file(STAGING_COMMAND.replace("${REDIS_PASSWORD}", PASSWORDS["staging"])),
         failed={
             "test_compose_holds_no_literal_password": [
                 "the command (docker-compose.yml:5) gives --requirepass a literal value",
@@ -163,7 +148,7 @@ BROKEN = {
     ),
     "another password written literally in the compose command": Broken(
         "staging",
-        compose=compose(GOOD.replace("${REDIS_PASSWORD}", LITERAL)),
+        compose=compose_file(STAGING_COMMAND.replace("${REDIS_PASSWORD}", LITERAL)),
         failed={
             "test_compose_holds_no_literal_password": [
                 "the command (docker-compose.yml:5) gives --requirepass a literal value"
@@ -175,7 +160,7 @@ BROKEN = {
     ),
     "port published on every interface (6379:6379)": Broken(
         "staging",
-        compose=compose(port="6379:6379"),
+        compose=compose_file(port="6379:6379"),
         failed={
             "test_host_port_is_loopback_only": [
                 "publishes 6379:6379 (docker-compose.yml:9) on every interface",
@@ -185,7 +170,7 @@ BROKEN = {
     ),
     "port published on 0.0.0.0": Broken(
         "staging",
-        compose=compose(port="0.0.0.0:${REDIS_PORT}:6379"),
+        compose=compose_file(port="0.0.0.0:${REDIS_PORT}:6379"),
         failed={
             "test_host_port_is_loopback_only": [
                 "publishes 0.0.0.0:6379:6379 (docker-compose.yml:9) on every interface"
@@ -195,7 +180,7 @@ BROKEN = {
     "REDIS_PORT=0 but the compose file publishes a port": Broken(
         "staging",
         {".env.staging": "REDIS_PORT=0"},
-        compose=compose(port="127.0.0.1:${REDIS_PORT:-6379}:6379"),
+        compose=compose_file(port="127.0.0.1:${REDIS_PORT:-6379}:6379"),
         failed={
             "test_port_zero_publishes_none": [
                 f"no host port is published (REDIS_PORT=0 (.env.staging:{STAGING}))",
@@ -207,7 +192,7 @@ BROKEN = {
     "protected mode off without a password (nself 0.9.9's no-password command)": Broken(
         "dev",
         {".env.dev": "REDIS_PASSWORD="},
-        compose=compose("redis-server --appendonly yes --protected-mode no"),
+        compose=compose_file("redis-server --appendonly yes --protected-mode no"),
         failed={
             "test_protected_mode_without_password": [
                 f"without a password (REDIS_PASSWORD=(empty) (.env.dev:{appended_line('.env.dev')}))",
@@ -220,7 +205,7 @@ BROKEN = {
     "TLS promised but the server speaks plaintext": Broken(
         "staging",
         {".env.staging": "REDIS_TLS_ENABLED=true"},
-        compose=compose(),
+        compose=compose_file(),
         marker="tls",
         failed={
             "test_accepts_tls_clients": [

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, NSELF_099, make_project, run_suites
+from tests.harness import COMPLETE, NSELF_099, STAGING_COMMAND, compose_file, make_project, run_suites
 
 EXPECTED_099 = {
     # promise id -> (setting with its file:line, what the deployment does)
@@ -35,70 +35,45 @@ def test_nself_099_fails_where_the_generator_ignores_settings(tmp_path: Path) ->
         assert f"the compose command (docker-compose.yml:19) {deployment}" in case.details
 
 
-COMPOSE = """services:
-  redis:
-    image: {image}
-    user: "999:999"
-    command: {command}
-    volumes:
-      - redis_data:/data
-    ports:
-      - "{port}"
-volumes:
-  redis_data:
-"""
-GOOD = (
-    "redis-server --appendonly yes --appendfsync everysec --save '900 1' --maxmemory 128mb "
-    "--maxmemory-policy noeviction --maxclients 2000 --timeout 300 --tcp-keepalive 60 "
-    "--loglevel notice --requirepass ${{REDIS_PASSWORD}}"
-)
-
-
-def compose(
-    command: str = GOOD, image: str = "redis:7-alpine", port: str = "127.0.0.1:${{REDIS_PORT}}:6379"
-) -> str:
-    return COMPOSE.format(image=image, command=command.format(), port=port.format())
-
-
 BROKEN = {
     "aof off while promised": (
-        compose(GOOD.replace("--appendonly yes --appendfsync everysec", "--appendonly no")),
+        compose_file(STAGING_COMMAND.replace("--appendonly yes --appendfsync everysec", "--appendonly no")),
         {},
         "test_setting_reaches_the_server[appendonly]",
         ["REDIS_AOF_ENABLED=true (.env.dev:7)", "sets --appendonly no"],
     ),
     "appendfsync no while always is promised": (
-        compose(GOOD.replace("--appendfsync everysec", "--appendfsync no")),
+        compose_file(STAGING_COMMAND.replace("--appendfsync everysec", "--appendfsync no")),
         {".env.staging": "REDIS_AOF_FSYNC=always"},
         "test_setting_reaches_the_server[appendfsync]",
         ["REDIS_AOF_FSYNC=always (.env.staging:7)", "sets --appendfsync no"],
     ),
     "snapshots off while RDB is promised": (
-        compose(GOOD.replace("--save '900 1'", "--save ''")),
+        compose_file(STAGING_COMMAND.replace("--save '900 1'", "--save ''")),
         {},
         "test_setting_reaches_the_server[save]",
         ["REDIS_RDB_FREQUENCY=900 (.env.dev:9)", "sets --save ''"],
     ),
     "no password while one is promised": (
-        compose(GOOD.replace(" --requirepass ${{REDIS_PASSWORD}}", "")),
+        compose_file(STAGING_COMMAND.replace(" --requirepass ${REDIS_PASSWORD}", "")),
         {},
         "test_setting_reaches_the_server[requirepass]",
         ["REDIS_PASSWORD=******** (.env.staging:2)", "sets no --requirepass"],
     ),
     "image major differs from REDIS_VERSION": (
-        compose(),
+        compose_file(),
         {".env": "REDIS_VERSION=6.2-alpine"},
         "test_version_major_matches",
         ["REDIS_VERSION=6.2-alpine (.env:10)", "runs image redis:7-alpine"],
     ),
     "host port differs from REDIS_PORT": (
-        compose(port="127.0.0.1:6380:6379"),
+        compose_file(port="127.0.0.1:6380:6379"),
         {},
         "test_host_port_is_published_as_configured",
         ["REDIS_PORT=6379 (.env.dev:2)", "publishes 127.0.0.1:6380:6379 (docker-compose.yml:9)"],
     ),
     "TLS promised but not deployed": (
-        compose(),
+        compose_file(),
         {".env.staging": "REDIS_TLS_ENABLED=true"},
         "test_tls_setting_reaches_the_server",
         ["REDIS_TLS_ENABLED=true (.env.staging:7)", "sets no --tls-port"],
