@@ -83,3 +83,29 @@ def test_attach_leaves_a_server_with_data_as_it_was(tmp_path: Path, launch: Laun
     assert isinstance(ttls_after, dict)
     for key, ttl in ttls_before.items():
         assert (ttl == -1) == (ttls_after[key] == -1), key
+
+
+def test_allow_destructive_runs_them_on_attach(tmp_path: Path, launch: Launcher) -> None:
+    target = launch(COMPLETE, "staging")  # a throwaway server of this test's own
+    target.client().set("doomed", "1")
+    (tmp_path / "test_probe.py").write_text(DESTRUCTIVE_PROBE)
+    password = target.endpoint.password.reveal()
+    result = run_pytest(
+        [
+            "test_probe.py",
+            "-k",
+            "would_flush",
+            "--nself-project",
+            str(COMPLETE),
+            "--nself-env",
+            "staging",
+            "--nself-target",
+            "attach",
+            "--nself-allow-destructive",
+            "--nself-redis-url",
+            f"redis://:{password}@127.0.0.1:{target.endpoint.port}",
+        ],
+        tmp_path,
+    )
+    assert result.outcomes("staging") == {"test_would_flush": "passed"}, result.output[-2000:]
+    assert target.client().dbsize() == 0
