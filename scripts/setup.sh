@@ -85,15 +85,34 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # --- Docker ------------------------------------------------------------------
+# Some machines ship a docker CLI without an engine, so `command -v docker` proves
+# nothing: decide from an answering engine, DOCKER_HOST, or the dockerd binary.
 engine_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 if [ "$with_docker" = 1 ]; then
-    command -v docker >/dev/null 2>&1 || apt_install docker.io
-    if ! engine_answers && [ -z "${DOCKER_HOST:-}" ] && [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null 2>&1; then
-        say "starting dockerd in the background (log: /tmp/nself-redis-dockerd.log)"
-        nohup dockerd >/tmp/nself-redis-dockerd.log 2>&1 &
-        for _ in $(seq 1 60); do engine_answers && break; sleep 1; done
+    if engine_answers; then
+        say "docker: an engine answers (${DOCKER_HOST:-local socket})"
+    elif [ -n "${DOCKER_HOST:-}" ]; then
+        echo "setup: DOCKER_HOST=$DOCKER_HOST is set but no Docker engine answers there" >&2
+        exit 1
+    else
+        if command -v dockerd >/dev/null 2>&1; then
+            say "docker: no engine answers; dockerd is installed ($(command -v dockerd))"
+        else
+            say "docker: no engine and no dockerd (a docker CLI alone does not run containers); installing docker.io"
+            apt_install docker.io
+        fi
+        command -v docker >/dev/null 2>&1 || apt_install docker.io
+        if [ "$(id -u)" = 0 ]; then
+            say "docker: starting dockerd in the background (log: /tmp/nself-redis-dockerd.log)"
+            nohup dockerd >/tmp/nself-redis-dockerd.log 2>&1 &
+            for _ in $(seq 1 60); do engine_answers && break; sleep 1; done
+        fi
+        engine_answers || {
+            echo "setup: no Docker engine answers (start dockerd as root; log: /tmp/nself-redis-dockerd.log)" >&2
+            exit 1
+        }
+        say "docker: the engine answers"
     fi
-    engine_answers || { echo "setup: no Docker engine answers (see /tmp/nself-redis-dockerd.log)" >&2; exit 1; }
 fi
 if engine_answers; then
     if ! docker image inspect redis:7-alpine >/dev/null 2>&1; then
