@@ -1,6 +1,7 @@
 """latency: round trips of PING, GET, SET, INCR, HSET, EVALSHA and a 16-command pipeline stay
-within the env's budgets (p50, p95, p99, p99.9, max); the sampler's own overhead is stated
-against redis-benchmark; SLOWLOG and INFO latencystats are reported. Charts and
+within the env's budgets (p50, p95, p99, p99.9, max); SLOWLOG and INFO latencystats are
+reported. How the sampler measures is stated in the report; its overhead against redis-benchmark
+is a property of the harness, measured by the harness's own benchmarks, never a verdict here. Charts and
 pytest-benchmark JSON (reports/benchmark-<env>.json) are written when the env's tests end."""
 
 from __future__ import annotations
@@ -41,9 +42,6 @@ def _record(result: CheckResult, record_property: RecordProperty) -> CheckResult
     if isinstance(result.measured, dict):
         for name, value in result.measured.get("percentiles_ms", {}).items():
             record_property(f"{name}_ms", value)
-        for name in ("sampler_p50_ms", "redis_benchmark_p50_ms", "ratio"):
-            if name in result.measured:
-                record_property(name, result.measured[name])
     return result
 
 
@@ -55,13 +53,6 @@ def test_round_trips_within_budget(
     record_property: RecordProperty,
 ) -> None:
     result = checks.within_budget(nself_checks, command, latency_session.plan)
-    expect_result(_record(latency_session.keep(result), record_property))
-
-
-def test_sampler_overhead_is_small(
-    nself_checks: CheckContext, latency_session: LatencySession, record_property: RecordProperty
-) -> None:
-    result = checks.sampler_overhead_is_small(nself_checks, latency_session.plan)
     expect_result(_record(latency_session.keep(result), record_property))
 
 

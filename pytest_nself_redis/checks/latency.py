@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped, warning
 from pytest_nself_redis.context import EnvContext
-from pytest_nself_redis.latency import redis_benchmark
 from pytest_nself_redis.latency.budgets import COMMANDS, Budget, BudgetBook
 from pytest_nself_redis.latency.measure import CommandLatency, measure
-from pytest_nself_redis.latency.sampler import ClockOverhead, SamplerError, clock_overhead
+from pytest_nself_redis.latency.sampler import SamplerError
 from pytest_nself_redis.latency.server_stats import config_value, latencystats, slowlog
 from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, format_ms, meaningful
 
@@ -44,9 +43,6 @@ class LatencyPlan:
     max_seconds: float | None = DOCTOR_MAX_SECONDS
     budgets: BudgetBook | None = None
     record: Callable[[CommandLatency], None] | None = None
-    benchmark_requests: int = 1000
-    benchmark_rounds: int = 3
-    benchmark_max_rounds: int = 6
 
     def book(self, context: CheckContext) -> BudgetBook:
         if self.budgets is not None:
@@ -56,14 +52,7 @@ class LatencyPlan:
         return BudgetBook.defaults(context.settings.env)
 
 
-SUITE_PLAN = LatencyPlan(
-    SUITE_SAMPLES,
-    SUITE_WARMUP,
-    SUITE_MAX_SECONDS,
-    benchmark_requests=redis_benchmark.REQUESTS,
-    benchmark_rounds=redis_benchmark.ROUNDS,
-    benchmark_max_rounds=redis_benchmark.MAX_ROUNDS,
-)
+SUITE_PLAN = LatencyPlan(SUITE_SAMPLES, SUITE_WARMUP, SUITE_MAX_SECONDS)
 
 
 def doctor_plan(samples: int = DOCTOR_SAMPLES, budgets: BudgetBook | None = None) -> LatencyPlan:
@@ -155,55 +144,6 @@ def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None 
     if plan.record is not None:
         plan.record(result)
     return judge(check_id, result, book)
-
-
-def sampler_overhead_is_small(context: CheckContext, plan: LatencyPlan | None = None) -> CheckResult:
-    """the sampler's PING p50 is within 1.25x of redis-benchmark's"""
-    check_id = "latency.sampler_overhead"
-    plan = plan or LatencyPlan()
-    clock = clock_overhead()
-    try:
-        comparison = redis_benchmark.compare(
-            context.client,
-            context.key_prefix("latency"),
-            context.run_id,
-            launched=context.launched,
-            requests=plan.benchmark_requests,
-            rounds=plan.benchmark_rounds,
-            max_rounds=plan.benchmark_max_rounds,
-            timeout=_timeout(context),
-        )
-    except redis_benchmark.BenchmarkUnavailable as why:
-        return skipped(check_id, f"sampler overhead not compared: {why}")
-    except SamplerError as failure:
-        return error(check_id, f"Promise: the sampler can time PING. Seen: {failure}")
-    return overhead_verdict(comparison, clock)
-
-
-def overhead_verdict(comparison: redis_benchmark.OverheadComparison, clock: ClockOverhead) -> CheckResult:
-    """ok within ``RATIO_LIMIT``; over it an error (a warning over TLS), stating both p50s."""
-    check_id = "latency.sampler_overhead"
-    measured = comparison.as_dict() | {"clock_read_ns": {"min": clock.min_ns, "median": clock.median_ns}}
-    message = (
-        f"Promise: the sampler adds little to what it measures: its PING p50 is within "
-        f"{redis_benchmark.RATIO_LIMIT}x of redis-benchmark's (C client) on the same server. Seen: sampler "
-        f"p50 {format_ms(comparison.sampler_p50_ms)}, `{comparison.command_line}` p50 "
-        f"{format_ms(comparison.benchmark_p50_ms)} (its histogram's bucket edge; best of each over "
-        f"{len(comparison.rounds)} alternating rounds of {comparison.requests}): ratio "
-        f"{comparison.ratio:.2f} (median of the per-round ratios; of the medians: "
-        f"{comparison.median_ratio:.2f}); reading the clock twice costs {clock.median_ns} ns"
-    )
-    if comparison.ratio <= redis_benchmark.RATIO_LIMIT:
-        return ok(check_id, message, measured=measured)
-    if comparison.tls:
-        # Python's ssl layer costs more per call than hiredis's: a known limit, not a broken sampler.
-        return warning(
-            check_id,
-            f"Over TLS the sampler's Python ssl layer adds its own cost to every round trip; its "
-            f"numbers include it. {message}",
-            measured=measured,
-        )
-    return error(check_id, f"The sampler is too slow to trust its numbers. {message}", measured=measured)
 
 
 def _slowlog_budget(book: BudgetBook, command: str) -> Budget | None:
@@ -346,11 +286,6 @@ def _register_all() -> None:
             f"{command} round trips stay within the env's latency budget",
             _command_check(command),
         )
-    _register(
-        "latency.sampler_overhead",
-        "the sampler's PING p50 is within 1.25x of redis-benchmark's",
-        sampler_overhead_is_small,
-    )
     _register(
         "latency.slowlog", "no SLOWLOG entry took longer than the latency budget", slowlog_within_budget
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from importlib import resources
 
 import pytest
 
+from pytest_nself_redis.plugin.bundled import SUITES_PACKAGE
 from pytest_nself_redis.targets.select import TARGET_KINDS
 
 
@@ -26,8 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def pytest_args(options: argparse.Namespace, extra: list[str]) -> list[str]:
-    ini = resources.files("pytest_nself_redis") / "check.ini"
-    args = ["-c", str(ini), "--pyargs", "pytest_nself_redis.suites"]
+    """The bundled suites by module name, so pytest finds the user's own ini file (its nself_*
+    keys, markers, addopts) from where the command runs, as plain ``pytest`` would."""
+    args = ["--pyargs", SUITES_PACKAGE]
     for flag, value in (
         ("--nself-env", options.env),
         ("--nself-project", options.project),

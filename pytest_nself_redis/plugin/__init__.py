@@ -6,11 +6,14 @@ unrelated projects see only the options.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin import fixtures
-from pytest_nself_redis.plugin.options import HarnessOptions, add_options
+from pytest_nself_redis.plugin.bundled import Collection, choose_collection, harness_requested, parse_suites
+from pytest_nself_redis.plugin.options import OPTIONS, HarnessOptions, add_options
 from pytest_nself_redis.plugin.redaction import ScrubbingLogRecords
 from pytest_nself_redis.plugin.reporting import HarnessReporting
 from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
@@ -21,6 +24,7 @@ SAFETY_MARKERS = {
     "needs_restart": "needs lifecycle control (restart, crash) of the server",
 }
 _LOGS = pytest.StashKey[ScrubbingLogRecords]()
+_COLLECTION = pytest.StashKey[Collection]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,13 +38,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line(
             "markers", f"{marker}: {meaning}; skipped on attach unless --nself-allow-destructive"
         )
-    run = NselfRun(config, HarnessOptions.from_config(config))
+    options = HarnessOptions.from_config(config)
+    requested = harness_requested(config, [spec.dest for spec in OPTIONS])
+    collection = choose_collection(config, parse_suites(options.suites), requested)
+    config.args[:] = collection.args
+    config.stash[_COLLECTION] = collection
+    run = NselfRun(config, options)
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(fixtures, "nself-redis-fixtures")
     config.pluginmanager.register(HarnessReporting(run), "nself-redis-reporting")
     logs = ScrubbingLogRecords(run.redactor)
     logs.install()
     config.stash[_LOGS] = logs
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    collection = config.stash.get(_COLLECTION, None)
+    if collection is not None and collection.ignores(collection_path):
+        return True
+    return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

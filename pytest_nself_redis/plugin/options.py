@@ -52,6 +52,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="NAME[,NAME...]",
     ),
     OptionSpec(
+        "--nself-suites",
+        "bundled suites to run: all, none, or a comma list (auth,config,...). Default: all of them "
+        "when no test paths are named, none when paths are named",
+        metavar="all|none|NAME[,NAME...]",
+    ),
+    OptionSpec(
         "--nself-project", "the nself project directory (default: the current directory)", metavar="DIR"
     ),
     OptionSpec(
@@ -194,6 +200,7 @@ def resolve_option(
 @dataclass(frozen=True)
 class HarnessOptions:
     env: str | None
+    suites: str | None
     project: Path
     target: str
     redis_url: str | None
@@ -224,6 +231,7 @@ class HarnessOptions:
         reports = None if reports_raw == "none" else base / reports_raw
         return cls(
             env=values["nself_env"],
+            suites=values["nself_suites"],
             project=project,
             target=values["nself_target"] or "auto",
             redis_url=values["nself_redis_url"],

@@ -66,7 +66,7 @@ class HarnessReporting:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
-        if not run.used:
+        if not run.used or run.config.option.collectonly:
             return
         write = terminalreporter.write_line
         terminalreporter.section("nself-redis")
@@ -77,7 +77,8 @@ class HarnessReporting:
             )
             for warning in report.warnings:
                 write(f"  warning: {run.redactor.scrub(warning)}", yellow=True)
-        for launch in run.launches:
+        # One line per launch (variants included: dozens in a full run) is detail for -v.
+        for launch in run.launches if run.config.get_verbosity() > 0 else ():
             if launch.ready_seconds is not None:
                 write(f"launch {launch.env} ({launch.kind}): ready in {launch.ready_seconds * 1000:.1f} ms")
         if self.collector is not None:

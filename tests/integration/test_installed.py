@@ -1,23 +1,33 @@
 """The built wheel carries the suites, the node files and the doctor schema, and an installed
-copy (not this checkout) runs them through `pytest --pyargs` and `nself-redis check`."""
+copy (not this checkout) runs them, from an nself project outside the checkout, in each of the
+three ways users are told to: ``pytest --nself-env staging`` with nothing else,
+``nself-redis check`` and ``pytest --pyargs pytest_nself_redis.suites``."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from tests.harness import COMPLETE, REPO, base_env
+import pytest
+
+from tests.harness import COMPLETE, REPO, base_env, read_junit
+
+TIMEOUT = 300
 
 
-def test_an_installed_wheel_runs_the_bundled_suites(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this checkout, installed into a folder of its own."""
+    dist = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=TIMEOUT,
     )
     (wheel,) = dist.glob("pytest_nself_redis-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -26,54 +36,91 @@ def test_an_installed_wheel_runs_the_bundled_suites(tmp_path: Path) -> None:
         "pytest_nself_redis/suites/test_queue.py",
         "pytest_nself_redis/doctor/schema.json",
         "pytest_nself_redis/node/package-lock.json",
-        "pytest_nself_redis/check.ini",
         "pytest_nself_redis/py.typed",
     ):
         assert required in names, required
-    site = tmp_path / "site"
+    target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=TIMEOUT,
     )
-    env = base_env(PYTHONPATH=str(site))  # the installed copy wins over this checkout's
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest_nself_redis.cli",
-            "check",
-            "--env",
-            "staging",
-            "--project",
-            str(COMPLETE),
-            "--target",
-            "process",
-            "-m",
-            "health or config",
-            "-v",
-        ],
-        cwd=elsewhere,
-        env=env,
+    return target
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the complete example: an nself project with no tests of its own."""
+    copy = tmp_path / "myproject"
+    shutil.copytree(COMPLETE, copy)
+    return copy
+
+
+def _run(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # PYTHONPATH puts the installed copy ahead of this checkout's editable install.
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        env=base_env(PYTHONPATH=str(site)),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=TIMEOUT,
         check=False,
     )
+
+
+def _assert_suites_ran(completed: subprocess.CompletedProcess[str], site: Path, reports: Path) -> None:
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
-    assert f"rootdir: {site}/pytest_nself_redis" in completed.stdout  # the installed check.ini
-    assert "test_answers_ping PASSED" in completed.stdout
-    assert (elsewhere / "reports" / "junit-staging.xml").is_file()
-    pyargs = subprocess.run(
-        [sys.executable, "-c", "import pytest_nself_redis.suites as s; print(s.__file__)"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    assert str(REPO / "suites") not in completed.stdout, "the checkout's suites ran, not the installed ones"
+    cases = read_junit(reports)["staging"]
+    assert "test_answers_ping" in cases
+    assert any(name.startswith("test_setting_reaches_the_server") for name in cases), cases
+    assert {case.outcome for case in cases.values()} == {"passed"}
+
+
+HEADLINE: Sequence[str] = ("--nself-env", "staging", "--nself-target", "process")
+
+
+def test_pytest_with_only_an_env_runs_the_bundled_suites(site: Path, project: Path) -> None:
+    completed = _run(site, project, "pytest", *HEADLINE, "-m", "health or config", "-v")
+    _assert_suites_ran(completed, site, project / "reports")
+    assert "test_health.py::test_answers_ping PASSED" in completed.stdout
+    assert f"rootdir: {project}" in completed.stdout
+    assert "launch staging (process): ready in" in completed.stdout  # launch lines with -v
+
+
+def test_nself_redis_check_runs_them_and_honours_the_users_ini(site: Path, project: Path) -> None:
+    # The user's own ini picks the env, the reports folder and a marker expression.
+    (project / "pytest.ini").write_text(
+        '[pytest]\nnself_env = staging\nnself_reports = out\naddopts = -m "health or config"\n'
     )
-    assert pyargs.stdout.startswith(str(site)), pyargs.stdout
+    completed = _run(site, project, "pytest_nself_redis.cli", "check", "--target", "process", "-v")
+    _assert_suites_ran(completed, site, project / "out")
+    assert f"rootdir: {project}" in completed.stdout
+    assert "test_health.py::test_answers_ping PASSED" in completed.stdout
+
+
+def test_pytest_pyargs_runs_them(site: Path, project: Path) -> None:
+    completed = _run(
+        site, project, "pytest", "--pyargs", "pytest_nself_redis.suites", *HEADLINE, "-m", "health or config"
+    )
+    _assert_suites_ran(completed, site, project / "reports")
+    assert "ready in" not in completed.stdout  # one line per launch only with -v
+
+
+def test_named_paths_run_with_the_fixtures_and_nself_suites_adds_bundled_ones(
+    site: Path, project: Path
+) -> None:
+    tests = project / "mytests"
+    tests.mkdir()
+    (tests / "test_mine.py").write_text("def test_mine(nself_redis):\n    assert nself_redis.ping()\n")
+    own = _run(site, project, "pytest", "mytests", *HEADLINE)
+    assert own.returncode == 0, own.stdout[-3000:] + own.stderr[-2000:]
+    assert set(read_junit(project / "reports")["staging"]) == {"test_mine"}
+    both = _run(site, project, "pytest", "mytests", *HEADLINE, "--nself-suites", "health")
+    assert both.returncode == 0, both.stdout[-3000:] + both.stderr[-2000:]
+    names = set(read_junit(project / "reports")["staging"])
+    assert "test_mine" in names
+    assert "test_answers_ping" in names
+    assert not any(name.startswith("test_setting_reaches") for name in names), names

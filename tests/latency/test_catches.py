@@ -43,10 +43,6 @@ def test_a_slow_server_fails_every_command_naming_the_cause(launch: Launcher, tm
         budget = "2 ms" if command == "PIPELINE" else "1 ms"
         pattern = rf"{command} p50 = \d+\.\d\d ms is over its budget of {budget} \(default for prod\)"
         assert re.search(pattern, details), details
-    # The sampler's own overhead is not compared on an attached server with a password.
-    overhead = result.case("test_sampler_overhead_is_small")
-    assert overhead.outcome == "skipped"
-    assert "command line" in overhead.message
     assert password not in result.output
     # Safe on a server it did not launch: no key left behind, no user added.
     client = server.client()

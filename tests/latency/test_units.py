@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nself_redis.checks import Status
-from pytest_nself_redis.checks.latency import overhead_verdict
 from pytest_nself_redis.latency.budgets import COMMANDS, BudgetBook, BudgetError, parse_rule
 from pytest_nself_redis.latency.redis_benchmark import BenchmarkRound, OverheadComparison
 from pytest_nself_redis.latency.resp import (
@@ -19,7 +17,6 @@ from pytest_nself_redis.latency.resp import (
     replies_end,
     reply_end,
 )
-from pytest_nself_redis.latency.sampler import ClockOverhead
 from pytest_nself_redis.latency.stats import Percentiles, format_ms, meaningful, nearest_rank
 from pytest_nself_redis.project.envfile import EnvEntry
 from pytest_nself_redis.project.provenance import Source
@@ -203,15 +200,7 @@ def _comparison(sampler_ms: float, benchmark_ms: float, tls: bool = False) -> Ov
     )
 
 
-def test_a_sampler_too_slow_against_redis_benchmark_fails_stating_both_numbers() -> None:
-    clock = ClockOverhead(50, 70, 1.0)
-    kept = overhead_verdict(_comparison(0.035, 0.031), clock)
-    assert kept.status is Status.OK
-    assert kept.measured["ratio"] == 1.129
-    broken = overhead_verdict(_comparison(0.050, 0.031), clock)
-    assert broken.status is Status.ERROR
-    assert "sampler p50 50.0 µs" in broken.message
-    assert "p50 31.0 µs" in broken.message
-    assert "ratio 1.61" in broken.message
-    assert "within 1.25x" in broken.message
-    assert overhead_verdict(_comparison(0.050, 0.031, tls=True), clock).status is Status.WARNING
+def test_one_disturbed_round_does_not_move_the_overhead_ratio() -> None:
+    comparison = _comparison(0.035, 0.031)
+    assert round(comparison.ratio, 3) == 1.129  # the median of the per-round ratios
+    assert comparison.as_dict()["sampler_p50_ms"] == 0.035  # the best round of each is shown
