@@ -32,6 +32,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--redis-url", help="reach the server here instead (redis[s]://[:password@]host:port)"
     )
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify a rediss:// server's certificate and host name (the output says "
+        "TLS verification OFF, in red)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON document (schema: doctor/schema.json)")
     output.add_argument("--nagios", action="store_true", help="one Nagios plugin line and status")
@@ -57,6 +63,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
             options.timeout,
             options.redis_ca,
             tuple(options.suite) if options.suite else DOCTOR_SUITES,
+            insecure=options.insecure,
         )
     except HarnessError as error:
         message = str(error)

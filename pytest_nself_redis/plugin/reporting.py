@@ -75,6 +75,8 @@ class HarnessReporting:
                 f"{env}: {run.redactor.scrub(report.target)} · Redis {report.server_version} · "
                 f"{report.deployment}"
             )
+            if report.tls_unverified:
+                write(f"  {report.tls_unverified}", red=True, bold=True)
             for warning in report.warnings:
                 write(f"  warning: {run.redactor.scrub(warning)}", yellow=True)
         for launch in run.launches:

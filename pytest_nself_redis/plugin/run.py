@@ -17,7 +17,7 @@ from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.secrets import Redactor, url_password
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import Target, TargetOptions
+from pytest_nself_redis.targets.base import INSECURE_NOTE, Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target, resolve_kind
 
 ENV_FIXTURE = "nself_env_name"
@@ -123,6 +123,7 @@ class NselfRun:
             startup_timeout=self.options.startup_timeout,
             socket_timeout=self.options.timeout,
             extra_args=extra_args,
+            insecure=self.options.redis_insecure,
         )
 
     @property
@@ -155,6 +156,8 @@ class NselfRun:
                 report.target_kind = target.kind
                 report.ready_seconds = target.ready_seconds
                 report.server_version = server_version(target.client())
+                if target.endpoint.unverified_tls:
+                    report.tls_unverified = INSECURE_NOTE
                 if self.kind_reason and target.kind == self.kind:
                     report.notes.append(f"target {target.kind}: {self.kind_reason}")
         self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), target.ready_seconds))

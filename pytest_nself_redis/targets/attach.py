@@ -6,6 +6,7 @@ REDIS_PASSWORD from the settings, which is how the host reaches nself's Redis.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -18,8 +19,9 @@ from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOp
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
 
-def endpoint_from_url(url: str, ca_cert: str | None = None) -> Endpoint:
-    """``redis://`` or ``rediss://`` (TLS, verified with ``ca_cert`` or the system's CAs)."""
+def endpoint_from_url(url: str, ca_cert: str | None = None, insecure: bool = False) -> Endpoint:
+    """``redis://`` or ``rediss://`` (TLS: certificate and host name verified with ``ca_cert``
+    or the system's CAs; not verified only with ``insecure``, the user's explicit choice)."""
     try:
         parts = urlsplit(url)
         port = parts.port or 6379
@@ -36,7 +38,7 @@ def endpoint_from_url(url: str, ca_cert: str | None = None) -> Endpoint:
     if parts.scheme == "rediss":
         if ca_cert and not Path(ca_cert).is_file():
             raise TargetError(f"--nself-redis-ca {ca_cert}: no such file")
-        tls = TlsFiles(ca_cert=Path(ca_cert) if ca_cert else None)
+        tls = TlsFiles(ca_cert=Path(ca_cert) if ca_cert else None, verify=not insecure)
     return Endpoint(
         host=parts.hostname,
         port=port,
@@ -54,7 +56,7 @@ class AttachTarget(Target):
     def __init__(self, context: EnvContext, options: TargetOptions) -> None:
         super().__init__(context, options)
         if options.redis_url:
-            self._planned = endpoint_from_url(options.redis_url, options.redis_ca)
+            self._planned = endpoint_from_url(options.redis_url, options.redis_ca, options.insecure)
             self._how = "--nself-redis-url"
         else:
             settings = context.settings
@@ -98,11 +100,25 @@ class AttachTarget(Target):
                 f"{self.options.socket_timeout:.1f} s: a hung server, or not Redis"
             ) from None
         except redis_errors.ConnectionError as error:
+            if "CERTIFICATE_VERIFY_FAILED" in str(error):
+                raise TargetError(self._untrusted(where, str(error))) from None
             if "closed by server" in str(error) and denied_banner((self._planned.host, self._planned.port)):
                 raise UnreachableError(f"{where} refuses this client (-DENIED): {DENIED_HINT}") from None
             raise UnreachableError(f"nothing answers as Redis at {where}: {error}") from None
         except (OSError, redis_errors.RedisError) as error:
             raise UnreachableError(f"{where} does not speak the Redis protocol ({error})") from None
+
+    def _untrusted(self, where: str, error: str) -> str:
+        found = re.search(r"certificate verify failed: ([^(]+)", error)
+        tls = self._planned.tls
+        against = tls.ca_cert if tls is not None and tls.ca_cert else "the system's CAs"
+        return (
+            f"{where} presented a TLS certificate this run does not trust "
+            f"({found.group(1).strip() if found else 'certificate verify failed'}; checked against "
+            f"{against}, host name {self._planned.host}): nothing was sent to it. Pass the CA that "
+            "signed it (--nself-redis-ca, doctor --redis-ca), or skip verification explicitly with "
+            "--nself-redis-insecure (doctor --insecure)"
+        )
 
     def stop(self) -> None:
         self.close_clients()

@@ -23,6 +23,7 @@ import redis
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, base_env, make_project
+from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed
 
 SCHEMA = json.loads((resources.files("pytest_nself_redis") / "doctor" / "schema.json").read_text())
 FORBIDDEN = (
@@ -49,7 +50,11 @@ def url(target: Target, password: str | None = None, user: str = "") -> str:
 
 
 def doctor(
-    *args: str, project: Path = COMPLETE, env: str = "prod", timeout: float = 60
+    *args: str,
+    project: Path = COMPLETE,
+    env: str = "prod",
+    timeout: float = 60,
+    environ: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
@@ -63,7 +68,7 @@ def doctor(
         *args,
     ]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, check=False, env=base_env()
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=base_env(**(environ or {}))
     )
 
 
@@ -373,3 +378,70 @@ def test_a_limited_acl_user_gets_what_it_can(launch: Launcher) -> None:
     assert any(
         "not allowed for this user" in check["message"] or "NOPERM" in check["message"] for check in skipped
     ), skipped
+
+
+def on_a_terminal(*args: str) -> str:
+    """Doctor's output when stdout is a terminal (colour on)."""
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "pytest_nself_redis.cli", "doctor", *args]
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, env=base_env())
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def tls_target(tmp_path: Path, launch: Launcher) -> tuple[Path, Target, Path]:
+    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    target = launch(project, "prod")
+    assert target.endpoint.tls is not None
+    assert target.endpoint.tls.ca_cert is not None
+    return project, target, target.endpoint.tls.ca_cert
+
+
+def test_sends_nothing_to_a_certificate_it_does_not_trust(tmp_path: Path, launch: Launcher) -> None:
+    """The first connection reaches the real server (trusted through the system's CAs, here
+    SSL_CERT_FILE); later ones meet a self-signed certificate and must send it nothing."""
+    project, target, ca_cert = tls_target(tmp_path, launch)
+    password = target.endpoint.password.reveal()
+    cert, key = self_signed(tmp_path)
+    with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=1) as mitm:
+        completed = doctor(
+            "--redis-url",
+            f"rediss://:{password}@127.0.0.1:{mitm.port}",
+            "--json",
+            project=project,
+            environ={"SSL_CERT_FILE": str(ca_cert)},
+        )
+    assert mitm.forwarded == 1, completed.stderr
+    mitm.assert_sent_nothing()
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr
+    document = as_json(completed)
+    assert by_id(document)["auth.right_password"]["status"] == "error"
+    assert password not in completed.stdout + completed.stderr
+
+
+def test_insecure_is_explicit_and_said_in_red(tmp_path: Path, launch: Launcher) -> None:
+    project, target, _ = tls_target(tmp_path, launch)
+    password = target.endpoint.password.reveal()
+    where = f"rediss://:{password}@127.0.0.1:{target.endpoint.port}"
+    refused = doctor("--redis-url", where, project=project)
+    assert refused.returncode == 2
+    assert "presented a TLS certificate this run does not trust" in refused.stderr
+    document = as_json(doctor("--redis-url", where, "--insecure", "--json", project=project))
+    assert document["warnings"][0].startswith("TLS verification OFF (--insecure)")
+    assert document["totals"]["error"] == 0, document
+    shown = on_a_terminal(
+        "--project", str(project), "--env", "prod", "--suite", "health", "--redis-url", where, "--insecure"
+    )
+    assert "\033[31m✗ TLS verification OFF (--insecure)" in shown, shown[-1000:]
+    assert password not in shown + json.dumps(document)

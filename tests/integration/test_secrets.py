@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pytest_nself_redis.project.model import NselfProject
+from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, make_project, run_pytest
+from tests.harness import COMPLETE, make_project, run_pytest, run_suites
+from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed, signed_for_another_host
 
 LEAKY_TESTS = """
 import logging
@@ -103,4 +106,109 @@ def test_attach_url_password_is_never_shown(tmp_path: Path, launch: Launcher) ->
     )
     assert result.status == 0, result.output[-2000:]
     assert "attach redis://:********@127.0.0.1" in result.output
+    assert leaked(password, result.output, result.reports) == []
+
+
+def tls_project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project", env_files={".env.staging": "REDIS_TLS_ENABLED=true"})
+
+
+def tls_files(target: Target) -> Path:
+    """The CA of a launched TLS server (ca.key lies beside it)."""
+    assert target.endpoint.tls is not None
+    assert target.endpoint.tls.ca_cert is not None
+    return target.endpoint.tls.ca_cert
+
+
+def test_attach_sends_nothing_to_a_certificate_it_does_not_trust(tmp_path: Path, launch: Launcher) -> None:
+    """No --nself-redis-ca: the system's CAs (here SSL_CERT_FILE, the run's CA) vouch for the
+    real server, which gets the first connection; every later connection meets a self-signed
+    certificate. Not one check may send it a byte, AUTH least of all."""
+    project = tls_project(tmp_path)
+    target = launch(project, "staging")
+    ca_cert, password = tls_files(target), target.endpoint.password.reveal()
+    cert, key = self_signed(tmp_path)
+    with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=1) as mitm:
+        result = run_suites(
+            project,
+            tmp_path,
+            "--nself-env",
+            "staging",
+            "--nself-target",
+            "attach",
+            "--nself-redis-url",
+            f"rediss://:{password}@127.0.0.1:{mitm.port}",
+            "-m",
+            "auth or tls",
+            env={"SSL_CERT_FILE": str(ca_cert)},
+        )
+    assert mitm.forwarded == 1, result.output[-2000:]
+    mitm.assert_sent_nothing()
+    accepts = result.case("test_accepts_tls_clients", "staging")
+    assert accepts.outcome == "failed", result.output[-2000:]
+    assert "speaks TLS but its certificate was not accepted" in accepts.details
+    assert leaked(password, result.output, result.reports) == []
+
+
+def test_attach_checks_the_host_name(tmp_path: Path, launch: Launcher) -> None:
+    """A certificate from the right CA for another host is refused before anything is sent."""
+    project = tls_project(tmp_path)
+    target = launch(project, "staging")
+    ca_cert, password = tls_files(target), target.endpoint.password.reveal()
+    cert, key = signed_for_another_host(tmp_path, ca_cert.parent)
+    with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=0) as mitm:
+        result = run_suites(
+            project,
+            tmp_path,
+            "--nself-env",
+            "staging",
+            "--nself-target",
+            "attach",
+            "--nself-redis-url",
+            f"rediss://:{password}@127.0.0.1:{mitm.port}",
+            "--nself-redis-ca",
+            str(ca_cert),
+            "-m",
+            "health or auth",
+        )
+    assert result.status == 4, result.output[-2000:]
+    assert "presented a TLS certificate this run does not trust" in result.output
+    assert "127.0.0.1" in result.output
+    assert "Traceback" not in result.output
+    mitm.assert_sent_nothing()
+    assert password not in result.output
+
+
+def test_insecure_is_explicit_and_reported_in_red(tmp_path: Path, launch: Launcher) -> None:
+    """Without a trusted CA the run refuses the server; --nself-redis-insecure reaches it and
+    every report says verification was off."""
+    project = tls_project(tmp_path)
+    target = launch(project, "staging")
+    password = target.endpoint.password.reveal()
+    args = [
+        "--nself-env",
+        "staging",
+        "--nself-target",
+        "attach",
+        "--nself-redis-url",
+        f"rediss://:{password}@127.0.0.1:{target.endpoint.port}",
+        "-m",
+        "health or tls",
+    ]
+    for name in ("refused", "insecure"):
+        (tmp_path / name).mkdir()
+    refused = run_suites(project, tmp_path / "refused", *args)
+    assert refused.status == 4, refused.output[-2000:]
+    assert "presented a TLS certificate this run does not trust" in refused.output
+    result = run_suites(project, tmp_path / "insecure", *args, "--nself-redis-insecure", "--color=yes")
+    outcomes = result.outcomes("staging")
+    assert outcomes["test_answers_ping"] == "passed", result.output[-2000:]
+    assert outcomes["test_accepts_tls_clients"] == "passed", result.output[-2000:]
+    red = re.search(r"\x1b\[31m(\x1b\[1m)?\s*TLS verification OFF \(--insecure\)", result.stdout)
+    assert red is not None, result.stdout[-2000:]
+    html = (result.reports / "report-staging.html").read_text()
+    assert "nself-alert" in html
+    assert "TLS verification OFF (--insecure)" in html
+    junit = (result.reports / "junit-staging.xml").read_text()
+    assert 'name="TLS verification" value="TLS verification OFF (--insecure)' in junit
     assert leaked(password, result.output, result.reports) == []
