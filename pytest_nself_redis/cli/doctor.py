@@ -13,7 +13,7 @@ import sys
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
 from pytest_nself_redis.doctor.runner import DOCTOR_SUITES, load_context, run_doctor
 from pytest_nself_redis.errors import ExitStatus, HarnessError
-from pytest_nself_redis.secrets import redact_url, url_password
+from pytest_nself_redis.secrets import Redactor
 
 NAGIOS_UNKNOWN = 3
 
@@ -52,11 +52,12 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
     if options.timeout <= 0:
         print("nself-redis: --timeout must be positive", file=sys.stderr)
         return int(ExitStatus.USAGE)
+    # The URL's password is known before anything can fail, so no message can show it.
+    redactor = Redactor()
+    redactor.add_url(options.redis_url)
     try:
         context = load_context(options.project, options.env)
-        redactor = context.redactor
-        if options.redis_url:
-            redactor.add(url_password(options.redis_url))
+        redactor = Redactor([*redactor.values, *context.redactor.values])
         report = run_doctor(
             context,
             options.redis_url,
@@ -66,9 +67,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
             insecure=options.insecure,
         )
     except HarnessError as error:
-        message = str(error)
-        if options.redis_url:
-            message = message.replace(options.redis_url, redact_url(options.redis_url))
+        message = redactor.scrub(str(error))
         if options.nagios:
             print(f"REDIS UNKNOWN - {message}")
             return NAGIOS_UNKNOWN

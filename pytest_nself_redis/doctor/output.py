@@ -63,8 +63,8 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
 
 
 def write_json(report: DoctorReport, stream: TextIO, redactor: Redactor) -> None:
-    text = json.dumps(report.to_json(), indent=2, default=str)
-    stream.write(redactor.scrub(text) + "\n")
+    text = json.dumps(redactor.scrub_data(report.to_json()), indent=2)
+    stream.write(text + "\n")
 
 
 def write_nagios(report: DoctorReport, stream: TextIO, redactor: Redactor) -> int:

@@ -14,7 +14,7 @@ from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.reporting.environment import EnvReport
-from pytest_nself_redis.secrets import Redactor, url_password
+from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import INSECURE_NOTE, Target, TargetOptions
@@ -84,8 +84,7 @@ class NselfRun:
     # -- preparation (collection time) -------------------------------------------
     def prepare(self) -> None:
         """Load every env and choose the target, so bad input stops the run before any test."""
-        if self.options.redis_url:
-            self.redactor.add(url_password(self.options.redis_url))
+        self.redactor.add_url(self.options.redis_url)
         first = None
         for env in self.env_names():
             context = self.context(env)

@@ -14,33 +14,39 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
-from pytest_nself_redis.secrets import Secret, redact_url
+from pytest_nself_redis.secrets import MASK, Secret, redact_url, split_url
 from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions, TlsFiles
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
 
 def endpoint_from_url(url: str, ca_cert: str | None = None, insecure: bool = False) -> Endpoint:
     """``redis://`` or ``rediss://`` (TLS: certificate and host name verified with ``ca_cert``
-    or the system's CAs; not verified only with ``insecure``, the user's explicit choice)."""
+    or the system's CAs; not verified only with ``insecure``, the user's explicit choice).
+
+    The userinfo is cut off first (everything up to the last ``@``), so a password holding
+    / # ? @ or : is neither misread as host, path or fragment nor shown in a message."""
+    parts = split_url(url.strip())
+    # Without a scheme nothing says where a password ends: show only what follows the last @.
+    shown = redact_url(url) if parts else f"{MASK}@{url.rpartition('@')[2]}" if "@" in url else url
+    if parts is None or parts.head.lower() not in ("redis://", "rediss://"):
+        raise TargetError(f"--nself-redis-url {shown} is not a redis:// or rediss:// URL with a host")
     try:
-        parts = urlsplit(url)
-        port = parts.port or 6379
+        location = urlsplit(parts.without_userinfo())
+        port = location.port or 6379
     except ValueError as error:
-        raise TargetError(f"--nself-redis-url {redact_url(url)} is not a valid URL ({error})") from None
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise TargetError(
-            f"--nself-redis-url {redact_url(url)} is not a redis:// or rediss:// URL with a host"
-        )
-    db_text = parts.path.lstrip("/") or "0"
+        raise TargetError(f"--nself-redis-url {shown} is not a valid URL ({error})") from None
+    if not location.hostname:
+        raise TargetError(f"--nself-redis-url {shown} is not a redis:// or rediss:// URL with a host")
+    db_text = location.path.lstrip("/") or "0"
     if not db_text.isdigit():
-        raise TargetError(f"--nself-redis-url {redact_url(url)}: the path must be a db number")
+        raise TargetError(f"--nself-redis-url {shown}: the path must be a db number")
     tls = None
-    if parts.scheme == "rediss":
+    if location.scheme.lower() == "rediss":
         if ca_cert and not Path(ca_cert).is_file():
             raise TargetError(f"--nself-redis-ca {ca_cert}: no such file")
         tls = TlsFiles(ca_cert=Path(ca_cert) if ca_cert else None, verify=not insecure)
     return Endpoint(
-        host=parts.hostname,
+        host=location.hostname,
         port=port,
         password=Secret(unquote(parts.password or "")),
         username=unquote(parts.username) if parts.username else None,

@@ -445,3 +445,43 @@ def test_insecure_is_explicit_and_said_in_red(tmp_path: Path, launch: Launcher) 
     )
     assert "\033[31m✗ TLS verification OFF (--insecure)" in shown, shown[-1000:]
     assert password not in shown + json.dumps(document)
+
+
+# / # @ : " \ and non-ASCII: a URL parser that trusts the port misreads it; JSON escapes " and \.
+HOSTILE = 'k9Vq/x7Rw#m2Zt@p4Ly:"c8Hn\\üé€Jd5'
+HOSTILE_PIECES = ("k9Vq", "x7Rw", "m2Zt", "p4Ly", "c8Hn", "üé€Jd5", "Jd5")
+
+
+def test_a_password_full_of_url_characters_never_shows(tmp_path: Path, launch: Launcher) -> None:
+    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    target = launch(project, "prod")
+    assert target.endpoint.password.reveal() == HOSTILE
+    where = f"redis://:{HOSTILE}@127.0.0.1:{target.endpoint.port}"
+    human = doctor("--redis-url", where, project=project)
+    assert human.returncode in (0, 1), human.stderr  # reached and authenticated: the URL was read whole
+    assert "attach redis://:********@127.0.0.1" in human.stdout
+    as_json(doctor("--redis-url", where, "--json", project=project))
+    runs = [
+        human,
+        doctor("--redis-url", where, "--json", project=project),
+        doctor("--redis-url", where, "--nagios", project=project),
+        doctor("--redis-url", f"redis://:{HOSTILE}@127.0.0.1:1", "--nagios", project=project),
+        doctor("--redis-url", f"redis://:{HOSTILE}@127.0.0.1:notaport", project=project),
+        doctor("--redis-url", f"redis://:{HOSTILE}@127.0.0.1:1", project=project),
+    ]
+    assert runs[3].stdout.startswith("REDIS UNKNOWN - nothing answers as Redis at 127.0.0.1:1")
+    assert runs[4].returncode == 2
+    assert "is not a valid URL" in runs[4].stderr
+    for run in runs:
+        shown = run.stdout + run.stderr
+        assert [piece for piece in HOSTILE_PIECES if piece in shown] == [], shown[-1500:]
+        assert json.dumps(HOSTILE)[1:-1] not in shown
+
+
+def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", env_files={".env.secrets": "REDIS_PASSWORD Sup3r-s3cret-9x"})
+    for args in ((), ("--nagios",), ("--json",)):
+        completed = doctor("--redis-url", "redis://127.0.0.1:1", *args, project=project)
+        assert completed.returncode in (2, 3)
+        assert ".env.secrets:" in completed.stdout + completed.stderr
+        assert "Sup3r" not in completed.stdout + completed.stderr

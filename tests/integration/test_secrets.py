@@ -212,3 +212,40 @@ def test_insecure_is_explicit_and_reported_in_red(tmp_path: Path, launch: Launch
     junit = (result.reports / "junit-staging.xml").read_text()
     assert 'name="TLS verification" value="TLS verification OFF (--insecure)' in junit
     assert leaked(password, result.output, result.reports) == []
+
+
+HOSTILE = 'k9Vq/x7Rw#m2Zt@p4Ly:"c8Hn\\üé€Jd5'
+HOSTILE_PIECES = ("k9Vq", "x7Rw", "m2Zt", "p4Ly", "c8Hn", "Jd5")
+
+
+def test_a_url_password_full_of_url_characters_is_read_whole_and_never_shown(
+    tmp_path: Path, launch: Launcher
+) -> None:
+    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    target = launch(project, "prod")
+    result = run_suites(
+        project,
+        tmp_path,
+        "--nself-env",
+        "prod",
+        "--nself-target",
+        "attach",
+        "--nself-redis-url",
+        f"redis://:{HOSTILE}@127.0.0.1:{target.endpoint.port}",
+        "-m",
+        "health or auth",
+        "-v",
+        "-rA",
+    )
+    assert result.case("test_answers_ping", "prod").outcome == "passed", result.output[-2000:]
+    assert "attach redis://:********@127.0.0.1" in result.output
+    for piece in HOSTILE_PIECES:
+        assert leaked(piece, result.output, result.reports) == [], piece
+
+
+def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", env_files={".env.secrets": "REDIS_PASSWORD Sup3r-s3cret-9x"})
+    result = run_suites(project, tmp_path, "--nself-env", "prod", "--nself-target", "process", "-m", "health")
+    assert result.status == 4, result.output[-2000:]
+    assert ".env.secrets:" in result.output
+    assert leaked("Sup3r", result.output, result.reports) == []
