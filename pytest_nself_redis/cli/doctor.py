@@ -24,12 +24,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="non-destructive health checks against the RUNNING Redis of a project",
         description="Run the safe checks (health, config, auth, monitoring, queue readiness, a short "
         "latency sample) against the running server: host, port and password from the env, or "
-        "--redis-url. Never writes outside its own key prefix; never changes config.",
+        "--redis-url. The password may instead come from the environment variable "
+        "NSELF_REDIS_PASSWORD (or REDISCLI_AUTH), which keeps it out of the command line and ps: it "
+        "overrides REDIS_PASSWORD of the env files and fills in when the URL has none. Never writes "
+        "outside its own key prefix; never changes config.",
     )
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
     parser.add_argument("--project", default=".", help="nself project directory (default: .)")
     parser.add_argument(
-        "--redis-url", help="reach the server here instead (redis[s]://[:password@]host:port)"
+        "--redis-url",
+        help="reach the server here instead (redis[s]://[:password@]host:port); better leave the "
+        "password out and set NSELF_REDIS_PASSWORD or REDISCLI_AUTH",
     )
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
     parser.add_argument(

@@ -18,7 +18,7 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis import __version__
 from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Status
-from pytest_nself_redis.context import EnvContext, load_env_context
+from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets.attach import AttachTarget
@@ -130,7 +130,7 @@ def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
 def load_context(project_dir: str, env: str | None) -> EnvContext:
     project = NselfProject.open(project_dir)
     names = project.choose_envs(env, os.environ).names
-    return load_env_context(project, names[0])
+    return with_password_from_environment(load_env_context(project, names[0]), os.environ)
 
 
 def run_doctor(

@@ -63,7 +63,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--nself-redis-url",
         "attach to this running server (redis://[:password@]host:port"
-        "[/db]); implies --nself-target attach under auto",
+        "[/db]); implies --nself-target attach under auto. Attached, the password may come from "
+        "the environment variable NSELF_REDIS_PASSWORD (or REDISCLI_AUTH) instead, out of argv: it "
+        "overrides REDIS_PASSWORD and fills in when the URL has none",
         metavar="URL",
     ),
     OptionSpec(

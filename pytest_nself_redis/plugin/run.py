@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_nself_redis.context import EnvContext, load_env_context
+from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.project.model import NselfProject
@@ -93,7 +93,18 @@ class NselfRun:
         self.kind, self.kind_reason = resolve_kind(
             self.options.target, first.service.image, self.target_options()
         )
+        if self.kind == "attach":
+            self._password_from_environment()
         self._precheck(first)
+
+    def _password_from_environment(self) -> None:
+        """Attach: $NSELF_REDIS_PASSWORD / $REDISCLI_AUTH override REDIS_PASSWORD (not in argv)."""
+        for env, context in self._contexts.items():
+            changed = with_password_from_environment(context, os.environ)
+            if changed is not context:
+                self._contexts[env] = changed
+                self.redactor.add(changed.settings.password.value)
+                self.env_reports[env] = EnvReport.from_context(changed)
 
     def _precheck(self, context: EnvContext) -> None:
         if self.kind == "docker":

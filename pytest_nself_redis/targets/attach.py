@@ -7,6 +7,7 @@ REDIS_PASSWORD from the settings, which is how the host reaches nself's Redis.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -14,7 +15,7 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
-from pytest_nself_redis.secrets import MASK, Secret, redact_url, split_url
+from pytest_nself_redis.secrets import MASK, Secret, redact_url, split_url, url_password
 from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions, TlsFiles
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
@@ -62,7 +63,11 @@ class AttachTarget(Target):
     def __init__(self, context: EnvContext, options: TargetOptions) -> None:
         super().__init__(context, options)
         if options.redis_url:
-            self._planned = endpoint_from_url(options.redis_url, options.redis_ca, options.insecure)
+            planned = endpoint_from_url(options.redis_url, options.redis_ca, options.insecure)
+            if not planned.password and context.password_variable:
+                # A URL without a password takes it from the environment (kept out of argv).
+                planned = replace(planned, password=context.settings.password.value)
+            self._planned = planned
             self._how = "--nself-redis-url"
         else:
             settings = context.settings
@@ -86,7 +91,7 @@ class AttachTarget(Target):
             # suite (and doctor), not a reason to refuse to look.
             self.ping_error = str(error)
         except redis_errors.AuthenticationError as error:
-            source = "the URL" if self.options.redis_url else self.context.settings.password.cite()
+            source = self._password_source()
             if "NOAUTH" in str(error) or "required" in str(error).lower():
                 raise TargetError(
                     f"{where} requires a password and none was given (password from {source})"
@@ -113,6 +118,12 @@ class AttachTarget(Target):
             raise UnreachableError(f"nothing answers as Redis at {where}: {error}") from None
         except (OSError, redis_errors.RedisError) as error:
             raise UnreachableError(f"{where} does not speak the Redis protocol ({error})") from None
+
+    def _password_source(self) -> str:
+        url = self.options.redis_url
+        if url and (url_password(url) or not self.context.password_variable):
+            return "the URL"
+        return self.context.settings.password.cite()
 
     def _untrusted(self, where: str, error: str) -> str:
         found = re.search(r"certificate verify failed: ([^(]+)", error)

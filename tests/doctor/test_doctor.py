@@ -485,3 +485,31 @@ def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
         assert completed.returncode in (2, 3)
         assert ".env.secrets:" in completed.stdout + completed.stderr
         assert "Sup3r" not in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("variable", ["NSELF_REDIS_PASSWORD", "REDISCLI_AUTH"])
+def test_the_password_can_come_from_the_environment(tmp_path: Path, launch: Launcher, variable: str) -> None:
+    """Not in argv (ps shows argv): the variable overrides the env files' REDIS_PASSWORD (stale
+    here) and fills in a URL without one."""
+    password = "env-only-Pw-5f2a9c71e04b"
+    target = launch(COMPLETE, "prod", REDIS_PASSWORD=password)
+    port = target.endpoint.port
+    project = make_project(
+        tmp_path / "project",
+        env_files={
+            ".env.secrets": "REDIS_PASSWORD=stale-Pw-not-the-servers-1",
+            ".env.prod": f"REDIS_PORT={port}",
+        },
+    )
+    for args in ((), ("--redis-url", f"redis://127.0.0.1:{port}")):
+        without = doctor(*args, "--json", project=project)
+        assert without.returncode == 2, without.stdout[-1000:] + without.stderr
+        completed = doctor(*args, "--json", project=project, environ={variable: password})
+        assert completed.returncode in (0, 1), completed.stdout[-2000:] + completed.stderr
+        right = by_id(as_json(completed))["auth.right_password"]
+        assert right["status"] == "ok", right
+        assert f"environment variable {variable}" in right["message"]
+        assert password not in completed.stdout + completed.stderr
+    help_text = doctor("--help").stdout
+    assert "NSELF_REDIS_PASSWORD" in help_text
+    assert "REDISCLI_AUTH" in help_text

@@ -249,3 +249,24 @@ def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
     assert result.status == 4, result.output[-2000:]
     assert ".env.secrets:" in result.output
     assert leaked("Sup3r", result.output, result.reports) == []
+
+
+def test_attach_takes_the_password_from_the_environment(tmp_path: Path, launch: Launcher) -> None:
+    password = "env-only-Pw-83be01d4c6f7"
+    target = launch(COMPLETE, "staging", REDIS_PASSWORD=password)
+    args = [
+        "--nself-env",
+        "staging",
+        "--nself-target",
+        "attach",
+        "--nself-redis-url",
+        f"redis://127.0.0.1:{target.endpoint.port}",
+        "-m",
+        "health or auth",
+    ]
+    result = run_suites(COMPLETE, tmp_path, *args, env={"NSELF_REDIS_PASSWORD": password})
+    assert result.case("test_answers_ping", "staging").outcome == "passed", result.output[-2000:]
+    assert result.case("test_right_password_works", "staging").outcome == "passed", result.output[-2000:]
+    assert leaked(password, result.output, result.reports) == []
+    help_text = run_pytest(["--help"], tmp_path).stdout
+    assert "NSELF_REDIS_PASSWORD" in help_text
