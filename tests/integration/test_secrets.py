@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
+import pytest
+import redis
+
+from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.project.model import NselfProject
-from pytest_nself_redis.targets.base import Target
+from pytest_nself_redis.targets.base import Target, TargetOptions
+from pytest_nself_redis.targets.process import ProcessTarget
+from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, make_project, run_pytest, run_suites
+from tests.harness import COMPLETE, compose_file, make_project, run_pytest, run_suites
 from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed, signed_for_another_host
 
 LEAKY_TESTS = """
@@ -270,3 +277,49 @@ def test_attach_takes_the_password_from_the_environment(tmp_path: Path, launch: 
     assert leaked(password, result.output, result.reports) == []
     help_text = run_pytest(["--help"], tmp_path).stdout
     assert "NSELF_REDIS_PASSWORD" in help_text
+
+
+def test_the_process_target_keeps_passwords_off_its_command_line(tmp_path: Path, launch: Launcher) -> None:
+    """/proc/<pid>/cmdline is readable by every local user: passwords go to a 0600 file.
+    (set-proc-title no keeps the command line as exec'd; by default Redis overwrites it once
+    started, which leaves the first milliseconds and every restart exposed.)"""
+    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    masterauth = "master-Pw-1c9e77d3"
+    target = launch(project, "prod", extra_args=("--masterauth", masterauth, "--set-proc-title", "no"))
+    assert isinstance(target, ProcessTarget)
+    for _ in range(2):  # as launched, then after a restart
+        assert target.process is not None
+        cmdline = Path(f"/proc/{target.process.pid}/cmdline").read_bytes().decode()
+        for secret in (HOSTILE, masterauth, *HOSTILE_PIECES):
+            assert secret not in cmdline, cmdline
+        config = Path(cmdline.split("\x00")[1])
+        assert config.is_file()
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600
+        assert stat.S_IMODE(config.parent.stat().st_mode) == 0o700
+        client = target.client()
+        assert client.ping() is True  # the password, quotes and backslash included, arrived whole
+        assert client.config_get("masterauth") == {"masterauth": masterauth}
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            target.connect().ping()  # and it is required
+        target.restart()
+
+
+def test_the_deployments_own_config_file_is_still_read(tmp_path: Path, run_id: str) -> None:
+    """redis-server reads one config file: the secrets file includes the deployment's first, so
+    its directives hold and the command line's --requirepass still wins over it."""
+    command = "redis-server /usr/local/etc/redis/redis.conf --requirepass ${REDIS_PASSWORD}"
+    compose = compose_file(command).replace(
+        "      - redis_data:/data",
+        "      - redis_data:/data\n      - ./redis.conf:/usr/local/etc/redis/redis.conf",
+    )
+    project = make_project(tmp_path / "project", compose=compose)
+    (project / "redis.conf").write_text('hz 17\nrequirepass "from-the-file-xyz"\n')
+    context = load_env_context(NselfProject.open(project), "prod")
+    target = make_target("process", context, TargetOptions(run_id=run_id))
+    try:
+        target.start()
+        client = target.client()
+        assert client.config_get("hz") == {"hz": "17"}
+        assert client.ping() is True  # REDIS_PASSWORD, not the file's
+    finally:
+        target.stop()
