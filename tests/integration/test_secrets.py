@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import Path
@@ -323,3 +324,24 @@ def test_the_deployments_own_config_file_is_still_read(tmp_path: Path, run_id: s
         assert client.ping() is True  # REDIS_PASSWORD, not the file's
     finally:
         target.stop()
+
+
+def test_tls_keys_are_private_and_readable_by_the_server_only(
+    tmp_path: Path, launch: Launcher, target_kind: str
+) -> None:
+    """0600 keys in a 0700 folder; for docker the folder and key belong to the container's user
+    (compose user 999:999), so the server still reads them through the bind mount."""
+    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    target = launch(project, "prod", target_kind)
+    assert target.endpoint.tls is not None
+    key = target.endpoint.tls.key
+    assert key is not None
+    folder = key.parent
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "ca.key").stat().st_mode) == 0o600
+    owner = (999, 999) if target_kind == "docker" else (os.getuid(), os.getgid())
+    assert (key.stat().st_uid, key.stat().st_gid) == owner
+    assert folder.stat().st_uid == owner[0]
+    assert (folder / "ca.key").stat().st_uid == os.getuid()  # the CA key never leaves us
+    assert target.client().ping() is True  # the server read its key
