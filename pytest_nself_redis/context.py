@@ -65,6 +65,8 @@ def load_env_context(
         service = load_compose_service(compose_file, variables)
     redactor = resolved.secrets()
     redactor.add(settings.password.value)
+    for value in service.secret_values():
+        redactor.add(value)
     return EnvContext(
         project=project,
         resolved=resolved,

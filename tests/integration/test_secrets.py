@@ -345,3 +345,57 @@ def test_tls_keys_are_private_and_readable_by_the_server_only(
     assert folder.stat().st_uid == owner[0]
     assert (folder / "ca.key").stat().st_uid == os.getuid()  # the CA key never leaves us
     assert target.client().ping() is True  # the server read its key
+
+
+def test_literal_passwords_in_the_compose_file_are_never_shown(tmp_path: Path) -> None:
+    """The compose file writes its own password (not REDIS_PASSWORD) into the command, the
+    environment and the healthcheck: the auth suite reports the literals, and none is shown."""
+    command_literal, env_literal, health_literal = (
+        "cmd-Literal-Pw-4e1d9a",
+        "env-Literal-Pw-7b2c",
+        "hc-Literal-Pw-0f3e",
+    )
+    compose = compose_file(f"redis-server --appendonly yes --requirepass {command_literal}").replace(
+        "    volumes:",
+        "    environment:\n"
+        f"      BACKUP_PASSWORD: {env_literal}\n"
+        "    healthcheck:\n"
+        f'      test: ["CMD-SHELL", "redis-cli -a {health_literal} ping"]\n'
+        "    volumes:",
+    )
+    project = make_project(tmp_path / "project", compose=compose)
+    (tmp_path / "test_leaky.py").write_text(LEAKY_COMPOSE_TESTS)
+    result = run_pytest(
+        [
+            "test_leaky.py",
+            "--pyargs",
+            "pytest_nself_redis.suites",
+            "--nself-project",
+            str(project),
+            "--nself-env",
+            "staging",
+            "--nself-target",
+            "process",
+            "-k",
+            "test_print_the_literals or test_auth or test_config",
+            "-v",
+            "-rA",
+            "--tb",
+            "long",
+            "--showlocals",
+        ],
+        tmp_path,
+    )
+    assert result.case("test_compose_holds_no_literal_password", "staging").outcome == "failed", (
+        result.output[-3000:]
+    )
+    assert result.case("test_print_the_literals", "staging").outcome == "failed"
+    for literal in (command_literal, env_literal, health_literal):
+        assert leaked(literal, result.output, result.reports) == [], literal
+
+
+LEAKY_COMPOSE_TESTS = """
+def test_print_the_literals(nself_service):
+    print("command", nself_service.command, "env", dict(nself_service.environment))
+    assert nself_service.healthcheck == ()
+"""
