@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from pytest_nself_redis import node
+from pytest_nself_redis.checks.probing import endpoint_of
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.base import Target, TargetOptions
@@ -399,3 +401,15 @@ def test_print_the_literals(nself_service):
     print("command", nself_service.command, "env", dict(nself_service.environment))
     assert nself_service.healthcheck == ()
 """
+
+
+def test_endpoints_for_our_own_clients_keep_the_password_hidden() -> None:
+    """probing.Endpoint and node.Connection hold a Secret: repr (and so assertion rewriting,
+    --showlocals, logs) never shows it; only the code that sends it reveals it."""
+    client = redis.Redis(host="127.0.0.1", port=1, password="endpoint-Pw-93ad51", username="app")
+    endpoint = endpoint_of(client)
+    connection = node.Connection(endpoint.host, endpoint.port, password=endpoint.password)
+    for shown in (repr(endpoint), str(endpoint), repr(connection)):
+        assert "endpoint-Pw-93ad51" not in shown
+    assert endpoint.password.reveal() == "endpoint-Pw-93ad51"
+    client.close()
