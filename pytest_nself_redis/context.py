@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pytest_nself_redis.compose.render import render_service
 from pytest_nself_redis.compose.service import RedisService, find_compose_file, load_compose_service
 from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.model import NselfProject, ResolvedEnv, RuntimeDisagreement
-from pytest_nself_redis.project.settings import RedisSettings, settings_from_env
-from pytest_nself_redis.secrets import Redactor
+from pytest_nself_redis.project.provenance import Source
+from pytest_nself_redis.project.settings import RedisSettings, Setting, settings_from_env
+from pytest_nself_redis.secrets import Redactor, Secret
 
 COMPOSE_MODES = ("auto", "file", "render")
+# Where a password for a running server may come from instead of argv (visible in `ps`).
+PASSWORD_VARIABLES = ("NSELF_REDIS_PASSWORD", "REDISCLI_AUTH")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class EnvContext:
     service: RedisService
     runtime_disagreements: tuple[RuntimeDisagreement, ...]
     redactor: Redactor
+    # The environment variable REDIS_PASSWORD came from (attach only), or None: the env files.
+    password_variable: str | None = None
 
     @property
     def name(self) -> str:
@@ -60,6 +65,8 @@ def load_env_context(
         service = load_compose_service(compose_file, variables)
     redactor = resolved.secrets()
     redactor.add(settings.password.value)
+    for value in service.secret_values():
+        redactor.add(value)
     return EnvContext(
         project=project,
         resolved=resolved,
@@ -68,3 +75,19 @@ def load_env_context(
         runtime_disagreements=tuple(project.runtime_disagreements(resolved)),
         redactor=redactor,
     )
+
+
+def with_password_from_environment(context: EnvContext, environ: Mapping[str, str]) -> EnvContext:
+    """For a running server: $NSELF_REDIS_PASSWORD (else $REDISCLI_AUTH) overrides the env
+    files' REDIS_PASSWORD, so the password need not be on a command line; messages cite it."""
+    for name in PASSWORD_VARIABLES:
+        value = environ.get(name)
+        if value:
+            secret = Secret(value)
+            context.redactor.add(secret)
+            password = Setting(
+                "REDIS_PASSWORD", secret, value, Source.default(f"environment variable {name}")
+            )
+            settings = replace(context.settings, password=password)
+            return replace(context, settings=settings, password_variable=name)
+    return context

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit, urlunsplit
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
 
 MASK = "********"
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN", re.IGNORECASE)
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# In free text: the userinfo runs to the LAST @ of the URL's word, so a password holding
+# / # @ or : is masked whole (over-masking a stray @ later in the word is harmless).
 _URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<password>[^@/\s]+)@", re.IGNORECASE
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<password>\S*)@", re.IGNORECASE
 )
 
 
@@ -57,28 +62,48 @@ class Secret:
         return MASK if self._value else ""
 
 
+@dataclass(frozen=True)
+class UrlParts:
+    """A URL cut without trusting what follows the password: the userinfo is everything
+    between ``://`` and the last ``@`` (a password may hold / # ? @ : unencoded)."""
+
+    head: str  # "redis://"
+    username: str  # as written (percent-encoded or not)
+    password: str | None  # as written; None when the URL has no ":password"
+    rest: str  # host[:port][/db][?query]
+
+    def without_userinfo(self) -> str:
+        return self.head + self.rest
+
+
+def split_url(url: str) -> UrlParts | None:
+    """The parts of ``scheme://[user[:password]@]rest``; None when ``url`` has no scheme."""
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        return None
+    userinfo, at, rest = url[scheme.end() :].rpartition("@")
+    if not at:
+        return UrlParts(scheme.group(0), "", None, rest)
+    username, colon, password = userinfo.partition(":")
+    return UrlParts(scheme.group(0), username, password if colon else None, rest)
+
+
 def redact_url(url: str) -> str:
-    """Replace the password of a URL (``redis://:pw@host``) with the mask."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    """The URL (or text holding URLs) with every password replaced by the mask; never raises."""
+    parts = split_url(url)
+    if parts is None:
         return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url)
     if parts.password is None:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"{user}:{MASK}@{host}", parts.path, parts.query, parts.fragment))
+    return f"{parts.head}{parts.username}:{MASK}@{parts.rest}"
 
 
 def url_password(url: str) -> str | None:
     """The (decoded) password inside a URL, so it can be registered as a secret."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
+    parts = split_url(url)
+    if parts is None or not parts.password:
         return None
-    return unquote(password) if password else None
+    return unquote(parts.password)
 
 
 class Redactor:
@@ -96,6 +121,13 @@ class Redactor:
         if raw and len(raw) >= 3:
             self._values.add(raw)
 
+    def add_url(self, url: str | None) -> None:
+        """The password of a URL, as written and decoded (either may end up in a message)."""
+        parts = split_url(url) if url else None
+        if parts is not None and parts.password:
+            self.add(parts.password)
+            self.add(unquote(parts.password))
+
     def __contains__(self, text: str) -> bool:
         return any(value in text for value in self._values)
 
@@ -110,3 +142,16 @@ class Redactor:
             if value in text:
                 text = text.replace(value, MASK)
         return text
+
+    def scrub_data(self, data: Any) -> Any:
+        """A JSON-able document with every string scrubbed (keys too), before it is serialised:
+        scrubbing serialised JSON would miss a secret that escaping changed (a " or \\ in it)."""
+        if isinstance(data, str):
+            return self.scrub(data)
+        if isinstance(data, dict):
+            return {self.scrub_data(key): self.scrub_data(value) for key, value in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.scrub_data(item) for item in data]
+        if data is None or isinstance(data, (bool, int, float)):
+            return data
+        return self.scrub(str(data))

@@ -204,9 +204,12 @@ def url_form_works(context: CheckContext) -> CheckResult:
         "decode_responses": True,
     }
     if wire.tls:
-        options.update(ssl_ca_certs=wire.ca_cert, ssl_check_hostname=False)
-        if wire.ca_cert is None:
-            options["ssl_cert_reqs"] = "none"
+        # The run's TLS policy: verified unless the user passed the insecure option.
+        options.update(
+            ssl_ca_certs=wire.ca_cert,
+            ssl_cert_reqs="required" if wire.verify else "none",
+            ssl_check_hostname=wire.verify,
+        )
     encoded = password != quote(password, safe="")
     scheme = "rediss" if wire.tls else "redis"
     form = f"{scheme}://:{'<url-encoded password>' if encoded else '<password>'}@{wire.where()}/0"

@@ -14,6 +14,8 @@ import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, error, ok, refused
+from pytest_nself_redis.secrets import Secret
+from pytest_nself_redis.targets.base import verifies
 
 
 class Broken(Exception):
@@ -66,25 +68,32 @@ def refusal(redis_error: Exception) -> str:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """How the check's client reaches the server, for clients of our own (and for Node)."""
+    """How the check's client reaches the server, for clients of our own (and for Node):
+    TLS whenever the client uses it, verified unless the user passed the insecure option.
+    The password stays a ``Secret``; only the code that sends it reveals it."""
 
     host: str
     port: int
     db: int
     username: str | None
-    password: str | None
+    password: Secret
     ca_certs: str | None
+    tls: bool = False
+    verify: bool = True
 
 
 def endpoint_of(client: redis.Redis) -> Endpoint:
     kwargs = client.connection_pool.connection_kwargs
+    uses_tls = issubclass(client.connection_pool.connection_class, redis.SSLConnection)
     return Endpoint(
         host=str(kwargs.get("host", "127.0.0.1")),
         port=int(kwargs.get("port", 6379)),
         db=int(kwargs.get("db", 0)),
         username=kwargs.get("username"),
-        password=kwargs.get("password"),
-        ca_certs=kwargs.get("ssl_ca_certs"),
+        password=Secret(kwargs.get("password") or ""),
+        ca_certs=kwargs.get("ssl_ca_certs") if uses_tls else None,
+        tls=uses_tls,
+        verify=verifies(kwargs) if uses_tls else True,
     )
 
 

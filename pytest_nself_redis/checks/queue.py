@@ -325,7 +325,14 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
         return skipped("queue.bullmq", reason)
     endpoint = endpoint_of(context.client)
     connection = node.Connection(
-        endpoint.host, endpoint.port, endpoint.db, endpoint.username, endpoint.password, endpoint.ca_certs
+        endpoint.host,
+        endpoint.port,
+        endpoint.db,
+        endpoint.username,
+        endpoint.password,
+        endpoint.ca_certs,
+        tls=endpoint.tls,
+        verify=endpoint.verify,
     )
     with scratch(context, "bullmq") as prefix:
         result = node.run_roundtrip(connection, prefix.rstrip(":"), readiness.directory)

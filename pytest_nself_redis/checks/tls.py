@@ -17,6 +17,7 @@ import redis
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped
 from pytest_nself_redis.checks.config import config_get
+from pytest_nself_redis.targets.base import tls_context, verifies
 
 # A reply line longer than this is cut in messages: no Redis reply we look at is longer.
 _SHOWN_REPLY = 120
@@ -27,45 +28,35 @@ HANDSHAKE_WAIT = 3.0
 
 @dataclass(frozen=True)
 class Wire:
-    """Where and how the clients of this run reach the server (host, port, TLS, timeout)."""
+    """Where and how the clients of this run reach the server (host, port, TLS, timeout).
+
+    ``verify`` is the run's TLS policy: certificate and host name checked, unless the user
+    passed the insecure option. Every socket opened here follows it, so a check never sends
+    a byte (let alone AUTH) to a server the run's own client would not trust.
+    """
 
     host: str
     port: int
     timeout: float
     tls: bool
     ca_cert: str | None
+    verify: bool = True
 
     def where(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    def open(
-        self, *, tls: bool | None = None, verify_hostname: bool = False, timeout: float | None = None
-    ) -> socket.socket:
+    def open(self, *, tls: bool | None = None, timeout: float | None = None) -> socket.socket:
         """A connected socket; TLS as the clients use it unless ``tls`` says otherwise."""
         raw = socket.create_connection((self.host, self.port), timeout=timeout or self.timeout)
         use_tls = self.tls if tls is None else tls
         if not use_tls:
             return raw
         try:
-            return tls_context(self.ca_cert, verify_hostname).wrap_socket(
-                raw, server_hostname=self.host if verify_hostname else None
-            )
+            return tls_context(self.ca_cert, self.verify).wrap_socket(raw, server_hostname=self.host)
         except BaseException:
             raw.close()
             raise
-
-
-def tls_context(ca_cert: str | None, verify_hostname: bool) -> ssl.SSLContext:
-    """Verify against the run's CA when there is one; otherwise only see whether TLS is spoken."""
-    if ca_cert:
-        context = ssl.create_default_context(cafile=ca_cert)
-        context.check_hostname = verify_hostname
-        return context
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def wire_of(client: redis.Redis) -> Wire:
@@ -79,6 +70,7 @@ def wire_of(client: redis.Redis) -> Wire:
         timeout=float(timeout),
         tls=uses_tls,
         ca_cert=kwargs.get("ssl_ca_certs") if uses_tls else None,
+        verify=verifies(kwargs) if uses_tls else True,
     )
 
 
@@ -173,16 +165,24 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
     setting, service = context.settings.tls_enabled, context.service
     wire = wire_of(context.client)
     head = f"Promise: Redis accepts TLS clients, as {setting.cite()} says."
-    verify = wire.ca_cert is not None
     wait = min(HANDSHAKE_WAIT, wire.timeout)
     started = time.perf_counter()
     try:
-        with wire.open(tls=True, verify_hostname=verify, timeout=wait) as sock:
+        with wire.open(tls=True, timeout=wait) as sock:
             handshake_ms = (time.perf_counter() - started) * 1000
             assert isinstance(sock, ssl.SSLSocket)
             version, cipher = sock.version(), (sock.cipher() or ("?",))[0]
             sock.sendall(encode_command("PING"))
             reply = read_reply_line(sock, wire.timeout)
+    except ssl.SSLCertVerificationError as problem:
+        return error(
+            "tls.accepts_tls_clients",
+            f"{head} Broken: {wire.where()} speaks TLS but its certificate was not accepted "
+            f"({problem.verify_message or problem.reason}; checked against {_trusted(wire)}): "
+            "not the server this run trusts, so nothing was sent to it",
+            str(setting.source),
+            {"handshake": "certificate rejected"},
+        )
     except (ssl.SSLError, OSError) as problem:
         deployed = service.args.value("tls-port")
         cause = (
@@ -211,7 +211,11 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
             authenticated = "PONG" if context.client.ping() is True else "no PONG"
         except redis.RedisError as problem:
             authenticated = f"{type(problem).__name__}: {problem}"
-    how = "verified against the CA generated for this run" if verify else "certificate not verified"
+    how = (
+        f"certificate and host name verified against {_trusted(wire)}"
+        if wire.verify
+        else "TLS verification OFF (--insecure): certificate and host name not checked"
+    )
     message = (
         f"{head} Seen: {version} handshake with {wire.where()} ({cipher}, {handshake_ms:.1f} ms, {how}); "
         f"a PING over it got {reply}; an authenticated client over TLS: {authenticated}"
@@ -219,6 +223,10 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
     if wire.tls and authenticated != "PONG":
         return error("tls.accepts_tls_clients", message, str(setting.source), measured)
     return ok("tls.accepts_tls_clients", message, str(setting.source), measured)
+
+
+def _trusted(wire: Wire) -> str:
+    return wire.ca_cert or "the system's CAs"
 
 
 def _ssl_reason(problem: BaseException, wait: float) -> str:

@@ -13,7 +13,7 @@ import sys
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
 from pytest_nself_redis.doctor.runner import DOCTOR_SUITES, load_context, run_doctor
 from pytest_nself_redis.errors import ExitStatus, HarnessError
-from pytest_nself_redis.secrets import redact_url, url_password
+from pytest_nself_redis.secrets import Redactor
 
 NAGIOS_UNKNOWN = 3
 
@@ -24,14 +24,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="non-destructive health checks against the RUNNING Redis of a project",
         description="Run the safe checks (health, config, auth, monitoring, queue readiness, a short "
         "latency sample) against the running server: host, port and password from the env, or "
-        "--redis-url. Never writes outside its own key prefix; never changes config.",
+        "--redis-url. The password may instead come from the environment variable "
+        "NSELF_REDIS_PASSWORD (or REDISCLI_AUTH), which keeps it out of the command line and ps: it "
+        "overrides REDIS_PASSWORD of the env files and fills in when the URL has none. Never writes "
+        "outside its own key prefix; never changes config.",
     )
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
     parser.add_argument("--project", default=".", help="nself project directory (default: .)")
     parser.add_argument(
-        "--redis-url", help="reach the server here instead (redis[s]://[:password@]host:port)"
+        "--redis-url",
+        help="reach the server here instead (redis[s]://[:password@]host:port); better leave the "
+        "password out and set NSELF_REDIS_PASSWORD or REDISCLI_AUTH",
     )
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify a rediss:// server's certificate and host name (the output says "
+        "TLS verification OFF, in red)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON document (schema: doctor/schema.json)")
     output.add_argument("--nagios", action="store_true", help="one Nagios plugin line and status")
@@ -46,22 +57,22 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
     if options.timeout <= 0:
         print("nself-redis: --timeout must be positive", file=sys.stderr)
         return int(ExitStatus.USAGE)
+    # The URL's password is known before anything can fail, so no message can show it.
+    redactor = Redactor()
+    redactor.add_url(options.redis_url)
     try:
         context = load_context(options.project, options.env)
-        redactor = context.redactor
-        if options.redis_url:
-            redactor.add(url_password(options.redis_url))
+        redactor = Redactor([*redactor.values, *context.redactor.values])
         report = run_doctor(
             context,
             options.redis_url,
             options.timeout,
             options.redis_ca,
             tuple(options.suite) if options.suite else DOCTOR_SUITES,
+            insecure=options.insecure,
         )
     except HarnessError as error:
-        message = str(error)
-        if options.redis_url:
-            message = message.replace(options.redis_url, redact_url(options.redis_url))
+        message = redactor.scrub(str(error))
         if options.nagios:
             print(f"REDIS UNKNOWN - {message}")
             return NAGIOS_UNKNOWN

@@ -24,6 +24,10 @@ REDIS_DEFAULTS = {
     "tls-port": "0",
     "bind": "* -::*",
 }
+# Directives whose arguments hold a password (``user`` holds ``>password`` rules).
+SECRET_DIRECTIVES = frozenset(
+    {"requirepass", "masterauth", "user", "tls-key-file-pass", "tls-client-key-file-pass"}
+)
 _SIZE_DIRECTIVES = {"maxmemory"}
 _BOOL_DIRECTIVES = {"appendonly", "protected-mode"}
 
@@ -72,6 +76,16 @@ class RedisArgs:
         if arguments is None:
             return None
         return normalise(name, " ".join(arguments))
+
+    def secret_values(self) -> list[str]:
+        """Every password the command line gives (to register with the redactor)."""
+        found = []
+        for directive, arguments in self.directives:
+            if directive == "user":
+                found += [word[1:] for word in arguments if word.startswith(">")]
+            elif directive in SECRET_DIRECTIVES:
+                found.append(" ".join(arguments))
+        return [value for value in found if value]
 
     def _save(self) -> str | None:
         pairs: list[str] = []

@@ -7,6 +7,7 @@ promises are about the file itself (the password must not be written in it).
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
 from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
+from pytest_nself_redis.secrets import is_secret_name
 
 COMPOSE_FILE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
 SERVICE_NAME = "redis"
@@ -71,10 +73,29 @@ class RedisService:
         port = self.args.value("port")
         return int(port) if port and port.isdigit() else 6379
 
+    def secret_values(self) -> list[str]:
+        """Passwords the deployment writes itself (a literal --requirepass, a secret environment
+        value, redis-cli -a in the healthcheck), which may differ from REDIS_PASSWORD: the
+        redactor must know them too."""
+        found = self.args.secret_values()
+        found += [
+            value for key, value in self.environment.items() if is_secret_name(key) or key == "REDISCLI_AUTH"
+        ]
+        words = [word for item in self.healthcheck or () for word in _words(item)]
+        found += [after for flag, after in itertools.pairwise(words) if flag in ("-a", "--pass")]
+        return found
+
     def describe(self) -> str:
         if self.origin == "compose" and self.compose_file is not None:
             return f"service `redis` of {self.source}"
         return "service rendered from the settings"
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
 
 
 def find_compose_file(project_dir: Path) -> Path | None:

@@ -9,6 +9,7 @@ from typing import TextIO
 from pytest_nself_redis.checks import Status
 from pytest_nself_redis.doctor.runner import DoctorReport
 from pytest_nself_redis.secrets import Redactor
+from pytest_nself_redis.targets.base import INSECURE_NOTE
 
 MARKS = {Status.OK: "✓", Status.WARNING: "⚠", Status.ERROR: "✗", Status.SKIPPED: "○"}
 COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.ERROR: "31", Status.SKIPPED: "2"}
@@ -37,6 +38,8 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
         f"nself-redis doctor · env {report.env} · {redactor.scrub(report.target)} · "
         f"Redis {report.server_version}\n"
     )
+    if report.tls_unverified:
+        stream.write(f"{_paint(MARKS[Status.ERROR] + ' ' + INSECURE_NOTE, Status.ERROR, colour)}\n")
     suite = None
     for result in report.results:
         if result.suite != suite:
@@ -45,6 +48,8 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
         mark = _paint(MARKS[result.status], result.status, colour)
         stream.write(f"  {mark} {redactor.scrub(result.message)}\n")
     for warning in report.warnings:
+        if warning == INSECURE_NOTE:
+            continue  # already said, in red, at the top
         stream.write(
             f"\n  {_paint(MARKS[Status.WARNING], Status.WARNING, colour)} {redactor.scrub(warning)}\n"
         )
@@ -58,8 +63,8 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
 
 
 def write_json(report: DoctorReport, stream: TextIO, redactor: Redactor) -> None:
-    text = json.dumps(report.to_json(), indent=2, default=str)
-    stream.write(redactor.scrub(text) + "\n")
+    text = json.dumps(redactor.scrub_data(report.to_json()), indent=2)
+    stream.write(text + "\n")
 
 
 def write_nagios(report: DoctorReport, stream: TextIO, redactor: Redactor) -> int:

@@ -18,11 +18,11 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis import __version__
 from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Status
-from pytest_nself_redis.context import EnvContext, load_env_context
+from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets.attach import AttachTarget
-from pytest_nself_redis.targets.base import TargetOptions
+from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
 # In report order. queue.bullmq (a Node round trip) is left to the suites: too slow here.
 DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "latency")
@@ -38,6 +38,8 @@ class DoctorReport:
     results: list[CheckResult] = field(default_factory=list)
     duration_ms: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # The user turned TLS verification off (--insecure): a warning entry, and red on a terminal.
+    tls_unverified: bool = False
 
     @property
     def totals(self) -> dict[str, int]:
@@ -128,7 +130,7 @@ def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
 def load_context(project_dir: str, env: str | None) -> EnvContext:
     project = NselfProject.open(project_dir)
     names = project.choose_envs(env, os.environ).names
-    return load_env_context(project, names[0])
+    return with_password_from_environment(load_env_context(project, names[0]), os.environ)
 
 
 def run_doctor(
@@ -137,6 +139,8 @@ def run_doctor(
     timeout: float,
     redis_ca: str | None = None,
     suites: tuple[str, ...] = DOCTOR_SUITES,
+    *,
+    insecure: bool = False,
 ) -> DoctorReport:
     """Attach (errors raise TargetError/UnreachableError), run the safe checks, report."""
     started = time.monotonic()
@@ -145,6 +149,7 @@ def run_doctor(
         redis_url=redis_url,
         redis_ca=redis_ca,
         socket_timeout=timeout,
+        insecure=insecure,
     )
     target = AttachTarget(context, options)
     target.start()
@@ -152,6 +157,9 @@ def run_doctor(
         client = target.client()
         report = DoctorReport(context.name, target.describe(), server_version(client))
         report.warnings = [item.describe() for item in context.runtime_disagreements]
+        if target.endpoint.unverified_tls:
+            report.tls_unverified = True
+            report.warnings.insert(0, INSECURE_NOTE)
         check_context = CheckContext.of(target, client)
         for check_id in doctor_checks(suites):
             report.results.append(_run_one(check_id, check_context))

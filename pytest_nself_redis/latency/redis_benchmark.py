@@ -21,6 +21,7 @@ import csv
 import io
 import secrets
 import shutil
+import ssl
 import statistics
 import subprocess
 import time
@@ -129,6 +130,8 @@ def _arguments(address: ServerAddress, requests: int) -> list[str]:
         arguments += ["--dbnum", str(address.db)]
     if address.tls_files is not None:
         arguments.append("--tls")
+        if address.tls is not None and address.tls.verify_mode == ssl.CERT_NONE:
+            arguments.append("--insecure")  # only with the user's insecure option
         for name, path in address.tls_files.items():
             arguments += [f"--{name}", path]
     return arguments

@@ -31,6 +31,8 @@ from pytest_nself_redis.latency.resp import (
     replies_end,
 )
 from pytest_nself_redis.secrets import Secret
+from pytest_nself_redis.targets.base import tls_context as client_tls_context
+from pytest_nself_redis.targets.base import verifies
 
 CLOCK = "time.perf_counter_ns"
 # A kernel receive/send timeout on a blocking socket: EAGAIN, or "want read/write" under TLS.
@@ -68,10 +70,8 @@ class ServerAddress:
                 )
                 if kwargs.get(key)
             }
-            tls_context = ssl.create_default_context(cafile=tls_files.get("cacert"))
-            tls_context.check_hostname = bool(kwargs.get("ssl_check_hostname", False))
-            if kwargs.get("ssl_cert_reqs") in (ssl.CERT_NONE, "none"):
-                tls_context.verify_mode = ssl.CERT_NONE
+            # The client's policy: verified unless the user passed the insecure option.
+            tls_context = client_tls_context(tls_files.get("cacert"), verifies(kwargs))
             if "cert" in tls_files:
                 tls_context.load_cert_chain(tls_files["cert"], tls_files.get("key"))
         configured = kwargs.get("socket_timeout")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_nself_redis.secrets import Secret
+
 HERE = Path(__file__).resolve().parent
 PACKAGE_FILES = ("package.json", "package-lock.json")
 SCRIPT = HERE / "bullmq_roundtrip.cjs"
@@ -158,12 +160,18 @@ def install(directory: str | os.PathLike[str] | None = None, timeout: float = IN
 
 @dataclass(frozen=True)
 class Connection:
+    """Where the round trip connects. TLS is used whenever ``tls`` (a ``rediss://`` endpoint),
+    verified against ``ca_certs`` or the system's CAs, host name included, unless ``verify``
+    is False (the user's insecure option)."""
+
     host: str
     port: int
     db: int = 0
     username: str | None = None
-    password: str | None = None
+    password: Secret = field(default_factory=lambda: Secret(""))
     ca_certs: str | None = None
+    tls: bool = False
+    verify: bool = True
 
 
 def run_roundtrip(
@@ -188,11 +196,17 @@ def run_roundtrip(
     if connection.username:
         env["NSELF_REDIS_USERNAME"] = connection.username
     if connection.password:
-        env["NSELF_REDIS_PASSWORD"] = connection.password
-    if connection.ca_certs:
-        env["NSELF_REDIS_TLS_CA"] = connection.ca_certs
+        env["NSELF_REDIS_PASSWORD"] = connection.password.reveal()
+    if connection.tls:
+        env["NSELF_REDIS_TLS"] = "1"
+        if connection.ca_certs:
+            env["NSELF_REDIS_TLS_CA"] = connection.ca_certs
+        if not connection.verify:
+            env["NSELF_REDIS_TLS_INSECURE"] = "1"
     command = [
         node,
+        # The system's CA store (as OpenSSL and Python see it), not only Node's bundled one.
+        "--use-openssl-ca",
         str(SCRIPT),
         "--modules",
         str(directory),

@@ -6,7 +6,9 @@
 // DIR holds node_modules with bullmq and ioredis (`nself-redis node-setup` installs them).
 // The connection comes from the environment, so the password never shows in `ps`:
 //   NSELF_REDIS_HOST, NSELF_REDIS_PORT, NSELF_REDIS_DB, NSELF_REDIS_USERNAME,
-//   NSELF_REDIS_PASSWORD, NSELF_REDIS_TLS_CA (a CA file; TLS when set).
+//   NSELF_REDIS_PASSWORD, NSELF_REDIS_TLS (1: TLS, certificate and host name checked against
+//   the system's CAs), NSELF_REDIS_TLS_CA (a CA file to check against instead),
+//   NSELF_REDIS_TLS_INSECURE (1: nothing checked; only when the user asked for it).
 // A producer adds jobs and waits for their results through QueueEvents (streams), a
 // worker processes them; then a delayed job and a job that fails once and is retried.
 // Every key lives under PREFIX and is obliterated at the end. One JSON object is
@@ -72,9 +74,10 @@ function connectionFromEnv() {
   };
   if (env.NSELF_REDIS_USERNAME) connection.username = env.NSELF_REDIS_USERNAME;
   if (env.NSELF_REDIS_PASSWORD) connection.password = env.NSELF_REDIS_PASSWORD;
-  if (env.NSELF_REDIS_TLS_CA) {
-    connection.tls = { ca: fs.readFileSync(env.NSELF_REDIS_TLS_CA), rejectUnauthorized: true };
-    connection.tls.checkServerIdentity = () => undefined;
+  if (env.NSELF_REDIS_TLS === '1') {
+    // Node's default checkServerIdentity checks the host name (an IP against IP SANs).
+    connection.tls = { rejectUnauthorized: env.NSELF_REDIS_TLS_INSECURE !== '1' };
+    if (env.NSELF_REDIS_TLS_CA) connection.tls.ca = fs.readFileSync(env.NSELF_REDIS_TLS_CA);
   }
   return connection;
 }

@@ -69,13 +69,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--nself-redis-url",
         "attach to this running server (redis://[:password@]host:port"
-        "[/db]); implies --nself-target attach under auto",
+        "[/db]); implies --nself-target attach under auto. Attached, the password may come from "
+        "the environment variable NSELF_REDIS_PASSWORD (or REDISCLI_AUTH) instead, out of argv: it "
+        "overrides REDIS_PASSWORD and fills in when the URL has none",
         metavar="URL",
     ),
     OptionSpec(
         "--nself-redis-ca",
         "CA certificate to verify a rediss:// server with (default: the system's CAs)",
         metavar="PATH",
+    ),
+    OptionSpec(
+        "--nself-redis-insecure",
+        "do not verify the TLS certificate and host name of a rediss:// server (the reports say "
+        "TLS verification OFF); without it the certificate is checked against --nself-redis-ca "
+        "or the system's CAs",
+        kind="bool",
     ),
     OptionSpec("--nself-redis-server", "the redis-server binary for the process target", metavar="PATH"),
     OptionSpec(
@@ -205,6 +214,7 @@ class HarnessOptions:
     target: str
     redis_url: str | None
     redis_ca: str | None
+    redis_insecure: bool
     redis_server: str | None
     reports: Path | None
     allow_destructive: bool
@@ -236,6 +246,7 @@ class HarnessOptions:
             target=values["nself_target"] or "auto",
             redis_url=values["nself_redis_url"],
             redis_ca=values["nself_redis_ca"],
+            redis_insecure=bool(values["nself_redis_insecure"]),
             redis_server=values["nself_redis_server"],
             reports=reports,
             allow_destructive=bool(values["nself_allow_destructive"]),

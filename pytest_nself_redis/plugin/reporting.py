@@ -75,6 +75,8 @@ class HarnessReporting:
                 f"{env}: {run.redactor.scrub(report.target)} · Redis {report.server_version} · "
                 f"{report.deployment}"
             )
+            if report.tls_unverified:
+                write(f"  {report.tls_unverified}", red=True, bold=True)
             for warning in report.warnings:
                 write(f"  warning: {run.redactor.scrub(warning)}", yellow=True)
         # One line per launch (variants included: dozens in a full run) is detail for -v.

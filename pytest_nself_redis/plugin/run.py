@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_nself_redis.context import EnvContext, load_env_context
+from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.reporting.environment import EnvReport
-from pytest_nself_redis.secrets import Redactor, url_password
+from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import Target, TargetOptions
+from pytest_nself_redis.targets.base import INSECURE_NOTE, Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target, resolve_kind
 
 ENV_FIXTURE = "nself_env_name"
@@ -84,8 +84,7 @@ class NselfRun:
     # -- preparation (collection time) -------------------------------------------
     def prepare(self) -> None:
         """Load every env and choose the target, so bad input stops the run before any test."""
-        if self.options.redis_url:
-            self.redactor.add(url_password(self.options.redis_url))
+        self.redactor.add_url(self.options.redis_url)
         first = None
         for env in self.env_names():
             context = self.context(env)
@@ -94,7 +93,18 @@ class NselfRun:
         self.kind, self.kind_reason = resolve_kind(
             self.options.target, first.service.image, self.target_options()
         )
+        if self.kind == "attach":
+            self._password_from_environment()
         self._precheck(first)
+
+    def _password_from_environment(self) -> None:
+        """Attach: $NSELF_REDIS_PASSWORD / $REDISCLI_AUTH override REDIS_PASSWORD (not in argv)."""
+        for env, context in self._contexts.items():
+            changed = with_password_from_environment(context, os.environ)
+            if changed is not context:
+                self._contexts[env] = changed
+                self.redactor.add(changed.settings.password.value)
+                self.env_reports[env] = EnvReport.from_context(changed)
 
     def _precheck(self, context: EnvContext) -> None:
         if self.kind == "docker":
@@ -123,6 +133,7 @@ class NselfRun:
             startup_timeout=self.options.startup_timeout,
             socket_timeout=self.options.timeout,
             extra_args=extra_args,
+            insecure=self.options.redis_insecure,
         )
 
     @property
@@ -155,6 +166,8 @@ class NselfRun:
                 report.target_kind = target.kind
                 report.ready_seconds = target.ready_seconds
                 report.server_version = server_version(target.client())
+                if target.endpoint.unverified_tls:
+                    report.tls_unverified = INSECURE_NOTE
                 if self.kind_reason and target.kind == self.kind:
                     report.notes.append(f"target {target.kind}: {self.kind_reason}")
         self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), target.ready_seconds))

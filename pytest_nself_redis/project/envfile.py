@@ -14,9 +14,11 @@ from pathlib import Path
 
 from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.provenance import Source
+from pytest_nself_redis.secrets import MASK, is_secret_name
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INLINE_COMMENT = re.compile(r"\s#")
+_WORD = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class EnvFileError(ProjectError):
@@ -39,14 +41,25 @@ class EnvFile:
         return self.entries.get(key)
 
 
-def _unquote(raw: str, where: str) -> str:
+def _shown(text: str, limit: int) -> str:
+    """A malformed line as it may be quoted in an error: cut after the first word that names a
+    secret (``REDIS_PASSWORD Sup3r...`` shows only the name), since what follows may be its value."""
+    for word in _WORD.finditer(text):
+        if is_secret_name(word.group()) and text[word.end() :].strip():
+            shown = text[: min(word.end(), limit)]
+            return f"{shown!r} followed by {MASK} (the rest is not shown: it may be a secret)"
+    return repr(text[:limit])
+
+
+def _unquote(raw: str, key: str, where: str) -> str:
     quote = raw[0]
     end = raw.find(quote, 1)
     if end == -1:
         raise EnvFileError(f"{where}: the value opens a {quote} quote that is never closed")
     rest = raw[end + 1 :].strip()
     if rest and not rest.startswith("#"):
-        raise EnvFileError(f"{where}: unexpected text {rest[:20]!r} after the closing {quote} quote")
+        seen = MASK if is_secret_name(key) else repr(rest[:20])
+        raise EnvFileError(f"{where}: unexpected text {seen} after the closing {quote} quote")
     return raw[1:end]
 
 
@@ -60,15 +73,15 @@ def parse_line(line: str, where: str) -> tuple[str, str] | None:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep:
-        raise EnvFileError(f"{where}: expected KEY=VALUE, found {text[:40]!r}")
+        raise EnvFileError(f"{where}: expected KEY=VALUE, found {_shown(text, 40)}")
     if not _KEY.match(key):
         raise EnvFileError(
-            f"{where}: {key[:40]!r} is not a valid variable name "
+            f"{where}: {_shown(key, 40)} is not a valid variable name "
             "(letters, digits and _, not starting with a digit)"
         )
     raw = raw.strip()
     if raw[:1] in ("'", '"'):
-        value = _unquote(raw, where)
+        value = _unquote(raw, key, where)
     else:
         comment = _INLINE_COMMENT.search(raw)
         value = raw[: comment.start()].rstrip() if comment else raw

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nself_redis.reporting.environment import EnvReport
-from pytest_nself_redis.reporting.html import HtmlReport, html_table, summary_table
+from pytest_nself_redis.reporting.html import HtmlReport, alert, html_table, summary_table
 from pytest_nself_redis.reporting.junit import CaseRecord, write_junit
 
 
@@ -114,6 +114,8 @@ class ReportCollector:
             self.written.append(junit)
             if env in self.html:
                 fragments = [summary_table(self.tally(env))]
+                if env_report.tls_unverified:
+                    fragments.insert(0, alert(env_report.tls_unverified))
                 warnings = self.warnings_table(env)
                 if warnings:
                     fragments.append(html_table("Warnings (promises kept only in part)", warnings))

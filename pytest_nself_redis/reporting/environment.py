@@ -40,6 +40,8 @@ class EnvReport:
     server_version: str = "unknown"
     ready_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    # Set when the user turned TLS verification off: shown in red in every report.
+    tls_unverified: str | None = None
 
     @classmethod
     def from_context(cls, context: EnvContext) -> EnvReport:
@@ -61,6 +63,8 @@ class EnvReport:
             "server version": self.server_version,
             "deployment": self.deployment,
         }
+        if self.tls_unverified:
+            rows["TLS verification"] = self.tls_unverified
         if self.ready_seconds is not None:
             rows["start to ready"] = f"{self.ready_seconds * 1000:.1f} ms"
         rows["settings"] = self.settings

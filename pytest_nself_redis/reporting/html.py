@@ -44,6 +44,11 @@ def summary_table(tally: dict[str, dict[str, int]]) -> str:
     )
 
 
+def alert(text: str) -> str:
+    """A line the reader must not miss (TLS verification turned off), in red."""
+    return f'<p class="nself-alert" style="color:#c00;font-weight:bold">{html.escape(text)}</p>'
+
+
 def html_table(
     title: str,
     rows: Sequence[Mapping[str, object]],

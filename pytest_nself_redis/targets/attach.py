@@ -6,6 +6,8 @@ REDIS_PASSWORD from the settings, which is how the host reaches nself's Redis.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -13,32 +15,39 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
-from pytest_nself_redis.secrets import Secret, redact_url
+from pytest_nself_redis.secrets import MASK, Secret, redact_url, split_url, url_password
 from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions, TlsFiles
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
 
-def endpoint_from_url(url: str, ca_cert: str | None = None) -> Endpoint:
-    """``redis://`` or ``rediss://`` (TLS, verified with ``ca_cert`` or the system's CAs)."""
+def endpoint_from_url(url: str, ca_cert: str | None = None, insecure: bool = False) -> Endpoint:
+    """``redis://`` or ``rediss://`` (TLS: certificate and host name verified with ``ca_cert``
+    or the system's CAs; not verified only with ``insecure``, the user's explicit choice).
+
+    The userinfo is cut off first (everything up to the last ``@``), so a password holding
+    / # ? @ or : is neither misread as host, path or fragment nor shown in a message."""
+    parts = split_url(url.strip())
+    # Without a scheme nothing says where a password ends: show only what follows the last @.
+    shown = redact_url(url) if parts else f"{MASK}@{url.rpartition('@')[2]}" if "@" in url else url
+    if parts is None or parts.head.lower() not in ("redis://", "rediss://"):
+        raise TargetError(f"--nself-redis-url {shown} is not a redis:// or rediss:// URL with a host")
     try:
-        parts = urlsplit(url)
-        port = parts.port or 6379
+        location = urlsplit(parts.without_userinfo())
+        port = location.port or 6379
     except ValueError as error:
-        raise TargetError(f"--nself-redis-url {redact_url(url)} is not a valid URL ({error})") from None
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise TargetError(
-            f"--nself-redis-url {redact_url(url)} is not a redis:// or rediss:// URL with a host"
-        )
-    db_text = parts.path.lstrip("/") or "0"
+        raise TargetError(f"--nself-redis-url {shown} is not a valid URL ({error})") from None
+    if not location.hostname:
+        raise TargetError(f"--nself-redis-url {shown} is not a redis:// or rediss:// URL with a host")
+    db_text = location.path.lstrip("/") or "0"
     if not db_text.isdigit():
-        raise TargetError(f"--nself-redis-url {redact_url(url)}: the path must be a db number")
+        raise TargetError(f"--nself-redis-url {shown}: the path must be a db number")
     tls = None
-    if parts.scheme == "rediss":
+    if location.scheme.lower() == "rediss":
         if ca_cert and not Path(ca_cert).is_file():
             raise TargetError(f"--nself-redis-ca {ca_cert}: no such file")
-        tls = TlsFiles(ca_cert=Path(ca_cert) if ca_cert else None)
+        tls = TlsFiles(ca_cert=Path(ca_cert) if ca_cert else None, verify=not insecure)
     return Endpoint(
-        host=parts.hostname,
+        host=location.hostname,
         port=port,
         password=Secret(unquote(parts.password or "")),
         username=unquote(parts.username) if parts.username else None,
@@ -54,7 +63,11 @@ class AttachTarget(Target):
     def __init__(self, context: EnvContext, options: TargetOptions) -> None:
         super().__init__(context, options)
         if options.redis_url:
-            self._planned = endpoint_from_url(options.redis_url, options.redis_ca)
+            planned = endpoint_from_url(options.redis_url, options.redis_ca, options.insecure)
+            if not planned.password and context.password_variable:
+                # A URL without a password takes it from the environment (kept out of argv).
+                planned = replace(planned, password=context.settings.password.value)
+            self._planned = planned
             self._how = "--nself-redis-url"
         else:
             settings = context.settings
@@ -78,7 +91,7 @@ class AttachTarget(Target):
             # suite (and doctor), not a reason to refuse to look.
             self.ping_error = str(error)
         except redis_errors.AuthenticationError as error:
-            source = "the URL" if self.options.redis_url else self.context.settings.password.cite()
+            source = self._password_source()
             if "NOAUTH" in str(error) or "required" in str(error).lower():
                 raise TargetError(
                     f"{where} requires a password and none was given (password from {source})"
@@ -98,11 +111,31 @@ class AttachTarget(Target):
                 f"{self.options.socket_timeout:.1f} s: a hung server, or not Redis"
             ) from None
         except redis_errors.ConnectionError as error:
+            if "CERTIFICATE_VERIFY_FAILED" in str(error):
+                raise TargetError(self._untrusted(where, str(error))) from None
             if "closed by server" in str(error) and denied_banner((self._planned.host, self._planned.port)):
                 raise UnreachableError(f"{where} refuses this client (-DENIED): {DENIED_HINT}") from None
             raise UnreachableError(f"nothing answers as Redis at {where}: {error}") from None
         except (OSError, redis_errors.RedisError) as error:
             raise UnreachableError(f"{where} does not speak the Redis protocol ({error})") from None
+
+    def _password_source(self) -> str:
+        url = self.options.redis_url
+        if url and (url_password(url) or not self.context.password_variable):
+            return "the URL"
+        return self.context.settings.password.cite()
+
+    def _untrusted(self, where: str, error: str) -> str:
+        found = re.search(r"certificate verify failed: ([^(]+)", error)
+        tls = self._planned.tls
+        against = tls.ca_cert if tls is not None and tls.ca_cert else "the system's CAs"
+        return (
+            f"{where} presented a TLS certificate this run does not trust "
+            f"({found.group(1).strip() if found else 'certificate verify failed'}; checked against "
+            f"{against}, host name {self._planned.host}): nothing was sent to it. Pass the CA that "
+            "signed it (--nself-redis-ca, doctor --redis-ca), or skip verification explicitly with "
+            "--nself-redis-insecure (doctor --insecure)"
+        )
 
     def stop(self) -> None:
         self.close_clients()

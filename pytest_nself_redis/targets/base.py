@@ -20,6 +20,11 @@ from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets.readiness import Readiness
 
 LOOPBACK = "127.0.0.1"
+# What every report (HTML, JUnit, terminal, doctor) says when the user turned verification off.
+INSECURE_NOTE = (
+    "TLS verification OFF (--insecure): the server's certificate and host name were not checked, "
+    "so anyone between here and the server could have read the password and every reply"
+)
 
 
 @dataclass(frozen=True)
@@ -35,16 +40,20 @@ class TargetOptions:
     socket_timeout: float = 5.0
     workdir: Path | None = None
     extra_args: tuple[str, ...] = field(default=())
+    # Attach only: skip TLS certificate and host name checks (--nself-redis-insecure).
+    insecure: bool = False
 
 
 @dataclass(frozen=True)
 class TlsFiles:
     """The CA clients verify the server with (None: the system's CAs), and for launched
-    servers the certificate and key they serve."""
+    servers the certificate and key they serve. ``verify`` is False only when the user
+    asked for it (--nself-redis-insecure, doctor --insecure): then nothing is checked."""
 
     ca_cert: Path | None
     cert: Path | None = None
     key: Path | None = None
+    verify: bool = True
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,31 @@ class Endpoint:
     tls: TlsFiles | None = None
     db: int = 0
 
+    @property
+    def unverified_tls(self) -> bool:
+        """TLS without certificate checks: only with the user's explicit insecure option."""
+        return self.tls is not None and not self.tls.verify
+
     def describe(self) -> str:
         scheme = "rediss" if self.tls else "redis"
         auth = ":********@" if self.password else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{auth}{host}:{self.port}/{self.db}"
+
+
+def tls_context(ca_cert: str | None, verify: bool = True) -> ssl.SSLContext:
+    """For sockets of our own: certificate checked against ``ca_cert`` (None: the system's CAs)
+    and host name checked; nothing checked only when ``verify`` is False (the insecure option)."""
+    context = ssl.create_default_context(cafile=ca_cert)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def verifies(kwargs: dict[str, Any]) -> bool:
+    """Whether redis-py connection settings check the server's certificate (its default does)."""
+    return kwargs.get("ssl_cert_reqs", "required") not in (ssl.CERT_NONE, "none", None)
 
 
 def free_loopback_port() -> int:
@@ -129,11 +158,14 @@ class Target(ABC):
             "retry": Retry(NoBackoff(), 0),
         }
         if endpoint.tls is not None:
+            # Certificate and host name are checked (launched servers' certificates name
+            # localhost and 127.0.0.1); only the explicit insecure option turns both off.
+            verify = endpoint.tls.verify
             kwargs.update(
                 ssl=True,
                 ssl_ca_certs=str(endpoint.tls.ca_cert) if endpoint.tls.ca_cert else None,
-                ssl_cert_reqs=ssl.CERT_REQUIRED,
-                ssl_check_hostname=False,
+                ssl_cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
+                ssl_check_hostname=verify,
             )
         kwargs.update(overrides)
         return kwargs

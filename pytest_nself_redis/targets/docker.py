@@ -33,7 +33,7 @@ from pytest_nself_redis.targets.base import (
     free_loopback_port,
 )
 from pytest_nself_redis.targets.readiness import wait_until_ready
-from pytest_nself_redis.targets.tls import prepare_tls
+from pytest_nself_redis.targets.tls import container_user, prepare_tls
 
 LABEL = "org.nself.redis-harness.run"
 ENV_LABEL = "org.nself.redis-harness.env"
@@ -136,10 +136,26 @@ class DockerTarget(Target):
         tls = None
         if self._uses_tls():
             self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
-            tls = prepare_tls(self._tls_dir)
+            tls = prepare_tls(self._tls_dir, self._tls_owner())
         self._endpoint = Endpoint(LOOPBACK, self.host_port, self.deployed_password(), tls=tls)
         self._create_container(labels)
         self._wait_ready()
+
+    def _tls_owner(self) -> tuple[int, int] | None:
+        """Who must read the bind-mounted TLS key (0600): the container's user, when not us."""
+        service = self.context.service
+        uid, gid = container_user(service.user)
+        if uid in (0, os.getuid()):
+            return None
+        if os.geteuid() != 0:
+            user = f"user {service.user}" if service.user else "no user: the image's redis user"
+            raise TargetError(
+                f"the container runs as uid {uid} ({service.describe()} sets {user}) and must read "
+                "this run's TLS key, which is readable by its owner only; "
+                f"this harness runs as uid {os.getuid()} and cannot give it away: run it as root or as uid "
+                f"{uid}, set the compose user to {os.getuid()}, or use --nself-target process"
+            )
+        return uid, gid
 
     def _create_container(self, labels: dict[str, str]) -> None:
         from testcontainers.core.container import DockerContainer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from pytest_nself_redis.compose.redis_args import is_redis_server, parse_redis_args
+from pytest_nself_redis.compose.redis_args import SECRET_DIRECTIVES, is_redis_server, parse_redis_args
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
@@ -77,6 +77,31 @@ def _map_path(value: str, mounts: list[tuple[str, Path]]) -> str:
     return value
 
 
+def _config_word(value: str) -> str:
+    """One argument of a redis.conf line: double-quoted, with \\, " and control characters escaped."""
+    escaped = []
+    for char in value:
+        if char in '\\"':
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\x{ord(char):02x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def _config_line(name: str, values: list[str]) -> str:
+    return " ".join([name, *(_config_word(value) for value in values)])
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Written readable by its owner only, from the first byte (O_EXCL: never an existing file)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 class ProcessTarget(Target):
     kind = "process"
 
@@ -89,6 +114,11 @@ class ProcessTarget(Target):
         self._cleanup_token: int | None = None
         self._log_path: Path | None = None
         self.starts = 0
+
+    @property
+    def _secret_config(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "secrets.conf"
 
     @property
     def data_dir(self) -> Path:
@@ -106,14 +136,19 @@ class ProcessTarget(Target):
         mounts = _bind_mounts(service.volumes, self.context.project.dir)
         if tls_dir is not None:
             mounts.insert(0, ("/tls", tls_dir))
-        argv = [self.binary]
-        if args.config_file:
-            argv.append(_map_path(args.config_file, mounts))
+        # Passwords go to a 0600 config file, never argv (/proc/<pid>/cmdline is world-readable);
+        # it includes the deployment's own config file first, as redis-server reads one only.
+        config = [f"include {_config_word(_map_path(args.config_file, mounts))}"] if args.config_file else []
+        argv = [self.binary, str(self._secret_config)]
         tls = args.value("tls-port") not in (None, "0")
         for name, values in args.directives:
             if name in _OWNED:
                 continue
-            argv += [f"--{name}", *(_map_path(value, mounts) for value in values)]
+            mapped = [_map_path(value, mounts) for value in values]
+            if name in SECRET_DIRECTIVES:
+                config.append(_config_line(name, mapped))
+            else:
+                argv += [f"--{name}", *mapped]
         argv += [
             "--bind",
             LOOPBACK,
@@ -129,7 +164,12 @@ class ProcessTarget(Target):
             "no",
         ]
         argv += ["--port", "0", "--tls-port", str(port)] if tls else ["--port", str(port)]
-        argv += list(self.options.extra_args)
+        for name, values in parse_redis_args(["redis-server", *self.options.extra_args]).directives:
+            if name in SECRET_DIRECTIVES:
+                config.append(_config_line(name, list(values)))
+            else:
+                argv += [f"--{name}", *values]
+        _write_private(self._secret_config, "".join(f"{line}\n" for line in config))
         return argv
 
     def start(self) -> None:

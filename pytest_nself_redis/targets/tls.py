@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,17 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets.base import TlsFiles
 
 _DAYS = "2"
+# The redis user of the official images: who the server runs as when compose sets no numeric user.
+REDIS_UID = 999
+
+
+def container_user(user: str | None) -> tuple[int, int]:
+    """(uid, gid) a container runs as, from compose ``user:`` ("999:999", "1000"), else REDIS_UID."""
+    uid_text, _, gid_text = (user or "").partition(":")
+    if not uid_text.isdigit():
+        return REDIS_UID, REDIS_UID
+    uid = int(uid_text)
+    return uid, int(gid_text) if gid_text.isdigit() else uid
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -24,9 +36,12 @@ def _openssl(*args: str, cwd: Path) -> None:
         raise TargetError(f"openssl {args[0]} failed: {result.stderr.strip()[-300:]}")
 
 
-def prepare_tls(directory: Path) -> TlsFiles:
-    """A throwaway CA and a server certificate for localhost/127.0.0.1, readable by uid 999."""
-    directory.mkdir(parents=True, exist_ok=True)
+def prepare_tls(directory: Path, owner: tuple[int, int] | None = None) -> TlsFiles:
+    """A throwaway CA and a server certificate for localhost/127.0.0.1. The keys are 0600 in a
+    0700 folder; ``owner`` (uid, gid), when the server runs as someone else (a container's
+    user), is given the folder and what the server reads. The CA key stays ours."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
     _openssl(
         "req",
         "-x509",
@@ -75,7 +90,11 @@ def prepare_tls(directory: Path) -> TlsFiles:
         "redis.crt",
         cwd=directory,
     )
-    for name in ("ca.crt", "redis.crt", "redis.key"):
-        (directory / name).chmod(0o644)  # the container runs as uid 999
-    directory.chmod(0o755)
+    for name in ("ca.key", "redis.key"):
+        (directory / name).chmod(0o600)
+    for name in ("ca.crt", "redis.crt"):
+        (directory / name).chmod(0o644)
+    if owner is not None:
+        for path in (directory, directory / "redis.key", directory / "redis.crt", directory / "ca.crt"):
+            os.chown(path, *owner)
     return TlsFiles(ca_cert=directory / "ca.crt", cert=directory / "redis.crt", key=directory / "redis.key")

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nself_redis.checks import CheckContext, CheckResult, Status, queue
+from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.project.model import NselfProject
+from pytest_nself_redis.targets.attach import AttachTarget
+from pytest_nself_redis.targets.base import Target, TargetOptions
 from tests.conftest import Launcher
 from tests.data.conftest import add_user, attach_args, attach_url, harness_keys
 from tests.data.proxy import InfoRewritingProxy, set_field
-from tests.harness import COMPLETE, REPO, run_cli, run_suites
+from tests.harness import COMPLETE, REPO, make_project, run_cli, run_suites
+from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed, signed_for_another_host
 
 
 def failed_tests(outcomes: dict[str, str]) -> set[str]:
@@ -173,3 +179,76 @@ def test_node_setup_check_says_what_is_missing(tmp_path: Path) -> None:
     assert completed.returncode == 1
     assert "not ready" in completed.stdout
     assert "nself-redis node-setup" in completed.stdout
+
+
+# -- TLS: Node connects as the Python clients do, never in plaintext, never unverified ---------------
+
+
+def tls_server(tmp_path: Path, launch: Launcher) -> tuple[Path, Target, Path]:
+    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    target = launch(project, "prod")
+    assert target.endpoint.tls is not None
+    assert target.endpoint.tls.ca_cert is not None
+    return project, target, target.endpoint.tls.ca_cert
+
+
+def bullmq_through(
+    project: Path, url: str, ca_cert: str | None = None, insecure: bool = False
+) -> CheckResult:
+    """queue.bullmq run in this process against a server attached by URL (as doctor or
+    --nself-redis-url would), so the endpoint Node gets comes from the attached client."""
+    context = load_env_context(NselfProject.open(project), "prod")
+    target = AttachTarget(context, TargetOptions(redis_url=url, redis_ca=ca_cert, insecure=insecure))
+    target.start()
+    try:
+        return queue.bullmq_round_trip(CheckContext.of(target))
+    finally:
+        target.stop()
+
+
+@pytest.fixture
+def node_in_process(node_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in node_env.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_bullmq_uses_tls_for_rediss_verified_by_the_system_cas(
+    tmp_path: Path, launch: Launcher, node_in_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rediss:// without a CA file: TLS against the system's CAs (here SSL_CERT_FILE, which
+    OpenSSL, Python and Node with --use-openssl-ca all read), host name 127.0.0.1 checked."""
+    project, target, ca_cert = tls_server(tmp_path, launch)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_cert))
+    password = target.endpoint.password.reveal()
+    result = bullmq_through(project, f"rediss://:{password}@127.0.0.1:{target.endpoint.port}")
+    assert result.status is Status.OK, result.message
+    assert password not in result.message
+
+
+def test_bullmq_sends_nothing_to_an_untrusted_certificate(
+    tmp_path: Path, launch: Launcher, node_in_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, target, ca_cert = tls_server(tmp_path, launch)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_cert))
+    password = target.endpoint.password.reveal()
+    cert, key = self_signed(tmp_path)
+    with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=1) as mitm:
+        result = bullmq_through(project, f"rediss://:{password}@127.0.0.1:{mitm.port}")
+    assert result.status is Status.ERROR, result.message
+    mitm.assert_sent_nothing()
+    # Only the explicit insecure option lets Node past it (and then the interceptor reads all).
+    with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=1) as mitm:
+        insecure = bullmq_through(project, f"rediss://:{password}@127.0.0.1:{mitm.port}", insecure=True)
+    assert insecure.status is Status.OK, insecure.message
+    assert password.encode() in bytes(mitm.received)
+
+
+def test_bullmq_checks_the_host_name(tmp_path: Path, launch: Launcher, node_in_process: None) -> None:
+    """The run's CA signed the certificate, but for another host: Node must refuse it."""
+    project, target, ca_cert = tls_server(tmp_path, launch)
+    password = target.endpoint.password.reveal()
+    cert, key = signed_for_another_host(tmp_path, ca_cert.parent)
+    with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=1) as mitm:
+        result = bullmq_through(project, f"rediss://:{password}@127.0.0.1:{mitm.port}", str(ca_cert))
+    assert result.status is Status.ERROR, result.message
+    mitm.assert_sent_nothing()

@@ -23,6 +23,7 @@ import redis
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, base_env, make_project
+from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed
 
 SCHEMA = json.loads((resources.files("pytest_nself_redis") / "doctor" / "schema.json").read_text())
 FORBIDDEN = (
@@ -49,7 +50,11 @@ def url(target: Target, password: str | None = None, user: str = "") -> str:
 
 
 def doctor(
-    *args: str, project: Path = COMPLETE, env: str = "prod", timeout: float = 60
+    *args: str,
+    project: Path = COMPLETE,
+    env: str = "prod",
+    timeout: float = 60,
+    environ: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
@@ -63,7 +68,7 @@ def doctor(
         *args,
     ]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, check=False, env=base_env()
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=base_env(**(environ or {}))
     )
 
 
@@ -373,3 +378,138 @@ def test_a_limited_acl_user_gets_what_it_can(launch: Launcher) -> None:
     assert any(
         "not allowed for this user" in check["message"] or "NOPERM" in check["message"] for check in skipped
     ), skipped
+
+
+def on_a_terminal(*args: str) -> str:
+    """Doctor's output when stdout is a terminal (colour on)."""
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "pytest_nself_redis.cli", "doctor", *args]
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, env=base_env())
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def tls_target(tmp_path: Path, launch: Launcher) -> tuple[Path, Target, Path]:
+    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    target = launch(project, "prod")
+    assert target.endpoint.tls is not None
+    assert target.endpoint.tls.ca_cert is not None
+    return project, target, target.endpoint.tls.ca_cert
+
+
+def test_sends_nothing_to_a_certificate_it_does_not_trust(tmp_path: Path, launch: Launcher) -> None:
+    """The first connection reaches the real server (trusted through the system's CAs, here
+    SSL_CERT_FILE); later ones meet a self-signed certificate and must send it nothing."""
+    project, target, ca_cert = tls_target(tmp_path, launch)
+    password = target.endpoint.password.reveal()
+    cert, key = self_signed(tmp_path)
+    with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=1) as mitm:
+        completed = doctor(
+            "--redis-url",
+            f"rediss://:{password}@127.0.0.1:{mitm.port}",
+            "--json",
+            project=project,
+            environ={"SSL_CERT_FILE": str(ca_cert)},
+        )
+    assert mitm.forwarded == 1, completed.stderr
+    mitm.assert_sent_nothing()
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr
+    document = as_json(completed)
+    assert by_id(document)["auth.right_password"]["status"] == "error"
+    assert password not in completed.stdout + completed.stderr
+
+
+def test_insecure_is_explicit_and_said_in_red(tmp_path: Path, launch: Launcher) -> None:
+    project, target, _ = tls_target(tmp_path, launch)
+    password = target.endpoint.password.reveal()
+    where = f"rediss://:{password}@127.0.0.1:{target.endpoint.port}"
+    refused = doctor("--redis-url", where, project=project)
+    assert refused.returncode == 2
+    assert "presented a TLS certificate this run does not trust" in refused.stderr
+    document = as_json(doctor("--redis-url", where, "--insecure", "--json", project=project))
+    assert document["warnings"][0].startswith("TLS verification OFF (--insecure)")
+    assert document["totals"]["error"] == 0, document
+    shown = on_a_terminal(
+        "--project", str(project), "--env", "prod", "--suite", "health", "--redis-url", where, "--insecure"
+    )
+    assert "\033[31m✗ TLS verification OFF (--insecure)" in shown, shown[-1000:]
+    assert password not in shown + json.dumps(document)
+
+
+# / # @ : " \ and non-ASCII: a URL parser that trusts the port misreads it; JSON escapes " and \.
+HOSTILE = 'k9Vq/x7Rw#m2Zt@p4Ly:"c8Hn\\üé€Jd5'
+HOSTILE_PIECES = ("k9Vq", "x7Rw", "m2Zt", "p4Ly", "c8Hn", "üé€Jd5", "Jd5")
+
+
+def test_a_password_full_of_url_characters_never_shows(tmp_path: Path, launch: Launcher) -> None:
+    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    target = launch(project, "prod")
+    assert target.endpoint.password.reveal() == HOSTILE
+    where = f"redis://:{HOSTILE}@127.0.0.1:{target.endpoint.port}"
+    human = doctor("--redis-url", where, project=project)
+    assert human.returncode in (0, 1), human.stderr  # reached and authenticated: the URL was read whole
+    assert "attach redis://:********@127.0.0.1" in human.stdout
+    as_json(doctor("--redis-url", where, "--json", project=project))
+    runs = [
+        human,
+        doctor("--redis-url", where, "--json", project=project),
+        doctor("--redis-url", where, "--nagios", project=project),
+        doctor("--redis-url", f"redis://:{HOSTILE}@127.0.0.1:1", "--nagios", project=project),
+        doctor("--redis-url", f"redis://:{HOSTILE}@127.0.0.1:notaport", project=project),
+        doctor("--redis-url", f"redis://:{HOSTILE}@127.0.0.1:1", project=project),
+    ]
+    assert runs[3].stdout.startswith("REDIS UNKNOWN - nothing answers as Redis at 127.0.0.1:1")
+    assert runs[4].returncode == 2
+    assert "is not a valid URL" in runs[4].stderr
+    for run in runs:
+        shown = run.stdout + run.stderr
+        assert [piece for piece in HOSTILE_PIECES if piece in shown] == [], shown[-1500:]
+        assert json.dumps(HOSTILE)[1:-1] not in shown
+
+
+def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", env_files={".env.secrets": "REDIS_PASSWORD Sup3r-s3cret-9x"})
+    for args in ((), ("--nagios",), ("--json",)):
+        completed = doctor("--redis-url", "redis://127.0.0.1:1", *args, project=project)
+        assert completed.returncode in (2, 3)
+        assert ".env.secrets:" in completed.stdout + completed.stderr
+        assert "Sup3r" not in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("variable", ["NSELF_REDIS_PASSWORD", "REDISCLI_AUTH"])
+def test_the_password_can_come_from_the_environment(tmp_path: Path, launch: Launcher, variable: str) -> None:
+    """Not in argv (ps shows argv): the variable overrides the env files' REDIS_PASSWORD (stale
+    here) and fills in a URL without one."""
+    password = "env-only-Pw-5f2a9c71e04b"
+    target = launch(COMPLETE, "prod", REDIS_PASSWORD=password)
+    port = target.endpoint.port
+    project = make_project(
+        tmp_path / "project",
+        env_files={
+            ".env.secrets": "REDIS_PASSWORD=stale-Pw-not-the-servers-1",
+            ".env.prod": f"REDIS_PORT={port}",
+        },
+    )
+    for args in ((), ("--redis-url", f"redis://127.0.0.1:{port}")):
+        without = doctor(*args, "--json", project=project)
+        assert without.returncode == 2, without.stdout[-1000:] + without.stderr
+        completed = doctor(*args, "--json", project=project, environ={variable: password})
+        assert completed.returncode in (0, 1), completed.stdout[-2000:] + completed.stderr
+        right = by_id(as_json(completed))["auth.right_password"]
+        assert right["status"] == "ok", right
+        assert f"environment variable {variable}" in right["message"]
+        assert password not in completed.stdout + completed.stderr
+    help_text = doctor("--help").stdout
+    assert "NSELF_REDIS_PASSWORD" in help_text
+    assert "REDISCLI_AUTH" in help_text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
+from urllib.parse import unquote
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,8 @@ from pytest_nself_redis.project.envfile import EnvEntry, EnvFileError, parse_env
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import SETTING_KEYS, settings_from_env
 from pytest_nself_redis.project.sizes import parse_redis_size
+from pytest_nself_redis.secrets import MASK, Redactor, redact_url
+from pytest_nself_redis.targets.attach import endpoint_from_url
 
 ENV = Path("/project/.env.prod")
 LOCATED = re.compile(r"^\.env\.prod:(\d+): \S")
@@ -133,3 +136,21 @@ def test_any_compose_text_gives_a_service_or_a_compose_error(tmp_path: Path, tex
         load_compose_service(path, {"REDIS_PASSWORD": "x"})
     except ComposeError as error:
         assert str(error).startswith("docker-compose.yml")
+
+
+PASSWORD = st.text(min_size=1, max_size=30).filter(lambda text: "\x00" not in text)
+
+
+@given(password=PASSWORD, user=st.sampled_from(["", "app"]), port=st.integers(1, 65535))
+def test_a_url_password_is_never_shown_and_always_read_whole(password: str, user: str, port: int) -> None:
+    url = f"rediss://{user}:{password}@127.0.0.1:{port}/0"
+    assert redact_url(url) == f"rediss://{user}:{MASK}@127.0.0.1:{port}/0"
+    endpoint = endpoint_from_url(url)
+    assert endpoint.password.reveal() == unquote(password)
+    assert (endpoint.host, endpoint.port) == ("127.0.0.1", port)
+
+
+@given(st.text(max_size=80))
+def test_redact_url_never_raises(text: str) -> None:
+    assert isinstance(redact_url(text), str)
+    assert isinstance(Redactor().scrub(text), str)

@@ -72,3 +72,30 @@ def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_bytes(b"\xef\xbb\xbfA=1\n")
     assert read_env_file(path).entries["A"].value == "1"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "REDIS_PASSWORD Sup3r-s3cret-Value",
+        "export REDIS_PASSWORD Sup3r-s3cret-Value",
+        "REDIS_PASSWORD Sup3r-s3cret-Value=x",
+        'REDIS_PASSWORD="ab"Sup3r-s3cret-Value',
+        "API_TOKEN:Sup3r-s3cret-Value",
+        "OLD MY_SECRET Sup3r-s3cret-Value",
+        "redis_password\tSup3r-s3cret-Value",
+    ],
+)
+def test_a_malformed_line_never_quotes_a_secret(line: str) -> None:
+    """The value is not known to the redactor yet: the message itself must hold it back."""
+    with pytest.raises(EnvFileError) as caught:
+        parse_env_text(f"A=1\n{line}\n", FILE)
+    message = str(caught.value)
+    assert message.startswith(".env.staging:2: ")
+    assert "Sup3r" not in message
+    assert "s3cret" not in message
+
+
+def test_a_malformed_line_without_a_secret_is_quoted() -> None:
+    with pytest.raises(EnvFileError, match=r"found 'just some words'"):
+        parse_env_text("just some words\n", FILE)
