@@ -85,8 +85,10 @@ def version_major_matches(context: CheckContext) -> CheckResult:
     if wanted is None:
         return skipped("config.version", f"{setting.cite()} names no major version", str(setting.source))
     image_tag = service.image.rpartition(":")[2] if ":" in service.image else "latest"
-    live = str(context.client.info("server")["redis_version"])
     head = f"Promise: Redis {wanted}.x runs, as {setting.cite()} says."
+    live = str(context.client.info("server").get("redis_version", ""))
+    if not live:
+        return error("config.version", f"{head} Seen: INFO has no redis_version", str(setting.source))
     if _major(image_tag) != wanted:
         return error(
             "config.version",

@@ -28,6 +28,27 @@ def _info(context: CheckContext) -> dict[str, Any]:
     return info
 
 
+class Unreadable(Exception):
+    """INFO lacks a field a check reads, or holds a value Redis never writes there; the
+    message says which (a proxy or fork that rewrites INFO must not crash the report)."""
+
+
+def field(info: dict[str, Any], name: str) -> Any:
+    if name not in info:
+        raise Unreadable(f"INFO has no {name}")
+    return info[name]
+
+
+def number(info: dict[str, Any], name: str) -> int:
+    value = field(info, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Unreadable(f"INFO {name}={value!r} is not a number")
+    try:
+        return int(value)
+    except ValueError:
+        raise Unreadable(f"INFO {name}={value!r} is not a number") from None
+
+
 @check("health.ping")
 def answers_ping(context: CheckContext) -> CheckResult:
     """the server answers PING"""
@@ -50,16 +71,19 @@ def answers_ping(context: CheckContext) -> CheckResult:
 @check("health.primary")
 def is_a_primary(context: CheckContext) -> CheckResult:
     """the server is a primary"""
+    promise = "Promise: nself runs one standalone Redis, so it must be a primary that accepts writes."
     info = _info(context)
-    role = info["role"]
+    try:
+        role = str(field(info, "role"))
+    except Unreadable as problem:
+        return error("health.primary", f"{promise} Seen: {problem}")
     seen = f"role={role}"
     if role != "master":
         seen += f" replicating from {info.get('master_host')}:{info.get('master_port')}"
     return verdict(
         "health.primary",
         role == "master",
-        "Promise: nself runs one standalone Redis, so it must be a primary that "
-        f"accepts writes. Seen: {seen}",
+        f"{promise} Seen: {seen}",
         measured=role,
     )
 
@@ -67,15 +91,19 @@ def is_a_primary(context: CheckContext) -> CheckResult:
 @check("health.loading")
 def has_finished_loading(context: CheckContext) -> CheckResult:
     """the dataset is loaded"""
+    promise = "Promise: the dataset is loaded and the server serves requests."
     info = _info(context)
-    loading = int(info["loading"])
+    try:
+        loading = number(info, "loading")
+    except Unreadable as problem:
+        return error("health.loading", f"{promise} Seen: {problem}")
     seen = f"loading={loading}"
     if loading:
         seen += f" ({info.get('loading_loaded_perc', '?')}% loaded)"
     return verdict(
         "health.loading",
         loading == 0,
-        f"Promise: the dataset is loaded and the server serves requests. Seen: {seen}",
+        f"{promise} Seen: {seen}",
         measured=loading,
     )
 
@@ -83,7 +111,10 @@ def has_finished_loading(context: CheckContext) -> CheckResult:
 @check("health.rdb_status")
 def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
     """the last RDB snapshot succeeded"""
-    status = _info(context)["rdb_last_bgsave_status"]
+    try:
+        status = str(field(_info(context), "rdb_last_bgsave_status"))
+    except Unreadable as problem:
+        return error("health.rdb_status", f"Promise: snapshots can be written. Seen: {problem}")
     return verdict(
         "health.rdb_status",
         status == "ok",
@@ -98,7 +129,15 @@ def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
     """writes reach the append-only file"""
     info = _info(context)
     setting = context.settings.aof_enabled
-    if not int(info["aof_enabled"]):
+    try:
+        enabled = number(info, "aof_enabled")
+    except Unreadable as problem:
+        return error(
+            "health.aof_status",
+            f"Promise: writes reach the append-only file, as {setting.cite()} says. Seen: {problem}",
+            str(setting.source),
+        )
+    if not enabled:
         return skipped(
             "health.aof_status",
             "AOF is off on the live server (the config suite checks whether it should be)",
@@ -119,8 +158,16 @@ def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
 def clients_have_headroom(context: CheckContext) -> CheckResult:
     """fewer than 90% of maxclients are connected"""
     info = _info(context)
-    connected, limit = int(info["connected_clients"]), int(info["maxclients"])
     setting = context.settings.max_clients
+    try:
+        connected, limit = number(info, "connected_clients"), number(info, "maxclients")
+    except Unreadable as problem:
+        return error(
+            "health.clients",
+            f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use ({setting.cite()}). "
+            f"Seen: {problem}",
+            str(setting.source),
+        )
     return verdict(
         "health.clients",
         connected < HEADROOM * limit,
@@ -135,8 +182,15 @@ def clients_have_headroom(context: CheckContext) -> CheckResult:
 def memory_has_headroom(context: CheckContext) -> CheckResult:
     """memory stays under 90% of maxmemory"""
     info = _info(context)
-    used, limit = int(info["used_memory"]), int(info["maxmemory"])
     setting = context.settings.maxmemory
+    try:
+        used, limit = number(info, "used_memory"), number(info, "maxmemory")
+    except Unreadable as problem:
+        return error(
+            "health.memory",
+            f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). Seen: {problem}",
+            str(setting.source),
+        )
     if limit == 0:
         return skipped(
             "health.memory",

@@ -113,6 +113,14 @@ def _run_one(check_id: str, context: CheckContext) -> CheckResult:
         return CheckResult(
             check_id, registered.suite, Status.ERROR, f"{registered.title}: the connection failed ({error})"
         )
+    except Exception as error:
+        # One check's surprise (a reply Redis never gives, a bug) is its error, never the report's.
+        return CheckResult(
+            check_id,
+            registered.suite,
+            Status.ERROR,
+            f"{registered.title}: the check could not complete ({type(error).__name__}: {error})",
+        )
 
 
 def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
