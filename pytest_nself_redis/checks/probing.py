@@ -95,9 +95,17 @@ def clone(context: CheckContext, **overrides: Any) -> redis.Redis:
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
-def delete_prefix(client: redis.Redis, prefix: str) -> int:
-    """Delete every key under ``prefix`` (only ``[a-z0-9:-]`` in it, so a safe SCAN pattern)."""
-    keys = [key for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+def delete_prefix(client: redis.Redis, prefix: str, max_seconds: float | None = None) -> int:
+    """Delete every key under ``prefix`` (only ``[a-z0-9:-]`` in it, so a safe SCAN pattern);
+    with ``max_seconds``, stop scanning a large keyspace then (what is left expires on its own)."""
+    ends = None if max_seconds is None else time.monotonic() + max_seconds
+    keys: list[Any] = []
+    cursor = 0
+    while True:
+        cursor, found = client.scan(cursor, match=f"{prefix}*", count=1000)
+        keys.extend(found)
+        if not cursor or (ends is not None and time.monotonic() > ends):
+            break
     deleted = 0
     for start in range(0, len(keys), 500):
         deleted += int(client.unlink(*keys[start : start + 500]))

@@ -21,6 +21,7 @@ TITLES = {
     "latency": "Latency",
 }
 NAGIOS_CODES = {"ok": 0, "warning": 1, "error": 2}
+NAGIOS_UNKNOWN = 3
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -48,6 +49,11 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
         stream.write(
             f"\n  {_paint(MARKS[Status.WARNING], Status.WARNING, colour)} {redactor.scrub(warning)}\n"
         )
+    if report.deadline_reached:
+        stream.write(
+            f"\n  {_paint(MARKS[Status.ERROR], Status.ERROR, colour)} the deadline was reached: the checks "
+            "marked 'deadline reached' did not finish (raise --deadline, or see why the server is slow)\n"
+        )
     totals = report.totals
     summary = (
         f"{totals['ok']} ok, {totals['warning']} warnings, {totals['error']} errors, "
@@ -64,11 +70,15 @@ def write_json(report: DoctorReport, stream: TextIO, redactor: Redactor) -> None
 
 def write_nagios(report: DoctorReport, stream: TextIO, redactor: Redactor) -> int:
     totals = report.totals
-    state = {"ok": "OK", "warning": "WARNING", "error": "CRITICAL"}[report.status]
-    worst = next((r for r in report.results if r.status is Status.ERROR), None) or next(
-        (r for r in report.results if r.status is Status.WARNING), None
-    )
-    detail = f" - {redactor.scrub(worst.message)}" if worst else ""
     perf = " ".join(f"{name}={count}" for name, count in totals.items())
-    stream.write(f"REDIS {state}{detail} | {perf} duration_ms={report.duration_ms:.0f}\n")
+    perf += f" duration_ms={report.duration_ms:.0f}"
+    found = [r for r in report.results if r.status is Status.ERROR and not report.cut_short(r)]
+    if report.deadline_reached and not found:
+        # Nothing failed before the deadline stopped the run: doctor could not tell.
+        stream.write(f"REDIS UNKNOWN - the deadline was reached before every check ran | {perf}\n")
+        return NAGIOS_UNKNOWN
+    state = {"ok": "OK", "warning": "WARNING", "error": "CRITICAL"}[report.status]
+    worst = found[0] if found else next((r for r in report.results if r.status is Status.WARNING), None)
+    detail = f" - {redactor.scrub(worst.message)}" if worst else ""
+    stream.write(f"REDIS {state}{detail} | {perf}\n")
     return NAGIOS_CODES[report.status]

@@ -4,7 +4,12 @@ signal mid-run leaves no key behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
+import time
+from typing import ClassVar
 
 import pytest
 
@@ -55,3 +60,123 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
     assert "could not complete (ValueError: " in alert["message"], alert["message"]
     assert "INFO maxclients='abc' is not a number" in checks["health.clients"]["message"]
     assert checks["monitoring.metrics"]["status"] == "ok"  # the run went on
+
+
+# What doctor may take beyond its deadline: starting Python and importing (slow under load).
+MARGIN = 5
+
+
+class StallingServer:
+    """Answers PING (and the commands a client sends on connecting) like Redis, then never
+    answers anything else on that connection: a server that hangs after saying hello."""
+
+    ANSWERED: ClassVar[dict[bytes, bytes]] = {
+        b"PING": b"+PONG\r\n",
+        b"CLIENT": b"+OK\r\n",
+        b"AUTH": b"+OK\r\n",
+        b"SELECT": b"+OK\r\n",
+    }
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self.stalled = 0
+
+    def __enter__(self) -> StallingServer:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._sockets.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        buffer = b""
+        with contextlib.suppress(OSError):
+            while chunk := client.recv(65536):
+                buffer += chunk
+                while (command := _first_word(buffer)) is not None:
+                    name, buffer = command
+                    reply = self.ANSWERED.get(name.upper())
+                    if reply is None:
+                        self.stalled += 1
+                        while client.recv(65536):  # swallow everything from now on
+                            pass
+                        return
+                    client.sendall(reply)
+
+
+def _first_word(buffer: bytes) -> tuple[bytes, bytes] | None:
+    """The name of the first complete RESP command in ``buffer`` and what follows it."""
+    if not buffer.startswith(b"*"):
+        return None
+    lines = buffer.split(b"\r\n")
+    try:
+        count = int(lines[0][1:])
+    except ValueError:
+        return None
+    if len(lines) < 1 + 2 * count + 1:
+        return None
+    consumed = b"\r\n".join(lines[: 1 + 2 * count]) + b"\r\n"
+    return lines[2], buffer[len(consumed) :]
+
+
+def test_a_stalling_server_is_cut_off_by_the_deadline() -> None:
+    with StallingServer() as server:
+        started = time.monotonic()
+        completed = doctor(
+            "--redis-url", f"redis://127.0.0.1:{server.port}", "--timeout", "1", "--deadline", "4", "--json"
+        )
+        elapsed = time.monotonic() - started
+    assert server.stalled, "the server never stalled: the test proves nothing"
+    assert "Traceback" not in completed.stderr, completed.stderr
+    # The margin is the interpreter's start and imports (seconds on a loaded machine).
+    assert elapsed < 4 + MARGIN, f"doctor took {elapsed:.1f} s with --deadline 4"
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr
+    document = as_json(completed)
+    messages = [check["message"] for check in document["checks"]]
+    assert any("no reply within" in message for message in messages), messages
+    not_run = [check for check in document["checks"] if "deadline reached" in check["message"]]
+    assert not_run, messages
+    assert all(check["status"] == "error" for check in not_run)
+    assert document["deadline_reached"] is True
+
+
+def test_the_default_deadline_bounds_a_stalling_server() -> None:
+    """Before the deadline, --timeout 1 against this server took a minute."""
+    with StallingServer() as server:
+        started = time.monotonic()
+        completed = doctor("--redis-url", f"redis://127.0.0.1:{server.port}", "--timeout", "1", "--nagios")
+        elapsed = time.monotonic() - started
+    assert elapsed < 10 + MARGIN, f"doctor took {elapsed:.1f} s with the default --deadline 10"
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stdout.startswith("REDIS CRITICAL - "), completed.stdout
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--deadline"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "abc"])
+def test_bad_seconds_are_one_usage_message(option: str, value: str) -> None:
+    completed = doctor("--redis-url", "redis://127.0.0.1:1", option, value)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    errors = [line for line in completed.stderr.splitlines() if "error" in line or "nself-redis:" in line]
+    assert len(errors) == 1, completed.stderr
+    assert f"{option} must be a positive number of seconds" in errors[0], completed.stderr
+    assert value in errors[0]
+    assert completed.stdout == ""
