@@ -23,6 +23,7 @@ import redis
 
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.expiring import expiring
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.targets.base import Target
 
@@ -74,11 +75,13 @@ class CheckContext:
     @classmethod
     def of(cls, target: Target, client: redis.Redis | None = None, run_id: str | None = None) -> CheckContext:
         """The context of a started target: its env's settings, deployment and clients
-        (``client`` replaces the target's own authenticated client, e.g. an ACL user's)."""
+        (``client`` replaces the target's own authenticated client, e.g. an ACL user's).
+        On a server the run did not launch, every key a check writes carries a TTL."""
+        client = client if client is not None else target.client()
         return cls(
             settings=target.context.settings,
             service=target.context.service,
-            client=client if client is not None else target.client(),
+            client=client if target.launched else expiring(client),
             connect=target.connect,
             run_id=run_id or target.options.run_id,
             launched=target.launched,

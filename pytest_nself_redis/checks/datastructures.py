@@ -11,6 +11,7 @@ import time
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
 from pytest_nself_redis.checks.probing import clone, holds, probe, same, wait_until
+from pytest_nself_redis.expiring import without_ttls
 
 HLL_ITEMS = 100_000
 HLL_BATCH = 10_000
@@ -271,18 +272,21 @@ def _ttl(context: CheckContext, prefix: str) -> tuple[str, object]:
         (client.set(key, "v2", keepttl=True), client.ttl(key) > 0),
         (True, True),
     )
-    same("PERSIST removes the TTL", (client.persist(key), client.ttl(key)), (True, -1))
-    same("EXPIRE key 50 sets a TTL", (client.expire(key, 50), 0 < client.ttl(key) <= 50), (True, True))
+    # A step that leaves the key without a TTL runs in one transaction that gives it one back,
+    # so the key is never without one for a moment (a run killed here leaves nothing for ever).
+    with without_ttls(client).pipeline(transaction=True) as pipe:
+        persisted, after, expired, ttl = pipe.persist(key).ttl(key).expire(key, 50).ttl(key).execute()
+    same("PERSIST removes the TTL", (persisted, after), (True, -1))
+    same("EXPIRE key 50 sets a TTL", (expired, 0 < ttl <= 50), (True, True))
     same("EXPIRE key 10 GT (shorter) is refused", client.expire(key, 10, gt=True), False)
-    same("a plain SET clears the TTL", (client.set(key, "v3"), client.ttl(key)), (True, -1))
-    same("EXPIRE NX on a key without TTL applies", client.expire(key, 30, nx=True), True)
-    same(
-        "GETEX key PERSIST returns the value and clears the TTL",
-        (client.getex(key, persist=True), client.ttl(key)),
-        ("v3", -1),
-    )
+    with without_ttls(client).pipeline(transaction=True) as pipe:
+        written, cleared, applied = pipe.set(key, "v3").ttl(key).expire(key, 30, nx=True).execute()
+    same("a plain SET clears the TTL", (written, cleared), (True, -1))
+    same("EXPIRE NX on a key without TTL applies", applied, True)
+    with without_ttls(client).pipeline(transaction=True) as pipe:
+        value, cleared, _ = pipe.getex(key, persist=True).ttl(key).expire(key, 40).execute()
+    same("GETEX key PERSIST returns the value and clears the TTL", (value, cleared), ("v3", -1))
     renamed = f"{prefix}ttl-renamed"
-    client.expire(key, 40)
     same("RENAME keeps the TTL", (client.rename(key, renamed), 0 < client.ttl(renamed) <= 40), (True, True))
     short = f"{prefix}short"
     same("SET short v PX 150", client.set(short, "v", px=150), True)

@@ -89,10 +89,12 @@ def endpoint_of(client: redis.Redis) -> Endpoint:
 
 
 def clone(context: CheckContext, **overrides: Any) -> redis.Redis:
-    """A client with its own connection pool, same endpoint and credentials as the check's."""
+    """A client with its own connection pool, same endpoint and credentials (and the same kind:
+    one that gives harness keys a TTL stays one) as the check's."""
     pool = context.client.connection_pool
     kwargs = {**pool.connection_kwargs, **overrides}
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    kind = type(context.client)
+    return kind(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 def delete_prefix(client: redis.Redis, prefix: str, max_seconds: float | None = None) -> int:

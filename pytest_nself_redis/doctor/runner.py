@@ -24,6 +24,7 @@ from pytest_nself_redis.checks.probing import delete_prefix
 from pytest_nself_redis.context import EnvContext, load_env_context
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
 from pytest_nself_redis.errors import UnreachableError
+from pytest_nself_redis.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets.attach import AttachTarget
@@ -225,7 +226,8 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
                 step = bound.step_timeout(timeout)
                 check_client = target.client(socket_timeout=step, socket_connect_timeout=step)
                 try:
-                    report.results.append(_run_one(check_id, replace(base, client=check_client)))
+                    check_context = replace(base, client=expiring(check_client))
+                    report.results.append(_run_one(check_id, check_context))
                 finally:
                     check_client.close()
         finished = True
@@ -238,7 +240,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
             ) from None
     finally:
         if not finished or bound.reached:
-            sweep(target, f"nself-harness:{options.run_id}:", bound.sweep_seconds())
+            sweep(target, f"{HARNESS_PREFIX}{options.run_id}:", bound.sweep_seconds())
         target.stop()
     assert report is not None
     ran = {result.id for result in report.results}

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import ClassVar
 
 import pytest
+import redis
 
 from tests.conftest import Launcher
 from tests.data.proxy import InfoRewritingProxy, Rewrite, drop_field, set_field
-from tests.doctor.test_doctor import as_json, by_id, doctor
-from tests.harness import COMPLETE
+from tests.doctor.test_doctor import as_json, by_id, doctor, url
+from tests.harness import COMPLETE, base_env
 
 
 @pytest.mark.parametrize(
@@ -180,3 +184,82 @@ def test_bad_seconds_are_one_usage_message(option: str, value: str) -> None:
     assert f"{option} must be a positive number of seconds" in errors[0], completed.stderr
     assert value in errors[0]
     assert completed.stdout == ""
+
+
+# Every harness key there is, and those without a TTL, in one atomic look.
+WITHOUT_TTL = """
+local keys = redis.call('KEYS', ARGV[1])
+local bare = {}
+for _, key in ipairs(keys) do
+  if redis.call('TTL', key) == -1 then table.insert(bare, key) end
+end
+return {#keys, bare}
+"""
+
+
+class KeyWatch:
+    """Looks at the harness's keys as fast as it can while doctor runs: did any exist, and did
+    any ever lack a TTL (a key written without one, even for a moment)?"""
+
+    def __init__(self, client: redis.Redis, pattern: str = "nself-harness:*") -> None:
+        self.client = client
+        self.pattern = pattern
+        self.seen = threading.Event()
+        self.bare: set[str] = set()
+        self.looks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> KeyWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _watch(self) -> None:
+        script = self.client.register_script(WITHOUT_TTL)
+        while not self._stop.is_set():
+            count, bare = script(args=[self.pattern])
+            self.looks += 1
+            if count:
+                self.seen.set()
+            self.bare.update(bare)
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_mid_run_leaves_no_key(launch: Launcher, signum: int, status: int) -> None:
+    target = launch(COMPLETE, "prod")
+    client = target.client()
+    client.set("app:order:1", "kept")
+    command = [sys.executable, "-m", "pytest_nself_redis.cli", "doctor", "--project", str(COMPLETE)]
+    command += ["--env", "prod", "--json", "--redis-url", url(target)]
+    with KeyWatch(target.client()) as watch:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=base_env()
+        )
+        try:
+            assert watch.seen.wait(30), "doctor never wrote a key: the signal would prove nothing"
+            process.send_signal(signum)
+            stdout, stderr = process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == status, stdout[-2000:] + stderr
+    assert f"stopped by {signal.Signals(signum).name}" in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert sorted(client.scan_iter(match="nself-harness:*")) == []
+    assert client.get("app:order:1") == "kept"
+    assert watch.bare == set(), f"keys written without a TTL: {sorted(watch.bare)[:10]}"
+
+
+def test_every_key_doctor_writes_carries_a_ttl(launch: Launcher) -> None:
+    target = launch(COMPLETE, "prod")
+    client = target.client()
+    with KeyWatch(target.client()) as watch:
+        completed = doctor("--redis-url", url(target), "--json")
+    assert completed.returncode in (0, 1), completed.stderr
+    assert watch.seen.is_set(), "no key seen: the watch proves nothing"
+    assert watch.bare == set(), f"keys written without a TTL: {sorted(watch.bare)[:10]}"
+    assert sorted(client.scan_iter(match="nself-harness:*")) == []

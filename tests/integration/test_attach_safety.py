@@ -109,3 +109,37 @@ def test_allow_destructive_runs_them_on_attach(tmp_path: Path, launch: Launcher)
     )
     assert result.outcomes("staging") == {"test_would_flush": "passed"}, result.output[-2000:]
     assert target.client().dbsize() == 0
+
+
+def test_every_key_the_suites_write_on_attach_carries_a_ttl(tmp_path: Path, launch: Launcher) -> None:
+    """Watched while the suites run: no key under nself-harness: is ever without a TTL, so a run
+    killed mid-test (SIGKILL, a lost connection) leaves nothing on the server for ever. (BullMQ's
+    own keys, written by Node, are left out: they are deleted after its round trip.)"""
+    from tests.doctor.test_robustness import KeyWatch
+
+    target = launch(COMPLETE, "staging")
+    password = target.endpoint.password.reveal()
+    with KeyWatch(target.client()) as watch:
+        result = run_pytest(
+            [
+                "--pyargs",
+                "pytest_nself_redis.suites",
+                "--nself-project",
+                str(COMPLETE),
+                "--nself-env",
+                "staging",
+                "--nself-target",
+                "attach",
+                "--nself-redis-url",
+                f"redis://:{password}@127.0.0.1:{target.endpoint.port}",
+                "-m",
+                "health or datastructures or sessions or monitoring or queue or latency",
+                "-k",
+                "not bullmq",
+            ],
+            tmp_path,
+        )
+    assert result.status == 0, result.output[-3000:]
+    assert watch.seen.is_set(), "the watch saw no key: it proves nothing"
+    assert watch.bare == set(), f"keys written without a TTL: {sorted(watch.bare)[:10]}"
+    assert sorted(target.client().scan_iter(match="nself-harness:*")) == []
