@@ -116,6 +116,7 @@ def test_no_burst_beyond_the_bound(run_contract: Callable[..., CheckResult]) -> 
     )
 
 
+@pytest.mark.load  # 90 connections from 4 processes: not on someone's server unless allowed
 def test_exact_counts_under_concurrency(run_contract: Callable[..., CheckResult]) -> None:
     run_contract(
         "ratelimit.concurrency",

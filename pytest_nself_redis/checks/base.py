@@ -108,8 +108,12 @@ class RegisteredCheck:
 REGISTRY: dict[str, RegisteredCheck] = {}
 
 
-def check(check_id: str, *, safe: bool = True) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check as ``<suite>.<name>``; its docstring's first line is its title."""
+def check(check_id: str, *, safe: bool = False) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check as ``<suite>.<name>``; its docstring's first line is its title.
+
+    ``safe=True`` lets ``nself-redis doctor`` run it on a production server: it only reads, or
+    writes under its own prefix (with a TTL) and deletes what it wrote, and puts no load or
+    memory on the server. Unsafe unless said, so a new check never reaches doctor by default."""
     suite = check_id.split(".", 1)[0]
 
     def register(function: CheckFunction) -> CheckFunction:

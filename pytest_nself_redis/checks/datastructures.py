@@ -42,7 +42,7 @@ def _lists(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "push/pop at both ends, LINSERT, LMOVE, LTRIM and BLPOP as documented", None
 
 
-@check("datastructures.lists")
+@check("datastructures.lists", safe=True)
 def lists_behave(context: CheckContext) -> CheckResult:
     """lists keep order; push, pop, move and blocking pop behave as documented"""
     return probe(
@@ -69,7 +69,7 @@ def _sets(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "membership is unique; SINTER/SUNION/SDIFF/SREM as documented", None
 
 
-@check("datastructures.sets")
+@check("datastructures.sets", safe=True)
 def sets_behave(context: CheckContext) -> CheckResult:
     """sets hold unique members; set algebra is right"""
     return probe(
@@ -104,7 +104,7 @@ def _sorted_sets(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.sorted_sets")
+@check("datastructures.sorted_sets", safe=True)
 def sorted_sets_behave(context: CheckContext) -> CheckResult:
     """sorted sets order by score, then member"""
     return probe(
@@ -135,7 +135,7 @@ def _hashes(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "HSET/HGET/HINCRBY/HINCRBYFLOAT/HDEL/HGETALL as documented", None
 
 
-@check("datastructures.hashes")
+@check("datastructures.hashes", safe=True)
 def hashes_behave(context: CheckContext) -> CheckResult:
     """hashes store fields; increments are exact"""
     return probe(
@@ -190,7 +190,7 @@ def _stream_id(text: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
-@check("datastructures.streams")
+@check("datastructures.streams", safe=True)
 def streams_behave(context: CheckContext) -> CheckResult:
     """streams: consumer groups, XPENDING, XCLAIM, XACK"""
     return probe(
@@ -247,7 +247,7 @@ def _hyperloglog(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.hyperloglog")
+@check("datastructures.hyperloglog", safe=True)
 def hyperloglog_within_standard_error(context: CheckContext) -> CheckResult:
     """PFCOUNT of 100k items is within 3 x 0.81% standard error"""
     return probe(
@@ -304,7 +304,7 @@ def _ttl(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.ttl")
+@check("datastructures.ttl", safe=True)
 def key_ttl_semantics(context: CheckContext) -> CheckResult:
     """key TTLs: set, kept, cleared and expired as documented"""
     return probe(
@@ -331,7 +331,7 @@ def _binary(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "binary-safe strings and numeric increments as documented", None
 
 
-@check("datastructures.strings")
+@check("datastructures.strings", safe=True)
 def strings_are_binary_safe(context: CheckContext) -> CheckResult:
     """strings are binary safe"""
     return probe(

@@ -49,7 +49,7 @@ def number(info: dict[str, Any], name: str) -> int:
         raise Unreadable(f"INFO {name}={value!r} is not a number") from None
 
 
-@check("health.ping")
+@check("health.ping", safe=True)
 def answers_ping(context: CheckContext) -> CheckResult:
     """the server answers PING"""
     try:
@@ -68,7 +68,7 @@ def answers_ping(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.primary")
+@check("health.primary", safe=True)
 def is_a_primary(context: CheckContext) -> CheckResult:
     """the server is a primary"""
     promise = "Promise: nself runs one standalone Redis, so it must be a primary that accepts writes."
@@ -88,7 +88,7 @@ def is_a_primary(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.loading")
+@check("health.loading", safe=True)
 def has_finished_loading(context: CheckContext) -> CheckResult:
     """the dataset is loaded"""
     promise = "Promise: the dataset is loaded and the server serves requests."
@@ -108,7 +108,7 @@ def has_finished_loading(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.rdb_status")
+@check("health.rdb_status", safe=True)
 def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
     """the last RDB snapshot succeeded"""
     try:
@@ -124,7 +124,7 @@ def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.aof_status")
+@check("health.aof_status", safe=True)
 def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
     """writes reach the append-only file"""
     info = _info(context)
@@ -154,7 +154,7 @@ def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.clients")
+@check("health.clients", safe=True)
 def clients_have_headroom(context: CheckContext) -> CheckResult:
     """fewer than 90% of maxclients are connected"""
     info = _info(context)
@@ -178,7 +178,7 @@ def clients_have_headroom(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.memory")
+@check("health.memory", safe=True)
 def memory_has_headroom(context: CheckContext) -> CheckResult:
     """memory stays under 90% of maxmemory"""
     info = _info(context)
@@ -209,7 +209,7 @@ def memory_has_headroom(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.monitoring_fields")
+@check("health.monitoring_fields", safe=True)
 def monitoring_fields_are_reported(context: CheckContext) -> CheckResult:
     """INFO reports the fields behind the monitoring metrics"""
     info = _info(context)

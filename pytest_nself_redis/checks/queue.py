@@ -58,7 +58,7 @@ def _info(client: redis.Redis, section: str) -> dict[str, Any]:
     return info
 
 
-@check("queue.version")
+@check("queue.version", safe=True)
 def version_is_supported(context: CheckContext) -> CheckResult:
     """the Redis version is one BullMQ accepts (>= 5.0.0; >= 6.2.0 recommended)"""
     promise = "Promise: BullMQ accepts this Redis (it refuses below 5.0.0 and warns below 6.2.0)."
@@ -86,7 +86,7 @@ def version_is_supported(context: CheckContext) -> CheckResult:
     return ok("queue.version", f"{promise} Kept: redis_version={version}", measured=version)
 
 
-@check("queue.eviction_policy")
+@check("queue.eviction_policy", safe=True)
 def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
     """maxmemory-policy is noeviction, as BullMQ requires"""
     setting = context.settings.maxmemory_policy
@@ -119,7 +119,7 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
     )
 
 
-@check("queue.aof")
+@check("queue.aof", safe=True)
 def aof_is_on(context: CheckContext) -> CheckResult:
     """the append-only file is on (appendfsync everysec recommended)"""
     setting = context.settings.aof_enabled
@@ -179,7 +179,7 @@ def _lua(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "EVAL and EVALSHA run; cjson and cmsgpack encode and decode", None
 
 
-@check("queue.lua")
+@check("queue.lua", safe=True)
 def lua_libraries_available(context: CheckContext) -> CheckResult:
     """Lua scripting with cjson and cmsgpack is allowed"""
     return probe(
@@ -224,7 +224,7 @@ def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("queue.streams")
+@check("queue.streams", safe=True)
 def streams_work(context: CheckContext) -> CheckResult:
     """streams: XADD, XTRIM and XREAD BLOCK"""
     return probe(
@@ -267,7 +267,7 @@ def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("queue.blocking_pop")
+@check("queue.blocking_pop", safe=True)
 def bzpopmin_with_subsecond_timeout(context: CheckContext) -> CheckResult:
     """BZPOPMIN accepts a sub-second timeout and wakes on ZADD"""
     return probe(
@@ -294,7 +294,7 @@ def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"CLIENT SETNAME/GETNAME/LIST and INFO allowed (redis_version {version})", None
 
 
-@check("queue.client_commands")
+@check("queue.client_commands", safe=True)
 def client_commands_allowed(context: CheckContext) -> CheckResult:
     """CLIENT SETNAME / CLIENT LIST and INFO are allowed"""
     return probe(
@@ -310,7 +310,8 @@ def _require_node() -> bool:
     return os.environ.get(REQUIRE_NODE_ENV, "").lower() in ("1", "true", "yes")
 
 
-@check("queue.bullmq")
+# Not for doctor: slow (a Node round trip), and BullMQ writes its keys without a TTL.
+@check("queue.bullmq", safe=False)
 def bullmq_round_trip(context: CheckContext) -> CheckResult:
     """a real BullMQ job round trip (Node) succeeds"""
     promise = (

@@ -89,11 +89,8 @@ BROKEN = {
             ],
             "test_right_password_works": ["-ERR AUTH", "sets no --requirepass"],
             "test_url_form_works": ["PING through it got"],
-            "test_oversized_unauthenticated_request_is_refused": [
-                "no reply within 2.0 s",
-                "waits for the 100 MB body",
-                "sets no --requirepass (docker-compose.yml:5)",
-            ],
+            # test_oversized_unauthenticated_request_is_refused is skipped: the header would make a
+            # server without a password reserve 100 MB (auth.noauth reports the missing password)
         },
         secrets=(PASSWORDS["staging"],),
     ),
@@ -105,7 +102,6 @@ BROKEN = {
             "test_wrong_password_is_refused": ["the server has no password"],
             "test_right_password_works": ["the server has no password"],
             "test_url_form_works": ["PING through it got"],
-            "test_oversized_unauthenticated_request_is_refused": ["waits for the 100 MB body"],
             "test_protected_mode_without_password": [
                 "the running server answers without one",
                 "sets --protected-mode no (docker-compose.yml:5)",

@@ -263,3 +263,22 @@ def test_every_key_doctor_writes_carries_a_ttl(launch: Launcher) -> None:
     assert watch.seen.is_set(), "no key seen: the watch proves nothing"
     assert watch.bare == set(), f"keys written without a TTL: {sorted(watch.bare)[:10]}"
     assert sorted(client.scan_iter(match="nself-harness:*")) == []
+
+
+def test_a_check_is_not_for_doctor_unless_it_says_so() -> None:
+    from pytest_nself_redis.checks import REGISTRY, check
+    from pytest_nself_redis.checks.base import CheckContext, CheckResult, ok
+    from pytest_nself_redis.doctor.runner import doctor_checks
+
+    def probe(context: CheckContext) -> CheckResult:
+        """a check that says nothing about its safety"""
+        return ok("health.zz_unmarked", "fine")
+
+    check("health.zz_unmarked")(probe)
+    try:
+        assert REGISTRY["health.zz_unmarked"].safe is False
+        assert "health.zz_unmarked" not in doctor_checks()
+    finally:
+        del REGISTRY["health.zz_unmarked"]
+    assert "queue.bullmq" not in doctor_checks()
+    assert "ratelimit.concurrency" not in doctor_checks(("ratelimit",))

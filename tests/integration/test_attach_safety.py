@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.conftest import Launcher
@@ -143,3 +144,18 @@ def test_every_key_the_suites_write_on_attach_carries_a_ttl(tmp_path: Path, laun
     assert watch.seen.is_set(), "the watch saw no key: it proves nothing"
     assert watch.bare == set(), f"keys written without a TTL: {sorted(watch.bare)[:10]}"
     assert sorted(target.client().scan_iter(match="nself-harness:*")) == []
+
+
+@pytest.mark.parametrize("run_id", ["*", "a?b", "Prod-1", "x:y", "a" * 33])
+def test_a_run_id_that_could_widen_a_scan_pattern_is_refused(tmp_path: Path, run_id: str) -> None:
+    """NSELF_RUN_ID goes into the key prefix the run SCANs and deletes (nself-harness:<id>:*)."""
+    result = run_pytest(
+        ["--pyargs", "pytest_nself_redis.suites", "--nself-project", str(COMPLETE), "-m", "health"],
+        tmp_path,
+        env={"NSELF_RUN_ID": run_id},
+    )
+    assert result.status == 4, result.output[-2000:]
+    assert "Traceback" not in result.output
+    assert result.output.count("nself-redis: ") == 1, result.output[-2000:]
+    assert f"NSELF_RUN_ID={run_id!r} (environment)" in result.output, result.output[-2000:]
+    assert "1 to 32 of a-z, 0-9 and -" in result.output
