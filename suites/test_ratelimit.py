@@ -84,7 +84,7 @@ def run_contract(
             for column in columns:
                 if column in measured:
                     record_property(f"{spec.name}.{column}", measured[column])
-        return expect_result(checks.combine(check_id, results))
+        return expect_result(nself_checks.attribute(checks.combine(check_id, results)))
 
     return run
 

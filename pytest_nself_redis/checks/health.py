@@ -1,12 +1,31 @@
-"""health: the server is up, primary, done loading, persisting, and has headroom."""
+"""health: the server is up, primary, done loading, accepts writes, persists, and has headroom.
+
+These checks name the causes other checks only suffer: a refused write (MISCONF after a
+failed save, READONLY on a replica, NOREPLICAS, OOM) is reported once, here, and the
+other checks that quote it are marked blocked by it (``refusals``)."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from typing import Any
 
 from redis import exceptions as redis_errors
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped, verdict
+from pytest_nself_redis.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    error,
+    ok,
+    refused,
+    skipped,
+    verdict,
+)
+from pytest_nself_redis.checks.config import config_get
+from pytest_nself_redis.checks.probing import is_refused, refusal
+from pytest_nself_redis.checks.refusals import refusal_in
+from pytest_nself_redis.expiring import SCRATCH_TTL_SECONDS
 
 HEADROOM = 0.9
 # The INFO fields behind the monitoring bundle's metrics (REFERENCE §D).
@@ -106,6 +125,50 @@ def has_finished_loading(context: CheckContext) -> CheckResult:
         f"{promise} Seen: {seen}",
         measured=loading,
     )
+
+
+@check("health.writes", safe=True)
+def accepts_writes(context: CheckContext) -> CheckResult:
+    """a write is accepted, read back and deleted"""
+    promise = (
+        "Promise: the server accepts writes (a key SET with a TTL under the harness's prefix, read "
+        "back, deleted)."
+    )
+    key = f"{context.key_prefix('writes')}probe"
+    value = secrets.token_hex(8)
+    try:
+        written = context.client.set(key, value, ex=SCRATCH_TTL_SECONDS)
+        read = context.client.get(key)
+        deleted = context.client.delete(key)
+    except redis_errors.RedisError as problem:
+        if is_refused(problem):
+            return refused("health.writes", f"{promise} Seen: SET {refusal(problem)}")
+        return error("health.writes", f"{promise} Seen: SET refused: {_refusal_text(context, problem)}")
+    finally:
+        with contextlib.suppress(redis_errors.RedisError):
+            context.client.delete(key)
+    return verdict(
+        "health.writes",
+        written is True and read == value and deleted == 1,
+        f"{promise} Seen: SET {'OK' if written is True else repr(written)}, GET "
+        f"{'the same value' if read == value else repr(read)}, DEL {deleted}",
+    )
+
+
+def _refusal_text(context: CheckContext, problem: Exception) -> str:
+    """The refusal in Redis's words (with its code, which redis-py drops for some), what it
+    means and what to change."""
+    text = str(problem)
+    known = refusal_in(text)
+    if known is None:
+        return text
+    if not text.startswith(known.code):
+        text = f"{known.code} {text}"
+    live = ""
+    if known.code == "NOREPLICAS":
+        config = config_get(context.client, "min-replicas-*") or {}
+        live = "; live " + ", ".join(f"{name}={value}" for name, value in sorted(config.items()))
+    return f"{text} ({known.remedy}{live if live != '; live ' else ''})"
 
 
 @check("health.rdb_status", safe=True)

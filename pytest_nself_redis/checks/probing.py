@@ -5,6 +5,7 @@ step broke a promise, and refusals (ACL, renamed commands) named as the cause.""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -145,6 +146,32 @@ def probe(
                 return refused(check_id, message, source)
             return error(check_id, message, source)
     return ok(check_id, f"{promise} Kept: {seen}", source, measured)
+
+
+class Later:
+    """``action`` run ``delay`` seconds from ``start`` in a thread; ``join`` re-raises what it
+    raised, so a write refused in the thread (MISCONF, READONLY, ...) names the cause instead
+    of leaving a waiter that was never woken."""
+
+    def __init__(self, delay: float, action: Callable[[], object]) -> None:
+        self._action = action
+        self._error: Exception | None = None
+        self._timer = threading.Timer(delay, self._run)
+
+    def _run(self) -> None:
+        try:
+            self._action()
+        except Exception as problem:
+            self._error = problem
+
+    def start(self) -> Later:
+        self._timer.start()
+        return self
+
+    def join(self, timeout: float) -> None:
+        self._timer.join(timeout)
+        if self._error is not None:
+            raise self._error
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:

@@ -11,7 +11,6 @@ the env that runs queues (nself's default, allkeys-lru, is a cache's policy).
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import Any
 
@@ -29,6 +28,7 @@ from pytest_nself_redis.checks.base import (
     warning,
 )
 from pytest_nself_redis.checks.probing import (
+    Later,
     clone,
     endpoint_of,
     holds,
@@ -206,7 +206,7 @@ def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
         )
         idle = time.monotonic() - started
         holds(idle < WAKE_BOUND_SECONDS, f"XREAD BLOCK 100 returned after {idle:.2f} s")
-        writer = threading.Timer(0.05, lambda: client.xadd(key, {"event": "completed"}))
+        writer = Later(0.05, lambda: client.xadd(key, {"event": "completed"}))
         started = time.monotonic()
         writer.start()
         woken = reader.xread({key: "$"}, block=int(WAKE_BOUND_SECONDS * 1000))
@@ -251,7 +251,7 @@ def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
             idle < WAKE_BOUND_SECONDS,
             f"BZPOPMIN with a {BLOCK_SECONDS} s timeout returned after {idle:.2f} s",
         )
-        pusher = threading.Timer(0.05, lambda: client.zadd(key, {"job-1": 0}))
+        pusher = Later(0.05, lambda: client.zadd(key, {"job-1": 0}))
         started = time.monotonic()
         pusher.start()
         popped = waiter.bzpopmin(key, WAKE_BOUND_SECONDS)

@@ -38,13 +38,25 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
         f"nself-redis doctor · env {report.env} · {redactor.scrub(report.target)} · "
         f"Redis {report.server_version}\n"
     )
+    shown = {result.id for result in report.results}
+    consequences: dict[str, list[str]] = {}
+    for result in report.results:
+        if result.blocked_by in shown:
+            consequences.setdefault(result.blocked_by, []).append(result.id)
     suite = None
     for result in report.results:
         if result.suite != suite:
             suite = result.suite
             stream.write(f"\n{TITLES.get(suite, suite)}\n")
         mark = _paint(MARKS[result.status], result.status, colour)
+        if result.blocked_by in shown:
+            # One cause, one failure: the root's line says it all; this one only points there.
+            stream.write(f"  {mark} {result.id}: blocked by {result.blocked_by}\n")
+            continue
         stream.write(f"  {mark} {redactor.scrub(result.message)}\n")
+        if result.id in consequences:
+            names = consequences[result.id]
+            stream.write(f"      blocked by it ({len(names)}): {', '.join(names)}\n")
     for warning in report.warnings:
         stream.write(
             f"\n  {_paint(MARKS[Status.WARNING], Status.WARNING, colour)} {redactor.scrub(warning)}\n"
@@ -55,8 +67,10 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
             "marked 'deadline reached' did not finish (raise --deadline, or see why the server is slow)\n"
         )
     totals = report.totals
+    blocked = sum(1 for result in report.results if result.blocked_by is not None)
+    causes = f" ({totals['error'] - blocked} root causes, {blocked} blocked by them)" if blocked else ""
     summary = (
-        f"{totals['ok']} ok, {totals['warning']} warnings, {totals['error']} errors, "
+        f"{totals['ok']} ok, {totals['warning']} warnings, {totals['error']} errors{causes}, "
         f"{totals['skipped']} skipped in {report.duration_ms:.0f} ms"
     )
     overall = {"ok": Status.OK, "warning": Status.WARNING, "error": Status.ERROR}[report.status]
@@ -73,6 +87,7 @@ def write_nagios(report: DoctorReport, stream: TextIO, redactor: Redactor) -> in
     perf = " ".join(f"{name}={count}" for name, count in totals.items())
     perf += f" duration_ms={report.duration_ms:.0f}"
     found = [r for r in report.results if r.status is Status.ERROR and not report.cut_short(r)]
+    found.sort(key=lambda result: result.blocked_by is not None)  # a root cause first
     if report.deadline_reached and not found:
         # Nothing failed before the deadline stopped the run: doctor could not tell.
         stream.write(f"REDIS UNKNOWN - the deadline was reached before every check ran | {perf}\n")

@@ -81,6 +81,7 @@ class DoctorReport:
                     "message": result.message,
                     "source": result.source,
                     "measured": result.measured,
+                    "blocked_by": result.blocked_by,
                 }
                 for result in self.results
             ],
@@ -92,6 +93,11 @@ class DoctorReport:
 
 
 def _run_one(check_id: str, context: CheckContext) -> CheckResult:
+    """The check's result; also a refusal it raised is marked blocked by its root cause."""
+    return context.attribute(_outcome(check_id, context))
+
+
+def _outcome(check_id: str, context: CheckContext) -> CheckResult:
     registered = REGISTRY[check_id]
     try:
         result = registered.function(context)
