@@ -38,6 +38,7 @@ from pytest_nself_redis.checks.base import (
     warning,
 )
 from pytest_nself_redis.checks.config import config_get
+from pytest_nself_redis.checks.probing import refusal
 from pytest_nself_redis.checks.tls import (
     CLOSED,
     TIMED_OUT,
@@ -293,6 +294,48 @@ def oversized_unauthenticated_request_is_refused(context: CheckContext) -> Check
         "and waits for the 100 MB body, so it does not require a password" + _requirepass_cause(context),
         _source(context),
         measured,
+    )
+
+
+@check("auth.acl_nopass", safe=True)
+def no_acl_user_without_a_password(context: CheckContext) -> CheckResult:
+    """no enabled ACL user gets in without a password"""
+    head = (
+        "Promise: there is no second way in: no enabled ACL user besides the default one is nopass "
+        "(ACL LIST)."
+    )
+    try:
+        rules: list[str] = [str(line) for line in context.client.acl_list()]
+    except redis.RedisError as problem:
+        return skipped(
+            "auth.acl_nopass",
+            f"ACL LIST is not allowed here ({refusal(problem)}), so the server's users cannot be checked",
+            _source(context),
+        )
+    users = [line.split() for line in rules if line.startswith("user ")]
+    open_users = [words[1] for words in users if "on" in words[2:] and "nopass" in words[2:]]
+    note = ""
+    if "default" in open_users:
+        # The first way in: auth.noauth probes it, auth.password_set judges the promise.
+        open_users.remove("default")
+        note = "; the default user takes no password (auth.noauth and auth.password_set report that)"
+    if open_users:
+        named = ", ".join(open_users)
+        return error(
+            "auth.acl_nopass",
+            f"{head} Broken: ACL user{'s' if len(open_users) > 1 else ''} {named} "
+            f"{'are' if len(open_users) > 1 else 'is'} enabled with nopass: anyone who reaches the port "
+            f"gets in with AUTH {open_users[0]} <anything>{note}. Give each a password (ACL SETUSER "
+            f"{open_users[0]} resetpass >...) or turn it off (ACL SETUSER {open_users[0]} off), and in "
+            "the ACL file if the server loads one",
+            _source(context),
+            open_users,
+        )
+    return ok(
+        "auth.acl_nopass",
+        f"{head} Kept: {len(users)} ACL user{'s' if len(users) != 1 else ''}, none enabled with nopass{note}",
+        _source(context),
+        [],
     )
 
 

@@ -339,3 +339,48 @@ def test_protected_mode_turned_off_at_run_time_breaks_the_live_layer(
     # the env files promise a password the server does not ask for: the server probes fail too
     assert result.case("test_noauth_before_auth").outcome == "failed"
     no_secret_leaked(result, *PASSWORDS.values())
+
+
+def test_an_acl_user_without_a_password_is_caught(tmp_path: Path, launch: Launcher) -> None:
+    """A second way in: an enabled ACL user with nopass and +@all. The default user still needs
+    the password, so every other auth check passes; this one names the user."""
+    from tests.doctor.test_doctor import as_json, by_id, doctor
+
+    target = launch(COMPLETE, "staging")
+    target.client().execute_command("ACL", "SETUSER", "backdoor", "on", "nopass", "~*", "&*", "+@all")
+    password = target.endpoint.password.reveal()
+    url = f"redis://:{password}@127.0.0.1:{target.endpoint.port}"
+    result = run_suites(
+        COMPLETE,
+        tmp_path,
+        "--nself-env",
+        "staging",
+        "--nself-target",
+        "attach",
+        "--nself-redis-url",
+        url,
+        "-m",
+        "auth",
+    )
+    assert failed_tests(result) == ["test_no_acl_user_without_a_password"], result.output[-3000:]
+    details = result.case("test_no_acl_user_without_a_password").details
+    assert "ACL user backdoor is enabled with nopass" in details
+    assert "ACL SETUSER backdoor" in details
+    no_secret_leaked(result, password)
+    checks = by_id(as_json(doctor("--redis-url", url, "--json", env="staging", project=COMPLETE)))
+    assert checks["auth.acl_nopass"]["status"] == "error"
+    assert "backdoor" in checks["auth.acl_nopass"]["message"]
+
+
+def test_acl_users_are_not_judged_where_acl_is_refused(launch: Launcher) -> None:
+    from pytest_nself_redis.checks import CheckContext, Status, auth
+
+    target = launch(COMPLETE, "staging")
+    target.client().execute_command(
+        "ACL", "SETUSER", "app", "on", ">app-Pw-0123456789", "~*", "&*", "+@all", "-@admin"
+    )
+    context = CheckContext.of(target, target.connect(password="app-Pw-0123456789", username="app"))
+    result = auth.no_acl_user_without_a_password(context)
+    assert result.status is Status.SKIPPED, result.message
+    assert "ACL LIST" in result.message
+    assert "no permissions" in result.message

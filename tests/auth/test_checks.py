@@ -32,7 +32,7 @@ def run_all(context: CheckContext) -> dict[str, tuple[Status, str, str]]:
 
 
 def test_every_auth_and_tls_check_is_registered_and_safe() -> None:
-    assert len([c for c in SUITE_CHECKS if c.startswith("auth.")]) == 13
+    assert len([c for c in SUITE_CHECKS if c.startswith("auth.")]) == 14
     assert [c for c in SUITE_CHECKS if c.startswith("tls.")] == [
         "tls.accepts_tls_clients",
         "tls.refuses_plaintext",
