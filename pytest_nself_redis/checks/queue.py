@@ -5,7 +5,9 @@ operation as a Lua script using cjson and cmsgpack, publishes events on streams,
 waits with BZPOPMIN, names its connections and reads INFO. Each requirement is one
 check; the last runs BullMQ itself through Node (``nself-redis node-setup``).
 A project passes the eviction check with ``REDIS_MAXMEMORY_POLICY=noeviction`` for
-the env that runs queues (nself's default, allkeys-lru, is a cache's policy).
+the env that runs queues (nself's default, allkeys-lru, is a cache's policy). Where no
+queue runs (``REDIS_QUEUES`` not true and no BullMQ key on the server) another policy is
+a warning, not an error.
 """
 
 from __future__ import annotations
@@ -37,8 +39,13 @@ from pytest_nself_redis.checks.probing import (
     same,
     scratch,
 )
+from pytest_nself_redis.expiring import HARNESS_PREFIX
 from pytest_nself_redis.server import version_tuple
 
+# Looking for BullMQ's keys: at most this many SCAN calls (of 1000) and seconds, this many named.
+QUEUE_SCAN_CALLS = 100
+QUEUE_SCAN_SECONDS = 1.0
+QUEUE_KEYS_SHOWN = 3
 MINIMUM_VERSION = (5, 0, 0)
 RECOMMENDED_VERSION = (6, 2, 0)
 BLOCK_SECONDS = 0.1
@@ -86,9 +93,41 @@ def version_is_supported(context: CheckContext) -> CheckResult:
     return ok("queue.version", f"{promise} Kept: redis_version={version}", measured=version)
 
 
+def _bullmq_keys(client: redis.Redis) -> tuple[list[str], str]:
+    """BullMQ queue keys on the server (a queue's ``<prefix>:<name>:meta`` hash holds
+    opts.maxLenEvents), by a SCAN bounded in calls and time; and how far it looked."""
+    found: list[str] = []
+    cursor, calls, scanned = 0, 0, 0
+    ends = time.monotonic() + QUEUE_SCAN_SECONDS
+    while calls < QUEUE_SCAN_CALLS and time.monotonic() < ends and len(found) < QUEUE_KEYS_SHOWN:
+        cursor, batch = client.scan(cursor, match="*:meta", count=1000, _type="hash")
+        calls += 1
+        scanned += 1000
+        for key in batch:
+            if not str(key).startswith(HARNESS_PREFIX) and client.hexists(key, "opts.maxLenEvents"):
+                found.append(str(key))
+        if int(cursor) == 0:
+            return found[:QUEUE_KEYS_SHOWN], "the whole keyspace"
+    return found[:QUEUE_KEYS_SHOWN], f"the first ~{scanned} keys"
+
+
+def queues_here(context: CheckContext) -> tuple[bool, str]:
+    """Whether queues live on this server (declared in the env, or BullMQ keys found), and why."""
+    setting = context.settings.queues
+    if setting.value:
+        return True, f"queues run here: {setting.cite()}"
+    try:
+        found, looked = _bullmq_keys(context.client)
+    except redis_errors.RedisError as problem:
+        return False, f"no queue here: {setting.cite()}; BullMQ keys not looked for ({refusal(problem)})"
+    if found:
+        return True, f"queues run here: BullMQ keys found ({', '.join(found)})"
+    return False, f"no queue here: {setting.cite()} and no BullMQ key in {looked}"
+
+
 @check("queue.eviction_policy", safe=True)
 def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
-    """maxmemory-policy is noeviction, as BullMQ requires"""
+    """maxmemory-policy is noeviction, as BullMQ requires (where queues run)"""
     setting = context.settings.maxmemory_policy
     promise = f"Promise: no queue key is ever evicted: maxmemory-policy is noeviction ({setting.cite()})."
     try:
@@ -109,10 +148,23 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
         if policy.startswith("volatile-")
         else "an evicted job key is a lost job, an evicted lock a job run twice"
     )
+    running, where = queues_here(context)
+    seen = (
+        f'{promise} Seen: IMPORTANT! Eviction policy is {policy}. It should be "noeviction" (BullMQ\'s '
+        f"words); {why}."
+    )
+    if not running:
+        # nself's default (allkeys-lru) is a cache's policy, right for a Redis without queues.
+        return warning(
+            "queue.eviction_policy",
+            f"{seen} A warning, not an error: {where}. If this env runs queues, set REDIS_QUEUES=true "
+            "and REDIS_MAXMEMORY_POLICY=noeviction for it.",
+            str(setting.source),
+            policy,
+        )
     return error(
         "queue.eviction_policy",
-        f'{promise} Seen: IMPORTANT! Eviction policy is {policy}. It should be "noeviction" (BullMQ\'s '
-        f"words); {why}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
+        f"{seen} An error: {where}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
         "(as examples/complete/.env.prod does), or give queues a Redis of their own.",
         str(setting.source),
         policy,

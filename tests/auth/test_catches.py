@@ -20,6 +20,7 @@ from tests.harness import (
     NSELF_099,
     STAGING_COMMAND,
     RunResult,
+    appended_line,
     compose_file,
     make_project,
     run_suites,
@@ -30,12 +31,6 @@ PASSWORDS = {
     for env in ("dev", "staging", "prod")
 }
 LITERAL = "s3cr3t-literal-0123456789"
-
-
-def appended_line(name: str) -> int:
-    """The line an appended setting lands on in the complete example's ``name``."""
-    path = COMPLETE / name
-    return len(path.read_text().splitlines()) + 1 if path.exists() else 1
 
 
 def no_secret_leaked(result: RunResult, *secrets: str) -> None:
