@@ -26,6 +26,23 @@ def test_would_restart(nself_target):
 """
 
 
+# A project's own test on attach: what it writes under nself_keyspace carries a TTL too.
+KEYSPACE_PROBE = """
+import time
+
+import pytest
+
+
+@pytest.mark.datastructures  # selected with the suites below
+def test_my_keys(nself_redis, nself_keyspace):
+    nself_redis.rpush(nself_keyspace("jobs"), "a", "b")
+    nself_redis.hset(nself_keyspace("user"), mapping={"name": "x"})
+    assert nself_redis.ttl(nself_keyspace("jobs")) > 0
+    assert nself_redis.ttl(nself_keyspace("user")) > 0
+    time.sleep(0.2)
+"""
+
+
 def snapshot(client: redis.Redis) -> dict[str, object]:
     keys = sorted(client.scan_iter(count=1000))
     digest = hashlib.sha256()
@@ -120,11 +137,13 @@ def test_every_key_the_suites_write_on_attach_carries_a_ttl(tmp_path: Path, laun
 
     target = launch(COMPLETE, "staging")
     password = target.endpoint.password.reveal()
+    (tmp_path / "test_mine.py").write_text(KEYSPACE_PROBE)
     with KeyWatch(target.client()) as watch:
         result = run_pytest(
             [
                 "--pyargs",
                 "pytest_nself_redis.suites",
+                "test_mine.py",
                 "--nself-project",
                 str(COMPLETE),
                 "--nself-env",
@@ -134,13 +153,22 @@ def test_every_key_the_suites_write_on_attach_carries_a_ttl(tmp_path: Path, laun
                 "--nself-redis-url",
                 f"redis://:{password}@127.0.0.1:{target.endpoint.port}",
                 "-m",
-                "health or datastructures or sessions or monitoring or queue or latency",
+                "health or datastructures or sessions or monitoring or queue or latency or ratelimit "
+                "or pubsub",
                 "-k",
                 "not bullmq",
             ],
             tmp_path,
         )
     assert result.status == 0, result.output[-3000:]
+    outcomes = result.outcomes("staging")
+    for name in (
+        "test_my_keys",
+        "test_exactly_n_then_denied",
+        "test_key_ttl_semantics",
+        "test_every_subscriber_receives",
+    ):
+        assert outcomes.get(name) == "passed", (name, result.output[-3000:])
     assert watch.seen.is_set(), "the watch saw no key: it proves nothing"
     assert watch.bare == set(), f"keys written without a TTL: {sorted(watch.bare)[:10]}"
     assert sorted(target.client().scan_iter(match="nself-harness:*")) == []
