@@ -52,14 +52,14 @@ class Unreadable(Exception):
     message says which (a proxy or fork that rewrites INFO must not crash the report)."""
 
 
-def field(info: dict[str, Any], name: str) -> Any:
+def info_field(info: dict[str, Any], name: str) -> Any:
     if name not in info:
         raise Unreadable(f"INFO has no {name}")
     return info[name]
 
 
-def number(info: dict[str, Any], name: str) -> int:
-    value = field(info, name)
+def info_number(info: dict[str, Any], name: str) -> int:
+    value = info_field(info, name)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise Unreadable(f"INFO {name}={value!r} is not a number")
     try:
@@ -93,7 +93,7 @@ def is_a_primary(context: CheckContext) -> CheckResult:
     promise = "Promise: nself runs one standalone Redis, so it must be a primary that accepts writes."
     info = _info(context)
     try:
-        role = str(field(info, "role"))
+        role = str(info_field(info, "role"))
     except Unreadable as problem:
         return error("health.primary", f"{promise} Seen: {problem}")
     seen = f"role={role}"
@@ -113,7 +113,7 @@ def has_finished_loading(context: CheckContext) -> CheckResult:
     promise = "Promise: the dataset is loaded and the server serves requests."
     info = _info(context)
     try:
-        loading = number(info, "loading")
+        loading = info_number(info, "loading")
     except Unreadable as problem:
         return error("health.loading", f"{promise} Seen: {problem}")
     seen = f"loading={loading}"
@@ -175,7 +175,7 @@ def _refusal_text(context: CheckContext, problem: Exception) -> str:
 def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
     """the last RDB snapshot succeeded"""
     try:
-        status = str(field(_info(context), "rdb_last_bgsave_status"))
+        status = str(info_field(_info(context), "rdb_last_bgsave_status"))
     except Unreadable as problem:
         return error("health.rdb_status", f"Promise: snapshots can be written. Seen: {problem}")
     return verdict(
@@ -193,7 +193,7 @@ def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
     info = _info(context)
     setting = context.settings.aof_enabled
     try:
-        enabled = number(info, "aof_enabled")
+        enabled = info_number(info, "aof_enabled")
     except Unreadable as problem:
         return error(
             "health.aof_status",
@@ -223,7 +223,7 @@ def clients_have_headroom(context: CheckContext) -> CheckResult:
     info = _info(context)
     setting = context.settings.max_clients
     try:
-        connected, limit = number(info, "connected_clients"), number(info, "maxclients")
+        connected, limit = info_number(info, "connected_clients"), info_number(info, "maxclients")
     except Unreadable as problem:
         return error(
             "health.clients",
@@ -247,7 +247,7 @@ def memory_has_headroom(context: CheckContext) -> CheckResult:
     info = _info(context)
     setting = context.settings.maxmemory
     try:
-        used, limit = number(info, "used_memory"), number(info, "maxmemory")
+        used, limit = info_number(info, "used_memory"), info_number(info, "maxmemory")
     except Unreadable as problem:
         return error(
             "health.memory",

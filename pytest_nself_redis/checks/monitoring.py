@@ -23,6 +23,7 @@ from pytest_nself_redis.checks.base import (
     verdict,
     warning,
 )
+from pytest_nself_redis.checks.health import Unreadable, info_number
 from pytest_nself_redis.checks.probing import Broken, holds, probe, refusal, wait_until
 
 # redis_exporter metric <- INFO field (REFERENCE §D).
@@ -270,7 +271,9 @@ def connections_alert_can_work(context: CheckContext) -> CheckResult:
     )
     try:
         metrics = read_metrics(context)
-        maxclients = int(context.client.info("clients").get("maxclients", setting.value))
+        maxclients = info_number(context.client.info("clients"), "maxclients")
+    except Unreadable as unreadable:
+        return error("monitoring.connections_alert", f"{promise} Seen: {unreadable}", str(setting.source))
     except InfoUnavailable as unavailable:
         return error("monitoring.connections_alert", f"{promise} Seen: {unavailable}", str(setting.source))
     except redis_errors.RedisError as redis_error:
