@@ -4,8 +4,9 @@ A run on someone's server (attach, doctor) can die between writing a scratch key
 deleting it: SIGKILL, a lost connection, a deadline. ``ExpiringRedis`` sends every command
 that may create a key under the harness's prefix in one MULTI with ``PEXPIRE key ttl NX``,
 so no such key is ever without a TTL, and a TTL the command set itself is kept (NX).
-Pipelines do the same (and become transactions when they create keys). Keys outside the
-prefix are the application's: never touched. Blocking commands are never wrapped (a MULTI
+Pipelines do the same (and become transactions when they create keys; a command a WATCHing
+pipeline runs at once is sent as it is). Keys outside the prefix are the application's:
+never touched. Blocking commands are never wrapped (a MULTI
 would stop them blocking); none of them creates a key the harness writes.
 """
 
