@@ -68,7 +68,13 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
         )
     totals = report.totals
     blocked = sum(1 for result in report.results if result.blocked_by is not None)
-    causes = f" ({totals['error'] - blocked} root causes, {blocked} blocked by them)" if blocked else ""
+    roots = totals["error"] - blocked
+    one = roots == 1
+    causes = (
+        f" ({roots} root cause{'' if one else 's'}, {blocked} blocked by {'it' if one else 'them'})"
+        if blocked
+        else ""
+    )
     summary = (
         f"{totals['ok']} ok, {totals['warning']} warnings, {totals['error']} errors{causes}, "
         f"{totals['skipped']} skipped in {report.duration_ms:.0f} ms"

@@ -60,7 +60,7 @@ def test_a_failed_save_is_one_root_cause(launch: Launcher) -> None:
     (root,) = [index for index, line in enumerate(lines) if "rdb_last_bgsave_status=err" in line]
     assert lines[root + 1].startswith(f"      blocked by it ({len(blocked)}): health.ping, ")
     assert "  ✗ latency.set: blocked by health.rdb_status" in lines
-    assert f"({len(errors) - len(blocked)} root causes, {len(blocked)} blocked by them)" in human.stdout
+    assert f"{len(errors)} errors (1 root cause, {len(blocked)} blocked by it)" in human.stdout
 
     nagios = doctor("--redis-url", url(target), "--nagios")
     assert nagios.returncode == 2
