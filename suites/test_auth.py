@@ -34,6 +34,10 @@ def test_oversized_unauthenticated_request_is_refused(nself_checks: CheckContext
     expect_result(checks.oversized_unauthenticated_request_is_refused(nself_checks))
 
 
+def test_no_acl_user_without_a_password(nself_checks: CheckContext) -> None:
+    expect_result(checks.no_acl_user_without_a_password(nself_checks))
+
+
 def test_password_is_set(nself_checks: CheckContext) -> None:
     expect_result(checks.password_is_set(nself_checks))
 

@@ -1,4 +1,4 @@
-"""health: the server is up, primary, done loading, persisting, and has headroom."""
+"""health: the server is up, primary, done loading, accepts writes, persists, and has headroom."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def test_is_a_primary(nself_checks: CheckContext) -> None:
 
 def test_has_finished_loading(nself_checks: CheckContext) -> None:
     expect_result(checks.has_finished_loading(nself_checks))
+
+
+def test_writes_are_accepted(nself_checks: CheckContext) -> None:
+    expect_result(checks.accepts_writes(nself_checks))
 
 
 def test_last_rdb_save_succeeded(nself_checks: CheckContext) -> None:

@@ -52,7 +52,7 @@ def test_round_trips_within_budget(
     latency_session: LatencySession,
     record_property: RecordProperty,
 ) -> None:
-    result = checks.within_budget(nself_checks, command, latency_session.plan)
+    result = nself_checks.attribute(checks.within_budget(nself_checks, command, latency_session.plan))
     expect_result(_record(latency_session.keep(result), record_property))
 
 

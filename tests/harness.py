@@ -168,6 +168,16 @@ def make_project(
     return directory
 
 
+def appended_line(name: str, base: Path = COMPLETE) -> int:
+    """The line a setting appended by ``make_project`` lands on in ``base``'s file ``name``."""
+    path = base / name
+    return len(path.read_text().splitlines()) + 1 if path.exists() else 1
+
+
+# Where a line appended to the complete example's .env.staging lands (cited as .env.staging:N).
+STAGING_APPENDED = appended_line(".env.staging")
+
+
 # The staging promises of examples/complete, kept by a hand-written compose file that tests
 # break one directive at a time. Messages cite the command as docker-compose.yml:5.
 STAGING_COMMAND = (

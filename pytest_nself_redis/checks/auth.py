@@ -4,7 +4,8 @@ Server promises (NOAUTH, WRONGPASS, the right password, the URL form, oversized
 unauthenticated requests) are probed on connections of their own; deployment
 promises (no literal password, loopback-only port, protected mode, healthcheck)
 are read from the compose service; password strength from the settings. None of
-them writes: all are safe for ``doctor``. No message ever holds a password.
+them writes; all but the oversized request are safe for ``doctor`` (that one runs
+only where the server refuses an unauthenticated PING). No message ever holds a password.
 
 Without REDIS_PASSWORD the checks that need one are skipped (the reason names
 the setting) and ``auth.password_set`` reports the missing password: a warning
@@ -37,6 +38,7 @@ from pytest_nself_redis.checks.base import (
     warning,
 )
 from pytest_nself_redis.checks.config import config_get
+from pytest_nself_redis.checks.probing import refusal
 from pytest_nself_redis.checks.tls import (
     CLOSED,
     TIMED_OUT,
@@ -115,7 +117,7 @@ def _cite_password(context: CheckContext) -> str:
 # -- the server's side -------------------------------------------------------------
 
 
-@check("auth.noauth")
+@check("auth.noauth", safe=True)
 def noauth_before_auth(context: CheckContext) -> CheckResult:
     """a command before AUTH gets NOAUTH"""
     skip = _needs_password("auth.noauth", context)
@@ -141,7 +143,7 @@ def _source(context: CheckContext) -> str:
     return str(context.settings.password.source)
 
 
-@check("auth.wrongpass")
+@check("auth.wrongpass", safe=True)
 def wrong_password_is_refused(context: CheckContext) -> CheckResult:
     """a wrong password gets WRONGPASS"""
     skip = _needs_password("auth.wrongpass", context)
@@ -160,7 +162,7 @@ def wrong_password_is_refused(context: CheckContext) -> CheckResult:
     return verdict("auth.wrongpass", kept, f"{head} {seen}", _source(context), replies)
 
 
-@check("auth.right_password")
+@check("auth.right_password", safe=True)
 def right_password_works(context: CheckContext) -> CheckResult:
     """REDIS_PASSWORD authenticates"""
     skip = _needs_password("auth.right_password", context)
@@ -189,7 +191,7 @@ def password_url(wire: Wire, password: str) -> str:
     return f"{scheme}://:{quote(password, safe='')}@{host}:{wire.port}/0"
 
 
-@check("auth.url_form")
+@check("auth.url_form", safe=True)
 def url_form_works(context: CheckContext) -> CheckResult:
     """redis://:PASSWORD@host:port (URL-encoded) authenticates"""
     skip = _needs_password("auth.url_form", context)
@@ -238,13 +240,24 @@ def url_form_works(context: CheckContext) -> CheckResult:
     return ok("auth.url_form", f"{head} Kept: PING through it got PONG", _source(context), {"ping": seen})
 
 
-@check("auth.oversized_multibulk")
+# Not for doctor: on a server that (wrongly) takes requests without a password the header makes
+# it reserve 100 MB; the check sends it only after the server has refused an unauthenticated PING.
+@check("auth.oversized_multibulk", safe=False)
 def oversized_unauthenticated_request_is_refused(context: CheckContext) -> CheckResult:
     """an unauthenticated *100 / $100000000 request is refused"""
     skip = _needs_password("auth.oversized_multibulk", context)
     if skip is not None:
         return skip
     wire = _wire(context)
+    ping = _probe(wire, encode_command("PING"))[0]
+    if not ping.startswith("-NOAUTH"):
+        return skipped(
+            "auth.oversized_multibulk",
+            f"not probed: the server requires no password (an unauthenticated PING got {ping}), so a "
+            "100 MB request header would make it reserve the memory; auth.noauth reports the missing "
+            "password",
+            _source(context),
+        )
     head = (
         "Promise: a client that has not authenticated cannot make the server reserve memory for a "
         "huge request (*100 then $100000000 is refused or the connection closed)."
@@ -287,10 +300,52 @@ def oversized_unauthenticated_request_is_refused(context: CheckContext) -> Check
     )
 
 
+@check("auth.acl_nopass", safe=True)
+def no_acl_user_without_a_password(context: CheckContext) -> CheckResult:
+    """no enabled ACL user gets in without a password"""
+    head = (
+        "Promise: there is no second way in: no enabled ACL user besides the default one is nopass "
+        "(ACL LIST)."
+    )
+    try:
+        rules: list[str] = [str(line) for line in context.client.acl_list()]
+    except redis.RedisError as problem:
+        return skipped(
+            "auth.acl_nopass",
+            f"ACL LIST is not allowed here ({refusal(problem)}), so the server's users cannot be checked",
+            _source(context),
+        )
+    users = [line.split() for line in rules if line.startswith("user ")]
+    open_users = [words[1] for words in users if "on" in words[2:] and "nopass" in words[2:]]
+    note = ""
+    if "default" in open_users:
+        # The first way in: auth.noauth probes it, auth.password_set judges the promise.
+        open_users.remove("default")
+        note = "; the default user takes no password (auth.noauth and auth.password_set report that)"
+    if open_users:
+        named = ", ".join(open_users)
+        return error(
+            "auth.acl_nopass",
+            f"{head} Broken: ACL user{'s' if len(open_users) > 1 else ''} {named} "
+            f"{'are' if len(open_users) > 1 else 'is'} enabled with nopass: anyone who reaches the port "
+            f"gets in with AUTH {open_users[0]} <anything>{note}. Give each a password (ACL SETUSER "
+            f"{open_users[0]} resetpass >...) or turn it off (ACL SETUSER {open_users[0]} off), and in "
+            "the ACL file if the server loads one",
+            _source(context),
+            open_users,
+        )
+    return ok(
+        "auth.acl_nopass",
+        f"{head} Kept: {len(users)} ACL user{'s' if len(users) != 1 else ''}, none enabled with nopass{note}",
+        _source(context),
+        [],
+    )
+
+
 # -- the password itself -----------------------------------------------------------
 
 
-@check("auth.password_set")
+@check("auth.password_set", safe=True)
 def password_is_set(context: CheckContext) -> CheckResult:
     """a password is required (dev may go without, with a warning)"""
     setting = context.settings.password
@@ -321,7 +376,7 @@ def password_is_set(context: CheckContext) -> CheckResult:
     )
 
 
-@check("auth.password_not_rejected")
+@check("auth.password_not_rejected", safe=True)
 def password_is_not_rejected(context: CheckContext) -> CheckResult:
     """the password is not one nself rejects as insecure"""
     skip = _needs_password("auth.password_not_rejected", context)
@@ -358,7 +413,7 @@ def minimum_length(env: str, environ: Mapping[str, str] | None = None) -> tuple[
     return DEFAULT_MIN_LENGTH[default_env], f"{how}; {variable} overrides it"
 
 
-@check("auth.password_long_enough")
+@check("auth.password_long_enough", safe=True)
 def password_is_long_enough(context: CheckContext) -> CheckResult:
     """the password is long enough for the env (dev 8, staging 16, prod 20)"""
     skip = _needs_password("auth.password_long_enough", context)
@@ -471,7 +526,7 @@ def literal_password_findings(service: RedisService, password: str) -> list[str]
     return findings
 
 
-@check("auth.no_literal_password")
+@check("auth.no_literal_password", safe=True)
 def compose_holds_no_literal_password(context: CheckContext) -> CheckResult:
     """the compose file references ${REDIS_PASSWORD}, never the password itself"""
     service, setting = context.service, context.settings.password
@@ -504,7 +559,7 @@ def compose_holds_no_literal_password(context: CheckContext) -> CheckResult:
     )
 
 
-@check("auth.port_loopback")
+@check("auth.port_loopback", safe=True)
 def host_port_is_loopback_only(context: CheckContext) -> CheckResult:
     """the host port is published on 127.0.0.1 (or ::1) only"""
     service, port = context.service, context.settings.port
@@ -527,7 +582,7 @@ def host_port_is_loopback_only(context: CheckContext) -> CheckResult:
     return ok("auth.port_loopback", f"{head} Kept: {service.describe()} publishes {shown}", str(port.source))
 
 
-@check("auth.port_zero")
+@check("auth.port_zero", safe=True)
 def port_zero_publishes_none(context: CheckContext) -> CheckResult:
     """REDIS_PORT=0 publishes no host port"""
     service, port = context.service, context.settings.port
@@ -553,7 +608,7 @@ def port_zero_publishes_none(context: CheckContext) -> CheckResult:
     return ok("auth.port_zero", f"{head} Kept: {service.describe()} publishes no port", str(port.source))
 
 
-@check("auth.protected_mode")
+@check("auth.protected_mode", safe=True)
 def protected_mode_without_password(context: CheckContext) -> CheckResult:
     """protected mode is on when there is no password"""
     service, setting = context.service, context.settings.password
@@ -622,7 +677,7 @@ def password_on_command_line(words: Sequence[str]) -> list[str]:
     return found
 
 
-@check("auth.healthcheck_password")
+@check("auth.healthcheck_password", safe=True)
 def healthcheck_keeps_password_off_the_command_line(context: CheckContext) -> CheckResult:
     """the healthcheck does not put the password on a command line (warning)"""
     skip = _needs_password("auth.healthcheck_password", context)

@@ -66,7 +66,7 @@ def _register_setting_checks() -> None:
             return setting_reaches_the_server(context, promise_id)
 
         run.__doc__ = f"{promise_id} reaches the server as the settings say"
-        check(f"config.setting.{promise_id}")(run)
+        check(f"config.setting.{promise_id}", safe=True)(run)
 
 
 _register_setting_checks()
@@ -77,7 +77,7 @@ def _major(tag: str) -> str | None:
     return match.group(1) if match else None
 
 
-@check("config.version")
+@check("config.version", safe=True)
 def version_major_matches(context: CheckContext) -> CheckResult:
     """the Redis major version is REDIS_VERSION's"""
     setting, service = context.settings.version, context.service
@@ -85,8 +85,10 @@ def version_major_matches(context: CheckContext) -> CheckResult:
     if wanted is None:
         return skipped("config.version", f"{setting.cite()} names no major version", str(setting.source))
     image_tag = service.image.rpartition(":")[2] if ":" in service.image else "latest"
-    live = str(context.client.info("server")["redis_version"])
     head = f"Promise: Redis {wanted}.x runs, as {setting.cite()} says."
+    live = str(context.client.info("server").get("redis_version", ""))
+    if not live:
+        return error("config.version", f"{head} Seen: INFO has no redis_version", str(setting.source))
     if _major(image_tag) != wanted:
         return error(
             "config.version",
@@ -111,7 +113,7 @@ def version_major_matches(context: CheckContext) -> CheckResult:
     )
 
 
-@check("config.port")
+@check("config.port", safe=True)
 def host_port_is_published_as_configured(context: CheckContext) -> CheckResult:
     """the host port is REDIS_PORT's"""
     port, service = context.settings.port, context.service
@@ -133,7 +135,7 @@ def host_port_is_published_as_configured(context: CheckContext) -> CheckResult:
     )
 
 
-@check("config.tls")
+@check("config.tls", safe=True)
 def tls_setting_reaches_the_server(context: CheckContext) -> CheckResult:
     """TLS is on exactly when REDIS_TLS_ENABLED says"""
     setting, service = context.settings.tls_enabled, context.service

@@ -11,6 +11,7 @@ import time
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
 from pytest_nself_redis.checks.probing import clone, holds, probe, same, wait_until
+from pytest_nself_redis.expiring import without_ttls
 
 HLL_ITEMS = 100_000
 HLL_BATCH = 10_000
@@ -41,7 +42,7 @@ def _lists(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "push/pop at both ends, LINSERT, LMOVE, LTRIM and BLPOP as documented", None
 
 
-@check("datastructures.lists")
+@check("datastructures.lists", safe=True)
 def lists_behave(context: CheckContext) -> CheckResult:
     """lists keep order; push, pop, move and blocking pop behave as documented"""
     return probe(
@@ -68,7 +69,7 @@ def _sets(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "membership is unique; SINTER/SUNION/SDIFF/SREM as documented", None
 
 
-@check("datastructures.sets")
+@check("datastructures.sets", safe=True)
 def sets_behave(context: CheckContext) -> CheckResult:
     """sets hold unique members; set algebra is right"""
     return probe(
@@ -103,7 +104,7 @@ def _sorted_sets(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.sorted_sets")
+@check("datastructures.sorted_sets", safe=True)
 def sorted_sets_behave(context: CheckContext) -> CheckResult:
     """sorted sets order by score, then member"""
     return probe(
@@ -134,7 +135,7 @@ def _hashes(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "HSET/HGET/HINCRBY/HINCRBYFLOAT/HDEL/HGETALL as documented", None
 
 
-@check("datastructures.hashes")
+@check("datastructures.hashes", safe=True)
 def hashes_behave(context: CheckContext) -> CheckResult:
     """hashes store fields; increments are exact"""
     return probe(
@@ -189,7 +190,7 @@ def _stream_id(text: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
-@check("datastructures.streams")
+@check("datastructures.streams", safe=True)
 def streams_behave(context: CheckContext) -> CheckResult:
     """streams: consumer groups, XPENDING, XCLAIM, XACK"""
     return probe(
@@ -246,7 +247,7 @@ def _hyperloglog(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.hyperloglog")
+@check("datastructures.hyperloglog", safe=True)
 def hyperloglog_within_standard_error(context: CheckContext) -> CheckResult:
     """PFCOUNT of 100k items is within 3 x 0.81% standard error"""
     return probe(
@@ -271,18 +272,21 @@ def _ttl(context: CheckContext, prefix: str) -> tuple[str, object]:
         (client.set(key, "v2", keepttl=True), client.ttl(key) > 0),
         (True, True),
     )
-    same("PERSIST removes the TTL", (client.persist(key), client.ttl(key)), (True, -1))
-    same("EXPIRE key 50 sets a TTL", (client.expire(key, 50), 0 < client.ttl(key) <= 50), (True, True))
+    # A step that leaves the key without a TTL runs in one transaction that gives it one back,
+    # so the key is never without one for a moment (a run killed here leaves nothing for ever).
+    with without_ttls(client).pipeline(transaction=True) as pipe:
+        persisted, after, expired, ttl = pipe.persist(key).ttl(key).expire(key, 50).ttl(key).execute()
+    same("PERSIST removes the TTL", (persisted, after), (True, -1))
+    same("EXPIRE key 50 sets a TTL", (expired, 0 < ttl <= 50), (True, True))
     same("EXPIRE key 10 GT (shorter) is refused", client.expire(key, 10, gt=True), False)
-    same("a plain SET clears the TTL", (client.set(key, "v3"), client.ttl(key)), (True, -1))
-    same("EXPIRE NX on a key without TTL applies", client.expire(key, 30, nx=True), True)
-    same(
-        "GETEX key PERSIST returns the value and clears the TTL",
-        (client.getex(key, persist=True), client.ttl(key)),
-        ("v3", -1),
-    )
+    with without_ttls(client).pipeline(transaction=True) as pipe:
+        written, cleared, applied = pipe.set(key, "v3").ttl(key).expire(key, 30, nx=True).execute()
+    same("a plain SET clears the TTL", (written, cleared), (True, -1))
+    same("EXPIRE NX on a key without TTL applies", applied, True)
+    with without_ttls(client).pipeline(transaction=True) as pipe:
+        value, cleared, _ = pipe.getex(key, persist=True).ttl(key).expire(key, 40).execute()
+    same("GETEX key PERSIST returns the value and clears the TTL", (value, cleared), ("v3", -1))
     renamed = f"{prefix}ttl-renamed"
-    client.expire(key, 40)
     same("RENAME keeps the TTL", (client.rename(key, renamed), 0 < client.ttl(renamed) <= 40), (True, True))
     short = f"{prefix}short"
     same("SET short v PX 150", client.set(short, "v", px=150), True)
@@ -300,7 +304,7 @@ def _ttl(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.ttl")
+@check("datastructures.ttl", safe=True)
 def key_ttl_semantics(context: CheckContext) -> CheckResult:
     """key TTLs: set, kept, cleared and expired as documented"""
     return probe(
@@ -327,7 +331,7 @@ def _binary(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "binary-safe strings and numeric increments as documented", None
 
 
-@check("datastructures.strings")
+@check("datastructures.strings", safe=True)
 def strings_are_binary_safe(context: CheckContext) -> CheckResult:
     """strings are binary safe"""
     return probe(

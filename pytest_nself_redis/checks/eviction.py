@@ -44,6 +44,7 @@ from pytest_nself_redis.durability.fill import (
     write_keys,
     write_until_evicted,
 )
+from pytest_nself_redis.expiring import without_ttls
 from pytest_nself_redis.layers import compare_layers, config_promises
 from pytest_nself_redis.project.settings import EVICTION_POLICIES
 
@@ -468,7 +469,8 @@ def configured_policy_holds(context: CheckContext) -> CheckResult:
             "fills the server to its memory limit, so it runs only on a server this run launched",
             source,
         )
-    client = context.client
+    # Keys without a TTL are part of what it watches: no TTLs added (destructive, opt-in on attach).
+    client = without_ttls(context.client)
     live = config_get(client, "maxmemory*")
     if live is None:
         return skipped(
@@ -512,7 +514,8 @@ def _configured_run(
     configured_limit: int,
     problems: list[str],
 ) -> CheckResult:
-    client = context.client
+    # Keys without a TTL are part of what it watches: no TTLs added (destructive, opt-in on attach).
+    client = without_ttls(context.client)
     promised = context.settings.maxmemory_policy.value
     family = policy_family(promised)
     value = "v" * CONFIGURED_VALUE_BYTES

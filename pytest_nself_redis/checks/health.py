@@ -1,12 +1,31 @@
-"""health: the server is up, primary, done loading, persisting, and has headroom."""
+"""health: the server is up, primary, done loading, accepts writes, persists, and has headroom.
+
+These checks name the causes other checks only suffer: a refused write (MISCONF after a
+failed save, READONLY on a replica, NOREPLICAS, OOM) is reported once, here, and the
+other checks that quote it are marked blocked by it (``refusals``)."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from typing import Any
 
 from redis import exceptions as redis_errors
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped, verdict
+from pytest_nself_redis.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    error,
+    ok,
+    refused,
+    skipped,
+    verdict,
+)
+from pytest_nself_redis.checks.config import config_get
+from pytest_nself_redis.checks.probing import is_refused, refusal
+from pytest_nself_redis.checks.refusals import refusal_in
+from pytest_nself_redis.expiring import SCRATCH_TTL_SECONDS
 
 HEADROOM = 0.9
 # The INFO fields behind the monitoring bundle's metrics (REFERENCE §D).
@@ -28,7 +47,28 @@ def _info(context: CheckContext) -> dict[str, Any]:
     return info
 
 
-@check("health.ping")
+class Unreadable(Exception):
+    """INFO lacks a field a check reads, or holds a value Redis never writes there; the
+    message says which (a proxy or fork that rewrites INFO must not crash the report)."""
+
+
+def info_field(info: dict[str, Any], name: str) -> Any:
+    if name not in info:
+        raise Unreadable(f"INFO has no {name}")
+    return info[name]
+
+
+def info_number(info: dict[str, Any], name: str) -> int:
+    value = info_field(info, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Unreadable(f"INFO {name}={value!r} is not a number")
+    try:
+        return int(value)
+    except ValueError:
+        raise Unreadable(f"INFO {name}={value!r} is not a number") from None
+
+
+@check("health.ping", safe=True)
 def answers_ping(context: CheckContext) -> CheckResult:
     """the server answers PING"""
     try:
@@ -47,43 +87,97 @@ def answers_ping(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.primary")
+@check("health.primary", safe=True)
 def is_a_primary(context: CheckContext) -> CheckResult:
     """the server is a primary"""
+    promise = "Promise: nself runs one standalone Redis, so it must be a primary that accepts writes."
     info = _info(context)
-    role = info["role"]
+    try:
+        role = str(info_field(info, "role"))
+    except Unreadable as problem:
+        return error("health.primary", f"{promise} Seen: {problem}")
     seen = f"role={role}"
     if role != "master":
         seen += f" replicating from {info.get('master_host')}:{info.get('master_port')}"
     return verdict(
         "health.primary",
         role == "master",
-        "Promise: nself runs one standalone Redis, so it must be a primary that "
-        f"accepts writes. Seen: {seen}",
+        f"{promise} Seen: {seen}",
         measured=role,
     )
 
 
-@check("health.loading")
+@check("health.loading", safe=True)
 def has_finished_loading(context: CheckContext) -> CheckResult:
     """the dataset is loaded"""
+    promise = "Promise: the dataset is loaded and the server serves requests."
     info = _info(context)
-    loading = int(info["loading"])
+    try:
+        loading = info_number(info, "loading")
+    except Unreadable as problem:
+        return error("health.loading", f"{promise} Seen: {problem}")
     seen = f"loading={loading}"
     if loading:
         seen += f" ({info.get('loading_loaded_perc', '?')}% loaded)"
     return verdict(
         "health.loading",
         loading == 0,
-        f"Promise: the dataset is loaded and the server serves requests. Seen: {seen}",
+        f"{promise} Seen: {seen}",
         measured=loading,
     )
 
 
-@check("health.rdb_status")
+@check("health.writes", safe=True)
+def accepts_writes(context: CheckContext) -> CheckResult:
+    """a write is accepted, read back and deleted"""
+    promise = (
+        "Promise: the server accepts writes (a key SET with a TTL under the harness's prefix, read "
+        "back, deleted)."
+    )
+    key = f"{context.key_prefix('writes')}probe"
+    value = secrets.token_hex(8)
+    try:
+        written = context.client.set(key, value, ex=SCRATCH_TTL_SECONDS)
+        read = context.client.get(key)
+        deleted = context.client.delete(key)
+    except redis_errors.RedisError as problem:
+        if is_refused(problem):
+            return refused("health.writes", f"{promise} Seen: SET {refusal(problem)}")
+        return error("health.writes", f"{promise} Seen: SET refused: {_refusal_text(context, problem)}")
+    finally:
+        with contextlib.suppress(redis_errors.RedisError):
+            context.client.delete(key)
+    return verdict(
+        "health.writes",
+        written is True and read == value and deleted == 1,
+        f"{promise} Seen: SET {'OK' if written is True else repr(written)}, GET "
+        f"{'the same value' if read == value else repr(read)}, DEL {deleted}",
+    )
+
+
+def _refusal_text(context: CheckContext, problem: Exception) -> str:
+    """The refusal in Redis's words (with its code, which redis-py drops for some), what it
+    means and what to change."""
+    text = str(problem)
+    known = refusal_in(text)
+    if known is None:
+        return text
+    if not text.startswith(known.code):
+        text = f"{known.code} {text}"
+    live = ""
+    if known.code == "NOREPLICAS":
+        config = config_get(context.client, "min-replicas-*") or {}
+        live = "; live " + ", ".join(f"{name}={value}" for name, value in sorted(config.items()))
+    return f"{text} ({known.remedy}{live if live != '; live ' else ''})"
+
+
+@check("health.rdb_status", safe=True)
 def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
     """the last RDB snapshot succeeded"""
-    status = _info(context)["rdb_last_bgsave_status"]
+    try:
+        status = str(info_field(_info(context), "rdb_last_bgsave_status"))
+    except Unreadable as problem:
+        return error("health.rdb_status", f"Promise: snapshots can be written. Seen: {problem}")
     return verdict(
         "health.rdb_status",
         status == "ok",
@@ -93,12 +187,20 @@ def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.aof_status")
+@check("health.aof_status", safe=True)
 def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
     """writes reach the append-only file"""
     info = _info(context)
     setting = context.settings.aof_enabled
-    if not int(info["aof_enabled"]):
+    try:
+        enabled = info_number(info, "aof_enabled")
+    except Unreadable as problem:
+        return error(
+            "health.aof_status",
+            f"Promise: writes reach the append-only file, as {setting.cite()} says. Seen: {problem}",
+            str(setting.source),
+        )
+    if not enabled:
         return skipped(
             "health.aof_status",
             "AOF is off on the live server (the config suite checks whether it should be)",
@@ -115,12 +217,20 @@ def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.clients")
+@check("health.clients", safe=True)
 def clients_have_headroom(context: CheckContext) -> CheckResult:
     """fewer than 90% of maxclients are connected"""
     info = _info(context)
-    connected, limit = int(info["connected_clients"]), int(info["maxclients"])
     setting = context.settings.max_clients
+    try:
+        connected, limit = info_number(info, "connected_clients"), info_number(info, "maxclients")
+    except Unreadable as problem:
+        return error(
+            "health.clients",
+            f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use ({setting.cite()}). "
+            f"Seen: {problem}",
+            str(setting.source),
+        )
     return verdict(
         "health.clients",
         connected < HEADROOM * limit,
@@ -131,12 +241,19 @@ def clients_have_headroom(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.memory")
+@check("health.memory", safe=True)
 def memory_has_headroom(context: CheckContext) -> CheckResult:
     """memory stays under 90% of maxmemory"""
     info = _info(context)
-    used, limit = int(info["used_memory"]), int(info["maxmemory"])
     setting = context.settings.maxmemory
+    try:
+        used, limit = info_number(info, "used_memory"), info_number(info, "maxmemory")
+    except Unreadable as problem:
+        return error(
+            "health.memory",
+            f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). Seen: {problem}",
+            str(setting.source),
+        )
     if limit == 0:
         return skipped(
             "health.memory",
@@ -155,7 +272,7 @@ def memory_has_headroom(context: CheckContext) -> CheckResult:
     )
 
 
-@check("health.monitoring_fields")
+@check("health.monitoring_fields", safe=True)
 def monitoring_fields_are_reported(context: CheckContext) -> CheckResult:
     """INFO reports the fields behind the monitoring metrics"""
     info = _info(context)

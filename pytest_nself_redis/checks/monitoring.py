@@ -23,6 +23,7 @@ from pytest_nself_redis.checks.base import (
     verdict,
     warning,
 )
+from pytest_nself_redis.checks.health import Unreadable, info_number
 from pytest_nself_redis.checks.probing import Broken, holds, probe, refusal, wait_until
 
 # redis_exporter metric <- INFO field (REFERENCE §D).
@@ -75,7 +76,7 @@ def read_metrics(context: CheckContext) -> dict[str, int]:
     return {name: int(info[field]) for name, field in METRICS.items()}
 
 
-@check("monitoring.metrics")
+@check("monitoring.metrics", safe=True)
 def every_metric_is_derived(context: CheckContext) -> CheckResult:
     """every monitoring metric can be derived from INFO"""
     promise = (
@@ -135,7 +136,7 @@ def _keyspace(context: CheckContext, prefix: str) -> tuple[str, object]:
     }
 
 
-@check("monitoring.keyspace_counters")
+@check("monitoring.keyspace_counters", safe=True)
 def hits_and_misses_follow_reads(context: CheckContext) -> CheckResult:
     """keyspace hits and misses grow by the reads made"""
     return probe(
@@ -163,7 +164,7 @@ def _commands(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"+{grown} after {wanted} commands", {"commands_delta": grown, "commands_sent": wanted}
 
 
-@check("monitoring.commands_processed")
+@check("monitoring.commands_processed", safe=True)
 def commands_processed_grows(context: CheckContext) -> CheckResult:
     """commands processed grows by at least the commands sent"""
     return probe(
@@ -191,7 +192,7 @@ def _expired(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"+{grown} after {EXPIRIES} keys expired", {"expired_delta": grown}
 
 
-@check("monitoring.expired_keys")
+@check("monitoring.expired_keys", safe=True)
 def expired_keys_grows(context: CheckContext) -> CheckResult:
     """expired keys grows after keys expire"""
     return probe(
@@ -202,7 +203,7 @@ def expired_keys_grows(context: CheckContext) -> CheckResult:
     )
 
 
-@check("monitoring.documented_names")
+@check("monitoring.documented_names", safe=True)
 def documented_metric_names_exist(context: CheckContext) -> CheckResult:
     """the metric names nself's docs use are the ones redis_exporter exports"""
     promise = (
@@ -226,7 +227,7 @@ def documented_metric_names_exist(context: CheckContext) -> CheckResult:
     )
 
 
-@check("monitoring.memory_alert")
+@check("monitoring.memory_alert", safe=True)
 def memory_alert_can_work(context: CheckContext) -> CheckResult:
     """RedisHighMemoryUsage can fire, and is not firing"""
     setting = context.settings.maxmemory
@@ -260,7 +261,7 @@ def memory_alert_can_work(context: CheckContext) -> CheckResult:
     )
 
 
-@check("monitoring.connections_alert")
+@check("monitoring.connections_alert", safe=True)
 def connections_alert_can_work(context: CheckContext) -> CheckResult:
     """RedisTooManyConnections can fire, and is not firing"""
     setting = context.settings.max_clients
@@ -270,7 +271,9 @@ def connections_alert_can_work(context: CheckContext) -> CheckResult:
     )
     try:
         metrics = read_metrics(context)
-        maxclients = int(context.client.info("clients").get("maxclients", setting.value))
+        maxclients = info_number(context.client.info("clients"), "maxclients")
+    except Unreadable as unreadable:
+        return error("monitoring.connections_alert", f"{promise} Seen: {unreadable}", str(setting.source))
     except InfoUnavailable as unavailable:
         return error("monitoring.connections_alert", f"{promise} Seen: {unavailable}", str(setting.source))
     except redis_errors.RedisError as redis_error:
@@ -316,7 +319,7 @@ def exporter_url_problems(password: str) -> list[str]:
     return problems
 
 
-@check("monitoring.exporter_url")
+@check("monitoring.exporter_url", safe=True)
 def exporter_url_carries_the_password(context: CheckContext) -> CheckResult:
     """redis_exporter's unencoded URL carries the password intact"""
     setting = context.settings.password

@@ -5,6 +5,7 @@ step broke a promise, and refusals (ACL, renamed commands) named as the cause.""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,15 +99,25 @@ def endpoint_of(client: redis.Redis) -> Endpoint:
 
 
 def clone(context: CheckContext, **overrides: Any) -> redis.Redis:
-    """A client with its own connection pool, same endpoint and credentials as the check's."""
+    """A client with its own connection pool, same endpoint and credentials (and the same kind:
+    one that gives harness keys a TTL stays one) as the check's."""
     pool = context.client.connection_pool
     kwargs = {**pool.connection_kwargs, **overrides}
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    kind = type(context.client)
+    return kind(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
-def delete_prefix(client: redis.Redis, prefix: str) -> int:
-    """Delete every key under ``prefix`` (only ``[a-z0-9:-]`` in it, so a safe SCAN pattern)."""
-    keys = [key for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+def delete_prefix(client: redis.Redis, prefix: str, max_seconds: float | None = None) -> int:
+    """Delete every key under ``prefix`` (only ``[a-z0-9:-]`` in it, so a safe SCAN pattern);
+    with ``max_seconds``, stop scanning a large keyspace then (what is left expires on its own)."""
+    ends = None if max_seconds is None else time.monotonic() + max_seconds
+    keys: list[Any] = []
+    cursor = 0
+    while True:
+        cursor, found = client.scan(cursor, match=f"{prefix}*", count=1000)
+        keys.extend(found)
+        if not cursor or (ends is not None and time.monotonic() > ends):
+            break
     deleted = 0
     for start in range(0, len(keys), 500):
         deleted += int(client.unlink(*keys[start : start + 500]))
@@ -144,6 +155,32 @@ def probe(
                 return refused(check_id, message, source)
             return error(check_id, message, source)
     return ok(check_id, f"{promise} Kept: {seen}", source, measured)
+
+
+class Later:
+    """``action`` run ``delay`` seconds from ``start`` in a thread; ``join`` re-raises what it
+    raised, so a write refused in the thread (MISCONF, READONLY, ...) names the cause instead
+    of leaving a waiter that was never woken."""
+
+    def __init__(self, delay: float, action: Callable[[], object]) -> None:
+        self._action = action
+        self._error: Exception | None = None
+        self._timer = threading.Timer(delay, self._run)
+
+    def _run(self) -> None:
+        try:
+            self._action()
+        except Exception as problem:
+            self._error = problem
+
+    def start(self) -> Later:
+        self._timer.start()
+        return self
+
+    def join(self, timeout: float) -> None:
+        self._timer.join(timeout)
+        if self._error is not None:
+            raise self._error
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:

@@ -98,7 +98,7 @@ def _fan_out(context: CheckContext, prefix: str) -> tuple[str, Any]:
     }
 
 
-@check("pubsub.fan_out")
+@check("pubsub.fan_out", safe=True)
 def every_subscriber_receives(context: CheckContext) -> CheckResult:
     """every subscriber of a channel receives every message"""
     return probe(
@@ -138,7 +138,7 @@ def _patterns(context: CheckContext, prefix: str) -> tuple[str, Any]:
     return "PSUBSCRIBE orders.* received orders.created with its pattern, not audit.created", None
 
 
-@check("pubsub.patterns")
+@check("pubsub.patterns", safe=True)
 def pattern_subscriptions_match(context: CheckContext) -> CheckResult:
     """pattern subscriptions receive matching channels only"""
     return probe(
@@ -200,7 +200,7 @@ def _order(context: CheckContext, prefix: str) -> tuple[str, Any]:
     )
 
 
-@check("pubsub.order")
+@check("pubsub.order", safe=True)
 def order_per_publisher(context: CheckContext) -> CheckResult:
     """messages of one publisher arrive in the order sent"""
     return probe(
@@ -235,7 +235,7 @@ def _unsubscribe(context: CheckContext, prefix: str) -> tuple[str, Any]:
     return "no delivery after UNSUBSCRIBE / PUNSUBSCRIBE; the other subscription still delivers", None
 
 
-@check("pubsub.unsubscribe")
+@check("pubsub.unsubscribe", safe=True)
 def unsubscribe_stops_delivery(context: CheckContext) -> CheckResult:
     """UNSUBSCRIBE and PUNSUBSCRIBE stop delivery"""
     return probe(
@@ -254,7 +254,7 @@ def _nobody(context: CheckContext, prefix: str) -> tuple[str, Any]:
     return "PUBLISH returned 0 and PUBSUB NUMSUB 0", 0
 
 
-@check("pubsub.no_subscriber")
+@check("pubsub.no_subscriber", safe=True)
 def publish_to_nobody_counts_zero(context: CheckContext) -> CheckResult:
     """PUBLISH to a channel without subscribers returns 0"""
     return probe(
@@ -289,7 +289,7 @@ def _large(context: CheckContext, prefix: str) -> tuple[str, Any]:
     }
 
 
-@check("pubsub.large_message")
+@check("pubsub.large_message", safe=True)
 def large_message_arrives_intact(context: CheckContext) -> CheckResult:
     """a 1 MiB message arrives intact"""
     return probe(
@@ -332,7 +332,7 @@ def _many(context: CheckContext, prefix: str) -> tuple[str, Any]:
     }
 
 
-@check("pubsub.many_channels")
+@check("pubsub.many_channels", safe=True)
 def many_channels_on_one_connection(context: CheckContext) -> CheckResult:
     """one connection subscribed to many channels receives each on its channel"""
     return probe(

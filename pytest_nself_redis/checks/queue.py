@@ -5,13 +5,14 @@ operation as a Lua script using cjson and cmsgpack, publishes events on streams,
 waits with BZPOPMIN, names its connections and reads INFO. Each requirement is one
 check; the last runs BullMQ itself through Node (``nself-redis node-setup``).
 A project passes the eviction check with ``REDIS_MAXMEMORY_POLICY=noeviction`` for
-the env that runs queues (nself's default, allkeys-lru, is a cache's policy).
+the env that runs queues (nself's default, allkeys-lru, is a cache's policy). Where no
+queue runs (``REDIS_QUEUES`` not true and no BullMQ key on the server) another policy is
+a warning, not an error.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ from pytest_nself_redis.checks.base import (
     warning,
 )
 from pytest_nself_redis.checks.probing import (
+    Later,
     clone,
     endpoint_of,
     holds,
@@ -37,8 +39,13 @@ from pytest_nself_redis.checks.probing import (
     same,
     scratch,
 )
+from pytest_nself_redis.expiring import HARNESS_PREFIX
 from pytest_nself_redis.server import version_tuple
 
+# Looking for BullMQ's keys: at most this many SCAN calls (of 1000) and seconds, this many named.
+QUEUE_SCAN_CALLS = 100
+QUEUE_SCAN_SECONDS = 1.0
+QUEUE_KEYS_SHOWN = 3
 MINIMUM_VERSION = (5, 0, 0)
 RECOMMENDED_VERSION = (6, 2, 0)
 BLOCK_SECONDS = 0.1
@@ -58,7 +65,7 @@ def _info(client: redis.Redis, section: str) -> dict[str, Any]:
     return info
 
 
-@check("queue.version")
+@check("queue.version", safe=True)
 def version_is_supported(context: CheckContext) -> CheckResult:
     """the Redis version is one BullMQ accepts (>= 5.0.0; >= 6.2.0 recommended)"""
     promise = "Promise: BullMQ accepts this Redis (it refuses below 5.0.0 and warns below 6.2.0)."
@@ -86,9 +93,41 @@ def version_is_supported(context: CheckContext) -> CheckResult:
     return ok("queue.version", f"{promise} Kept: redis_version={version}", measured=version)
 
 
-@check("queue.eviction_policy")
+def _bullmq_keys(client: redis.Redis) -> tuple[list[str], str]:
+    """BullMQ queue keys on the server (a queue's ``<prefix>:<name>:meta`` hash holds
+    opts.maxLenEvents), by a SCAN bounded in calls and time; and how far it looked."""
+    found: list[str] = []
+    cursor, calls, scanned = 0, 0, 0
+    ends = time.monotonic() + QUEUE_SCAN_SECONDS
+    while calls < QUEUE_SCAN_CALLS and time.monotonic() < ends and len(found) < QUEUE_KEYS_SHOWN:
+        cursor, batch = client.scan(cursor, match="*:meta", count=1000, _type="hash")
+        calls += 1
+        scanned += 1000
+        for key in batch:
+            if not str(key).startswith(HARNESS_PREFIX) and client.hexists(key, "opts.maxLenEvents"):
+                found.append(str(key))
+        if int(cursor) == 0:
+            return found[:QUEUE_KEYS_SHOWN], "the whole keyspace"
+    return found[:QUEUE_KEYS_SHOWN], f"the first ~{scanned} keys"
+
+
+def queues_here(context: CheckContext) -> tuple[bool, str]:
+    """Whether queues live on this server (declared in the env, or BullMQ keys found), and why."""
+    setting = context.settings.queues
+    if setting.value:
+        return True, f"queues run here: {setting.cite()}"
+    try:
+        found, looked = _bullmq_keys(context.client)
+    except redis_errors.RedisError as problem:
+        return False, f"no queue here: {setting.cite()}; BullMQ keys not looked for ({refusal(problem)})"
+    if found:
+        return True, f"queues run here: BullMQ keys found ({', '.join(found)})"
+    return False, f"no queue here: {setting.cite()} and no BullMQ key in {looked}"
+
+
+@check("queue.eviction_policy", safe=True)
 def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
-    """maxmemory-policy is noeviction, as BullMQ requires"""
+    """maxmemory-policy is noeviction, as BullMQ requires (where queues run)"""
     setting = context.settings.maxmemory_policy
     promise = f"Promise: no queue key is ever evicted: maxmemory-policy is noeviction ({setting.cite()})."
     try:
@@ -109,17 +148,30 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
         if policy.startswith("volatile-")
         else "an evicted job key is a lost job, an evicted lock a job run twice"
     )
+    running, where = queues_here(context)
+    seen = (
+        f'{promise} Seen: IMPORTANT! Eviction policy is {policy}. It should be "noeviction" (BullMQ\'s '
+        f"words); {why}."
+    )
+    if not running:
+        # nself's default (allkeys-lru) is a cache's policy, right for a Redis without queues.
+        return warning(
+            "queue.eviction_policy",
+            f"{seen} A warning, not an error: {where}. If this env runs queues, set REDIS_QUEUES=true "
+            "and REDIS_MAXMEMORY_POLICY=noeviction for it.",
+            str(setting.source),
+            policy,
+        )
     return error(
         "queue.eviction_policy",
-        f'{promise} Seen: IMPORTANT! Eviction policy is {policy}. It should be "noeviction" (BullMQ\'s '
-        f"words); {why}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
+        f"{seen} An error: {where}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
         "(as examples/complete/.env.prod does), or give queues a Redis of their own.",
         str(setting.source),
         policy,
     )
 
 
-@check("queue.aof")
+@check("queue.aof", safe=True)
 def aof_is_on(context: CheckContext) -> CheckResult:
     """the append-only file is on (appendfsync everysec recommended)"""
     setting = context.settings.aof_enabled
@@ -179,7 +231,7 @@ def _lua(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "EVAL and EVALSHA run; cjson and cmsgpack encode and decode", None
 
 
-@check("queue.lua")
+@check("queue.lua", safe=True)
 def lua_libraries_available(context: CheckContext) -> CheckResult:
     """Lua scripting with cjson and cmsgpack is allowed"""
     return probe(
@@ -206,7 +258,7 @@ def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
         )
         idle = time.monotonic() - started
         holds(idle < WAKE_BOUND_SECONDS, f"XREAD BLOCK 100 returned after {idle:.2f} s")
-        writer = threading.Timer(0.05, lambda: client.xadd(key, {"event": "completed"}))
+        writer = Later(0.05, lambda: client.xadd(key, {"event": "completed"}))
         started = time.monotonic()
         writer.start()
         woken = reader.xread({key: "$"}, block=int(WAKE_BOUND_SECONDS * 1000))
@@ -224,7 +276,7 @@ def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("queue.streams")
+@check("queue.streams", safe=True)
 def streams_work(context: CheckContext) -> CheckResult:
     """streams: XADD, XTRIM and XREAD BLOCK"""
     return probe(
@@ -251,7 +303,7 @@ def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
             idle < WAKE_BOUND_SECONDS,
             f"BZPOPMIN with a {BLOCK_SECONDS} s timeout returned after {idle:.2f} s",
         )
-        pusher = threading.Timer(0.05, lambda: client.zadd(key, {"job-1": 0}))
+        pusher = Later(0.05, lambda: client.zadd(key, {"job-1": 0}))
         started = time.monotonic()
         pusher.start()
         popped = waiter.bzpopmin(key, WAKE_BOUND_SECONDS)
@@ -267,7 +319,7 @@ def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("queue.blocking_pop")
+@check("queue.blocking_pop", safe=True)
 def bzpopmin_with_subsecond_timeout(context: CheckContext) -> CheckResult:
     """BZPOPMIN accepts a sub-second timeout and wakes on ZADD"""
     return probe(
@@ -294,7 +346,7 @@ def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"CLIENT SETNAME/GETNAME/LIST and INFO allowed (redis_version {version})", None
 
 
-@check("queue.client_commands")
+@check("queue.client_commands", safe=True)
 def client_commands_allowed(context: CheckContext) -> CheckResult:
     """CLIENT SETNAME / CLIENT LIST and INFO are allowed"""
     return probe(
@@ -310,7 +362,8 @@ def _require_node() -> bool:
     return os.environ.get(REQUIRE_NODE_ENV, "").lower() in ("1", "true", "yes")
 
 
-@check("queue.bullmq")
+# Not for doctor: slow (a Node round trip), and BullMQ writes its keys without a TTL.
+@check("queue.bullmq", safe=False)
 def bullmq_round_trip(context: CheckContext) -> CheckResult:
     """a real BullMQ job round trip (Node) succeeds"""
     promise = (

@@ -658,7 +658,7 @@ def live_policy(client: redis.Redis) -> str | None:
     return value.get("maxmemory-policy")
 
 
-@check("ratelimit.eviction_risk")
+@check("ratelimit.eviction_risk", safe=True)
 def eviction_risk(context: CheckContext) -> CheckResult:
     """the eviction policy's risk to limiter keys is reported"""
     settings = context.settings
@@ -756,7 +756,7 @@ def limiter_keys(limiter: Limiter, key: str) -> list[str]:
 # -- the deployment's own ratelimit:* keys ---------------------------------------------------------
 
 
-@check("ratelimit.deployment_keys")
+@check("ratelimit.deployment_keys", safe=True)
 def deployment_keys(context: CheckContext) -> CheckResult:
     """nself's ratelimit:* keys on the server carry TTLs within the window"""
     settings = context.settings

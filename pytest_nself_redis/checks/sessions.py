@@ -144,7 +144,7 @@ def _layout(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("sessions.layout")
+@check("sessions.layout", safe=True)
 def session_layout(context: CheckContext) -> CheckResult:
     """a session is stored as nself lays it out, with a TTL matching expires_at"""
     return probe(
@@ -194,7 +194,7 @@ def _expiry(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("sessions.expiry")
+@check("sessions.expiry", safe=True)
 def sessions_expire(context: CheckContext) -> CheckResult:
     """an expired session is gone and cannot be refreshed back"""
     return probe(
@@ -244,7 +244,7 @@ def _refresh(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("sessions.refresh")
+@check("sessions.refresh", safe=True)
 def refresh_extends_sessions(context: CheckContext) -> CheckResult:
     """a refresh extends a session's life without making it immortal"""
     return probe(
@@ -291,7 +291,7 @@ def _revocation(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("sessions.revocation")
+@check("sessions.revocation", safe=True)
 def revocation_is_immediate(context: CheckContext) -> CheckResult:
     """revoked sessions are gone at once, for every reader"""
     return probe(

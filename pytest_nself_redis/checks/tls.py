@@ -156,7 +156,7 @@ def _not_promised(check_id: str, context: CheckContext) -> CheckResult | None:
     )
 
 
-@check("tls.accepts_tls_clients")
+@check("tls.accepts_tls_clients", safe=True)
 def accepts_tls_clients(context: CheckContext) -> CheckResult:
     """TLS clients are served (certificate verified against the run's CA)"""
     not_promised = _not_promised("tls.accepts_tls_clients", context)
@@ -239,7 +239,7 @@ def _ssl_reason(problem: BaseException, wait: float) -> str:
     return type(problem).__name__
 
 
-@check("tls.refuses_plaintext")
+@check("tls.refuses_plaintext", safe=True)
 def refuses_plaintext(context: CheckContext) -> CheckResult:
     """a plaintext client gets no reply (no plaintext listener is open)"""
     not_promised = _not_promised("tls.refuses_plaintext", context)

@@ -1,8 +1,10 @@
 """``nself-redis doctor``: health for ``nself doctor``, safe on production.
 
 Exit status: 0 when no check errs (warnings do not fail), 1 when any does, 2 for bad
-usage, an unreachable server or a refused password. With ``--nagios``: 0 OK,
-1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+usage, an unreachable server or a refused password, 128 + the signal (130, 143) when
+stopped by SIGINT/SIGTERM (its scratch keys deleted first). With ``--nagios``: 0 OK,
+1 WARNING, 2 CRITICAL, 3 UNKNOWN (doctor could not look, or the deadline cut it short
+before any check failed).
 """
 
 from __future__ import annotations
@@ -10,6 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pytest_nself_redis.doctor.bounds import (
+    DEFAULT_DEADLINE,
+    Interrupted,
+    positive_seconds,
+    signals_interrupt,
+)
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
 from pytest_nself_redis.doctor.runner import DOCTOR_SUITES, load_context, run_doctor
 from pytest_nself_redis.errors import ExitStatus, HarnessError
@@ -46,33 +54,60 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON document (schema: doctor/schema.json)")
     output.add_argument("--nagios", action="store_true", help="one Nagios plugin line and status")
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds per network step (default 2)")
+    parser.add_argument("--timeout", default="2", help="seconds per network step (default 2)")
+    parser.add_argument(
+        "--deadline",
+        default=f"{DEFAULT_DEADLINE:g}",
+        help=f"seconds for the whole run, whatever the server does (default {DEFAULT_DEADLINE:g})",
+    )
     parser.add_argument(
         "--suite", action="append", choices=DOCTOR_SUITES, help="only these suites (repeatable)"
     )
     parser.set_defaults(handler=run)
 
 
+def _seconds(options: argparse.Namespace) -> tuple[float, float] | str:
+    """(timeout, deadline), or the one usage message naming the bad option."""
+    values = []
+    for option in ("timeout", "deadline"):
+        try:
+            values.append(positive_seconds(str(getattr(options, option))))
+        except ValueError as problem:
+            return f"--{option} {problem}"
+    return values[0], values[1]
+
+
 def run(options: argparse.Namespace, extra: list[str]) -> int:
-    if options.timeout <= 0:
-        print("nself-redis: --timeout must be positive", file=sys.stderr)
+    seconds = _seconds(options)
+    if isinstance(seconds, str):
+        print(f"nself-redis: {seconds}", file=sys.stderr)
         return int(ExitStatus.USAGE)
+    timeout, deadline = seconds
     # The URL's password is known before anything can fail, so no message can show it.
     redactor = Redactor()
     redactor.add_url(options.redis_url)
     try:
-        context = load_context(options.project, options.env)
-        redactor = Redactor([*redactor.values, *context.redactor.values])
-        report = run_doctor(
-            context,
-            options.redis_url,
-            options.timeout,
-            options.redis_ca,
-            tuple(options.suite) if options.suite else DOCTOR_SUITES,
-            insecure=options.insecure,
-        )
-    except HarnessError as error:
-        message = redactor.scrub(str(error))
+        with signals_interrupt():
+            context = load_context(options.project, options.env)
+            redactor = Redactor([*redactor.values, *context.redactor.values])
+            report = run_doctor(
+                context,
+                options.redis_url,
+                timeout,
+                options.redis_ca,
+                tuple(options.suite) if options.suite else DOCTOR_SUITES,
+                deadline,
+                insecure=options.insecure,
+            )
+    except Interrupted as stopped:
+        print(f"nself-redis: doctor stopped by {stopped}; its scratch keys were deleted", file=sys.stderr)
+        return stopped.exit_status
+    except Exception as error:
+        # A HarnessError is the user's to fix; anything else is ours, still one line, no traceback.
+        message = str(error)
+        if not isinstance(error, HarnessError):
+            message = f"doctor could not complete ({type(error).__name__}: {error})"
+        message = redactor.scrub(message)
         if options.nagios:
             print(f"REDIS UNKNOWN - {message}")
             return NAGIOS_UNKNOWN

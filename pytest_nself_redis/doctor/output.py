@@ -22,6 +22,7 @@ TITLES = {
     "latency": "Latency",
 }
 NAGIOS_CODES = {"ok": 0, "warning": 1, "error": 2}
+NAGIOS_UNKNOWN = 3
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -40,22 +41,47 @@ def write_human(report: DoctorReport, stream: TextIO, redactor: Redactor) -> Non
     )
     if report.tls_unverified:
         stream.write(f"{_paint(MARKS[Status.ERROR] + ' ' + INSECURE_NOTE, Status.ERROR, colour)}\n")
+    shown = {result.id for result in report.results}
+    consequences: dict[str, list[str]] = {}
+    for result in report.results:
+        if result.blocked_by in shown:
+            consequences.setdefault(result.blocked_by, []).append(result.id)
     suite = None
     for result in report.results:
         if result.suite != suite:
             suite = result.suite
             stream.write(f"\n{TITLES.get(suite, suite)}\n")
         mark = _paint(MARKS[result.status], result.status, colour)
+        if result.blocked_by in shown:
+            # One cause, one failure: the root's line says it all; this one only points there.
+            stream.write(f"  {mark} {result.id}: blocked by {result.blocked_by}\n")
+            continue
         stream.write(f"  {mark} {redactor.scrub(result.message)}\n")
+        if result.id in consequences:
+            names = consequences[result.id]
+            stream.write(f"      blocked by it ({len(names)}): {', '.join(names)}\n")
     for warning in report.warnings:
         if warning == INSECURE_NOTE:
             continue  # already said, in red, at the top
         stream.write(
             f"\n  {_paint(MARKS[Status.WARNING], Status.WARNING, colour)} {redactor.scrub(warning)}\n"
         )
+    if report.deadline_reached:
+        stream.write(
+            f"\n  {_paint(MARKS[Status.ERROR], Status.ERROR, colour)} the deadline was reached: the checks "
+            "marked 'deadline reached' did not finish (raise --deadline, or see why the server is slow)\n"
+        )
     totals = report.totals
+    blocked = sum(1 for result in report.results if result.blocked_by is not None)
+    roots = totals["error"] - blocked
+    one = roots == 1
+    causes = (
+        f" ({roots} root cause{'' if one else 's'}, {blocked} blocked by {'it' if one else 'them'})"
+        if blocked
+        else ""
+    )
     summary = (
-        f"{totals['ok']} ok, {totals['warning']} warnings, {totals['error']} errors, "
+        f"{totals['ok']} ok, {totals['warning']} warnings, {totals['error']} errors{causes}, "
         f"{totals['skipped']} skipped in {report.duration_ms:.0f} ms"
     )
     overall = {"ok": Status.OK, "warning": Status.WARNING, "error": Status.ERROR}[report.status]
@@ -69,11 +95,16 @@ def write_json(report: DoctorReport, stream: TextIO, redactor: Redactor) -> None
 
 def write_nagios(report: DoctorReport, stream: TextIO, redactor: Redactor) -> int:
     totals = report.totals
-    state = {"ok": "OK", "warning": "WARNING", "error": "CRITICAL"}[report.status]
-    worst = next((r for r in report.results if r.status is Status.ERROR), None) or next(
-        (r for r in report.results if r.status is Status.WARNING), None
-    )
-    detail = f" - {redactor.scrub(worst.message)}" if worst else ""
     perf = " ".join(f"{name}={count}" for name, count in totals.items())
-    stream.write(f"REDIS {state}{detail} | {perf} duration_ms={report.duration_ms:.0f}\n")
+    perf += f" duration_ms={report.duration_ms:.0f}"
+    found = [r for r in report.results if r.status is Status.ERROR and not report.cut_short(r)]
+    found.sort(key=lambda result: result.blocked_by is not None)  # a root cause first
+    if report.deadline_reached and not found:
+        # Nothing failed before the deadline stopped the run: doctor could not tell.
+        stream.write(f"REDIS UNKNOWN - the deadline was reached before every check ran | {perf}\n")
+        return NAGIOS_UNKNOWN
+    state = {"ok": "OK", "warning": "WARNING", "error": "CRITICAL"}[report.status]
+    worst = found[0] if found else next((r for r in report.results if r.status is Status.WARNING), None)
+    detail = f" - {redactor.scrub(worst.message)}" if worst else ""
+    stream.write(f"REDIS {state}{detail} | {perf}\n")
     return NAGIOS_CODES[report.status]

@@ -2,7 +2,9 @@
 
 Only checks registered with ``safe=True`` run (they read, or write under their own
 key prefix and delete what they wrote). A check the server does not allow for this
-user (ACL) is skipped with the server's reason; one that times out is an error.
+user (ACL) is skipped with the server's reason; one that times out is an error. One
+deadline bounds the whole run (``bounds``); a run that ends early (deadline, signal)
+deletes every key of its prefix on a fresh connection before it returns.
 """
 
 from __future__ import annotations
@@ -18,16 +20,21 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis import __version__
 from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Status
+from pytest_nself_redis.checks.probing import delete_prefix
 from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
+from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
+from pytest_nself_redis.errors import UnreachableError
+from pytest_nself_redis.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
-# In report order. queue.bullmq (a Node round trip) is left to the suites: too slow here.
+# In report order. queue.bullmq (a Node round trip) is not safe, so it is left to the suites.
 DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "latency")
-EXCLUDED = {"queue.bullmq"}
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# ``measured`` of a check the deadline stopped or kept from running.
+DEADLINE_MARK = "deadline reached"
 
 
 @dataclass
@@ -40,11 +47,17 @@ class DoctorReport:
     warnings: list[str] = field(default_factory=list)
     # The user turned TLS verification off (--insecure): a warning entry, and red on a terminal.
     tls_unverified: bool = False
+    deadline_reached: bool = False
+    deadline_ids: set[str] = field(default_factory=set)
 
     @property
     def totals(self) -> dict[str, int]:
         counts = Counter(result.status.value for result in self.results)
         return {status.value: counts.get(status.value, 0) for status in Status}
+
+    def cut_short(self, result: CheckResult) -> bool:
+        """The deadline, not the server, is why this check has no verdict."""
+        return result.id in self.deadline_ids
 
     @property
     def status(self) -> str:
@@ -69,16 +82,23 @@ class DoctorReport:
                     "message": result.message,
                     "source": result.source,
                     "measured": result.measured,
+                    "blocked_by": result.blocked_by,
                 }
                 for result in self.results
             ],
             "totals": self.totals,
             "warnings": self.warnings,
+            "deadline_reached": self.deadline_reached,
             "duration_ms": round(self.duration_ms, 1),
         }
 
 
 def _run_one(check_id: str, context: CheckContext) -> CheckResult:
+    """The check's result; also a refusal it raised is marked blocked by its root cause."""
+    return context.attribute(_outcome(check_id, context))
+
+
+def _outcome(check_id: str, context: CheckContext) -> CheckResult:
     registered = REGISTRY[check_id]
     try:
         result = registered.function(context)
@@ -89,6 +109,14 @@ def _run_one(check_id: str, context: CheckContext) -> CheckResult:
                 message=f"{registered.title}: not allowed for this user ({result.message})",
             )
         return result
+    except DeadlineReached:
+        return CheckResult(
+            check_id,
+            registered.suite,
+            Status.ERROR,
+            f"{registered.title}: stopped, deadline reached while it ran",
+            measured=DEADLINE_MARK,
+        )
     except redis_errors.NoPermissionError as error:
         return CheckResult(
             check_id,
@@ -115,6 +143,14 @@ def _run_one(check_id: str, context: CheckContext) -> CheckResult:
         return CheckResult(
             check_id, registered.suite, Status.ERROR, f"{registered.title}: the connection failed ({error})"
         )
+    except Exception as error:
+        # One check's surprise (a reply Redis never gives, a bug) is its error, never the report's.
+        return CheckResult(
+            check_id,
+            registered.suite,
+            Status.ERROR,
+            f"{registered.title}: the check could not complete ({type(error).__name__}: {error})",
+        )
 
 
 def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
@@ -123,7 +159,7 @@ def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
         check_id
         for suite in suites
         for check_id, registered in REGISTRY.items()
-        if registered.suite == suite and registered.safe and check_id not in EXCLUDED
+        if registered.suite == suite and registered.safe
     ]
 
 
@@ -133,37 +169,96 @@ def load_context(project_dir: str, env: str | None) -> EnvContext:
     return with_password_from_environment(load_env_context(project, names[0]), os.environ)
 
 
-def run_doctor(
+def not_run(check_id: str, deadline: Deadline) -> CheckResult:
+    registered = REGISTRY[check_id]
+    return CheckResult(
+        check_id,
+        registered.suite,
+        Status.ERROR,
+        f"{registered.title}: not run, deadline reached (--deadline {deadline.seconds:g} s)",
+        measured=DEADLINE_MARK,
+    )
+
+
+def sweep(target: AttachTarget, prefix: str, seconds: float = SWEEP_SECONDS) -> None:
+    """Delete the run's keys on a fresh connection, within ``seconds`` (they expire anyway)."""
+    try:
+        client = target.client(socket_timeout=seconds, socket_connect_timeout=seconds)
+        delete_prefix(client, prefix, max_seconds=seconds)
+    except (redis_errors.RedisError, OSError):
+        pass
+
+
+def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     context: EnvContext,
     redis_url: str | None,
     timeout: float,
     redis_ca: str | None = None,
     suites: tuple[str, ...] = DOCTOR_SUITES,
+    deadline: float = DEFAULT_DEADLINE,
     *,
     insecure: bool = False,
 ) -> DoctorReport:
-    """Attach (errors raise TargetError/UnreachableError), run the safe checks, report."""
+    """Attach (errors raise TargetError/UnreachableError), run the safe checks, report.
+
+    Ends within ``deadline`` seconds (plus the sweep): a check still running then is stopped
+    and reported, the ones after it are reported as not run.
+    """
     started = time.monotonic()
+    bound = Deadline(deadline)
     options = TargetOptions(
         run_id=f"doctor-{secrets.token_hex(3)}",
         redis_url=redis_url,
         redis_ca=redis_ca,
-        socket_timeout=timeout,
+        socket_timeout=bound.step_timeout(timeout),
         insecure=insecure,
     )
     target = AttachTarget(context, options)
-    target.start()
+    check_ids = doctor_checks(suites)
+    report: DoctorReport | None = None
+    finished = False
     try:
-        client = target.client()
-        report = DoctorReport(context.name, target.describe(), server_version(client))
-        report.warnings = [item.describe() for item in context.runtime_disagreements]
-        if target.endpoint.unverified_tls:
-            report.tls_unverified = True
-            report.warnings.insert(0, INSECURE_NOTE)
-        check_context = CheckContext.of(target, client)
-        for check_id in doctor_checks(suites):
-            report.results.append(_run_one(check_id, check_context))
+        with bound.armed():
+            try:
+                target.start()
+            except DeadlineReached:
+                raise UnreachableError(
+                    f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
+                ) from None
+            client = target.client()
+            report = DoctorReport(context.name, target.describe(), "unknown")
+            report.warnings = [item.describe() for item in context.runtime_disagreements]
+            if target.endpoint.unverified_tls:
+                report.tls_unverified = True
+                report.warnings.insert(0, INSECURE_NOTE)
+            report.server_version = server_version(client)
+            base = CheckContext.of(target, client)
+            for check_id in check_ids:
+                if bound.expired():
+                    break
+                step = bound.step_timeout(timeout)
+                check_client = target.client(socket_timeout=step, socket_connect_timeout=step)
+                try:
+                    check_context = replace(base, client=expiring(check_client))
+                    report.results.append(_run_one(check_id, check_context))
+                finally:
+                    check_client.close()
+        finished = True
+    except DeadlineReached:
+        bound.reached = True
+        finished = report is not None
+        if report is None:
+            raise UnreachableError(
+                f"{target.describe()} did not answer within --deadline {deadline:g} s"
+            ) from None
     finally:
+        if not finished or bound.reached:
+            sweep(target, f"{HARNESS_PREFIX}{options.run_id}:", bound.sweep_seconds())
         target.stop()
+    assert report is not None
+    ran = {result.id for result in report.results}
+    report.results.extend(not_run(check_id, bound) for check_id in check_ids if check_id not in ran)
+    report.deadline_reached = bound.reached
+    report.deadline_ids = {result.id for result in report.results if result.measured == DEADLINE_MARK}
     report.duration_ms = (time.monotonic() - started) * 1000
     return report

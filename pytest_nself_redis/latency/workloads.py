@@ -1,9 +1,11 @@
 """The commands the latency suite times, pre-encoded, with the keys they own.
 
 Every key lives under the caller's prefix and is deleted afterwards, so sampling a
-production server (``nself-redis doctor``) leaves nothing behind. The EVALSHA
-script stays in the script cache (it is not a key; SCRIPT FLUSH would drop the
-application's scripts too).
+production server (``nself-redis doctor``) leaves nothing behind; every key carries a
+TTL from the moment it exists (the timed SET sets one; the keys INCR, HSET and the
+script touch are created with one beforehand), so a run killed mid-sample leaves
+nothing that lasts. The EVALSHA script stays in the script cache (it is not a key;
+SCRIPT FLUSH would drop the application's scripts too).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from pytest_nself_redis.expiring import SCRATCH_TTL_SECONDS
 from pytest_nself_redis.latency.budgets import COMMANDS
 from pytest_nself_redis.latency.resp import Arg, encode, encode_many
 
@@ -38,10 +41,27 @@ class Workload:
             client.delete(*self.keys)
 
 
+def _counter(key: str) -> Callable[[redis.Redis], None]:
+    """Create the counter (INCR's, the script's) with a TTL; INCR keeps it."""
+    return lambda client: client.set(key, 0, ex=SCRATCH_TTL_SECONDS)
+
+
+def _hash(key: str) -> Callable[[redis.Redis], None]:
+    """Create the hash with a TTL in one transaction; HSET of an existing hash keeps it."""
+
+    def prepare(client: redis.Redis) -> None:
+        with client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "field", VALUE)
+            pipe.expire(key, SCRATCH_TTL_SECONDS)
+            pipe.execute()
+
+    return prepare
+
+
 def _pipeline_commands(prefix: str) -> list[tuple[Arg, ...]]:
     string_key, counter_key, hash_key = f"{prefix}pipe:s", f"{prefix}pipe:n", f"{prefix}pipe:h"
     cycle: list[tuple[Arg, ...]] = [
-        ("SET", string_key, VALUE),
+        ("SET", string_key, VALUE, "EX", SCRATCH_TTL_SECONDS),
         ("GET", string_key),
         ("INCR", counter_key),
         ("HSET", hash_key, "field", VALUE),
@@ -61,17 +81,25 @@ def workload(command: str, prefix: str, script_sha: str | None = None) -> Worklo
             encode("GET", key),
             1,
             (key,),
-            lambda client: client.set(key, VALUE),
+            lambda client: client.set(key, VALUE, ex=SCRATCH_TTL_SECONDS),
         )
     if command == "SET":
         key = f"{prefix}set"
-        return Workload(command, "SET of a 64-byte string", encode("SET", key, VALUE), 1, (key,))
+        return Workload(
+            command,
+            "SET of a 64-byte string with a TTL",
+            encode("SET", key, VALUE, "EX", SCRATCH_TTL_SECONDS),
+            1,
+            (key,),
+        )
     if command == "INCR":
         key = f"{prefix}incr"
-        return Workload(command, "INCR of a counter", encode("INCR", key), 1, (key,))
+        return Workload(command, "INCR of a counter", encode("INCR", key), 1, (key,), _counter(key))
     if command == "HSET":
         key = f"{prefix}hash"
-        return Workload(command, "HSET of one 64-byte field", encode("HSET", key, "field", VALUE), 1, (key,))
+        return Workload(
+            command, "HSET of one 64-byte field", encode("HSET", key, "field", VALUE), 1, (key,), _hash(key)
+        )
     if command == "EVALSHA":
         key = f"{prefix}script"
         if script_sha is None:
@@ -82,15 +110,23 @@ def workload(command: str, prefix: str, script_sha: str | None = None) -> Worklo
             encode("EVALSHA", script_sha, 1, key),
             1,
             (key,),
+            _counter(key),
         )
     if command == "PIPELINE":
         commands = _pipeline_commands(prefix)
         keys = tuple(sorted({str(args[1]) for args in commands}))
+        counter, hash_ = _counter(f"{prefix}pipe:n"), _hash(f"{prefix}pipe:h")
+
+        def prepare(client: redis.Redis) -> None:
+            counter(client)
+            hash_(client)
+
         return Workload(
             command,
             f"{PIPELINE_DEPTH} commands (SET, GET, INCR, HSET) in one write",
             encode_many(commands),
             PIPELINE_DEPTH,
             keys,
+            prepare,
         )
     raise ValueError(f"unknown latency command {command!r}; choose one of {', '.join(COMMANDS)}")

@@ -22,6 +22,7 @@ from pytest_nself_redis.reporting.environment import SUITES, suite_of
 SAFETY_MARKERS = {
     "destructive": "changes config or data beyond its own keys",
     "needs_restart": "needs lifecycle control (restart, crash) of the server",
+    "load": "puts load on the server (many connections and processes at once)",
 }
 _LOGS = pytest.StashKey[ScrubbingLogRecords]()
 _COLLECTION = pytest.StashKey[Collection]()

@@ -15,6 +15,7 @@ import redis
 from pytest_nself_redis.checks import CheckContext
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.expiring import expiring
 from pytest_nself_redis.plugin.keyspace import Keyspace
 from pytest_nself_redis.plugin.run import get_run
 from pytest_nself_redis.project.model import NselfProject
@@ -70,8 +71,10 @@ def nself_target(request: pytest.FixtureRequest, nself_context: EnvContext) -> I
 
 @pytest.fixture(scope="session")
 def nself_redis(nself_target: Target) -> redis.Redis:
-    """A client authenticated as the settings say (decode_responses=True)."""
-    return nself_target.client()
+    """A client authenticated as the settings say (decode_responses=True). On a server the run
+    did not launch, keys it writes under ``nself-harness:`` (``nself_keyspace``) carry a TTL."""
+    client = nself_target.client()
+    return client if nself_target.launched else expiring(client)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from pytest_nself_redis.targets.base import INSECURE_NOTE, Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target, resolve_kind
 
 ENV_FIXTURE = "nself_env_name"
+RUN_ID_VARIABLE = "NSELF_RUN_ID"
+# The run id is part of the key prefix the run SCANs and deletes: no glob character may widen it.
+RUN_ID_FORM = re.compile(r"[a-z0-9-]{1,32}")
 RUN_KEY = pytest.StashKey["NselfRun"]()
 # Exit status for a run that cannot start (bad project, no Docker, ...): pytest's usage error.
 SETUP_EXIT_STATUS = pytest.ExitCode.USAGE_ERROR
@@ -39,7 +43,7 @@ class NselfRun:
     config: pytest.Config
     options: HarnessOptions
     # NSELF_RUN_ID names this run's containers, volumes and temp dirs (default: random).
-    run_id: str = field(default_factory=lambda: os.environ.get("NSELF_RUN_ID") or secrets.token_hex(3))
+    run_id: str = field(default_factory=lambda: os.environ.get(RUN_ID_VARIABLE) or secrets.token_hex(3))
     redactor: Redactor = field(default_factory=Redactor)
     deferred_error: HarnessError | None = None
     kind: str | None = None
@@ -84,6 +88,11 @@ class NselfRun:
     # -- preparation (collection time) -------------------------------------------
     def prepare(self) -> None:
         """Load every env and choose the target, so bad input stops the run before any test."""
+        if not RUN_ID_FORM.fullmatch(self.run_id):
+            raise HarnessError(
+                f"{RUN_ID_VARIABLE}={self.run_id!r} (environment) is not a run id: use 1 to 32 of a-z, 0-9 "
+                "and - (it names the run's containers, temp dirs and key prefix)"
+            )
         self.redactor.add_url(self.options.redis_url)
         first = None
         for env in self.env_names():

@@ -160,6 +160,8 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("tls_enabled", "REDIS_TLS_ENABLED", "false", _bool, "TLS only"),
     _Spec("memory", "REDIS_MEMORY", "512M", _text, "container memory limit"),
     _Spec("cpu", "REDIS_CPU", "0.5", _text, "container CPU limit"),
+    # Not an nself key: states that this env runs (BullMQ) queues, so queue readiness is a promise.
+    _Spec("queues", "REDIS_QUEUES", "false", _bool, "this env runs BullMQ queues"),
     _Spec("rate_limit_enabled", "AUTH_RATE_LIMIT_ENABLED", "true", _bool, "auth rate limiting"),
     _Spec("rate_limit_window", "AUTH_RATE_LIMIT_WINDOW", "60", _int_at_least(1), "rate-limit window (s)"),
     _Spec(
@@ -203,6 +205,7 @@ class RedisSettings:
     tls_enabled: Setting[bool]
     memory: Setting[str]
     cpu: Setting[str]
+    queues: Setting[bool]
     rate_limit_enabled: Setting[bool]
     rate_limit_window: Setting[int]
     rate_limit_max_requests: Setting[int]

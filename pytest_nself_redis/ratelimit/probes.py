@@ -26,11 +26,11 @@ from pytest_nself_redis.ratelimit.base import Limiter, LimiterSpec, ManualClock
 
 
 def fresh_client(client: redis.Redis, max_connections: int | None = None) -> redis.Redis:
-    """A client with its own connection pool, same server and credentials as ``client``
+    """A client with its own connection pool, same server, credentials and kind as ``client``
     (safe to call in a forked child: nothing is shared with the parent's sockets)."""
     pool = client.connection_pool
     kwargs = dict(pool.connection_kwargs)
-    return redis.Redis(
+    return type(client)(
         connection_pool=redis.ConnectionPool(
             connection_class=pool.connection_class, max_connections=max_connections, **kwargs
         )

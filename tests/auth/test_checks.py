@@ -4,6 +4,7 @@ server (thresholds, compose parsing) behave as documented."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -31,12 +32,14 @@ def run_all(context: CheckContext) -> dict[str, tuple[Status, str, str]]:
 
 
 def test_every_auth_and_tls_check_is_registered_and_safe() -> None:
-    assert len([c for c in SUITE_CHECKS if c.startswith("auth.")]) == 13
+    assert len([c for c in SUITE_CHECKS if c.startswith("auth.")]) == 14
     assert [c for c in SUITE_CHECKS if c.startswith("tls.")] == [
         "tls.accepts_tls_clients",
         "tls.refuses_plaintext",
     ]
-    assert all(REGISTRY[check_id].safe for check_id in SUITE_CHECKS)
+    # All safe for doctor but the oversized request (see the test below).
+    unsafe = [check_id for check_id in SUITE_CHECKS if not REGISTRY[check_id].safe]
+    assert unsafe == ["auth.oversized_multibulk"]
 
 
 PASSWORD_CASES = {
@@ -112,6 +115,29 @@ def test_the_oversized_request_is_refused_at_once(check_context: ContextMaker) -
     }
     # Redis answers at once; the bound only matters for a server that accepts the header.
     assert elapsed < auth.REFUSAL_WAIT, elapsed
+
+
+def test_the_oversized_request_is_never_sent_to_a_server_without_a_password(
+    check_context: ContextMaker,
+) -> None:
+    """The settings promise a password; the server requires none. Sending the header would make
+    it reserve 100 MB for the body (it did): the check sends nothing and says why."""
+    context = check_context(COMPLETE, "staging", REDIS_PASSWORD="")
+    context = dataclasses.replace(context, settings=NselfProject.open(COMPLETE).settings("staging"))
+    peak = int(context.client.info("memory")["used_memory_peak"])
+    result = auth.oversized_unauthenticated_request_is_refused(context)
+    grown = int(context.client.info("memory")["used_memory_peak"]) - peak
+    assert grown < 10_000_000, f"the server reserved {grown} bytes"
+    assert result.status is Status.SKIPPED, result.message
+    assert "the server requires no password (an unauthenticated PING got +PONG)" in result.message
+    assert "auth.noauth" in result.message
+
+
+def test_doctor_never_sends_the_oversized_request() -> None:
+    from pytest_nself_redis.doctor.runner import doctor_checks
+
+    assert not REGISTRY["auth.oversized_multibulk"].safe
+    assert "auth.oversized_multibulk" not in doctor_checks()
 
 
 # -- the parts that need no server ----------------------------------------------------

@@ -39,7 +39,7 @@ def test_complete_example_is_green_in_every_env(tmp_path: Path, target_kind: str
     assert result.status == 0, result.output[-3000:]
     for env in ENVS:
         outcomes = result.outcomes(env)
-        assert len(outcomes) == 15, outcomes
+        assert len(outcomes) == 16, outcomes
         for name, outcome in outcomes.items():
             base = name.split("[")[0]
             if base in SKIPPED_ON_COMPLETE:

@@ -1,6 +1,6 @@
 """The complete example keeps the pubsub, datastructures, monitoring and queue promises
-in every env, except the one it documents as a trade-off: dev uses allkeys-lru,
-which the queue suite correctly reports unsafe for BullMQ."""
+in every env; the trade-off it documents stays visible: dev uses allkeys-lru, which the
+queue suite reports (a warning, as dev runs no queue) unsafe for BullMQ."""
 
 from __future__ import annotations
 
@@ -30,15 +30,16 @@ def test_complete_example_every_env(tmp_path: Path, run_id: str, node_env: dict[
         SUITES,
         env={"NSELF_RUN_ID": run_id, **node_env},
     )
-    assert result.status == 1, result.output[-3000:]
+    assert result.status == 0, result.output[-3000:]
     failed = sorted(
         (env, name) for env in ENVS for name, outcome in result.outcomes(env).items() if outcome == "failed"
     )
-    assert failed == [("dev", "test_eviction_policy_is_noeviction[dev]")], result.output[-3000:]
-    for env in ("dev",):
-        details = result.case("test_eviction_policy_is_noeviction", env).details
-        assert BULLMQ_WORDS in details
-        assert "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:5)" in details
+    assert failed == [], result.output[-3000:]
+    # dev's documented trade-off stays visible: a warning, since dev runs no queue.
+    output = " ".join(result.output.split())
+    assert f"{BULLMQ_WORDS} (BullMQ's words)" in output
+    assert "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:5)" in output
+    assert "no queue here: REDIS_QUEUES=false (documented default)" in output
     for env in ENVS:
         outcomes = result.outcomes(env)
         assert len(outcomes) == 35, outcomes

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import Launcher
 from tests.data.conftest import add_user, attach_args, attach_url, reports_text
 from tests.data.proxy import InfoRewritingProxy, chain, drop_field, set_field
-from tests.harness import COMPLETE, make_project, run_suites
+from tests.harness import COMPLETE, STAGING_APPENDED, make_project, run_suites
 
 READS_INFO = {
     "test_every_metric_is_derived",
@@ -103,7 +103,7 @@ def test_rules_that_cannot_work_warn(tmp_path: Path) -> None:
     assert set(result.outcomes("staging").values()) == {"passed"}
     output = " ".join(result.output.split())
     assert "Seen: maxmemory=0 (no limit), so the rule divides by zero" in output
-    assert "REDIS_MAXMEMORY=0 (.env.staging:7)" in output
+    assert f"REDIS_MAXMEMORY=0 (.env.staging:{STAGING_APPENDED})" in output
     assert "maxclients=1000 is not above the alert's threshold 1000: Redis refuses client 1001" in output
     assert "the password holds '/', ':', '@', which an unencoded URL cannot carry" in output
     assert "RedisDown fires" in output

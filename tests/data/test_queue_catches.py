@@ -45,6 +45,9 @@ def test_an_evicting_policy_fails_readiness_with_bullmqs_words(
 ) -> None:
     env, overrides, policy, why, source = case
     target = launch(COMPLETE, env, "process", (), **overrides)
+    if env == "dev":
+        # dev declares no queue (REDIS_QUEUES): a queue found on the server makes it a promise.
+        target.client().hset("bull:mail:meta", mapping={"opts.maxLenEvents": 10000})
     result = run_suites(COMPLETE, tmp_path, *attach_args(attach_url(target), env, "queue"), env=node_env)
     assert failed_tests(result.outcomes(env)) == {"test_eviction_policy_is_noeviction"}, result.output[-3000:]
     details = result.case("test_eviction_policy_is_noeviction").details
@@ -52,11 +55,33 @@ def test_an_evicting_policy_fails_readiness_with_bullmqs_words(
     assert why in details
     assert source in details
     assert "Set REDIS_MAXMEMORY_POLICY=noeviction" in details
+    assert (
+        "queues run here: BullMQ keys found (bull:mail:meta)"
+        if env == "dev"
+        else "queues run here: REDIS_QUEUES=true (.env.staging:7)"
+    ) in details
     # BullMQ, run for real, printed the same warning; the jobs still went round.
     assert result.case("test_bullmq_round_trip").outcome == "passed"
     assert f"BullMQ said: IMPORTANT! Eviction policy is {policy}" in result.output
     assert target.endpoint.password.reveal() not in result.output
     assert harness_keys(target) == []
+
+
+def test_a_cache_policy_without_queues_is_a_warning(tmp_path: Path, launch: Launcher) -> None:
+    """dev keeps nself's default allkeys-lru and runs no queue: the readiness check warns and
+    says why it does not fail (it used to fail the run)."""
+    target = launch(COMPLETE, "dev")
+    result = run_suites(
+        COMPLETE, tmp_path, *attach_args(attach_url(target), "dev", "queue"), "-k", "eviction_policy"
+    )
+    assert result.case("test_eviction_policy_is_noeviction").outcome == "passed", result.output[-3000:]
+    output = " ".join(result.output.split())
+    assert "PromiseWarning" in output
+    assert "Eviction policy is allkeys-lru" in output
+    assert (
+        "no queue here: REDIS_QUEUES=false (documented default) and no BullMQ key in the whole keyspace"
+        in output
+    )
 
 
 def test_lua_denied_by_acl_fails_readiness(

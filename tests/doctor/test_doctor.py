@@ -145,14 +145,23 @@ def test_colour_only_on_a_terminal(launch: Launcher) -> None:
         assert ("\033[32m" in output) is expect_colour, output[-500:]
 
 
-def test_nagios_line(launch: Launcher) -> None:
-    target = launch(COMPLETE, "dev")  # allkeys-lru: unsafe for queues
-    completed = doctor("--redis-url", url(target), "--nagios", env="dev")
+def test_nagios_line(tmp_path: Path, launch: Launcher) -> None:
+    # prod runs queues (REDIS_QUEUES=true, from .env.staging): allkeys-lru is unsafe for them.
+    project = make_project(
+        tmp_path / "project", env_files={".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"}
+    )
+    target = launch(project, "prod")
+    completed = doctor("--redis-url", url(target), "--nagios", project=project)
     assert completed.returncode == 2
     (line,) = completed.stdout.splitlines()
     assert line.startswith("REDIS CRITICAL - ")
     assert "Eviction policy is allkeys-lru" in line
     assert "| ok=" in line
+    # dev runs no queue: its cache policy is a warning there.
+    target = launch(COMPLETE, "dev")
+    completed = doctor("--redis-url", url(target), "--nagios", env="dev")
+    assert completed.returncode == 1, completed.stdout
+    assert completed.stdout.startswith("REDIS WARNING - ")
 
 
 FAULTS = {
@@ -513,3 +522,29 @@ def test_the_password_can_come_from_the_environment(tmp_path: Path, launch: Laun
     help_text = doctor("--help").stdout
     assert "NSELF_REDIS_PASSWORD" in help_text
     assert "REDISCLI_AUTH" in help_text
+
+
+def test_a_project_without_queues_is_not_failed_for_its_cache_policy(
+    tmp_path: Path, launch: Launcher
+) -> None:
+    """dev keeps nself's default allkeys-lru and runs no queue: queue readiness is a warning that
+    says why; declared (REDIS_QUEUES=true) or found (BullMQ keys) queues make it an error."""
+    target = launch(COMPLETE, "dev")
+    completed = doctor("--redis-url", url(target), "--json", env="dev")
+    policy = by_id(as_json(completed))["queue.eviction_policy"]
+    assert policy["status"] == "warning", policy
+    assert "no queue here: REDIS_QUEUES=false (documented default) and no BullMQ key" in policy["message"]
+    assert completed.returncode == 0, completed.stdout[-3000:]
+
+    declared = make_project(tmp_path / "project", env_files={".env.dev": "REDIS_QUEUES=true"})
+    document = as_json(doctor("--redis-url", url(target), "--json", env="dev", project=declared))
+    policy = by_id(document)["queue.eviction_policy"]
+    assert policy["status"] == "error", policy
+    assert "queues run here: REDIS_QUEUES=true (.env.dev:23)" in policy["message"]
+
+    target.client().hset("bull:mail:meta", mapping={"opts.maxLenEvents": 10000})
+    found = doctor("--redis-url", url(target), "--json", env="dev")
+    assert found.returncode == 1
+    policy = by_id(as_json(found))["queue.eviction_policy"]
+    assert policy["status"] == "error", policy
+    assert "queues run here: BullMQ keys found (bull:mail:meta)" in policy["message"]

@@ -17,7 +17,7 @@ from pytest_nself_redis.checks import CheckResult, Status
 from pytest_nself_redis.checks import eviction as checks
 from tests.durability.compose import compose
 from tests.durability.conftest import Server
-from tests.harness import make_project, run_suites
+from tests.harness import STAGING_APPENDED, make_project, run_suites
 
 CONFIGURED = "test_configured_policy_at_configured_maxmemory"
 PROMISE = {".env.staging": "REDIS_MAXMEMORY_POLICY=allkeys-lru"}
@@ -25,7 +25,7 @@ BROKEN_PROJECTS = {
     "wrong policy (noeviction while allkeys-lru is promised)": (
         compose("--maxmemory-policy allkeys-lru", "--maxmemory-policy noeviction"),
         [
-            "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.staging:7)",
+            f"REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.staging:{STAGING_APPENDED})",
             "the compose command (docker-compose.yml:5) sets --maxmemory-policy noeviction",
             "writes were refused with OOM instead of evicting keys",
             "the server runs maxmemory-policy noeviction",
@@ -34,7 +34,7 @@ BROKEN_PROJECTS = {
     "wrong policy of the same family (allkeys-random)": (
         compose("--maxmemory-policy allkeys-lru", "--maxmemory-policy allkeys-random"),
         [
-            "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.staging:7)",
+            f"REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.staging:{STAGING_APPENDED})",
             "sets --maxmemory-policy allkeys-random",
             "the deployment does not run the promised limit and policy",
         ],

@@ -16,7 +16,7 @@ from pytest_nself_redis.checks import persistence as checks
 from pytest_nself_redis.durability.modes import BY_ID, CRASH, GRACEFUL, RECREATE
 from tests.durability.compose import compose
 from tests.durability.conftest import Server
-from tests.harness import make_project, run_suites
+from tests.harness import STAGING_APPENDED, make_project, run_suites
 
 RESTART = "test_configured_mode_keeps_its_promise[restart]"
 CRASHED = "test_configured_mode_keeps_its_promise[crash]"
@@ -40,7 +40,7 @@ BROKEN_PROJECTS = {
         {".env.staging": "REDIS_AOF_FSYNC=always"},
         {
             CRASHED: [
-                "REDIS_AOF_FSYNC=always (.env.staging:7)",
+                f"REDIS_AOF_FSYNC=always (.env.staging:{STAGING_APPENDED})",
                 "the compose command (docker-compose.yml:5) sets --appendfsync no",
                 "the server does not run the promised persistence",
             ]
@@ -63,11 +63,14 @@ BROKEN_PROJECTS = {
         {".env.staging": "REDIS_PERSISTENCE=false"},
         {
             RESTART: [
-                "REDIS_PERSISTENCE=false (.env.staging:7)",
+                f"REDIS_PERSISTENCE=false (.env.staging:{STAGING_APPENDED})",
                 "survived although nothing should",
                 "the compose command (docker-compose.yml:5) sets --appendonly yes",
             ],
-            CRASHED: ["REDIS_PERSISTENCE=false (.env.staging:7)", "survived although nothing should"],
+            CRASHED: [
+                f"REDIS_PERSISTENCE=false (.env.staging:{STAGING_APPENDED})",
+                "survived although nothing should",
+            ],
         },
     ),
 }

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, RunResult, assert_nothing_left, make_project, run_cli, run_suites
+from tests.harness import (
+    COMPLETE,
+    STAGING_APPENDED,
+    RunResult,
+    assert_nothing_left,
+    make_project,
+    run_cli,
+    run_suites,
+)
 
 USAGE = 4  # pytest's usage-error status, used for every "cannot start" case
 
@@ -39,11 +47,16 @@ def run(project: Path, cwd: Path, run_id: str, *args: str, env: dict[str, str] |
             ("--nself-env", "stagin"),
             "unknown env 'stagin': this project knows dev, staging, prod",
         ),
-        ("malformed", ("--nself-env", "staging"), ".env.staging:7: expected KEY=VALUE, found 'oops'"),
+        (
+            "malformed",
+            ("--nself-env", "staging"),
+            f".env.staging:{STAGING_APPENDED}: expected KEY=VALUE, found 'oops'",
+        ),
         (
             "invalid",
             ("--nself-env", "staging"),
-            "REDIS_MAXMEMORY_POLICY=lru (.env.staging:7): valid choices: noeviction, allkeys-lru",
+            f"REDIS_MAXMEMORY_POLICY=lru (.env.staging:{STAGING_APPENDED}): valid choices: noeviction, "
+            "allkeys-lru",
         ),
         ("disabled", ("--nself-env", "staging"), "REDIS_ENABLED is not true for env staging"),
         ("no-redis", ("--nself-env", "staging"), "docker-compose.yml has no `redis` service (it has: web)"),

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, NSELF_099, STAGING_COMMAND, compose_file, make_project, run_suites
+from tests.harness import (
+    COMPLETE,
+    NSELF_099,
+    STAGING_APPENDED,
+    STAGING_COMMAND,
+    compose_file,
+    make_project,
+    run_suites,
+)
 
 EXPECTED_099 = {
     # promise id -> (setting with its file:line, what the deployment does)
@@ -46,7 +54,7 @@ BROKEN = {
         compose_file(STAGING_COMMAND.replace("--appendfsync everysec", "--appendfsync no")),
         {".env.staging": "REDIS_AOF_FSYNC=always"},
         "test_setting_reaches_the_server[appendfsync]",
-        ["REDIS_AOF_FSYNC=always (.env.staging:7)", "sets --appendfsync no"],
+        [f"REDIS_AOF_FSYNC=always (.env.staging:{STAGING_APPENDED})", "sets --appendfsync no"],
     ),
     "snapshots off while RDB is promised": (
         compose_file(STAGING_COMMAND.replace("--save '900 1'", "--save ''")),
@@ -76,7 +84,7 @@ BROKEN = {
         compose_file(),
         {".env.staging": "REDIS_TLS_ENABLED=true"},
         "test_tls_setting_reaches_the_server",
-        ["REDIS_TLS_ENABLED=true (.env.staging:7)", "sets no --tls-port"],
+        [f"REDIS_TLS_ENABLED=true (.env.staging:{STAGING_APPENDED})", "sets no --tls-port"],
     ),
 }
 

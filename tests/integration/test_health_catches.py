@@ -46,8 +46,12 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
 def test_a_replica_is_not_a_primary(tmp_path: Path, launch: Launcher) -> None:
     target = launch(COMPLETE, "staging", extra_args=("--replicaof", "127.0.0.1", "1"))
     result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
-    assert failed(result) == {"test_is_a_primary"}, result.output[-2000:]
+    assert failed(result) == {"test_is_a_primary", "test_writes_are_accepted"}, result.output[-2000:]
     assert "role=slave replicating from 127.0.0.1:1" in result.case("test_is_a_primary").details
+    # One cause, one failure: the refused write is a consequence of the server being a replica.
+    writes = result.case("test_writes_are_accepted")
+    assert writes.message.startswith("blocked by health.primary: "), writes.message
+    assert "READONLY You can't write against a read only replica" in writes.details
 
 
 def test_a_loading_server_is_caught(tmp_path: Path, launch: Launcher) -> None:
@@ -83,9 +87,17 @@ def test_a_lost_data_dir_fails_snapshots_and_aof_rewrites(tmp_path: Path, launch
     wait_for(lambda: client.info("persistence")["rdb_last_bgsave_status"] == "err")
     wait_for(lambda: client.info("persistence")["aof_last_bgrewrite_status"] == "err")
     result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
-    expected = {"test_answers_ping", "test_last_rdb_save_succeeded", "test_last_aof_write_succeeded"}
+    expected = {
+        "test_answers_ping",
+        "test_writes_are_accepted",
+        "test_last_rdb_save_succeeded",
+        "test_last_aof_write_succeeded",
+    }
     assert failed(result) == expected, result.output[-2500:]
     assert "MISCONF" in result.case("test_answers_ping").details
+    for consequence in ("test_answers_ping", "test_writes_are_accepted"):
+        message = result.case(consequence).message
+        assert message.startswith("blocked by health.rdb_status: "), message
     assert "rdb_last_bgsave_status=err" in result.case("test_last_rdb_save_succeeded").details
     assert "aof_last_bgrewrite_status=err" in result.case("test_last_aof_write_succeeded").details
 
@@ -111,10 +123,13 @@ def test_memory_at_the_limit_is_caught(tmp_path: Path, launch: Launcher) -> None
     except redis.exceptions.OutOfMemoryError:
         pass
     result = attach_health(target.endpoint.port, target.endpoint.password.reveal(), tmp_path)
-    assert failed(result) == {"test_memory_has_headroom"}, result.output[-2000:]
+    assert failed(result) == {"test_memory_has_headroom", "test_writes_are_accepted"}, result.output[-2000:]
     details = result.case("test_memory_has_headroom").details
     assert "of maxmemory=3145728" in details
     assert "policy noeviction is about to act" in details
+    writes = result.case("test_writes_are_accepted")
+    assert writes.message.startswith("blocked by health.memory: "), writes.message
+    assert "OOM command not allowed when used memory > 'maxmemory'" in writes.details
 
 
 def test_missing_monitoring_fields_are_named(tmp_path: Path, launch: Launcher) -> None:
@@ -127,3 +142,18 @@ def test_missing_monitoring_fields_are_named(tmp_path: Path, launch: Launcher) -
     assert failed(result) == {"test_monitoring_fields_are_reported"}, result.output[-2000:]
     details = result.case("test_monitoring_fields_are_reported").details
     assert "missing ['keyspace_hits', 'evicted_keys']" in details
+
+
+def test_refused_writes_are_caught(tmp_path: Path, launch: Launcher) -> None:
+    """min-replicas-to-write 1 on a server without replicas: every write gets NOREPLICAS, while
+    PING, INFO and CONFIG look fine (health, config and auth used to pass)."""
+    target = launch(COMPLETE, "staging", extra_args=("--min-replicas-to-write", "1"))
+    password = target.endpoint.password.reveal()
+    result = attach_health(target.endpoint.port, password, tmp_path, "-m", "health or config or auth")
+    assert result.status == 1, result.output[-2000:]
+    assert failed(result) == {"test_writes_are_accepted"}, result.output[-2000:]
+    details = result.case("test_writes_are_accepted").details
+    assert "SET refused: NOREPLICAS Not enough good replicas to write." in details
+    assert "set min-replicas-to-write 0" in details
+    assert "live min-replicas-max-lag=10, min-replicas-to-write=1" in details
+    assert target.client().keys("nself-harness:*") == []

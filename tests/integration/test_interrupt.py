@@ -3,14 +3,18 @@ SIGKILL, `nself-redis cleanup` removes what remains."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from pytest_nself_redis.targets.resources import OWNER_FILE, TEMP_PREFIX
 from tests.harness import COMPLETE, assert_nothing_left, base_env, leftover_docker, run_cli
 
 SLOW_TEST = """
@@ -83,3 +87,44 @@ def test_killed_run_is_cleaned_up_by_the_cleanup_command(
     completed = run_cli(["cleanup"], tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert_nothing_left(run_id, docker=target_kind == "docker")
+
+
+def test_cleanup_skips_run_dirs_that_are_not_ours(tmp_path: Path, run_id: str) -> None:
+    """Another user's 0700 run dir in the shared temp dir: cleanup says it skipped it (it used to
+    die on PermissionError) and still removes our own stale one. Run without the capabilities that
+    let root read anything, as an ordinary user would be."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.fail("this test needs root (to chown a dir to another uid) and setpriv", pytrace=False)
+    theirs = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{run_id}-process-"))
+    ours = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{run_id}-process-"))
+    try:
+        for path in (theirs, ours):
+            (path / OWNER_FILE).write_text("999999999")  # a pid that cannot be running
+        os.chown(theirs / OWNER_FILE, 12345, 12345)
+        os.chown(theirs, 12345, 12345)
+        theirs.chmod(0o700)
+        completed = subprocess.run(
+            [
+                "setpriv",
+                "--bounding-set=-dac_override,-dac_read_search,-fowner",
+                "--",
+                sys.executable,
+                "-m",
+                "pytest_nself_redis.cli",
+                "cleanup",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=base_env(DOCKER_HOST="unix:///nonexistent/docker.sock"),
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert "Traceback" not in completed.stderr, completed.stderr
+        assert f"skipped {theirs}: owned by uid 12345, not by this user (uid 0)" in completed.stdout
+        assert f"temp dir {ours}" in completed.stdout
+        assert theirs.is_dir()
+        assert not ours.exists()
+    finally:
+        shutil.rmtree(theirs, ignore_errors=True)
+        shutil.rmtree(ours, ignore_errors=True)

@@ -50,8 +50,9 @@ def test_pipeline_sends_sixteen_commands_per_round_trip(server: Target) -> None:
     before = int(client.info("stats")["total_commands_processed"])
     measure(client, "PIPELINE", PREFIX, samples=100, warmup=10)
     processed = int(client.info("stats")["total_commands_processed"]) - before
-    # 110 round trips x 16 commands, plus AUTH, the INFO call and the cleanup DEL.
-    assert 110 * 16 <= processed <= 110 * 16 + 5, processed
+    # 110 round trips x 16 commands, plus AUTH, the INFO call, the cleanup DEL and the keys made
+    # with a TTL beforehand (SET ... EX for the counter; MULTI, HSET, EXPIRE, EXEC for the hash).
+    assert 110 * 16 <= processed <= 110 * 16 + 10, processed
 
 
 def test_a_delay_on_the_wire_shows_in_every_percentile(server: Target) -> None:
@@ -116,7 +117,8 @@ def test_an_error_reply_fails_the_check_naming_command_and_reason(launch: Launch
     result = checks.within_budget(context, "INCR")
     assert result.status is Status.ERROR
     assert "Promise: INCR round trips stay within budget" in result.message
-    assert "INCR: the server answered -OOM" in result.message
+    # INCR's counter is created (with a TTL) before the timing: that write is what is refused.
+    assert "INCR: preparing the workload failed: command not allowed when used memory" in result.message
     assert _keys_left(client) == []
 
 
