@@ -61,14 +61,15 @@ def redact_url(url: str) -> str:
     """Replace the password of a URL (``redis://:pw@host``) with the mask."""
     try:
         parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
     except ValueError:
         return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url)
     if parts.password is None:
         return url
     user = parts.username or ""
     host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    if port is not None:
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme, f"{user}:{MASK}@{host}", parts.path, parts.query, parts.fragment))
 
 

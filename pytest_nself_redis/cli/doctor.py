@@ -11,9 +11,10 @@ import argparse
 import sys
 
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
-from pytest_nself_redis.doctor.runner import DOCTOR_SUITES, load_context, run_doctor
+from pytest_nself_redis.doctor.runner import CA_FLAG, DOCTOR_SUITES, URL_FLAG, load_context, run_doctor
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 from pytest_nself_redis.secrets import redact_url, url_password
+from pytest_nself_redis.targets.attach import check_attach_options
 
 NAGIOS_UNKNOWN = 3
 
@@ -47,6 +48,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
         print("nself-redis: --timeout must be positive", file=sys.stderr)
         return int(ExitStatus.USAGE)
     try:
+        check_attach_options(options.redis_url, options.redis_ca, URL_FLAG, CA_FLAG)
         context = load_context(options.project, options.env)
         redactor = context.redactor
         if options.redis_url:

@@ -28,6 +28,9 @@ from pytest_nself_redis.targets.base import TargetOptions
 DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "latency")
 EXCLUDED = {"queue.bullmq"}
 SCHEMA_VERSION = 1
+# How doctor spells the options messages name.
+URL_FLAG = "--redis-url"
+CA_FLAG = "--redis-ca"
 
 
 @dataclass
@@ -144,6 +147,8 @@ def run_doctor(
         run_id=f"doctor-{secrets.token_hex(3)}",
         redis_url=redis_url,
         redis_ca=redis_ca,
+        url_flag=URL_FLAG,
+        ca_flag=CA_FLAG,
         socket_timeout=timeout,
     )
     target = AttachTarget(context, options)

@@ -17,6 +17,7 @@ from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.secrets import Redactor, url_password
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets import resources
+from pytest_nself_redis.targets.attach import check_attach_options
 from pytest_nself_redis.targets.base import Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target, resolve_kind
 
@@ -86,6 +87,7 @@ class NselfRun:
         """Load every env and choose the target, so bad input stops the run before any test."""
         if self.options.redis_url:
             self.redactor.add(url_password(self.options.redis_url))
+        check_attach_options(self.options.redis_url, self.options.redis_ca)
         first = None
         for env in self.env_names():
             context = self.context(env)
@@ -107,9 +109,11 @@ class NselfRun:
             finally:
                 client.close()
         elif self.kind == "process":
-            from pytest_nself_redis.targets.process import find_redis_server
+            from pytest_nself_redis.targets.process import find_redis_server, redis_server_args
 
             find_redis_server(self.options.redis_server)
+            for env in self.env_names():
+                redis_server_args(self.context(env).service)
 
     def target_options(self, extra_args: tuple[str, ...] = (), variant: bool = False) -> TargetOptions:
         """Options for a launch; a variant runs beside the env's own server, so it never takes
