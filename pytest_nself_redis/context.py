@@ -6,8 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from pytest_nself_redis.compose.render import render_service
-from pytest_nself_redis.compose.service import RedisService, find_compose_file, load_compose_service
-from pytest_nself_redis.errors import ProjectError
+from pytest_nself_redis.compose.service import (
+    COMPOSE_FILE_NAMES,
+    RedisService,
+    find_compose_file,
+    load_compose_service,
+)
+from pytest_nself_redis.errors import ComposeError, ProjectError
 from pytest_nself_redis.project.model import NselfProject, ResolvedEnv, RuntimeDisagreement
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import RedisSettings, Setting, settings_from_env
@@ -56,15 +61,22 @@ def load_env_context(
     variables = resolved.compose_variables()
     if overrides:
         variables.update(overrides)
+    redactor = resolved.secrets()
+    redactor.add(settings.password.value)
     compose_file = find_compose_file(project.dir)
     if compose_mode == "file" and compose_file is None:
-        raise ProjectError(f"{project.dir} has no docker-compose.yml (asked for --nself-compose file)")
+        raise ProjectError(
+            f"{project.dir} has no compose file (looked for {', '.join(COMPOSE_FILE_NAMES)}); "
+            "--nself-compose file needs one: run `nself build` there, or use --nself-compose render"
+        )
     if compose_mode == "render" or compose_file is None or overrides:
         service = render_service(settings, variables)
     else:
-        service = load_compose_service(compose_file, variables)
-    redactor = resolved.secrets()
-    redactor.add(settings.password.value)
+        try:
+            service = load_compose_service(compose_file, variables)
+        except ComposeError as error:
+            # The file may hold a secret of the env as a literal, next to what is wrong.
+            raise type(error)(redactor.scrub(error.message)) from None
     for value in service.secret_values():
         redactor.add(value)
     return EnvContext(

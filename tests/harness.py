@@ -90,10 +90,13 @@ def run_pytest(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = RUN_TIMEOUT,
+    prefix: Sequence[str] = (),
 ) -> RunResult:
-    """``python -m pytest ARGS`` in ``cwd`` with reports in ``cwd/reports``."""
+    """``python -m pytest ARGS`` in ``cwd`` with reports in ``cwd/reports``; ``prefix`` wraps the
+    command (e.g. ``WITHOUT_FILE_ACCESS``)."""
     reports = cwd / "reports"
     command = [
+        *prefix,
         sys.executable,
         "-m",
         "pytest",
@@ -127,17 +130,26 @@ def run_suites(
     *args: str,
     env: Mapping[str, str] | None = None,
     timeout: float = RUN_TIMEOUT,
+    prefix: Sequence[str] = (),
 ) -> RunResult:
     return run_pytest(
-        ["--pyargs", "pytest_nself_redis.suites", "--nself-project", str(project), *args], cwd, env, timeout
+        ["--pyargs", "pytest_nself_redis.suites", "--nself-project", str(project), *args],
+        cwd,
+        env,
+        timeout,
+        prefix,
     )
 
 
 def run_cli(
-    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = RUN_TIMEOUT
+    args: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = RUN_TIMEOUT,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest_nself_redis.cli", *args],
+        [*prefix, sys.executable, "-m", "pytest_nself_redis.cli", *args],
         cwd=cwd,
         env=base_env(**(env or {})),
         capture_output=True,
@@ -151,7 +163,7 @@ def make_project(
     directory: Path,
     base: Path | None = COMPLETE,
     env_files: Mapping[str, str] | None = None,
-    compose: str | None = None,
+    compose: str | bytes | None = None,
 ) -> Path:
     """A project copied from ``base`` with env files appended to (or created) and an optional
     compose file. Appending keeps line numbers of the base and makes the new line win."""
@@ -163,7 +175,9 @@ def make_project(
     for name, text in (env_files or {}).items():
         with (directory / name).open("a") as handle:
             handle.write(text if text.endswith("\n") else text + "\n")
-    if compose is not None:
+    if isinstance(compose, bytes):
+        (directory / "docker-compose.yml").write_bytes(compose)
+    elif compose is not None:
         (directory / "docker-compose.yml").write_text(compose)
     return directory
 
@@ -176,6 +190,16 @@ def appended_line(name: str, base: Path = COMPLETE) -> int:
 
 # Where a line appended to the complete example's .env.staging lands (cited as .env.staging:N).
 STAGING_APPENDED = appended_line(".env.staging")
+
+
+def without_file_access() -> tuple[str, ...]:
+    """A command prefix under which file permissions hold: root reads a mode-000 file unless
+    it runs without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (util-linux ``setpriv``)."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "running as root: unreadable-file tests need setpriv (util-linux) to drop DAC override"
+    return (setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all")
 
 
 # The staging promises of examples/complete, kept by a hand-written compose file that tests

@@ -19,9 +19,10 @@ from pytest_nself_redis.doctor.bounds import (
     signals_interrupt,
 )
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
-from pytest_nself_redis.doctor.runner import DOCTOR_SUITES, load_context, run_doctor
+from pytest_nself_redis.doctor.runner import CA_FLAG, DOCTOR_SUITES, URL_FLAG, load_context, run_doctor
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 from pytest_nself_redis.secrets import Redactor
+from pytest_nself_redis.targets.attach import check_attach_options
 
 NAGIOS_UNKNOWN = 3
 
@@ -87,6 +88,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
     redactor = Redactor()
     redactor.add_url(options.redis_url)
     try:
+        check_attach_options(options.redis_url, options.redis_ca, URL_FLAG, CA_FLAG)
         with signals_interrupt():
             context = load_context(options.project, options.env)
             redactor = Redactor([*redactor.values, *context.redactor.values])

@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_nself_redis.compose.interpolate import interpolate
 from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
-from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines
+from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines, shape_of
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.secrets import is_secret_name
@@ -99,9 +99,11 @@ def _words(text: str) -> list[str]:
 
 
 def find_compose_file(project_dir: Path) -> Path | None:
+    """The first compose file there is; one that cannot be read (a directory, no permission)
+    is still found, so reading it says so instead of silently rendering the service."""
     for name in COMPOSE_FILE_NAMES:
         candidate = project_dir / name
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
     return None
 
@@ -111,22 +113,28 @@ def _as_text(value: Any, where: str, what: str) -> str:
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
-    raise ComposeError(f"{where}: {what} should be a string, found {type(value).__name__}")
+    raise ComposeError(f"{where}: {what} should be a string, found {shape_of(value)}")
+
+
+def _item_lines(value: list[Any], line: int) -> list[int]:
+    return value.lines if isinstance(value, LineList) else [line] * len(value)
 
 
 def _command(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
     where = f"{path.name}:{line}"
     if isinstance(value, list):
-        lines = value.lines if isinstance(value, LineList) else [line] * len(value)
+        lines = _item_lines(value, line)
         items = [
             interpolate(_as_text(item, f"{path.name}:{n}", "command item"), variables, f"{path.name}:{n}")
             for item, n in zip(value, lines, strict=True)
         ]
         return tuple(items), " ".join(_as_text(item, where, "command") for item in value)
-    raw = _as_text(value, where, "command")
-    text = interpolate(raw, variables, where)
+    if not isinstance(value, str):
+        # Compose itself takes a string or a list of strings; a number is no program.
+        raise ComposeError(f"{where}: command should be a string or a list, found {shape_of(value)}")
+    text = interpolate(value, variables, where)
     try:
-        return tuple(shlex.split(text)), raw
+        return tuple(shlex.split(text)), value
     except ValueError as error:
         raise ComposeError(f"{where}: command cannot be split into words ({error})") from None
 
@@ -135,8 +143,8 @@ def _ports(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> t
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise ComposeError(f"{path.name}:{line}: ports should be a list")
-    lines = value.lines if isinstance(value, LineList) else [line] * len(value)
+        raise ComposeError(f"{path.name}:{line}: ports should be a list, found {shape_of(value)}")
+    lines = _item_lines(value, line)
     bindings = []
     for item, item_line in zip(value, lines, strict=True):
         where = f"{path.name}:{item_line}"
@@ -149,7 +157,7 @@ def _ports(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> t
                 raise ComposeError(f"{where}: port target {target!r} is not a number")
             bindings.append(
                 PortBinding(
-                    interpolate(str(host_ip), variables, where) if host_ip else None,
+                    interpolate(_as_text(host_ip, where, "host_ip"), variables, where) if host_ip else None,
                     int(published) if published.isdigit() else None,
                     int(target),
                     f"{host_ip or ''}:{published}:{target}",
@@ -179,25 +187,86 @@ def _ports(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> t
 def _healthcheck(
     value: Any, line: int, path: Path, variables: Mapping[str, str]
 ) -> tuple[tuple[str, ...] | None, str | None, Source | None]:
-    if not isinstance(value, dict) or "test" not in value:
+    if value is None:
+        return None, None, None
+    if not isinstance(value, dict):
+        raise ComposeError(f"{path.name}:{line}: healthcheck should be a mapping, found {shape_of(value)}")
+    if value.get("test") is None:
         return None, None, None
     test = value["test"]
     test_line = value.line_of("test") if isinstance(value, LineDict) else line
     where = f"{path.name}:{test_line}"
     if isinstance(test, list):
-        raw = " ".join(_as_text(item, where, "healthcheck") for item in test)
-        items = tuple(interpolate(_as_text(item, where, "healthcheck"), variables, where) for item in test)
-    else:
-        raw = _as_text(test, where, "healthcheck")
+        raw = " ".join(_as_text(item, where, "healthcheck test item") for item in test)
+        items = tuple(
+            interpolate(_as_text(item, where, "healthcheck test item"), variables, where) for item in test
+        )
+    elif isinstance(test, str):
+        raw = test
         items = ("CMD-SHELL", interpolate(raw, variables, where))
+    else:
+        raise ComposeError(f"{where}: healthcheck test should be a string or a list, found {shape_of(test)}")
     return items, raw, Source(path, test_line)
 
 
-def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisService:
-    document = load_yaml_with_lines(path)
-    services = document.get("services") if isinstance(document, dict) else None
-    if not isinstance(services, dict):
+def _volumes(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ComposeError(f"{path.name}:{line}: volumes should be a list, found {shape_of(value)}")
+    volumes = []
+    for item, item_line in zip(value, _item_lines(value, line), strict=True):
+        where = f"{path.name}:{item_line}"
+        if isinstance(item, str):
+            volumes.append(interpolate(item, variables, where))
+        elif isinstance(item, dict):
+            source = _as_text(item.get("source", ""), where, "volume source")
+            target = _as_text(item.get("target", ""), where, "volume target")
+            volumes.append(f"{source}:{target}")
+        else:
+            raise ComposeError(f"{where}: a volume should be a string or a mapping, found {shape_of(item)}")
+    return tuple(volumes)
+
+
+def _environment(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> dict[str, str]:
+    """``KEY: value`` pairs or ``KEY=value`` items, as compose takes them."""
+    environment: dict[str, str] = {}
+    if value is None:
+        return environment
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path.name}:{value.line_of(key) if isinstance(value, LineDict) else line}"
+            text = "" if item is None else _as_text(item, where, f"environment {key}")
+            environment[str(key)] = interpolate(text, variables, where)
+        return environment
+    if not isinstance(value, list):
+        raise ComposeError(
+            f"{path.name}:{line}: environment should be a mapping or a list, found {shape_of(value)}"
+        )
+    for item, item_line in zip(value, _item_lines(value, line), strict=True):
+        where = f"{path.name}:{item_line}"
+        key, _, text = _as_text(item, where, "environment item").partition("=")
+        environment[key] = interpolate(text, variables, where)
+    return environment
+
+
+def _redis_service(document: Any, path: Path) -> tuple[LineDict, int]:
+    """The ``services.redis`` mapping and its line, or the error saying what is there instead."""
+    if document is None:
         raise ComposeError(f"{path.name} has no `services:` section")
+    if not isinstance(document, LineDict):
+        raise ComposeError(
+            f"{path.name}:1: the file should be a mapping with a `services:` section, "
+            f"found {shape_of(document)}"
+        )
+    services = document.get("services")
+    if services is None:
+        raise ComposeError(f"{path.name} has no `services:` section")
+    if not isinstance(services, LineDict):
+        raise ComposeError(
+            f"{path.name}:{document.line_of('services')}: services should be a mapping of service names, "
+            f"found {shape_of(services)}"
+        )
     if SERVICE_NAME not in services:
         names = ", ".join(sorted(str(name) for name in services)) or "none"
         raise ComposeError(
@@ -206,21 +275,29 @@ def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisServi
             "to check the service the settings describe"
         )
     service = services[SERVICE_NAME]
-    service_line = services.line_of(SERVICE_NAME) if isinstance(services, LineDict) else 0
+    service_line = services.line_of(SERVICE_NAME)
     if not isinstance(service, LineDict):
-        raise ComposeError(f"{path.name}:{service_line}: the redis service is not a mapping")
+        raise ComposeError(
+            f"{path.name}:{service_line}: the redis service should be a mapping, found {shape_of(service)}"
+        )
+    return service, service_line
+
+
+def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisService:
+    service, service_line = _redis_service(load_yaml_with_lines(path), path)
 
     def where(key: str) -> tuple[int, str]:
         line = service.line_of(key)
         return line, f"{path.name}:{line}"
 
     _image_line, image_where = where("image")
-    if "image" not in service:
+    if service.get("image") is None:
         raise ComposeError(f"{path.name}:{service_line}: the redis service names no image")
     image = interpolate(_as_text(service["image"], image_where, "image"), variables, image_where)
 
     command_line, _ = where("command")
-    if "command" in service:
+    has_command = service.get("command") is not None  # null is compose's "the image's default"
+    if has_command:
         command, raw_command = _command(service["command"], command_line, path, variables)
     else:
         command, raw_command = ("redis-server",), "redis-server"
@@ -229,24 +306,6 @@ def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisServi
     if service.get("user") is not None:
         _, user_where = where("user")
         user = interpolate(_as_text(service["user"], user_where, "user"), variables, user_where)
-
-    volumes: list[str] = []
-    for item in service.get("volumes") or []:
-        if isinstance(item, str):
-            volumes.append(interpolate(item, variables, f"{path.name}:{service.line_of('volumes')}"))
-        elif isinstance(item, dict):
-            volumes.append(f"{item.get('source', '')}:{item.get('target', '')}")
-
-    environment: dict[str, str] = {}
-    raw_environment = service.get("environment")
-    env_where = f"{path.name}:{service.line_of('environment')}"
-    if isinstance(raw_environment, dict):
-        for key, value in raw_environment.items():
-            environment[str(key)] = interpolate("" if value is None else str(value), variables, env_where)
-    elif isinstance(raw_environment, list):
-        for item in raw_environment:
-            key, _, value = str(item).partition("=")
-            environment[key] = interpolate(value, variables, env_where)
 
     ports_line, _ = where("ports")
     health_line, _ = where("healthcheck")
@@ -258,14 +317,14 @@ def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisServi
         image=image,
         command=command,
         raw_command=raw_command,
-        command_source=Source(path, command_line if "command" in service else service_line),
+        command_source=Source(path, command_line if has_command else service_line),
         source=Source(path, service_line),
         user=user,
-        volumes=tuple(volumes),
+        volumes=_volumes(service.get("volumes"), service.line_of("volumes"), path, variables),
         ports=_ports(service.get("ports"), ports_line, path, variables),
         healthcheck=healthcheck,
         raw_healthcheck=raw_healthcheck,
         healthcheck_source=health_source,
-        environment=environment,
+        environment=_environment(service.get("environment"), service.line_of("environment"), path, variables),
         compose_file=path,
     )

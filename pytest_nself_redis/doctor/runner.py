@@ -35,6 +35,9 @@ DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "latency")
 SCHEMA_VERSION = 2
 # ``measured`` of a check the deadline stopped or kept from running.
 DEADLINE_MARK = "deadline reached"
+# How doctor spells the options messages name.
+URL_FLAG = "--redis-url"
+CA_FLAG = "--redis-ca"
 
 
 @dataclass
@@ -212,6 +215,8 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
         redis_ca=redis_ca,
         socket_timeout=bound.step_timeout(timeout),
         insecure=insecure,
+        url_flag=URL_FLAG,
+        ca_flag=CA_FLAG,
     )
     target = AttachTarget(context, options)
     check_ids = doctor_checks(suites)

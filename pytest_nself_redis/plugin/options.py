@@ -6,7 +6,9 @@ nowhere is ``None`` (not a falsy default), so the code below can tell "unset" ap
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +22,17 @@ from pytest_nself_redis.targets.select import TARGET_KINDS
 GROUP = "nself-redis"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_DIGITS = re.compile(r"[0-9]+")
+MAX_PORT = 65535
+# A day: every wait stays bounded, and socket and clock arithmetic stay in range.
+MAX_SECONDS = 86400.0
 
 
 @dataclass(frozen=True)
 class OptionSpec:
     flag: str
     help: str
-    kind: str = "string"  # string, bool, int, float, list
+    kind: str = "string"  # string, bool, port, seconds, list
     choices: tuple[str, ...] = ()
     metavar: str | None = None
 
@@ -106,19 +112,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--nself-port",
         "host port for launched servers on 127.0.0.1 (default 0: a free one)",
-        kind="int",
+        kind="port",
         metavar="PORT",
     ),
     OptionSpec(
         "--nself-startup-timeout",
         "seconds a launched server may take to answer PING (default 20)",
-        kind="float",
+        kind="seconds",
         metavar="S",
     ),
     OptionSpec(
         "--nself-timeout",
         "socket timeout in seconds for every Redis call (default 5)",
-        kind="float",
+        kind="seconds",
         metavar="S",
     ),
     OptionSpec(
@@ -176,14 +182,22 @@ def _convert(spec: OptionSpec, raw: Any, origin: str) -> Any:
         if text.lower() in _FALSE:
             return False
         raise pytest.UsageError(f"nself-redis: {origin}={text!r}: expected true or false")
-    if spec.kind in ("int", "float"):
+    if spec.kind == "port":
+        if not _DIGITS.fullmatch(text) or int(text) > MAX_PORT:
+            raise pytest.UsageError(
+                f"nself-redis: {origin}={text!r}: expected a port from 0 to {MAX_PORT} (0 picks a free one)"
+            )
+        return int(text)
+    if spec.kind == "seconds":
         try:
-            value = int(text) if spec.kind == "int" else float(text)
+            seconds = float(text)
         except ValueError:
-            raise pytest.UsageError(f"nself-redis: {origin}={text!r}: expected a number") from None
-        if value < 0:
-            raise pytest.UsageError(f"nself-redis: {origin}={text!r}: must not be negative")
-        return value
+            seconds = math.nan
+        if not 0 < seconds <= MAX_SECONDS:  # also refuses nan
+            raise pytest.UsageError(
+                f"nself-redis: {origin}={text!r}: expected seconds, more than 0 and at most {MAX_SECONDS:g}"
+            )
+        return seconds
     if spec.choices and text not in spec.choices:
         raise pytest.UsageError(f"nself-redis: {origin}={text!r}: choose one of {', '.join(spec.choices)}")
     return text

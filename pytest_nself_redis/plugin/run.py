@@ -18,6 +18,7 @@ from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets import resources
+from pytest_nself_redis.targets.attach import check_attach_options
 from pytest_nself_redis.targets.base import INSECURE_NOTE, Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target, resolve_kind
 
@@ -94,6 +95,7 @@ class NselfRun:
                 "and - (it names the run's containers, temp dirs and key prefix)"
             )
         self.redactor.add_url(self.options.redis_url)
+        check_attach_options(self.options.redis_url, self.options.redis_ca)
         first = None
         for env in self.env_names():
             context = self.context(env)
@@ -126,9 +128,11 @@ class NselfRun:
             finally:
                 client.close()
         elif self.kind == "process":
-            from pytest_nself_redis.targets.process import find_redis_server
+            from pytest_nself_redis.targets.process import find_redis_server, redis_server_args
 
             find_redis_server(self.options.redis_server)
+            for env in self.env_names():
+                redis_server_args(self.context(env).service)
 
     def target_options(self, extra_args: tuple[str, ...] = (), variant: bool = False) -> TargetOptions:
         """Options for a launch; a variant runs beside the env's own server, so it never takes

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_nself_redis.errors import ProjectError
-from pytest_nself_redis.project.provenance import Source
+from pytest_nself_redis.project.provenance import Source, read_text
 from pytest_nself_redis.secrets import MASK, is_secret_name
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -101,13 +101,4 @@ def parse_env_text(text: str, path: Path) -> EnvFile:
 
 
 def read_env_file(path: Path) -> EnvFile:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise EnvFileError(f"{path.name}: cannot be read ({error.strerror})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise EnvFileError(f"{path.name}:{line}: not UTF-8 text") from None
-    return parse_env_text(text, path)
+    return parse_env_text(read_text(path, EnvFileError), path)

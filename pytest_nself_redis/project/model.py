@@ -91,8 +91,10 @@ class NselfProject:
         return cls(path.resolve())
 
     def _read(self, name: str) -> EnvFile | None:
+        """The file, or None when there is none; one that is there but cannot be read (a
+        directory, no permission) is an error, not silently left out of the cascade."""
         path = self.dir / name
-        return read_env_file(path) if path.is_file() else None
+        return read_env_file(path) if path.exists() else None
 
     def choose_envs(self, option: str | None, environ: Mapping[str, str]) -> EnvChoice:
         dot_env = self._read(".env")

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.envfile import EnvEntry
 from pytest_nself_redis.project.provenance import Source
-from pytest_nself_redis.project.sizes import SIZE_FORMS, format_size, parse_redis_size
+from pytest_nself_redis.project.sizes import SIZE_FORMS, TOO_LARGE, format_size, parse_redis_size
 from pytest_nself_redis.secrets import MASK, Secret, is_secret_name
 
 T = TypeVar("T")
@@ -101,8 +101,8 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 def _size(text: str) -> int:
     try:
         return parse_redis_size(text.strip())
-    except ValueError:
-        raise ValueError(f"expected {SIZE_FORMS}") from None
+    except ValueError as error:
+        raise ValueError(TOO_LARGE if TOO_LARGE in str(error) else f"expected {SIZE_FORMS}") from None
 
 
 def _image_tag(text: str) -> str:

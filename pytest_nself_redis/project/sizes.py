@@ -21,6 +21,7 @@ _UNITS = {
 }
 MAX_SIZE = 2**64 - 1
 SIZE_FORMS = "a whole number of bytes, optionally with k, kb, m, mb, g or gb (1k = 1000, 1kb = 1024)"
+TOO_LARGE = "larger than Redis accepts (2^64 - 1 bytes)"
 
 
 def parse_redis_size(text: str) -> int:
@@ -31,7 +32,7 @@ def parse_redis_size(text: str) -> int:
     unit = match.group(2).lower() if match.group(2) else None
     value = int(match.group(1)) * _UNITS[unit]
     if value > MAX_SIZE:
-        raise ValueError(f"{text!r} is larger than Redis accepts (2^64 - 1 bytes)")
+        raise ValueError(f"{text!r} is {TOO_LARGE}")
     return value
 
 

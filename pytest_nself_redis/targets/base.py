@@ -29,12 +29,15 @@ INSECURE_NOTE = (
 
 @dataclass(frozen=True)
 class TargetOptions:
-    """How targets are launched; every field has a plugin option behind it."""
+    """How targets are launched; every field has a plugin option behind it. The flag names
+    are for messages: doctor spells them differently."""
 
     run_id: str = "local"
     redis_server: str | None = None
     redis_url: str | None = None
     redis_ca: str | None = None
+    url_flag: str = "--nself-redis-url"
+    ca_flag: str = "--nself-redis-ca"
     host_port: int | None = None
     startup_timeout: float = 20.0
     socket_timeout: float = 5.0

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import redis
 
-from pytest_nself_redis.compose.redis_args import SECRET_DIRECTIVES, is_redis_server, parse_redis_args
+from pytest_nself_redis.compose.redis_args import (
+    SECRET_DIRECTIVES,
+    RedisArgs,
+    is_redis_server,
+    parse_redis_args,
+)
+from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
@@ -51,6 +57,18 @@ def find_redis_server(explicit: str | None) -> str:
             "or pass --nself-redis-server PATH; or use --nself-target docker"
         )
     return found
+
+
+def redis_server_args(service: RedisService) -> RedisArgs:
+    """The service's command as redis-server arguments; any other program is refused, since
+    only the docker target can run what the image holds."""
+    args = parse_redis_args(service.command)
+    if not is_redis_server(args.program):
+        raise TargetError(
+            f"the compose command ({service.command_source}) runs {args.program!r}, not "
+            "redis-server; the process target runs only redis-server commands: use --nself-target docker"
+        )
+    return args
 
 
 def _die_with_parent() -> None:
@@ -127,12 +145,7 @@ class ProcessTarget(Target):
 
     def build_argv(self, port: int, tls_dir: Path | None) -> list[str]:
         service = self.context.service
-        args = parse_redis_args(service.command)
-        if not is_redis_server(args.program):
-            raise TargetError(
-                f"the compose command ({service.command_source}) runs {args.program!r}, not "
-                "redis-server; the process target runs redis-server only: use --nself-target docker"
-            )
+        args = redis_server_args(service)
         mounts = _bind_mounts(service.volumes, self.context.project.dir)
         if tls_dir is not None:
             mounts.insert(0, ("/tls", tls_dir))

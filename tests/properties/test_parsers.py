@@ -8,11 +8,13 @@ import string
 from pathlib import Path
 from urllib.parse import unquote
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_nself_redis.compose.interpolate import InterpolationError, interpolate
+from pytest_nself_redis.compose.interpolate import MAX_NESTING, InterpolationError, interpolate
 from pytest_nself_redis.compose.service import load_compose_service
+from pytest_nself_redis.compose.yaml_lines import MAX_DEPTH
 from pytest_nself_redis.errors import ComposeError, ProjectError
 from pytest_nself_redis.project.envfile import EnvEntry, EnvFileError, parse_env_text, read_env_file
 from pytest_nself_redis.project.provenance import Source
@@ -154,3 +156,96 @@ def test_a_url_password_is_never_shown_and_always_read_whole(password: str, user
 def test_redact_url_never_raises(text: str) -> None:
     assert isinstance(redact_url(text), str)
     assert isinstance(Redactor().scrub(text), str)
+
+
+# Any value YAML can hold, for any place of the compose file.
+YAML_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=10)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+SERVICE_KEYS = ("image", "command", "user", "volumes", "ports", "environment", "healthcheck")
+REDIS_SERVICE = "services:\n  redis:\n    image: redis:7-alpine\n"
+
+
+def _load(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(text, encoding="utf-8")
+    load_compose_service(path, {"REDIS_PASSWORD": "x"})
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=150)
+@given(place=st.sampled_from(("document", "services", "redis", *SERVICE_KEYS)), value=YAML_VALUES)
+def test_any_shape_anywhere_gives_a_service_or_a_located_compose_error(
+    tmp_path: Path, place: str, value: object
+) -> None:
+    service: dict[str, object] = {"image": "redis:7-alpine", "command": "redis-server --port 6379"}
+    document: object = {"services": {"redis": service}}
+    if place == "document":
+        document = value
+    elif place == "services":
+        document = {"services": value}
+    elif place == "redis":
+        document = {"services": {"redis": value}}
+    else:
+        service[place] = value
+    try:
+        _load(tmp_path, yaml.safe_dump(document))
+    except ComposeError as error:
+        assert str(error).startswith("docker-compose.yml"), str(error)
+        assert "LineDict" not in str(error), str(error)
+        assert "LineList" not in str(error), str(error)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(key=YAML_VALUES.filter(lambda value: isinstance(value, (list, dict))), depth=st.integers(0, 4))
+def test_a_list_or_mapping_as_a_key_names_its_line(tmp_path: Path, key: object, depth: int) -> None:
+    flow = yaml.safe_dump(key, default_flow_style=True, width=10**6).strip()
+    nesting = "".join("    " + "  " * level + f"k{level}:\n" for level in range(depth))
+    indent = "    " + "  " * depth
+    try:
+        _load(tmp_path, f"{REDIS_SERVICE}{nesting}{indent}? {flow}\n{indent}: 1\n")
+    except ComposeError as error:
+        assert str(error).startswith(f"docker-compose.yml:{4 + depth}: a mapping key should be a string")
+        return
+    raise AssertionError("a list or mapping as a key was accepted")
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40, deadline=None)
+@given(depth=st.integers(0, 3000), opening=st.sampled_from(["[", "{a: "]))
+def test_yaml_nesting_of_any_depth_gives_a_service_or_a_located_error(
+    tmp_path: Path, depth: int, opening: str
+) -> None:
+    closing = "]" if opening == "[" else "}"
+    try:
+        _load(tmp_path, f"{REDIS_SERVICE}    labels: {opening * depth}{closing * depth}\n")
+    except ComposeError as error:
+        assert depth + 3 > MAX_DEPTH, str(error)
+        assert str(error) == f"docker-compose.yml:4: nests deeper than {MAX_DEPTH} levels"
+        return
+    assert depth + 3 <= MAX_DEPTH
+
+
+@settings(deadline=None)
+@given(
+    depth=st.integers(0, 3000),
+    operator=st.sampled_from([":-", "-", ":+", "+", ":?", "?"]),
+    closed=st.booleans(),
+    variables=st.sampled_from([{}, {"A": "a"}, {"A": ""}]),
+)
+def test_nested_defaults_of_any_depth_give_a_value_or_a_located_error(
+    depth: int, operator: str, closed: bool, variables: dict[str, str]
+) -> None:
+    text = f"${{A{operator}" * depth + "x" + ("}" * depth if closed else "")
+    try:
+        value = interpolate(text, variables, "docker-compose.yml:5")
+    except InterpolationError as error:
+        assert str(error).startswith("docker-compose.yml:5: ")
+        if depth > MAX_NESTING:
+            assert f"nest deeper than {MAX_NESTING} levels" in str(error)
+        return
+    assert depth <= MAX_NESTING
+    assert closed or depth == 0
+    assert value in ("", "a", "x")
