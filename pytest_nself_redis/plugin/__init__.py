@@ -6,8 +6,6 @@ unrelated projects see only the options.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pytest_nself_redis.errors import HarnessError
@@ -53,13 +51,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_LOGS] = logs
 
 
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    collection = config.stash.get(_COLLECTION, None)
-    if collection is not None and collection.ignores(collection_path):
-        return True
-    return None
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     logs = config.stash.get(_LOGS, None)
     if logs is not None:
@@ -86,9 +77,25 @@ def _env_of(item: pytest.Item, default: str) -> str:
     return default
 
 
+def _deselect_unchosen_suites(config: pytest.Config, items: list[pytest.Item]) -> None:
+    collection = config.stash.get(_COLLECTION, None)
+    if collection is None or collection.suites is None:
+        return
+    unchosen = [
+        item
+        for item in items
+        if collection.deselects(item.path, suite_of({mark.name for mark in item.iter_markers()}))
+    ]
+    if unchosen:
+        config.hook.pytest_deselected(items=unchosen)
+        dropped = {id(item) for item in unchosen}
+        items[:] = [item for item in items if id(item) not in dropped]
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
+    _deselect_unchosen_suites(config, items)
     nself_items = [item for item in items if ENV_FIXTURE in getattr(item, "fixturenames", ())]
     if not nself_items:
         return

@@ -75,17 +75,17 @@ def _named_path(arg: str, pyargs: bool) -> Path | None:
 
 @dataclass(frozen=True)
 class Collection:
-    """What pytest collects: ``args``, and of the bundled suites only ``suites``."""
+    """What pytest collects: ``args``; of the bundled suites' tests, only those of ``suites``
+    (None: all of them)."""
 
     args: list[str]
-    suites: tuple[str, ...] = SUITES
+    suites: tuple[str, ...] | None = None
 
-    def ignores(self, path: Path) -> bool:
-        """A bundled suite module that was not chosen (the folder is collected whole, so test
-        ids read ``test_auth.py::...`` wherever the package is installed)."""
-        if path.parent != suites_dir() or not path.name.startswith("test_") or path.suffix != ".py":
-            return False
-        if path.stem.removeprefix("test_") in self.suites:
+    def deselects(self, path: Path, suite: str) -> bool:
+        """A bundled test of a suite that was not chosen (the suites' folder is collected whole,
+        so test ids read ``test_auth.py::...`` wherever the package is installed; a module
+        named on the command line runs whole)."""
+        if self.suites is None or suite in self.suites or path.parent != suites_dir():
             return False
         return all(Path(arg.split("::", 1)[0]).resolve() != path.resolve() for arg in self.args)
 

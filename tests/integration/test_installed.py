@@ -124,3 +124,11 @@ def test_named_paths_run_with_the_fixtures_and_nself_suites_adds_bundled_ones(
     assert "test_mine" in names
     assert "test_answers_ping" in names
     assert not any(name.startswith("test_setting_reaches") for name in names), names
+
+
+def test_a_suite_is_chosen_by_its_marker_so_its_every_module_runs(site: Path, project: Path) -> None:
+    # The datastructures suite spans two modules (test_datastructures.py, test_sessions.py).
+    listed = _run(site, project, "pytest", "--co", "-q", "--nself-suites", "datastructures")
+    assert listed.returncode == 0, listed.stdout[-3000:] + listed.stderr[-2000:]
+    modules = {line.split("::", 1)[0] for line in listed.stdout.splitlines() if "::" in line}
+    assert modules == {"test_datastructures.py", "test_sessions.py"}, listed.stdout[-2000:]
