@@ -1,4 +1,4 @@
-"""ratelimit: the rate-limit contract (REFERENCE §B) for every built-in limiter and yours,
+"""ratelimit: the rate-limit contract (docs/suites/ratelimit.md) for every built-in limiter and yours,
 with N = AUTH_RATE_LIMIT_MAX_REQUESTS and W = AUTH_RATE_LIMIT_WINDOW; then the deployment's
 risks (eviction policy, nself's own ratelimit:* keys).
 

@@ -53,7 +53,7 @@ from pytest_nself_redis.compose.yaml_lines import LineDict, load_yaml_with_lines
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.secrets import is_secret_name
 
-# nself refuses these as REDIS_PASSWORD (exact value, any case; REFERENCE §A). Never put
+# nself refuses these as REDIS_PASSWORD (exact value, any case). Never put
 # this list in a message: when the password IS one of them, the message would hold it.
 REJECTED_PASSWORDS = frozenset({"password", "changeme", "secret", "admin", "12345", "qwerty", "default"})
 # Minimum password length per env; REDIS_PASSWORD_MIN_LENGTH_<ENV> in the process
@@ -65,7 +65,7 @@ MIN_LENGTH_VARIABLE = "REDIS_PASSWORD_MIN_LENGTH_{}"
 REFUSAL_WAIT = 2.0
 OVERSIZED_REQUEST = (b"*100\r\n", b"$100000000\r\n")
 # Characters that change a URL's meaning inside its userinfo: a password holding one must be
-# percent-encoded, which nself's monitoring bundle does not do (REFERENCE §A).
+# percent-encoded, which nself's monitoring bundle does not do (docs/nself.md).
 URL_RESERVED = frozenset("@:/?#[]%\\ \t")
 # Below this length a verbatim search of the compose file would match ordinary words.
 VERBATIM_MIN = 8
@@ -386,7 +386,7 @@ def password_is_not_rejected(context: CheckContext) -> CheckResult:
     rejected = _password(context).lower() in REJECTED_PASSWORDS
     head = (
         f"Promise: the password is not one of the {len(REJECTED_PASSWORDS)} values nself rejects as "
-        "insecure (REFERENCE §A; compared whole and case-insensitively)."
+        "insecure (compared whole and case-insensitively)."
     )
     seen = (
         f"Broken: {setting.cite()} is one of them; nself build refuses it: choose a random password"

@@ -28,7 +28,7 @@ from pytest_nself_redis.checks.refusals import refusal_in
 from pytest_nself_redis.expiring import SCRATCH_TTL_SECONDS
 
 HEADROOM = 0.9
-# The INFO fields behind the monitoring bundle's metrics (REFERENCE §D).
+# The INFO fields behind the monitoring bundle's metrics (docs/suites/monitoring.md).
 MONITORING_FIELDS = (
     "connected_clients",
     "used_memory",
@@ -261,12 +261,14 @@ def memory_has_headroom(context: CheckContext) -> CheckResult:
             f"watch; the config suite checks {setting.cite()}",
             str(setting.source),
         )
+    kept = used < HEADROOM * limit
+    policy = info.get("maxmemory_policy")
+    then = f"policy {policy} is about to act" if not kept else f"policy {policy} acts at 100%"
     return verdict(
         "health.memory",
-        used < HEADROOM * limit,
+        kept,
         f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). "
-        f"Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); policy "
-        f"{info.get('maxmemory_policy')} is about to act",
+        f"Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); {then}",
         str(setting.source),
         {"used_memory": used, "maxmemory": limit},
     )

@@ -26,7 +26,7 @@ from pytest_nself_redis.checks.base import (
 from pytest_nself_redis.checks.health import Unreadable, info_number
 from pytest_nself_redis.checks.probing import Broken, holds, probe, refusal, wait_until
 
-# redis_exporter metric <- INFO field (REFERENCE §D).
+# redis_exporter metric <- INFO field (docs/suites/monitoring.md).
 METRICS: dict[str, str] = {
     "redis_connected_clients": "connected_clients",
     "redis_memory_used_bytes": "used_memory",
@@ -44,7 +44,7 @@ MEMORY_ALERT_RATIO = 0.9
 CONNECTIONS_ALERT_THRESHOLD = 1000
 HITS, MISSES, EXPIRIES = 5, 3, 3
 EXPIRY_WAIT_SECONDS = 3.0
-# What the exporter's unencoded URL cannot carry in a password (REFERENCE §A names @ and :).
+# What the exporter's unencoded URL cannot carry in a password (@ and : break it).
 URL_BREAKING = "@:/?#%[] "
 EXPORTER_HOST = "redis"
 EXPORTER_PORT = 6379

@@ -1,4 +1,4 @@
-"""queue: the server is fit for BullMQ (REFERENCE §C), and a real BullMQ job goes round.
+"""queue: the server is fit for BullMQ (docs/suites/queue.md), and a real BullMQ job goes round.
 
 BullMQ keeps jobs, their locks (keys with TTLs) and queue state in Redis, runs every
 operation as a Lua script using cjson and cmsgpack, publishes events on streams,

@@ -1,4 +1,4 @@
-"""ratelimit: the rate-limit contract (REFERENCE §B) for each limiter, and the deployment's risks.
+"""ratelimit: the rate-limit contract (docs/suites/ratelimit.md) for each limiter, and the deployment's risks.
 
 Per limiter (a ``LimiterSpec``), for N = AUTH_RATE_LIMIT_MAX_REQUESTS and
 W = AUTH_RATE_LIMIT_WINDOW: exactly N then denied; allowed again after the window;

@@ -214,7 +214,8 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
     how = (
         f"certificate and host name verified against {_trusted(wire)}"
         if wire.verify
-        else "TLS verification OFF (--insecure): certificate and host name not checked"
+        else "TLS verification OFF (--nself-redis-insecure / doctor --insecure): "
+        "certificate and host name not checked"
     )
     message = (
         f"{head} Seen: {version} handshake with {wire.where()} ({cipher}, {handshake_ms:.1f} ms, {how}); "

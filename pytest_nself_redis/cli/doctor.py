@@ -15,11 +15,11 @@ import sys
 from pytest_nself_redis.doctor.bounds import (
     DEFAULT_DEADLINE,
     Interrupted,
-    positive_seconds,
     signals_interrupt,
 )
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
 from pytest_nself_redis.doctor.runner import CA_FLAG, DOCTOR_SUITES, URL_FLAG, load_context, run_doctor
+from pytest_nself_redis.durations import parse_seconds
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.targets.attach import check_attach_options
@@ -71,16 +71,20 @@ def _seconds(options: argparse.Namespace) -> tuple[float, float] | str:
     """(timeout, deadline), or the one usage message naming the bad option."""
     values = []
     for option in ("timeout", "deadline"):
+        raw = str(getattr(options, option))
         try:
-            values.append(positive_seconds(str(getattr(options, option))))
+            values.append(parse_seconds(raw))
         except ValueError as problem:
-            return f"--{option} {problem}"
+            return f"--{option} {raw!r}: {problem}"
     return values[0], values[1]
 
 
 def run(options: argparse.Namespace, extra: list[str]) -> int:
     seconds = _seconds(options)
     if isinstance(seconds, str):
+        if options.nagios:  # a monitoring system reads stdout and the status: UNKNOWN, not CRITICAL
+            print(f"REDIS UNKNOWN - {seconds}")
+            return NAGIOS_UNKNOWN
         print(f"nself-redis: {seconds}", file=sys.stderr)
         return int(ExitStatus.USAGE)
     timeout, deadline = seconds

@@ -1,7 +1,7 @@
 """The compose service the settings promise, for projects without a compose file.
 
 Every REDIS_* key is honoured here, which is what nself's documentation says the
-generator does (REFERENCE §A shows it does not). The password stays a
+generator does (docs/nself.md: it does not). The password stays a
 ``${REDIS_PASSWORD}`` reference in the raw command, as a compose file should have it.
 """
 

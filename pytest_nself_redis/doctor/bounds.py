@@ -10,7 +10,6 @@ socket timeout, which never exceeds what is left of the deadline.
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import threading
 import time
@@ -38,17 +37,6 @@ class Interrupted(BaseException):
     @property
     def exit_status(self) -> int:
         return 128 + self.signum
-
-
-def positive_seconds(text: str) -> float:
-    """A positive, finite number of seconds; ValueError naming what was given otherwise."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be a positive number of seconds, not {text!r}")
-    return value
 
 
 class Deadline:

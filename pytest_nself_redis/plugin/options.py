@@ -6,7 +6,6 @@ nowhere is ``None`` (not a falsy default), so the code below can tell "unset" ap
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from typing import Any, Literal
 import pytest
 
 from pytest_nself_redis.context import COMPOSE_MODES
+from pytest_nself_redis.durations import parse_seconds
 from pytest_nself_redis.targets.select import TARGET_KINDS
 
 GROUP = "nself-redis"
@@ -25,7 +25,6 @@ _FALSE = {"0", "false", "no", "off"}
 _DIGITS = re.compile(r"[0-9]+")
 MAX_PORT = 65535
 # A day: every wait stays bounded, and socket and clock arithmetic stay in range.
-MAX_SECONDS = 86400.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "--nself-allow-destructive",
-        "run destructive and needs_restart tests against an attached server too",
+        "run destructive, needs_restart and load tests against an attached server too",
         kind="bool",
     ),
     OptionSpec(
@@ -190,14 +189,9 @@ def _convert(spec: OptionSpec, raw: Any, origin: str) -> Any:
         return int(text)
     if spec.kind == "seconds":
         try:
-            seconds = float(text)
-        except ValueError:
-            seconds = math.nan
-        if not 0 < seconds <= MAX_SECONDS:  # also refuses nan
-            raise pytest.UsageError(
-                f"nself-redis: {origin}={text!r}: expected seconds, more than 0 and at most {MAX_SECONDS:g}"
-            )
-        return seconds
+            return parse_seconds(text)
+        except ValueError as problem:
+            raise pytest.UsageError(f"nself-redis: {origin}={text!r}: {problem}") from None
     if spec.choices and text not in spec.choices:
         raise pytest.UsageError(f"nself-redis: {origin}={text!r}: choose one of {', '.join(spec.choices)}")
     return text

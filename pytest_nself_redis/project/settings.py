@@ -126,6 +126,8 @@ class _Spec:
     default: str
     parse: Callable[[str], Any]
     meaning: str
+    # A key nself does not have: the harness's own, so its default is the harness's too.
+    harness_owned: bool = False
 
 
 _SPECS: tuple[_Spec, ...] = (
@@ -144,7 +146,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("persistence", "REDIS_PERSISTENCE", "true", _bool, "any persistence at all"),
     _Spec("aof_enabled", "REDIS_AOF_ENABLED", "true", _bool, "appendonly"),
     # Not an nself key: lets a project state the fsync promise it relies on.
-    _Spec("aof_fsync", "REDIS_AOF_FSYNC", "everysec", _choice(FSYNC_POLICIES), "appendfsync"),
+    _Spec("aof_fsync", "REDIS_AOF_FSYNC", "everysec", _choice(FSYNC_POLICIES), "appendfsync", True),
     _Spec("rdb_enabled", "REDIS_RDB_ENABLED", "true", _bool, "RDB snapshots"),
     _Spec(
         "rdb_frequency",
@@ -161,7 +163,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("memory", "REDIS_MEMORY", "512M", _text, "container memory limit"),
     _Spec("cpu", "REDIS_CPU", "0.5", _text, "container CPU limit"),
     # Not an nself key: states that this env runs (BullMQ) queues, so queue readiness is a promise.
-    _Spec("queues", "REDIS_QUEUES", "false", _bool, "this env runs BullMQ queues"),
+    _Spec("queues", "REDIS_QUEUES", "false", _bool, "this env runs BullMQ queues", True),
     _Spec("rate_limit_enabled", "AUTH_RATE_LIMIT_ENABLED", "true", _bool, "auth rate limiting"),
     _Spec("rate_limit_window", "AUTH_RATE_LIMIT_WINDOW", "60", _int_at_least(1), "rate-limit window (s)"),
     _Spec(
@@ -236,7 +238,8 @@ class RedisSettings:
 
 def _parse_one(spec: _Spec, entry: EnvEntry | None) -> Setting[Any]:
     text = entry.value if entry is not None else spec.default
-    source = entry.source if entry is not None else Source.default("documented default")
+    default = "harness default" if spec.harness_owned else "documented default"
+    source = entry.source if entry is not None else Source.default(default)
     value = spec.parse(text)
     return Setting(spec.key, value, text, source)
 

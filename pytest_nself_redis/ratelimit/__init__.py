@@ -4,7 +4,7 @@ Reference limiters (atomic Lua, EVALSHA, reloaded on NOSCRIPT; time from Redis `
 unless a clock is injected; namespaced keys with TTLs):
 
 - ``TokenBucket`` (capacity, continuous refill), ``SlidingWindowLog``, ``SlidingWindowCounter``;
-- nself's own, as REFERENCE §B describes them: ``NselfFixedWindow`` (the countdown on
+- nself's own, as nself 0.9 implements them (docs/nself.md): ``NselfFixedWindow`` (the countdown on
   ``ratelimit:<key>``) and ``NselfSlidingWindow`` (the sorted set ``ratelimit:sliding:<key>``).
 
 Every limiter answers ``hit(key, cost=1) -> Decision`` and ``reset(key)``. A ``LimiterSpec``

@@ -1,6 +1,6 @@
 """The built-in limiters: three references (token bucket, sliding-window log, sliding-window
 counter) and nself's own two (fixed-window countdown, sliding window), written from
-REFERENCE §A/§B so a deployment's ``ratelimit:*`` keys can be compared with them.
+nself 0.9 writes them (docs/nself.md), so a deployment's ``ratelimit:*`` keys can be compared with them.
 
 Each is one atomic Lua script (see ``scripts``). Keys are ``<namespace><name>``: with the
 empty namespace nself's limiters write exactly nself's keys.

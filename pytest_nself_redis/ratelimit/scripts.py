@@ -176,7 +176,7 @@ return {0, remaining(curr), retry, reset_us(curr)}
 NSELF_COUNTDOWN = (
     PRELUDE
     + r"""
--- nself's fixed-window countdown (REFERENCE §A/§B): the first hit sets ratelimit:<key> to
+-- nself's fixed-window countdown (docs/nself.md): the first hit sets ratelimit:<key> to
 -- max - 1 with expiry = window; later hits DECR while > 0; 0 means limited until the key
 -- expires. With an injected clock the window's end is also kept in KEYS[2] (Redis cannot
 -- expire keys on an injected clock); with TIME only KEYS[1] is written, exactly as nself.

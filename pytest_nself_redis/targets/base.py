@@ -22,7 +22,8 @@ from pytest_nself_redis.targets.readiness import Readiness
 LOOPBACK = "127.0.0.1"
 # What every report (HTML, JUnit, terminal, doctor) says when the user turned verification off.
 INSECURE_NOTE = (
-    "TLS verification OFF (--insecure): the server's certificate and host name were not checked, "
+    "TLS verification OFF (--nself-redis-insecure / doctor --insecure): the server's certificate "
+    "and host name were not checked, "
     "so anyone between here and the server could have read the password and every reply"
 )
 

@@ -39,7 +39,7 @@ def test_complete_example_every_env(tmp_path: Path, run_id: str, node_env: dict[
     output = " ".join(result.output.split())
     assert f"{BULLMQ_WORDS} (BullMQ's words)" in output
     assert "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:5)" in output
-    assert "no queue here: REDIS_QUEUES=false (documented default)" in output
+    assert "no queue here: REDIS_QUEUES=false (harness default)" in output
     for env in ENVS:
         outcomes = result.outcomes(env)
         assert len(outcomes) == 35, outcomes

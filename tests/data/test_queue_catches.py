@@ -79,7 +79,7 @@ def test_a_cache_policy_without_queues_is_a_warning(tmp_path: Path, launch: Laun
     assert "PromiseWarning" in output
     assert "Eviction policy is allkeys-lru" in output
     assert (
-        "no queue here: REDIS_QUEUES=false (documented default) and no BullMQ key in the whole keyspace"
+        "no queue here: REDIS_QUEUES=false (harness default) and no BullMQ key in the whole keyspace"
         in output
     )
 

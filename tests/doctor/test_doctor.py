@@ -447,12 +447,16 @@ def test_insecure_is_explicit_and_said_in_red(tmp_path: Path, launch: Launcher) 
     assert refused.returncode == 2
     assert "presented a TLS certificate this run does not trust" in refused.stderr
     document = as_json(doctor("--redis-url", where, "--insecure", "--json", project=project))
-    assert document["warnings"][0].startswith("TLS verification OFF (--insecure)")
+    assert document["warnings"][0].startswith(
+        "TLS verification OFF (--nself-redis-insecure / doctor --insecure)"
+    )
     assert document["totals"]["error"] == 0, document
     shown = on_a_terminal(
         "--project", str(project), "--env", "prod", "--suite", "health", "--redis-url", where, "--insecure"
     )
-    assert "\033[31m✗ TLS verification OFF (--insecure)" in shown, shown[-1000:]
+    assert "\033[31m✗ TLS verification OFF (--nself-redis-insecure / doctor --insecure)" in shown, shown[
+        -1000:
+    ]
     assert password not in shown + json.dumps(document)
 
 
@@ -533,7 +537,7 @@ def test_a_project_without_queues_is_not_failed_for_its_cache_policy(
     completed = doctor("--redis-url", url(target), "--json", env="dev")
     policy = by_id(as_json(completed))["queue.eviction_policy"]
     assert policy["status"] == "warning", policy
-    assert "no queue here: REDIS_QUEUES=false (documented default) and no BullMQ key" in policy["message"]
+    assert "no queue here: REDIS_QUEUES=false (harness default) and no BullMQ key" in policy["message"]
     assert completed.returncode == 0, completed.stdout[-3000:]
 
     declared = make_project(tmp_path / "project", env_files={".env.dev": "REDIS_QUEUES=true"})

@@ -207,16 +207,21 @@ def test_the_default_deadline_bounds_a_stalling_server() -> None:
 
 
 @pytest.mark.parametrize("option", ["--timeout", "--deadline"])
-@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "abc"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "abc", "86401"])
 def test_bad_seconds_are_one_usage_message(option: str, value: str) -> None:
     completed = doctor("--redis-url", "redis://127.0.0.1:1", option, value)
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert "Traceback" not in completed.stderr
     errors = [line for line in completed.stderr.splitlines() if "error" in line or "nself-redis:" in line]
     assert len(errors) == 1, completed.stderr
-    assert f"{option} must be a positive number of seconds" in errors[0], completed.stderr
-    assert value in errors[0]
+    assert f"{option} '{value}': expected seconds, more than 0 and at most 86400" in errors[0]
     assert completed.stdout == ""
+
+
+def test_bad_seconds_under_nagios_are_unknown() -> None:
+    completed = doctor("--redis-url", "redis://127.0.0.1:1", "--deadline", "inf", "--nagios")
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert completed.stdout.startswith("REDIS UNKNOWN - --deadline 'inf': expected seconds"), completed.stdout
 
 
 # Every harness key there is, and those without a TTL, in one atomic look.

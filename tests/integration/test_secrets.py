@@ -214,13 +214,16 @@ def test_insecure_is_explicit_and_reported_in_red(tmp_path: Path, launch: Launch
     outcomes = result.outcomes("staging")
     assert outcomes["test_answers_ping"] == "passed", result.output[-2000:]
     assert outcomes["test_accepts_tls_clients"] == "passed", result.output[-2000:]
-    red = re.search(r"\x1b\[31m(\x1b\[1m)?\s*TLS verification OFF \(--insecure\)", result.stdout)
+    red = re.search(r"\x1b\[31m(\x1b\[1m)?\s*TLS verification OFF \(--nself-redis-insecure", result.stdout)
     assert red is not None, result.stdout[-2000:]
     html = (result.reports / "report-staging.html").read_text()
     assert "nself-alert" in html
-    assert "TLS verification OFF (--insecure)" in html
+    assert "TLS verification OFF (--nself-redis-insecure / doctor --insecure)" in html
     junit = (result.reports / "junit-staging.xml").read_text()
-    assert 'name="TLS verification" value="TLS verification OFF (--insecure)' in junit
+    assert (
+        'name="TLS verification" value="TLS verification OFF (--nself-redis-insecure / doctor --insecure)'
+        in junit
+    )
     assert leaked(password, result.output, result.reports) == []
 
 

@@ -64,7 +64,7 @@ def test_integers_stay_exact_at_large_values(limiter_redis: redis.Redis, spec: L
 
 
 def test_nself_limiters_write_nselfs_key_formats(limiter_server: Target, limiter_redis: redis.Redis) -> None:
-    """With the empty namespace the nself limiters write exactly what nself writes (REFERENCE §A/§B)."""
+    """With the empty namespace the nself limiters write exactly what nself writes (docs/nself.md)."""
     fixed = NselfFixedWindow(limiter_redis, limit=10, window=60)
     sliding = NselfSlidingWindow(limiter_redis, limit=10, window=60)
     fixed.hit("login:203.0.113.7")
