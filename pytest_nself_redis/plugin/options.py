@@ -20,7 +20,7 @@ import pytest
 from pytest_nself_redis.context import COMPOSE_MODES
 from pytest_nself_redis.durations import parse_seconds
 from pytest_nself_redis.latency.budgets import BudgetRules, rule_list
-from pytest_nself_redis.targets.select import TARGET_KINDS
+from pytest_nself_redis.targets import TARGET_KINDS
 
 GROUP = "nself-redis"
 _TRUE = {"1", "true", "yes", "on"}
