@@ -15,8 +15,8 @@ from pytest_nself_redis.checks import latency as checks
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.latency import COMMANDS
-from pytest_nself_redis.latency.session import LatencySession
 from pytest_nself_redis.plugin.fixtures import ReportAttachments
+from pytest_nself_redis.plugin.latency_session import LatencySession
 from pytest_nself_redis.plugin.run import get_run
 
 pytestmark = pytest.mark.latency
@@ -26,14 +26,15 @@ RecordProperty = Callable[[str, object], None]
 @pytest.fixture(scope="module")
 def latency_session(request: pytest.FixtureRequest, nself_context: EnvContext) -> Iterator[LatencySession]:
     """Budgets of this env; at the end, its charts in the HTML report and its benchmark JSON."""
+    options = get_run(request.config).options
     try:
-        session = LatencySession.start(request.config, nself_context)
+        session = LatencySession.start(options.budgets, nself_context)
     except HarnessError as problem:
         pytest.fail(f"nself-redis: {problem}", pytrace=False)
     yield session
     if session.results or session.outcomes:
         ReportAttachments(request, session.env).html(session.html())
-        reports = get_run(request.config).options.reports
+        reports = options.reports
         if reports is not None and session.results:
             session.write_json(reports)
 

@@ -13,17 +13,6 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets.resources import OWNER_FILE, TEMP_PREFIX
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "cleanup",
-        help="remove containers, volumes and temp dirs left by runs that were killed",
-        description="Normal runs remove everything they launch, also on failure and Ctrl-C. "
-        "A run killed with SIGKILL cannot: this removes what it left (labelled containers and "
-        "volumes, nself-redis-* temp dirs whose server is gone).",
-    )
-    parser.set_defaults(handler=run_cleanup)
-
-
 def _alive(pid_text: str) -> bool:
     try:
         os.kill(int(pid_text), 0)

@@ -12,59 +12,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_nself_redis.doctor.bounds import (
-    DEFAULT_DEADLINE,
-    Interrupted,
-    signals_interrupt,
-)
+from pytest_nself_redis.doctor.bounds import Interrupted, signals_interrupt
+from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
-from pytest_nself_redis.doctor.runner import CA_FLAG, DOCTOR_SUITES, URL_FLAG, load_context, run_doctor
+from pytest_nself_redis.doctor.runner import load_context, run_doctor
 from pytest_nself_redis.durations import parse_seconds
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.targets.attach import check_attach_options
 
 NAGIOS_UNKNOWN = 3
-
-
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "doctor",
-        help="non-destructive health checks against the RUNNING Redis of a project",
-        description="Run the safe checks (health, config, auth, monitoring, queue readiness, a short "
-        "latency sample) against the running server: host, port and password from the env, or "
-        "--redis-url. The password may instead come from the environment variable "
-        "NSELF_REDIS_PASSWORD (or REDISCLI_AUTH), which keeps it out of the command line and ps: it "
-        "overrides REDIS_PASSWORD of the env files and fills in when the URL has none. Never writes "
-        "outside its own key prefix; never changes config.",
-    )
-    parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
-    parser.add_argument("--project", default=".", help="nself project directory (default: .)")
-    parser.add_argument(
-        "--redis-url",
-        help="reach the server here instead (redis[s]://[:password@]host:port); better leave the "
-        "password out and set NSELF_REDIS_PASSWORD or REDISCLI_AUTH",
-    )
-    parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify a rediss:// server's certificate and host name (the output says "
-        "TLS verification OFF, in red)",
-    )
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="one JSON document (schema: doctor/schema.json)")
-    output.add_argument("--nagios", action="store_true", help="one Nagios plugin line and status")
-    parser.add_argument("--timeout", default="2", help="seconds per network step (default 2)")
-    parser.add_argument(
-        "--deadline",
-        default=f"{DEFAULT_DEADLINE:g}",
-        help=f"seconds for the whole run, whatever the server does (default {DEFAULT_DEADLINE:g})",
-    )
-    parser.add_argument(
-        "--suite", action="append", choices=DOCTOR_SUITES, help="only these suites (repeatable)"
-    )
-    parser.set_defaults(handler=run)
 
 
 def _seconds(options: argparse.Namespace) -> tuple[float, float] | str:

@@ -1,4 +1,8 @@
-"""The ``nself-redis`` command."""
+"""The ``nself-redis`` command.
+
+Imports only the subcommands' declarations (``cli.commands``); the chosen command's
+module is imported when it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_nself_redis import __version__
-from pytest_nself_redis.cli import check, cleanup, doctor, node
+from pytest_nself_redis.cli.commands import declare
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 
 
@@ -17,11 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Conformance and health harness for the Redis of an nself project.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check.add_parser(subparsers)
-    cleanup.add_parser(subparsers)
-    doctor.add_parser(subparsers)
-    node.add_parser(subparsers)
+    declare(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
 

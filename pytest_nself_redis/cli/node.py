@@ -8,27 +8,6 @@ from pytest_nself_redis import node
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "node-setup",
-        help="install the node modules (bullmq, ioredis) the queue suite's BullMQ round trip needs",
-        description="Run `npm ci` with the package's pinned package-lock.json into a cache directory "
-        f"(default {node.default_dir()}; --dir or ${node.DIR_ENV} choose another). Nothing is done when "
-        "the modules there are already those of this version. Needs node and npm on PATH "
-        f"(or ${node.NODE_ENV} / ${node.NPM_ENV}) and the npm registry.",
-    )
-    parser.add_argument("--dir", help=f"where to install (default: ${node.DIR_ENV} or the user cache)")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="only say whether the modules are ready (exit 0) or not (exit 1); install nothing",
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=node.INSTALL_TIMEOUT, help="seconds npm may take (default 600)"
-    )
-    parser.set_defaults(handler=run_node_setup)
-
-
 def _describe(readiness: node.NodeStatus) -> str:
     modules = ", ".join(f"{name} {version}" for name, version in sorted(readiness.installed.items()))
     return f"node modules ready in {readiness.directory}: {modules} (node {readiness.node_version})"

@@ -11,7 +11,6 @@ text before it may be a literal password.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 
@@ -33,7 +32,6 @@ class _Interpolator:
         self.text = text
         self.variables = variables
         self.where = where
-        self.used: set[str] = set()
         self.depth = 0
 
     def fail(self, why: str, at: int) -> InterpolationError:
@@ -74,7 +72,6 @@ class _Interpolator:
         return "".join(out), i
 
     def lookup(self, name: str) -> str | None:
-        self.used.add(name)
         return self.variables.get(name)
 
     def braced(self, opened_at: int) -> tuple[str, int]:
@@ -120,11 +117,3 @@ def interpolate(text: str, variables: Mapping[str, str], where: str) -> str:
     """Expand ``text``; errors name ``where`` (a file:line)."""
     value, _ = _Interpolator(text, variables, where).run(0, None)
     return value
-
-
-def referenced_variables(text: str) -> set[str]:
-    """Names a string refers to (used to find where a value came from)."""
-    interpolator = _Interpolator(text, {}, "")
-    with contextlib.suppress(InterpolationError):
-        interpolator.run(0, None)
-    return interpolator.used

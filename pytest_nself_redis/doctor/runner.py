@@ -23,6 +23,7 @@ from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Statu
 from pytest_nself_redis.checks.probing import delete_prefix
 from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
+from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
 from pytest_nself_redis.errors import UnreachableError
 from pytest_nself_redis.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.project.model import NselfProject
@@ -30,14 +31,9 @@ from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
-# In report order. queue.bullmq (a Node round trip) is not safe, so it is left to the suites.
-DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "latency")
 SCHEMA_VERSION = 2
 # ``measured`` of a check the deadline stopped or kept from running.
 DEADLINE_MARK = "deadline reached"
-# How doctor spells the options messages name.
-URL_FLAG = "--redis-url"
-CA_FLAG = "--redis-ca"
 
 
 @dataclass

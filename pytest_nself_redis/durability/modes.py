@@ -27,7 +27,6 @@ from pytest_nself_redis.project.settings import RedisSettings
 
 EVERYSEC_WINDOW_S = 2.0
 GRACEFUL, CRASH, RECREATE = "graceful restart", "crash (SIGKILL)", "recreate container"
-SCENARIOS = (GRACEFUL, CRASH, RECREATE)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pytest_nself_redis.project.envfile import EnvEntry
 COMMANDS: tuple[str, ...] = ("PING", "GET", "SET", "INCR", "HSET", "EVALSHA", "PIPELINE")
 ALL = "ALL"
 ENV_PREFIX = "REDIS_LATENCY_BUDGET_"
+ENVIRONMENT_VARIABLE = "NSELF_BUDGET"
 
 # Documented defaults in ms (README "latency"). Loopback round trips of a healthy
 # Redis take tens of microseconds at p50 and stay there under CPU contention; the
@@ -100,6 +101,26 @@ def _choices() -> str:
     )
 
 
+def rule_list(raw: str | Iterable[object] | None) -> tuple[str, ...]:
+    """Rules as written: text separated by ``;`` or newlines (``NSELF_BUDGET``), or one rule
+    per item (ini lines, each ``--nself-budget``); blank ones dropped. The one reader of rule
+    lists, so every source splits them alike."""
+    if not raw:
+        return ()
+    items = raw.replace(";", "\n").splitlines() if isinstance(raw, str) else raw
+    return tuple(text for item in items if (text := str(item).strip()))
+
+
+@dataclass(frozen=True)
+class BudgetRules:
+    """The override rules of each source, unparsed and kept apart: the sources layer (later
+    wins per command and percentile), and every budget names the one it came from."""
+
+    ini: tuple[str, ...] = ()
+    environ: tuple[str, ...] = ()
+    option: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Rule:
     command: str
@@ -166,7 +187,7 @@ class BudgetBook:
         layers: list[Iterable[Rule]] = [
             [parse_rule(text, "ini nself_budget") for text in ini],
             [rule_from_env(entry) for key, entry in (env_values or {}).items() if key.startswith(ENV_PREFIX)],
-            [parse_rule(text, "NSELF_BUDGET") for text in environ],
+            [parse_rule(text, ENVIRONMENT_VARIABLE) for text in environ],
             [parse_rule(text, "option --nself-budget") for text in option],
         ]
         for rules in layers:

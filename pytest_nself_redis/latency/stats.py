@@ -6,6 +6,21 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# Reports format durations too, without depending on the sampler: the helper lives lower
+# and is named here as well, where the latency code has always found it.
+from pytest_nself_redis.durations import format_ms
+
+__all__ = [
+    "LABEL",
+    "MIN_SAMPLES_BEYOND",
+    "PERCENTILES",
+    "QUANTILE",
+    "Percentiles",
+    "format_ms",
+    "meaningful",
+    "nearest_rank",
+]
+
 PERCENTILES: tuple[str, ...] = ("p50", "p95", "p99", "p999", "max")
 QUANTILE = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p999": 0.999, "max": 1.0}
 LABEL = {"p50": "p50", "p95": "p95", "p99": "p99", "p999": "p99.9", "max": "max"}
@@ -49,14 +64,3 @@ class Percentiles:
 
     def as_ms(self) -> dict[str, float]:
         return {name: round(self.ms(name), 4) for name in PERCENTILES}
-
-
-def format_ms(value_ms: float) -> str:
-    """Readable at every scale: 0.0312 ms -> '31.2 µs', 4.5 -> '4.50 ms'."""
-    if value_ms < 0.001:
-        return f"{value_ms * 1e6:.0f} ns"
-    if value_ms < 1:
-        return f"{value_ms * 1000:.1f} µs"
-    if value_ms < 100:
-        return f"{value_ms:.2f} ms"
-    return f"{value_ms:.0f} ms"

@@ -2,6 +2,8 @@
 
 Precedence is command line, then environment variable, then ini; an option given
 nowhere is ``None`` (not a falsy default), so the code below can tell "unset" apart.
+The latency budget rules are the exception: every source is kept, since they layer
+(a rule overrides only its own command and percentile) and each budget names its source.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import pytest
 
 from pytest_nself_redis.context import COMPOSE_MODES
 from pytest_nself_redis.durations import parse_seconds
-from pytest_nself_redis.targets.select import TARGET_KINDS
+from pytest_nself_redis.latency.budgets import BudgetRules, rule_list
+from pytest_nself_redis.targets import TARGET_KINDS
 
 GROUP = "nself-redis"
 _TRUE = {"1", "true", "yes", "on"}
@@ -31,7 +34,7 @@ MAX_PORT = 65535
 class OptionSpec:
     flag: str
     help: str
-    kind: str = "string"  # string, bool, port, seconds, list
+    kind: str = "string"  # string, bool, port, seconds, list (rules kept per source)
     choices: tuple[str, ...] = ()
     metavar: str | None = None
 
@@ -48,6 +51,12 @@ class OptionSpec:
         return self.dest.upper()
 
 
+BUDGET = OptionSpec(
+    "--nself-budget",
+    "latency budget override, COMMAND:PERCENTILE=MS (e.g. GET:p99=2); repeatable",
+    kind="list",
+    metavar="CMD:PCT=MS",
+)
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--nself-env",
@@ -132,14 +141,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "besides the built-in ones",
         metavar="MODULE:NAME",
     ),
-    OptionSpec(
-        "--nself-budget",
-        "latency budget override, COMMAND:PERCENTILE=MS (e.g. GET:p99=2); repeatable",
-        kind="list",
-        metavar="CMD:PCT=MS",
-    ),
+    BUDGET,
 )
-BY_DEST = {spec.dest: spec for spec in OPTIONS}
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -168,10 +171,6 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 def _convert(spec: OptionSpec, raw: Any, origin: str) -> Any:
-    if spec.kind == "list":
-        if isinstance(raw, str):
-            return [item.strip() for item in raw.replace(";", "\n").splitlines() if item.strip()]
-        return list(raw)
     text = str(raw).strip()
     if spec.kind == "bool":
         if isinstance(raw, bool):
@@ -214,6 +213,18 @@ def resolve_option(
     return None
 
 
+def rules_of(
+    spec: OptionSpec,
+    cli: Any,
+    environ: Mapping[str, str],
+    ini: Callable[[str], Any],
+) -> BudgetRules:
+    """A list option from every source, not only the winning one: its rules layer."""
+    return BudgetRules(
+        ini=rule_list(ini(spec.ini)), environ=rule_list(environ.get(spec.envvar)), option=rule_list(cli)
+    )
+
+
 @dataclass(frozen=True)
 class HarnessOptions:
     env: str | None
@@ -230,7 +241,7 @@ class HarnessOptions:
     port: int | None
     startup_timeout: float
     timeout: float
-    budgets: tuple[str, ...]
+    budgets: BudgetRules
     limiter: str | None
 
     @classmethod
@@ -238,6 +249,7 @@ class HarnessOptions:
         values = {
             spec.dest: resolve_option(spec, config.getoption(spec.dest), os.environ, config.getini)
             for spec in OPTIONS
+            if spec.kind != "list"
         }
         base = config.invocation_params.dir
         project = Path(values["nself_project"]).expanduser() if values["nself_project"] else base
@@ -262,6 +274,6 @@ class HarnessOptions:
             port=values["nself_port"] or None,
             startup_timeout=values["nself_startup_timeout"] or 20.0,
             timeout=values["nself_timeout"] or 5.0,
-            budgets=tuple(values["nself_budget"] or ()),
+            budgets=rules_of(BUDGET, config.getoption(BUDGET.dest), os.environ, config.getini),
             limiter=values["nself_limiter"],
         )

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pytest_nself_redis.latency.stats import format_ms
+from pytest_nself_redis.durations import format_ms
 from pytest_nself_redis.reporting.html import html_table
 
 WITHIN = "#2e7d32"

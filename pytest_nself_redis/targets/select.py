@@ -6,9 +6,8 @@ import shutil
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.targets import TARGET_KINDS
 from pytest_nself_redis.targets.base import Target, TargetOptions
-
-TARGET_KINDS = ("auto", "docker", "process", "attach")
 
 
 def docker_ready_for(image: str) -> tuple[bool, str]:

@@ -17,7 +17,7 @@ import redis
 from pytest_nself_redis.checks import CheckContext, Status
 from pytest_nself_redis.checks import latency as checks
 from pytest_nself_redis.latency import COMMANDS, BudgetBook, SamplerError, measure, redis_benchmark
-from pytest_nself_redis.latency.benchmark_json import write_benchmark_json
+from pytest_nself_redis.plugin.benchmark_json import write_benchmark_json
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
 from tests.latency.proxy import DelayProxy

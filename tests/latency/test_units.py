@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nself_redis.latency.budgets import COMMANDS, BudgetBook, BudgetError, parse_rule
+from pytest_nself_redis.durations import format_ms
+from pytest_nself_redis.latency.budgets import (
+    COMMANDS,
+    BudgetBook,
+    BudgetError,
+    BudgetRules,
+    parse_rule,
+    rule_list,
+)
 from pytest_nself_redis.latency.redis_benchmark import BenchmarkRound, OverheadComparison
 from pytest_nself_redis.latency.resp import (
     INCOMPLETE,
@@ -17,7 +25,7 @@ from pytest_nself_redis.latency.resp import (
     replies_end,
     reply_end,
 )
-from pytest_nself_redis.latency.stats import Percentiles, format_ms, meaningful, nearest_rank
+from pytest_nself_redis.latency.stats import Percentiles, meaningful, nearest_rank
 from pytest_nself_redis.project.envfile import EnvEntry
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.reporting.charts import Bar, CommandChart, command_chart, latency_section
@@ -204,3 +212,14 @@ def test_one_disturbed_round_does_not_move_the_overhead_ratio() -> None:
     comparison = _comparison(0.035, 0.031)
     assert round(comparison.ratio, 3) == 1.129  # the median of the per-round ratios
     assert comparison.as_dict()["sampler_p50_ms"] == 0.035  # the best round of each is shown
+
+
+def test_rule_lists_read_alike_from_every_source() -> None:
+    """One reader: NSELF_BUDGET text splits at ``;`` and newlines, ini lines and repeated flags
+    are one rule each; blanks and surrounding space go."""
+    assert rule_list(" GET:p99=2 ;SET:p50=500us\n\n ; ") == ("GET:p99=2", "SET:p50=500us")
+    assert rule_list(["  GET:p99=2 ", "", "  "]) == ("GET:p99=2",)
+    assert rule_list(None) == rule_list("") == rule_list([]) == ()
+    rules = BudgetRules(ini=rule_list(["GET:p99=9"]), environ=rule_list("GET:p99=8;"), option=())
+    book = BudgetBook.resolve("dev", ini=rules.ini, environ=rules.environ, option=rules.option)
+    assert (book.budget("GET", "p99") or pytest.fail("no budget")).source == "NSELF_BUDGET GET:p99=8"

@@ -1,50 +1,32 @@
-"""The latency suite's per-env state: budgets from every source, results, and what they publish.
+"""The latency suite's per-env state: its budgets, results, and what they publish.
 
 Kept out of the suite module so the suite stays one thin test per promise. The
-budget sources are read one by one (not through ``HarnessOptions.budgets``, which
-keeps only the winning source) so each budget can name where it came from.
+budgets layer every source (``HarnessOptions.budgets`` keeps each source's rules
+apart), so each budget can name where it came from.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pytest_nself_redis.checks.base import CheckResult, Status
 from pytest_nself_redis.checks.latency import SUITE_PLAN, LatencyPlan
 from pytest_nself_redis.context import EnvContext
-from pytest_nself_redis.latency.benchmark_json import write_benchmark_json
-from pytest_nself_redis.latency.budgets import COMMANDS, BudgetBook
+from pytest_nself_redis.latency.budgets import COMMANDS, BudgetBook, BudgetRules
 from pytest_nself_redis.latency.measure import CommandLatency
 from pytest_nself_redis.latency.sampler import clock_overhead
 from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, format_ms, meaningful
+from pytest_nself_redis.plugin.benchmark_json import write_benchmark_json
 from pytest_nself_redis.reporting.charts import Bar, CommandChart, latency_section
 
-OPTION = "nself_budget"
-ENVIRONMENT_VARIABLE = "NSELF_BUDGET"
 
-
-def _lines(raw: Any) -> list[str]:
-    if not raw:
-        return []
-    if isinstance(raw, str):
-        raw = raw.replace(";", "\n").splitlines()
-    return [str(item).strip() for item in raw if str(item).strip()]
-
-
-def budget_book(config: pytest.Config, context: EnvContext) -> BudgetBook:
+def budget_book(rules: BudgetRules, context: EnvContext) -> BudgetBook:
     """Defaults, ini, env files, NSELF_BUDGET and --nself-budget, in that order (later wins)."""
     return BudgetBook.resolve(
-        context.name,
-        context.resolved.values,
-        ini=_lines(config.getini(OPTION)),
-        environ=_lines(os.environ.get(ENVIRONMENT_VARIABLE)),
-        option=_lines(config.getoption(OPTION)),
+        context.name, context.resolved.values, ini=rules.ini, environ=rules.environ, option=rules.option
     )
 
 
@@ -61,10 +43,8 @@ class LatencySession:
     outcomes: dict[str, CheckResult] = field(default_factory=dict)
 
     @classmethod
-    def start(
-        cls, config: pytest.Config, context: EnvContext, plan: LatencyPlan = SUITE_PLAN
-    ) -> LatencySession:
-        budgets = budget_book(config, context)
+    def start(cls, rules: BudgetRules, context: EnvContext, plan: LatencyPlan = SUITE_PLAN) -> LatencySession:
+        budgets = budget_book(rules, context)
         session = cls(context.name, budgets, plan)
         session.plan = replace(plan, budgets=budgets, record=session.record)
         return session

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nself_redis.plugin.html_report import HtmlReport
 from pytest_nself_redis.reporting.environment import EnvReport
-from pytest_nself_redis.reporting.html import HtmlReport, alert, html_table, summary_table
+from pytest_nself_redis.reporting.html import alert, html_table, summary_table
 from pytest_nself_redis.reporting.junit import CaseRecord, write_junit
 
 

@@ -1,0 +1,11 @@
+"""What a doctor run can be asked for, and how its options are spelled.
+
+Light on purpose: the CLI declares ``nself-redis doctor``'s parser (and answers
+``--help``) from these without loading the checks.
+"""
+
+# In report order. queue.bullmq (a Node round trip) is not safe, so it is left to the suites.
+DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "latency")
+# How doctor spells the options messages name.
+URL_FLAG = "--redis-url"
+CA_FLAG = "--redis-ca"
