@@ -6,7 +6,7 @@ Used by the ``latency`` checks (``pytest_nself_redis.checks.latency``), the suit
 
 from pytest_nself_redis.latency.budgets import COMMANDS, Budget, BudgetBook, BudgetError
 from pytest_nself_redis.latency.measure import CommandLatency, measure
-from pytest_nself_redis.latency.sampler import SamplerError, ServerAddress, clock_overhead
+from pytest_nself_redis.latency.sampler import SamplerError, clock_overhead
 from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, Percentiles, format_ms
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "CommandLatency",
     "Percentiles",
     "SamplerError",
-    "ServerAddress",
     "clock_overhead",
     "format_ms",
     "measure",
