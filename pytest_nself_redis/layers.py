@@ -8,7 +8,6 @@ from the contract, with all three values in the message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,8 +141,8 @@ def config_promises(settings: RedisSettings) -> dict[str, Promise]:
     return {promise.id: promise for promise in promises}
 
 
-def compare_layers(promise: Promise, service: RedisService, live: Mapping[str, str] | None) -> LayerVerdict:
-    """Judge one promise; ``live`` is CONFIG GET output, or None when it could not be read."""
+def compare_layers(promise: Promise, service: RedisService, live: str | None) -> LayerVerdict:
+    """Judge one promise; ``live`` is the directive's CONFIG GET value, None when it is unknown."""
     args = service.args
     deployed = args.value(promise.directive)
     effective = deployed if deployed is not None else REDIS_DEFAULTS.get(promise.directive, "")
@@ -158,11 +157,7 @@ def compare_layers(promise: Promise, service: RedisService, live: Mapping[str, s
         )
     else:
         deployment_text = f"{where} sets --{promise.directive} {_show(promise, deployed)}"
-    live_value = (
-        normalise(promise.directive, live[promise.directive])
-        if (live is not None and promise.directive in live)
-        else None
-    )
+    live_value = None if live is None else normalise(promise.directive, live)
     live_text = (
         f"live {promise.directive}={_show(promise, live_value)}"
         if live_value is not None

@@ -20,12 +20,9 @@ import re
 import secrets
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any
 from urllib.parse import quote
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from pytest_nself_redis.checks.base import (
     CheckContext,
@@ -37,20 +34,13 @@ from pytest_nself_redis.checks.base import (
     verdict,
     warning,
 )
-from pytest_nself_redis.checks.config import config_get
-from pytest_nself_redis.checks.probing import refusal
-from pytest_nself_redis.checks.tls import (
-    CLOSED,
-    TIMED_OUT,
-    Wire,
-    encode_command,
-    exchange,
-    read_reply_line,
-    wire_of,
-)
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.compose.yaml_lines import LineDict, load_yaml_with_lines
 from pytest_nself_redis.errors import ComposeError
+from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.reads import config_get
+from pytest_nself_redis.live.refusals import explain
+from pytest_nself_redis.live.resp import CLOSED, TIMED_OUT, encode, exchange, read_reply_line
 from pytest_nself_redis.secrets import is_secret_name
 
 # nself refuses these as REDIS_PASSWORD (exact value, any case). Never put
@@ -95,19 +85,19 @@ def _needs_password(check_id: str, context: CheckContext) -> CheckResult | None:
     )
 
 
-def _wire(context: CheckContext) -> Wire:
-    return wire_of(context.client)
+def _address(context: CheckContext) -> ServerAddress:
+    return ServerAddress.of(context.client)
 
 
-def _probe(wire: Wire, *commands: bytes) -> list[str]:
+def _probe(address: ServerAddress, *commands: bytes) -> list[str]:
     try:
-        return exchange(wire, *commands)
+        return exchange(address, *commands)
     except OSError as problem:
         return [f"(connect failed: {problem.strerror or problem})"]
 
 
 def _unauthenticated_ping(context: CheckContext) -> str:
-    return _probe(_wire(context), encode_command("PING"))[0]
+    return _probe(_address(context), encode("PING"))[0]
 
 
 def _cite_password(context: CheckContext) -> str:
@@ -123,10 +113,10 @@ def noauth_before_auth(context: CheckContext) -> CheckResult:
     skip = _needs_password("auth.noauth", context)
     if skip is not None:
         return skip
-    wire = _wire(context)
-    reply = _probe(wire, encode_command("PING"))[0]
+    address = _address(context)
+    reply = _probe(address, encode("PING"))[0]
     head = f"Promise: a client that has not authenticated gets NOAUTH ({_cite_password(context)})."
-    seen = f"Seen: an unauthenticated PING on {wire.where()} got {reply}"
+    seen = f"Seen: an unauthenticated PING on {address.where()} got {reply}"
     if reply.startswith("+PONG"):
         seen += ": the server requires no password" + _requirepass_cause(context)
     return verdict("auth.noauth", reply.startswith("-NOAUTH"), f"{head} {seen}", _source(context), reply)
@@ -149,11 +139,11 @@ def wrong_password_is_refused(context: CheckContext) -> CheckResult:
     skip = _needs_password("auth.wrongpass", context)
     if skip is not None:
         return skip
-    wire = _wire(context)
+    address = _address(context)
     wrong = "nself-harness-wrong-" + secrets.token_hex(8)
-    replies = _probe(wire, encode_command("AUTH", wrong), encode_command("PING"))
+    replies = _probe(address, encode("AUTH", wrong), encode("PING"))
     head = f"Promise: a wrong password gets WRONGPASS ({_cite_password(context)})."
-    seen = f"Seen: AUTH with a wrong password on {wire.where()} got {replies[0]}"
+    seen = f"Seen: AUTH with a wrong password on {address.where()} got {replies[0]}"
     if len(replies) > 1:
         seen += f", then PING got {replies[1]}"
     kept = replies[0].startswith("-WRONGPASS") and not any(reply.startswith("+PONG") for reply in replies)
@@ -168,11 +158,11 @@ def right_password_works(context: CheckContext) -> CheckResult:
     skip = _needs_password("auth.right_password", context)
     if skip is not None:
         return skip
-    wire = _wire(context)
-    replies = _probe(wire, encode_command("AUTH", _password(context)), encode_command("PING"))
+    address = _address(context)
+    replies = _probe(address, encode("AUTH", _password(context)), encode("PING"))
     head = f"Promise: the password of the settings authenticates ({_cite_password(context)})."
     shown = ", then PING got ".join(replies)
-    seen = f"Seen: AUTH on {wire.where()} got {shown}"
+    seen = f"Seen: AUTH on {address.where()} got {shown}"
     if replies[0].startswith("-WRONGPASS"):
         seen += (
             ": the server requires a different password than REDIS_PASSWORD (a literal in the "
@@ -184,11 +174,11 @@ def right_password_works(context: CheckContext) -> CheckResult:
     return verdict("auth.right_password", kept, f"{head} {seen}", _source(context), replies)
 
 
-def password_url(wire: Wire, password: str) -> str:
+def password_url(address: ServerAddress, password: str) -> str:
     """``redis[s]://:PASSWORD@host:port/0`` with the password percent-encoded, as clients need it."""
-    scheme = "rediss" if wire.tls else "redis"
-    host = f"[{wire.host}]" if ":" in wire.host else wire.host
-    return f"{scheme}://:{quote(password, safe='')}@{host}:{wire.port}/0"
+    scheme = "rediss" if address.tls else "redis"
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    return f"{scheme}://:{quote(password, safe='')}@{host}:{address.port}/0"
 
 
 @check("auth.url_form", safe=True)
@@ -197,26 +187,15 @@ def url_form_works(context: CheckContext) -> CheckResult:
     skip = _needs_password("auth.url_form", context)
     if skip is not None:
         return skip
-    wire = _wire(context)
+    address = _address(context)
     password = _password(context)
-    options: dict[str, Any] = {
-        "socket_timeout": wire.timeout,
-        "socket_connect_timeout": wire.timeout,
-        "retry": Retry(NoBackoff(), 0),
-        "decode_responses": True,
-    }
-    if wire.tls:
-        # The run's TLS policy: verified unless the user passed the insecure option.
-        options.update(
-            ssl_ca_certs=wire.ca_cert,
-            ssl_cert_reqs="required" if wire.verify else "none",
-            ssl_check_hostname=wire.verify,
-        )
+    # The run's TLS policy: verified unless the user passed the insecure option.
+    options = address.client_options()
     encoded = password != quote(password, safe="")
-    scheme = "rediss" if wire.tls else "redis"
-    form = f"{scheme}://:{'<url-encoded password>' if encoded else '<password>'}@{wire.where()}/0"
+    scheme = "rediss" if address.tls else "redis"
+    form = f"{scheme}://:{'<url-encoded password>' if encoded else '<password>'}@{address.where()}/0"
     head = f"Promise: clients reach Redis through the URL form {form} ({_cite_password(context)})."
-    client = redis.Redis.from_url(password_url(wire, password), **options)
+    client = redis.Redis.from_url(password_url(address, password), **options)
     try:
         answered = client.ping()
         seen = "PONG" if answered is True else repr(answered)
@@ -248,8 +227,8 @@ def oversized_unauthenticated_request_is_refused(context: CheckContext) -> Check
     skip = _needs_password("auth.oversized_multibulk", context)
     if skip is not None:
         return skip
-    wire = _wire(context)
-    ping = _probe(wire, encode_command("PING"))[0]
+    address = _address(context)
+    ping = _probe(address, encode("PING"))[0]
     if not ping.startswith("-NOAUTH"):
         return skipped(
             "auth.oversized_multibulk",
@@ -263,7 +242,7 @@ def oversized_unauthenticated_request_is_refused(context: CheckContext) -> Check
         "huge request (*100 then $100000000 is refused or the connection closed)."
     )
     try:
-        with wire.open() as sock:
+        with address.open_socket() as sock:
             sent = 0
             for part in OVERSIZED_REQUEST:
                 try:
@@ -271,13 +250,13 @@ def oversized_unauthenticated_request_is_refused(context: CheckContext) -> Check
                     sent += 1
                 except OSError:
                     break  # refused and closed after the first line already
-            reply = read_reply_line(sock, min(REFUSAL_WAIT, wire.timeout))
-            after = read_reply_line(sock, min(REFUSAL_WAIT, wire.timeout)) if reply.startswith("-") else ""
+            reply = read_reply_line(sock, min(REFUSAL_WAIT, address.timeout))
+            after = read_reply_line(sock, min(REFUSAL_WAIT, address.timeout)) if reply.startswith("-") else ""
     except OSError as problem:
         reply, after = f"(connect failed: {problem.strerror or problem})", ""
     if reply.startswith("(connect failed"):
         return error(
-            "auth.oversized_multibulk", f"{head} Not checked: {wire.where()} {reply}", _source(context)
+            "auth.oversized_multibulk", f"{head} Not checked: {address.where()} {reply}", _source(context)
         )
     closed = any(line == CLOSED or line.startswith("(connection reset") for line in (reply, after))
     refused = reply.startswith("-") or closed
@@ -286,15 +265,15 @@ def oversized_unauthenticated_request_is_refused(context: CheckContext) -> Check
         closing = "; the server then closed the connection" if closed else ""
         return ok(
             "auth.oversized_multibulk",
-            f"{head} Kept: on {wire.where()} the header got {reply}{closing}",
+            f"{head} Kept: on {address.where()} the header got {reply}{closing}",
             _source(context),
             measured,
         )
-    waited = f"no reply within {min(REFUSAL_WAIT, wire.timeout):.1f} s" if reply == TIMED_OUT else reply
+    waited = f"no reply within {min(REFUSAL_WAIT, address.timeout):.1f} s" if reply == TIMED_OUT else reply
     return error(
         "auth.oversized_multibulk",
-        f"{head} Broken: on {wire.where()} the unauthenticated header got {waited}: the server accepted it "
-        "and waits for the 100 MB body, so it does not require a password" + _requirepass_cause(context),
+        f"{head} Broken: on {address.where()} the unauthenticated header got {waited}: the server accepted "
+        "it and waits for the 100 MB body, so it does not require a password" + _requirepass_cause(context),
         _source(context),
         measured,
     )
@@ -312,7 +291,7 @@ def no_acl_user_without_a_password(context: CheckContext) -> CheckResult:
     except redis.RedisError as problem:
         return skipped(
             "auth.acl_nopass",
-            f"ACL LIST is not allowed here ({refusal(problem)}), so the server's users cannot be checked",
+            f"ACL LIST is not allowed here ({explain(problem)}), so the server's users cannot be checked",
             _source(context),
         )
     users = [line.split() for line in rules if line.startswith("user ")]
@@ -624,8 +603,7 @@ def protected_mode_without_password(context: CheckContext) -> CheckResult:
     why = f"{setting.cite()}" if not _password(context) else "the running server answers without one"
     head = f"Promise: without a password ({why}) protected mode stays on, so only loopback clients get in."
     deployed = service.args.value("protected-mode")
-    live = config_get(context.client, "protected-mode")
-    live_value = live.get("protected-mode") if live else None
+    live_value = config_get(context.client, "protected-mode")
     measured = {"deployment": deployed, "live": live_value, "unauthenticated_ping": reply}
     if deployed == "no":
         return error(

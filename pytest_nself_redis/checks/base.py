@@ -25,7 +25,7 @@ import redis
 from pytest_nself_redis.checks.refusals import ROOTS, refusal_in
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
-from pytest_nself_redis.expiring import expiring
+from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.targets.base import Target
 
@@ -97,7 +97,7 @@ class CheckContext:
 
     def key_prefix(self, label: str) -> str:
         """A prefix unique to this run and call, for checks that write (and then delete)."""
-        return f"nself-harness:{self.run_id}:{label}{next(self._keys)}:"
+        return f"{HARNESS_PREFIX}{self.run_id}:{label}{next(self._keys)}:"
 
     def attribute(self, result: CheckResult) -> CheckResult:
         """One cause, one failure: an error quoting a server-wide refusal (MISCONF, READONLY, ...)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import re
 
-import redis
-from redis import exceptions as redis_errors
-
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped
 from pytest_nself_redis.layers import compare_layers, config_promises
-from pytest_nself_redis.server import version_tuple
+from pytest_nself_redis.live.reads import config_get, info, version_tuple
 
 # The promises traced by ``config.setting.<id>``, in report order.
 PROMISE_IDS = (
@@ -28,15 +25,6 @@ PROMISE_IDS = (
     "loglevel",
     "requirepass",
 )
-
-
-def config_get(client: redis.Redis, directive: str) -> dict[str, str] | None:
-    """CONFIG GET, or None where CONFIG is renamed or denied (deployment layer only then)."""
-    try:
-        result: dict[str, str] = client.config_get(directive)
-    except (redis_errors.ResponseError, redis_errors.NoPermissionError):
-        return None
-    return result
 
 
 def setting_reaches_the_server(context: CheckContext, promise_id: str) -> CheckResult:
@@ -86,7 +74,7 @@ def version_major_matches(context: CheckContext) -> CheckResult:
         return skipped("config.version", f"{setting.cite()} names no major version", str(setting.source))
     image_tag = service.image.rpartition(":")[2] if ":" in service.image else "latest"
     head = f"Promise: Redis {wanted}.x runs, as {setting.cite()} says."
-    live = str(context.client.info("server").get("redis_version", ""))
+    live = str(info(context.client, "server").get("redis_version", ""))
     if not live:
         return error("config.version", f"{head} Seen: INFO has no redis_version", str(setting.source))
     if _major(image_tag) != wanted:
@@ -141,8 +129,7 @@ def tls_setting_reaches_the_server(context: CheckContext) -> CheckResult:
     setting, service = context.settings.tls_enabled, context.service
     promised = setting.value
     deployed = service.args.value("tls-port") not in (None, "0")
-    live_config = config_get(context.client, "tls-port")
-    live_port = live_config.get("tls-port", "0") if live_config else None
+    live_port = config_get(context.client, "tls-port", absent="0")
     kind = "accepts TLS clients only" if promised else "speaks plain TCP (no TLS)"
     head = f"Promise: Redis {kind}, as {setting.cite()} says."
     if deployed != promised:

@@ -10,8 +10,9 @@ import itertools
 import time
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
-from pytest_nself_redis.checks.probing import clone, holds, probe, same, wait_until
-from pytest_nself_redis.expiring import without_ttls
+from pytest_nself_redis.checks.probing import holds, probe, same, wait_until
+from pytest_nself_redis.live.clients import clone
+from pytest_nself_redis.live.expiring import without_ttls
 
 HLL_ITEMS = 100_000
 HLL_BATCH = 10_000
@@ -317,7 +318,7 @@ def key_ttl_semantics(context: CheckContext) -> CheckResult:
 
 
 def _binary(context: CheckContext, prefix: str) -> tuple[str, object]:
-    raw = clone(context, decode_responses=False)
+    raw = clone(context.client, decode_responses=False)
     try:
         key = f"{prefix}bin".encode()
         payload = bytes(range(256)) * 4

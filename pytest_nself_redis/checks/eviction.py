@@ -19,7 +19,6 @@ from typing import Any
 import redis
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, skipped, verdict
-from pytest_nself_redis.checks.config import config_get
 from pytest_nself_redis.durability.fill import (
     HEADROOM,
     OOM_PROMISE,
@@ -31,7 +30,6 @@ from pytest_nself_redis.durability.fill import (
     Write,
     WriteTally,
     alternating,
-    delete_prefix,
     evicted_keys,
     existing,
     fill_to_limit,
@@ -44,8 +42,10 @@ from pytest_nself_redis.durability.fill import (
     write_keys,
     write_until_evicted,
 )
-from pytest_nself_redis.expiring import without_ttls
 from pytest_nself_redis.layers import compare_layers, config_promises
+from pytest_nself_redis.live.expiring import without_ttls
+from pytest_nself_redis.live.keys import delete_prefix
+from pytest_nself_redis.live.reads import config_get
 from pytest_nself_redis.project.settings import EVICTION_POLICIES
 
 POLICIES = EVICTION_POLICIES
@@ -435,12 +435,12 @@ class Scale:
         )
 
 
-def _layer_problems(context: CheckContext, live: dict[str, str] | None) -> list[str]:
+def _layer_problems(context: CheckContext, live: dict[str, str | None]) -> list[str]:
     promises = config_promises(context.settings)
     problems = []
     for promise_id in ("maxmemory", "maxmemory-policy"):
         promise = promises[promise_id]
-        verdict_ = compare_layers(promise, context.service, live)
+        verdict_ = compare_layers(promise, context.service, live[promise.directive])
         if not verdict_.ok:
             problems.append(verdict_.message)
     return problems
@@ -471,13 +471,13 @@ def configured_policy_holds(context: CheckContext) -> CheckResult:
         )
     # Keys without a TTL are part of what it watches: no TTLs added (destructive, opt-in on attach).
     client = without_ttls(context.client)
-    live = config_get(client, "maxmemory*")
-    if live is None:
+    live = {name: config_get(client, name) for name in ("maxmemory", "maxmemory-policy")}
+    if live["maxmemory"] is None:
         return skipped(
             check_id, "CONFIG is not available on this server, so the limit cannot be read", source
         )
     problems = _layer_problems(context, live)
-    configured_limit = int(live.get("maxmemory", "0"))
+    configured_limit = int(live["maxmemory"])
     if configured_limit == 0:
         return error(
             check_id,

@@ -22,10 +22,11 @@ from pytest_nself_redis.checks.base import (
     skipped,
     verdict,
 )
-from pytest_nself_redis.checks.config import config_get
-from pytest_nself_redis.checks.probing import is_refused, refusal
 from pytest_nself_redis.checks.refusals import refusal_in
-from pytest_nself_redis.expiring import SCRATCH_TTL_SECONDS
+from pytest_nself_redis.live import reads
+from pytest_nself_redis.live.expiring import SCRATCH_TTL_SECONDS
+from pytest_nself_redis.live.reads import Unreadable, config_get, info_field, info_number
+from pytest_nself_redis.live.refusals import explain, is_refused
 
 HEADROOM = 0.9
 # The INFO fields behind the monitoring bundle's metrics (docs/suites/monitoring.md).
@@ -43,29 +44,7 @@ MONITORING_FIELDS = (
 
 
 def _info(context: CheckContext) -> dict[str, Any]:
-    info: dict[str, Any] = context.client.info("everything")
-    return info
-
-
-class Unreadable(Exception):
-    """INFO lacks a field a check reads, or holds a value Redis never writes there; the
-    message says which (a proxy or fork that rewrites INFO must not crash the report)."""
-
-
-def info_field(info: dict[str, Any], name: str) -> Any:
-    if name not in info:
-        raise Unreadable(f"INFO has no {name}")
-    return info[name]
-
-
-def info_number(info: dict[str, Any], name: str) -> int:
-    value = info_field(info, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise Unreadable(f"INFO {name}={value!r} is not a number")
-    try:
-        return int(value)
-    except ValueError:
-        raise Unreadable(f"INFO {name}={value!r} is not a number") from None
+    return reads.info(context.client, "everything")
 
 
 @check("health.ping", safe=True)
@@ -142,7 +121,7 @@ def accepts_writes(context: CheckContext) -> CheckResult:
         deleted = context.client.delete(key)
     except redis_errors.RedisError as problem:
         if is_refused(problem):
-            return refused("health.writes", f"{promise} Seen: SET {refusal(problem)}")
+            return refused("health.writes", f"{promise} Seen: SET {explain(problem)}")
         return error("health.writes", f"{promise} Seen: SET refused: {_refusal_text(context, problem)}")
     finally:
         with contextlib.suppress(redis_errors.RedisError):
@@ -166,9 +145,12 @@ def _refusal_text(context: CheckContext, problem: Exception) -> str:
         text = f"{known.code} {text}"
     live = ""
     if known.code == "NOREPLICAS":
-        config = config_get(context.client, "min-replicas-*") or {}
-        live = "; live " + ", ".join(f"{name}={value}" for name, value in sorted(config.items()))
-    return f"{text} ({known.remedy}{live if live != '; live ' else ''})"
+        names = ("min-replicas-max-lag", "min-replicas-to-write")
+        seen = [
+            f"{name}={value}" for name in names if (value := config_get(context.client, name)) is not None
+        ]
+        live = f"; live {', '.join(seen)}" if seen else ""
+    return f"{text} ({known.remedy}{live})"
 
 
 @check("health.rdb_status", safe=True)

@@ -19,8 +19,11 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.latency.budgets import COMMANDS, Budget, BudgetBook
 from pytest_nself_redis.latency.measure import CommandLatency, measure
 from pytest_nself_redis.latency.sampler import SamplerError
-from pytest_nself_redis.latency.server_stats import config_value, latencystats, slowlog
+from pytest_nself_redis.latency.server_stats import latencystats, slowlog
 from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, format_ms, meaningful
+from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.reads import config_get
+from pytest_nself_redis.live.refusals import says_noperm
 
 # The suite: enough samples for a p99.9 backed by 5 values beyond it, in well under
 # a second per command on loopback; the time cap keeps a slow server from taking minutes.
@@ -53,16 +56,6 @@ class LatencyPlan:
 
 
 SUITE_PLAN = LatencyPlan(SUITE_SAMPLES, SUITE_WARMUP, SUITE_MAX_SECONDS)
-
-
-def doctor_plan(samples: int = DOCTOR_SAMPLES, budgets: BudgetBook | None = None) -> LatencyPlan:
-    """A short-sample plan for ``nself-redis doctor`` (a few hundred round trips per command)."""
-    return LatencyPlan(samples, max(1, min(DOCTOR_WARMUP, samples // 5)), DOCTOR_MAX_SECONDS, budgets)
-
-
-def _timeout(context: CheckContext) -> float:
-    configured = context.client.connection_pool.connection_kwargs.get("socket_timeout")
-    return float(configured) if configured else 5.0
 
 
 def _promise(command: str, budgets: dict[str, Budget]) -> str:
@@ -127,11 +120,11 @@ def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None 
             context.key_prefix("latency"),
             samples=plan.samples,
             warmup=plan.warmup,
-            timeout=_timeout(context),
+            timeout=ServerAddress.of(context.client).timeout,
             max_seconds=plan.max_seconds,
         )
     except SamplerError as failure:
-        if "NOPERM" in str(failure) or "no permissions" in str(failure):
+        if says_noperm(str(failure)):
             # Whether this user may run the command is the auth/queue suites' question.
             return skipped(
                 check_id, f"{command} is not allowed for this user, so it was not timed: {failure}"
@@ -163,7 +156,7 @@ def slowlog_within_budget(context: CheckContext, plan: LatencyPlan | None = None
         entries = slowlog(context.client)
     except Exception as failure:
         return skipped(check_id, f"SLOWLOG is not readable here ({failure})")
-    threshold = config_value(context.client, "slowlog-log-slower-than")
+    threshold = config_get(context.client, "slowlog-log-slower-than")
     logged_from = "an unknown threshold (CONFIG GET denied)"
     if threshold is not None:
         if int(threshold) < 0:
@@ -249,17 +242,6 @@ def env_budgets(env: EnvContext, environ: Mapping[str, str] | None = None) -> Bu
     raw = (os.environ if environ is None else environ).get("NSELF_BUDGET", "")
     rules = [item.strip() for item in raw.replace(";", "\n").splitlines() if item.strip()]
     return BudgetBook.resolve(env.name, env.resolved.values, environ=rules)
-
-
-def quick_check(
-    context: CheckContext, samples: int = DOCTOR_SAMPLES, budgets: BudgetBook | None = None
-) -> list[CheckResult]:
-    """Every latency check with a short sample: what ``nself-redis doctor`` runs."""
-    plan = doctor_plan(samples, budgets)
-    results = [within_budget(context, command, plan) for command in COMMANDS]
-    results.append(slowlog_within_budget(context, plan))
-    results.append(server_side_within_budget(context, plan))
-    return results
 
 
 def _command_check(command: str) -> Callable[[CheckContext], CheckResult]:

@@ -9,7 +9,6 @@ grow by as much, and evaluate the alert rules against the live values and settin
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from redis import exceptions as redis_errors
@@ -23,8 +22,9 @@ from pytest_nself_redis.checks.base import (
     verdict,
     warning,
 )
-from pytest_nself_redis.checks.health import Unreadable, info_number
-from pytest_nself_redis.checks.probing import Broken, holds, probe, refusal, wait_until
+from pytest_nself_redis.checks.probing import Broken, holds, probe, wait_until
+from pytest_nself_redis.live.reads import Unreadable, info, info_number
+from pytest_nself_redis.live.refusals import explain
 
 # redis_exporter metric <- INFO field (docs/suites/monitoring.md).
 METRICS: dict[str, str] = {
@@ -57,14 +57,14 @@ class InfoUnavailable(Broken):
 def read_metrics(context: CheckContext) -> dict[str, int]:
     """Every exporter metric from one INFO call (raises InfoUnavailable naming the cause)."""
     try:
-        info: dict[str, Any] = context.client.info("everything")
+        fields = info(context.client, "everything")
     except redis_errors.RedisError as redis_error:
-        raise InfoUnavailable(f"INFO {refusal(redis_error)}") from None
-    missing = [f"{name} <- {field}" for name, field in METRICS.items() if field not in info]
+        raise InfoUnavailable(f"INFO {explain(redis_error)}") from None
+    missing = [f"{name} <- {field}" for name, field in METRICS.items() if field not in fields]
     not_numbers = [
-        f"{name} <- {field}={info[field]!r}"
+        f"{name} <- {field}={fields[field]!r}"
         for name, field in METRICS.items()
-        if field in info and (not isinstance(info[field], int) or info[field] < 0)
+        if field in fields and (not isinstance(fields[field], int) or fields[field] < 0)
     ]
     if missing or not_numbers:
         parts = []
@@ -73,7 +73,7 @@ def read_metrics(context: CheckContext) -> dict[str, int]:
         if not_numbers:
             parts.append(f"not a non-negative integer: {', '.join(not_numbers)}")
         raise InfoUnavailable("; ".join(parts))
-    return {name: int(info[field]) for name, field in METRICS.items()}
+    return {name: int(fields[field]) for name, field in METRICS.items()}
 
 
 @check("monitoring.metrics", safe=True)
@@ -86,7 +86,7 @@ def every_metric_is_derived(context: CheckContext) -> CheckResult:
     try:
         up = 1 if context.client.ping() else 0
     except redis_errors.RedisError as redis_error:
-        return error("monitoring.metrics", f"{promise} Seen: redis_up=0, PING {refusal(redis_error)}")
+        return error("monitoring.metrics", f"{promise} Seen: redis_up=0, PING {explain(redis_error)}")
     try:
         metrics = read_metrics(context)
     except InfoUnavailable as unavailable:
@@ -271,13 +271,13 @@ def connections_alert_can_work(context: CheckContext) -> CheckResult:
     )
     try:
         metrics = read_metrics(context)
-        maxclients = info_number(context.client.info("clients"), "maxclients")
+        maxclients = info_number(info(context.client, "clients"), "maxclients")
     except Unreadable as unreadable:
         return error("monitoring.connections_alert", f"{promise} Seen: {unreadable}", str(setting.source))
     except InfoUnavailable as unavailable:
         return error("monitoring.connections_alert", f"{promise} Seen: {unavailable}", str(setting.source))
     except redis_errors.RedisError as redis_error:
-        return error("monitoring.connections_alert", f"{promise} Seen: INFO {refusal(redis_error)}")
+        return error("monitoring.connections_alert", f"{promise} Seen: INFO {explain(redis_error)}")
     connected = metrics["redis_connected_clients"]
     measured = {"connected_clients": connected, "maxclients": maxclients}
     if connected > CONNECTIONS_ALERT_THRESHOLD:

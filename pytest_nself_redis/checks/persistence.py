@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, error, skipped, verdict
-from pytest_nself_redis.checks.config import config_get
 from pytest_nself_redis.durability.lifecycle import Outcome, ScenarioError, exercise
 from pytest_nself_redis.durability.modes import (
     CRASH,
@@ -26,6 +25,7 @@ from pytest_nself_redis.durability.modes import (
 )
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.layers import compare_layers, config_promises
+from pytest_nself_redis.live.reads import config_get
 from pytest_nself_redis.project.settings import RedisSettings, Setting
 from pytest_nself_redis.targets.base import Target
 

@@ -19,7 +19,8 @@ import redis
 from redis.client import PubSub
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
-from pytest_nself_redis.checks.probing import Broken, clone, holds, probe, same
+from pytest_nself_redis.checks.probing import Broken, holds, probe, same
+from pytest_nself_redis.live.clients import clone
 
 # How long a subscriber may take to confirm or to receive, on a busy 2-core machine.
 WAIT_SECONDS = 5.0
@@ -152,7 +153,7 @@ def pattern_subscriptions_match(context: CheckContext) -> CheckResult:
 
 def _order(context: CheckContext, prefix: str) -> tuple[str, Any]:
     channel = f"{prefix}ordered"
-    publishers = [clone(context) for _ in range(PUBLISHERS)]
+    publishers = [clone(context.client) for _ in range(PUBLISHERS)]
     failures: list[BaseException] = []
 
     def publish(number: int, publisher: redis.Redis) -> None:
@@ -269,7 +270,7 @@ def publish_to_nobody_counts_zero(context: CheckContext) -> CheckResult:
 def _large(context: CheckContext, prefix: str) -> tuple[str, Any]:
     channel = f"{prefix}large"
     payload = os.urandom(LARGE_MESSAGE_BYTES)
-    raw = clone(context, decode_responses=False)
+    raw = clone(context.client, decode_responses=False)
     try:
         with _listener(raw) as subscriber:
             _subscribe(subscriber, channels=[channel])

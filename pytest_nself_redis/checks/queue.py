@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import redis
 from redis import exceptions as redis_errors
@@ -29,18 +28,12 @@ from pytest_nself_redis.checks.base import (
     skipped,
     warning,
 )
-from pytest_nself_redis.checks.probing import (
-    Later,
-    clone,
-    endpoint_of,
-    holds,
-    probe,
-    refusal,
-    same,
-    scratch,
-)
-from pytest_nself_redis.expiring import HARNESS_PREFIX
-from pytest_nself_redis.server import version_tuple
+from pytest_nself_redis.checks.probing import Later, holds, probe, same, scratch
+from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.clients import clone
+from pytest_nself_redis.live.expiring import HARNESS_PREFIX
+from pytest_nself_redis.live.reads import config_get, info, version_tuple
+from pytest_nself_redis.live.refusals import explain
 
 # Looking for BullMQ's keys: at most this many SCAN calls (of 1000) and seconds, this many named.
 QUEUE_SCAN_CALLS = 100
@@ -60,19 +53,14 @@ return {decoded.name, tostring(decoded.attempts), string.len(packed)}
 """
 
 
-def _info(client: redis.Redis, section: str) -> dict[str, Any]:
-    info: dict[str, Any] = client.info(section)
-    return info
-
-
 @check("queue.version", safe=True)
 def version_is_supported(context: CheckContext) -> CheckResult:
     """the Redis version is one BullMQ accepts (>= 5.0.0; >= 6.2.0 recommended)"""
     promise = "Promise: BullMQ accepts this Redis (it refuses below 5.0.0 and warns below 6.2.0)."
     try:
-        version = str(_info(context.client, "server")["redis_version"])
+        version = str(info(context.client, "server")["redis_version"])
     except redis_errors.RedisError as redis_error:
-        return error("queue.version", f"{promise} Seen: INFO server {refusal(redis_error)}")
+        return error("queue.version", f"{promise} Seen: INFO server {explain(redis_error)}")
     parsed = version_tuple(version)
     if parsed < MINIMUM_VERSION:
         return error(
@@ -119,7 +107,7 @@ def queues_here(context: CheckContext) -> tuple[bool, str]:
     try:
         found, looked = _bullmq_keys(context.client)
     except redis_errors.RedisError as problem:
-        return False, f"no queue here: {setting.cite()}; BullMQ keys not looked for ({refusal(problem)})"
+        return False, f"no queue here: {setting.cite()}; BullMQ keys not looked for ({explain(problem)})"
     if found:
         return True, f"queues run here: BullMQ keys found ({', '.join(found)})"
     return False, f"no queue here: {setting.cite()} and no BullMQ key in {looked}"
@@ -131,9 +119,9 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
     setting = context.settings.maxmemory_policy
     promise = f"Promise: no queue key is ever evicted: maxmemory-policy is noeviction ({setting.cite()})."
     try:
-        policy = str(_info(context.client, "memory")["maxmemory_policy"])
+        policy = str(info(context.client, "memory")["maxmemory_policy"])
     except (redis_errors.RedisError, KeyError) as failure:
-        cause = refusal(failure) if isinstance(failure, redis_errors.RedisError) else "no maxmemory_policy"
+        cause = explain(failure) if isinstance(failure, redis_errors.RedisError) else "no maxmemory_policy"
         return error("queue.eviction_policy", f"{promise} Seen: INFO memory {cause}", str(setting.source))
     if policy == "noeviction":
         return ok(
@@ -180,14 +168,11 @@ def aof_is_on(context: CheckContext) -> CheckResult:
         f"({setting.cite()})."
     )
     try:
-        aof = int(_info(context.client, "persistence")["aof_enabled"])
+        aof = int(info(context.client, "persistence")["aof_enabled"])
     except (redis_errors.RedisError, KeyError) as failure:
-        cause = refusal(failure) if isinstance(failure, redis_errors.RedisError) else "no aof_enabled"
+        cause = explain(failure) if isinstance(failure, redis_errors.RedisError) else "no aof_enabled"
         return error("queue.aof", f"{promise} Seen: INFO persistence {cause}", str(setting.source))
-    try:
-        fsync = context.client.config_get("appendfsync").get("appendfsync")
-    except redis_errors.RedisError:
-        fsync = None  # CONFIG denied or renamed: judge by INFO alone
+    fsync = config_get(context.client, "appendfsync")  # None: CONFIG denied or renamed, judge by INFO
     measured = {"aof_enabled": aof, "appendfsync": fsync}
     if not aof:
         return warning(
@@ -248,7 +233,7 @@ def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
     first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
     same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
     # Its own socket timeout: the block may last WAKE_BOUND_SECONDS whatever the client's is.
-    reader = clone(context, socket_timeout=WAKE_BOUND_SECONDS + 2)
+    reader = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
     try:
         started = time.monotonic()
         same(
@@ -290,7 +275,7 @@ def streams_work(context: CheckContext) -> CheckResult:
 
 def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
     client, key = context.client, f"{prefix}marker"
-    waiter = clone(context, socket_timeout=WAKE_BOUND_SECONDS + 2)
+    waiter = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
     try:
         started = time.monotonic()
         same(
@@ -333,13 +318,13 @@ def bzpopmin_with_subsecond_timeout(context: CheckContext) -> CheckResult:
 
 def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
     name = "nself-harness-" + prefix.split(":")[1]
-    connection = clone(context)
+    connection = clone(context.client)
     try:
         same("CLIENT SETNAME", connection.client_setname(name), True)
         same("CLIENT GETNAME", connection.client_getname(), name)
         listed = [entry for entry in context.client.client_list() if entry.get("name") == name]
         same("CLIENT LIST entries carrying the name", len(listed), 1)
-        version = _info(connection, "server").get("redis_version")
+        version = info(connection, "server").get("redis_version")
         holds(version, "INFO server has no redis_version")
     finally:
         connection.close()
@@ -376,19 +361,9 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
         if _require_node():
             return error("queue.bullmq", f"{promise} Not run: {reason} (and ${REQUIRE_NODE_ENV} is set)")
         return skipped("queue.bullmq", reason)
-    endpoint = endpoint_of(context.client)
-    connection = node.Connection(
-        endpoint.host,
-        endpoint.port,
-        endpoint.db,
-        endpoint.username,
-        endpoint.password,
-        endpoint.ca_certs,
-        tls=endpoint.tls,
-        verify=endpoint.verify,
-    )
+    address = ServerAddress.of(context.client)
     with scratch(context, "bullmq") as prefix:
-        result = node.run_roundtrip(connection, prefix.rstrip(":"), readiness.directory)
+        result = node.run_roundtrip(address, prefix.rstrip(":"), readiness.directory)
     versions = ", ".join(f"{name} {result.get(name, '?')}" for name in ("bullmq", "ioredis", "node"))
     said = [text for text in result.get("warnings", []) if text]
     bullmq_said = f" BullMQ said: {' | '.join(said)}" if said else ""

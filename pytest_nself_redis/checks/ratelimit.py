@@ -17,11 +17,9 @@ the real-clock phases use a 0.2 s window. Every key is written under a namespace
 from __future__ import annotations
 
 import math
-import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -40,10 +38,13 @@ from pytest_nself_redis.checks.base import (
     verdict,
     warning,
 )
+from pytest_nself_redis.live.clients import clone
+from pytest_nself_redis.live.keys import scan_prefix, scratch
+from pytest_nself_redis.live.reads import config_get
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.ratelimit.base import MICROS, Decision, Limiter, LimiterSpec, ManualClock
 from pytest_nself_redis.ratelimit.limiters import BUILTIN_LIMITERS
-from pytest_nself_redis.ratelimit.probes import fresh_client, greedy, hammer, probe_bucket, probe_window
+from pytest_nself_redis.ratelimit.probes import greedy, hammer, probe_bucket, probe_window
 
 PROBE_LIMIT_CAP = 200
 """N above this is scaled down for the probes (the algorithms do not depend on N's size)."""
@@ -89,40 +90,6 @@ def contract_of(settings: RedisSettings) -> Contract:
     )
 
 
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([\\*?\[\]])", r"\\\1", text)
-
-
-def keys_under(client: redis.Redis, prefix: str, budget: int = SCAN_BUDGET) -> list[str]:
-    """Keys starting with ``prefix`` (SCAN, at most ``budget`` calls)."""
-    found: list[str] = []
-    cursor = 0
-    for _ in range(budget):
-        cursor, batch = client.scan(cursor, match=f"{_glob_escape(prefix)}*", count=1000)
-        found.extend(key if isinstance(key, str) else key.decode() for key in batch)
-        if int(cursor) == 0:
-            break
-    return found
-
-
-def delete_under(client: redis.Redis, prefix: str) -> int:
-    keys = keys_under(client, prefix)
-    deleted = 0
-    for start in range(0, len(keys), 500):
-        deleted += int(client.unlink(*keys[start : start + 500]))
-    return deleted
-
-
-@contextmanager
-def scratch(context: CheckContext, namespace: str | None, label: str) -> Iterator[str]:
-    """A namespace for one check's keys; everything under it is deleted afterwards."""
-    prefix = namespace if namespace is not None else context.key_prefix(f"ratelimit-{label}")
-    try:
-        yield prefix
-    finally:
-        delete_under(context.client, prefix)
-
-
 def _token(label: str) -> str:
     return f"{label}-{secrets.token_hex(3)}"
 
@@ -144,7 +111,9 @@ def _guarded(check_id: str, what: str) -> Callable[[PerLimiterCheck], Callable[.
     def wrap(function: PerLimiterCheck) -> Callable[..., CheckResult]:
         def run(context: CheckContext, spec: LimiterSpec, namespace: str | None = None) -> CheckResult:
             contract = contract_of(context.settings)
-            with scratch(context, namespace, check_id.rsplit(".", 1)[1].replace("_", "-")) as prefix:
+            label = check_id.rsplit(".", 1)[1].replace("_", "-")
+            own = namespace if namespace is not None else context.key_prefix(f"ratelimit-{label}")
+            with scratch(context.client, own, max_calls=SCAN_BUDGET) as prefix:
                 try:
                     return function(context, spec, prefix)
                 except Exception as failure:  # the limiter under test is user code
@@ -510,7 +479,7 @@ def keys_have_ttls(context: CheckContext, spec: LimiterSpec, prefix: str) -> Che
         limiter.hit(f"{token}-a")
     limiter.hit(f"{token}-b")
     needed_ms = round(spec.ttl_windows * contract.window * 1000)
-    keys = sorted(keys_under(client, prefix))
+    keys = sorted(scan_prefix(client, prefix, max_calls=SCAN_BUDGET))
     ttls = {key: int(client.pttl(key)) for key in keys}
     problems = []
     if not keys:
@@ -540,7 +509,9 @@ def keys_have_ttls(context: CheckContext, spec: LimiterSpec, prefix: str) -> Che
             longest = max(longest, decision.reset_after)
     waited = min(max(longest, spec.ttl_windows * REAL_WINDOW), 2 * REAL_WINDOW) + 0.06
     time.sleep(waited)
-    lingering = {key: int(client.pttl(key)) for key in keys_under(client, real_prefix)}
+    lingering = {
+        key: int(client.pttl(key)) for key in scan_prefix(client, real_prefix, max_calls=SCAN_BUDGET)
+    }
     if lingering:
         problems.append(
             f"with a {REAL_WINDOW}s window, {waited:.2f}s later key(s) still exist: "
@@ -591,7 +562,7 @@ def one_clock(context: CheckContext, spec: LimiterSpec, prefix: str) -> CheckRes
     """two callers agree on time (Redis TIME or an injected clock), not each its own"""
     contract = contract_of(context.settings)
     n = contract.limit
-    other = fresh_client(context.client, max_connections=1)
+    other = clone(context.client, max_connections=1)
     try:
         callers = {
             "A": _build(context, spec, prefix, None),
@@ -650,14 +621,6 @@ SAFE_POLICY_NOTE = (
 )
 
 
-def live_policy(client: redis.Redis) -> str | None:
-    try:
-        value: dict[str, str] = client.config_get("maxmemory-policy")
-    except (redis_errors.ResponseError, redis_errors.NoPermissionError):
-        return None
-    return value.get("maxmemory-policy")
-
-
 @check("ratelimit.eviction_risk", safe=True)
 def eviction_risk(context: CheckContext) -> CheckResult:
     """the eviction policy's risk to limiter keys is reported"""
@@ -672,7 +635,7 @@ def eviction_risk(context: CheckContext) -> CheckResult:
             f"limiter state is not kept in Redis ({settings.rate_limit_store.cite()})",
             str(setting.source),
         )
-    live = live_policy(context.client)
+    live = config_get(context.client, "maxmemory-policy")
     policy = live or setting.value
     where = f"{setting.cite()}" + (f", live {live}" if live and live != setting.value else "")
     head = f"Promise: limits survive memory pressure ({where}, {settings.maxmemory.cite()})."
@@ -702,7 +665,7 @@ def eviction_demonstration(client: redis.Redis, settings: RedisSettings, spec: L
     see whether a limited key survives: the measured side of ``eviction_risk``."""
     cid = "ratelimit.eviction_risk"
     contract = contract_of(settings)
-    policy = live_policy(client) or settings.maxmemory_policy.value
+    policy = config_get(client, "maxmemory-policy") or settings.maxmemory_policy.value
     used = int(client.info("memory")["used_memory"])
     client.config_set("maxmemory", str(used + 512 * 1024))
     limiter = spec(client, namespace="", limit=contract.limit, window=contract.window)

@@ -22,7 +22,8 @@ from typing import Any
 import redis
 
 from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
-from pytest_nself_redis.checks.probing import clone, holds, probe, same, wait_until
+from pytest_nself_redis.checks.probing import holds, probe, same, wait_until
+from pytest_nself_redis.live.clients import clone
 
 SESSION_FIELDS = ("session_id", "user_id", "created_at", "last_accessed_at", "expires_at", "data")
 LONG_TTL_MS = 60_000
@@ -174,7 +175,7 @@ def _expiry(context: CheckContext, prefix: str) -> tuple[str, object]:
         gone,
         f"a session with a {SHORT_TTL_MS} ms TTL was still served after {EXPIRY_WAIT_SECONDS:.0f} s",
     )
-    other = clone(context)
+    other = clone(context.client)
     try:
         same("GET from another connection after expiry", store.get(session_id, other), None)
     finally:
@@ -261,7 +262,7 @@ def _revocation(context: CheckContext, prefix: str) -> tuple[str, object]:
     mine = [store.create("u1", LONG_TTL_MS, {"device": n})["session_id"] for n in range(3)]
     theirs = store.create("u2", LONG_TTL_MS, {})["session_id"]
     same("the user's active sessions", sorted(store.active("u1")), sorted(mine))
-    other = clone(context)
+    other = clone(context.client)
     try:
         same("DEL of the revoked session", store.revoke("u1", mine[0]), 1)
         same("GET of the revoked session from another connection", store.get(mine[0], other), None)

@@ -19,15 +19,16 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis import __version__
-from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Status
-from pytest_nself_redis.checks.probing import delete_prefix
+from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, RegisteredCheck, Status
 from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
 from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
 from pytest_nself_redis.errors import UnreachableError
-from pytest_nself_redis.expiring import HARNESS_PREFIX, expiring
+from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
+from pytest_nself_redis.live.keys import delete_prefix
+from pytest_nself_redis.live.reads import server_version
+from pytest_nself_redis.live.refusals import Kind, classify
 from pytest_nself_redis.project.model import NselfProject
-from pytest_nself_redis.server import server_version
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
@@ -116,32 +117,8 @@ def _outcome(check_id: str, context: CheckContext) -> CheckResult:
             f"{registered.title}: stopped, deadline reached while it ran",
             measured=DEADLINE_MARK,
         )
-    except redis_errors.NoPermissionError as error:
-        return CheckResult(
-            check_id,
-            registered.suite,
-            Status.SKIPPED,
-            f"{registered.title}: not allowed for this user ({error})",
-        )
-    except redis_errors.ResponseError as error:
-        if "NOPERM" in str(error) or "unknown command" in str(error).lower():
-            return CheckResult(
-                check_id, registered.suite, Status.SKIPPED, f"{registered.title}: not allowed here ({error})"
-            )
-        return CheckResult(
-            check_id,
-            registered.suite,
-            Status.ERROR,
-            f"{registered.title}: the server answered with an error: {error}",
-        )
-    except redis_errors.TimeoutError:
-        return CheckResult(
-            check_id, registered.suite, Status.ERROR, f"{registered.title}: no reply within the timeout"
-        )
-    except redis_errors.ConnectionError as error:
-        return CheckResult(
-            check_id, registered.suite, Status.ERROR, f"{registered.title}: the connection failed ({error})"
-        )
+    except redis_errors.RedisError as error:
+        return _raised(registered, error)
     except Exception as error:
         # One check's surprise (a reply Redis never gives, a bug) is its error, never the report's.
         return CheckResult(
@@ -150,6 +127,26 @@ def _outcome(check_id: str, context: CheckContext) -> CheckResult:
             Status.ERROR,
             f"{registered.title}: the check could not complete ({type(error).__name__}: {error})",
         )
+
+
+def _raised(registered: RegisteredCheck, error: redis_errors.RedisError) -> CheckResult:
+    """A Redis error a check let through: a refusal to this user (ACL, a renamed command) is a
+    skip, as doctor may run as a deliberately limited user; anything else is an error."""
+    kind = classify(error)
+    title, suite = registered.title, registered.suite
+    if kind is Kind.ACL and isinstance(error, redis_errors.NoPermissionError):
+        return CheckResult(
+            registered.id, suite, Status.SKIPPED, f"{title}: not allowed for this user ({error})"
+        )
+    if kind in (Kind.ACL, Kind.UNKNOWN_COMMAND):
+        return CheckResult(registered.id, suite, Status.SKIPPED, f"{title}: not allowed here ({error})")
+    if kind is Kind.TIMEOUT:
+        return CheckResult(registered.id, suite, Status.ERROR, f"{title}: no reply within the timeout")
+    if kind is Kind.CONNECTION:
+        return CheckResult(registered.id, suite, Status.ERROR, f"{title}: the connection failed ({error})")
+    return CheckResult(
+        registered.id, suite, Status.ERROR, f"{title}: the server answered with an error: {error}"
+    )
 
 
 def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:

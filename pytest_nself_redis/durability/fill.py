@@ -31,7 +31,6 @@ from redis.client import Pipeline
 
 SLACK = 4096
 HEADROOM = 100 * 1024
-OOM_REPLY = "OOM command not allowed when used memory > 'maxmemory'."
 OOM_PROMISE = "OOM command not allowed when used memory > 'maxmemory'"
 MAX_BATCH = 512
 # Bytes of commands per pipeline near the limit: well inside the 16 KiB a client's query
@@ -296,20 +295,6 @@ def existing(client: redis.Redis, keys: Iterable[str]) -> set[str]:
             pipe.exists(name)
         found.update(name for name, there in zip(chunk, pipe.execute(), strict=True) if there)
     return found
-
-
-def delete_prefix(client: redis.Redis, prefix: str, batch: int = 1000) -> int:
-    """UNLINK every key under ``prefix`` (allowed even at maxmemory under noeviction)."""
-    deleted = 0
-    doomed: list[str] = []
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        doomed.append(key if isinstance(key, str) else key.decode())
-        if len(doomed) >= batch:
-            deleted += int(client.unlink(*doomed))
-            doomed.clear()
-    if doomed:
-        deleted += int(client.unlink(*doomed))
-    return deleted
 
 
 def measure_write_rate(

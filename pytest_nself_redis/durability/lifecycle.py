@@ -174,10 +174,9 @@ def exercise(target: Target, mode: PersistenceMode, scenario: str, prefix: str) 
     write_acknowledged(client, f"{prefix}base:", BASE_KEYS, log)
     save_at = force_save_point(client) if mode.crash_rule == "save_point" else None
     stream_s = stream_seconds(mode, scenario)
-    password = target.endpoint.password.reveal() or None
     writer = StreamWriter(
-        target.connection_kwargs(
-            password, socket_timeout=STREAM_SOCKET_TIMEOUT_S, socket_connect_timeout=STREAM_SOCKET_TIMEOUT_S
+        target.endpoint.redis_kwargs(
+            socket_timeout=STREAM_SOCKET_TIMEOUT_S, socket_connect_timeout=STREAM_SOCKET_TIMEOUT_S
         ),
         f"{prefix}stream:",
         log,

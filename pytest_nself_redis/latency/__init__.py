@@ -8,7 +8,7 @@ from the options, charts, benchmark JSON) is ``pytest_nself_redis.plugin.latency
 from pytest_nself_redis.durations import format_ms
 from pytest_nself_redis.latency.budgets import COMMANDS, Budget, BudgetBook, BudgetError
 from pytest_nself_redis.latency.measure import CommandLatency, measure
-from pytest_nself_redis.latency.sampler import SamplerError, ServerAddress, clock_overhead
+from pytest_nself_redis.latency.sampler import SamplerError, clock_overhead
 from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, Percentiles
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "CommandLatency",
     "Percentiles",
     "SamplerError",
-    "ServerAddress",
     "clock_overhead",
     "format_ms",
     "measure",

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import redis
 
-from pytest_nself_redis.latency.resp import ReplyError
-from pytest_nself_redis.latency.sampler import CLOCK, RawConnection, SamplerError, ServerAddress, quiet_gc
+from pytest_nself_redis.latency.sampler import CLOCK, RawConnection, SamplerError, quiet_gc, shown
 from pytest_nself_redis.latency.stats import Percentiles
 from pytest_nself_redis.latency.workloads import SCRIPT, workload
+from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.resp import ReplyError
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,6 @@ def measure(
         durations_ns=tuple(durations),
         percentiles=Percentiles.of(durations),
         warmup=warmup,
-        server=address.describe(),
+        server=shown(address),
         seconds=time.monotonic() - started,
     )

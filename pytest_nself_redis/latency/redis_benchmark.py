@@ -21,7 +21,6 @@ import csv
 import io
 import secrets
 import shutil
-import ssl
 import statistics
 import subprocess
 import time
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 import redis
 
 from pytest_nself_redis.latency.measure import measure
-from pytest_nself_redis.latency.sampler import ServerAddress
+from pytest_nself_redis.live.address import ServerAddress
 
 BINARY = "redis-benchmark"
 REQUESTS = 1000
@@ -128,12 +127,17 @@ def _arguments(address: ServerAddress, requests: int) -> list[str]:
     arguments = [*where, "-c", "1", "-n", str(requests), "-t", "ping", "--csv"]
     if address.db:
         arguments += ["--dbnum", str(address.db)]
-    if address.tls_files is not None:
+    if address.tls:
         arguments.append("--tls")
-        if address.tls is not None and address.tls.verify_mode == ssl.CERT_NONE:
+        if not address.verify:
             arguments.append("--insecure")  # only with the user's insecure option
-        for name, path in address.tls_files.items():
-            arguments += [f"--{name}", path]
+        for name, path in (
+            ("cacert", address.ca_file),
+            ("cert", address.cert_file),
+            ("key", address.key_file),
+        ):
+            if path:
+                arguments += [f"--{name}", path]
     return arguments
 
 
@@ -212,7 +216,7 @@ def compare(
         )
     shown = " ".join([BINARY, *_arguments(address, requests)])
     comparison = OverheadComparison(
-        requests, shown + (" --user <throwaway> -a ********" if needs_auth else ""), address.tls is not None
+        requests, shown + (" --user <throwaway> -a ********" if needs_auth else ""), address.tls
     )
     user = ThrowawayUser(client, run_id) if needs_auth else None
     budget = max(30.0, requests * 0.01)

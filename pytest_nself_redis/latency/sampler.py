@@ -18,11 +18,9 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import redis
-
-from pytest_nself_redis.latency.resp import (
+from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.resp import (
     INCOMPLETE,
     ProtocolError,
     ReplyError,
@@ -30,9 +28,6 @@ from pytest_nself_redis.latency.resp import (
     first_error,
     replies_end,
 )
-from pytest_nself_redis.secrets import Secret
-from pytest_nself_redis.targets.base import tls_context as client_tls_context
-from pytest_nself_redis.targets.base import verifies
 
 CLOCK = "time.perf_counter_ns"
 # A kernel receive/send timeout on a blocking socket: EAGAIN, or "want read/write" under TLS.
@@ -41,59 +36,13 @@ _clock = time.perf_counter_ns
 _RECV = 1 << 16
 
 
-@dataclass(frozen=True)
-class ServerAddress:
-    """Where and how to connect, taken from a redis-py client (so TLS and auth match)."""
-
-    host: str | None
-    port: int | None
-    unix_path: str | None
-    username: str | None
-    password: Secret
-    db: int
-    timeout: float
-    tls: ssl.SSLContext | None = None
-    tls_files: dict[str, str] | None = None
-
-    @classmethod
-    def of(cls, client: redis.Redis, timeout: float = 5.0) -> ServerAddress:
-        kwargs: dict[str, Any] = client.connection_pool.connection_kwargs
-        tls_context = None
-        tls_files = None
-        if issubclass(client.connection_pool.connection_class, redis.SSLConnection):
-            tls_files = {
-                name: str(kwargs[key])
-                for name, key in (
-                    ("cacert", "ssl_ca_certs"),
-                    ("cert", "ssl_certfile"),
-                    ("key", "ssl_keyfile"),
-                )
-                if kwargs.get(key)
-            }
-            # The client's policy: verified unless the user passed the insecure option.
-            tls_context = client_tls_context(tls_files.get("cacert"), verifies(kwargs))
-            if "cert" in tls_files:
-                tls_context.load_cert_chain(tls_files["cert"], tls_files.get("key"))
-        configured = kwargs.get("socket_timeout")
-        return cls(
-            host=kwargs.get("host"),
-            port=kwargs.get("port"),
-            unix_path=kwargs.get("path"),
-            username=kwargs.get("username"),
-            password=Secret(kwargs.get("password") or ""),
-            db=int(kwargs.get("db") or 0),
-            timeout=float(configured) if configured else timeout,
-            tls=tls_context,
-            tls_files=tls_files,
-        )
-
-    def describe(self) -> str:
-        where = self.unix_path or f"{self.host}:{self.port}"
-        return f"{'TLS ' if self.tls else ''}{where}"
-
-
 class SamplerError(Exception):
     """The sampler could not complete a round trip: the message says which and why."""
+
+
+def shown(address: ServerAddress) -> str:
+    """The server as sampler messages name it (no credentials)."""
+    return f"{'TLS ' if address.tls else ''}{address.where()}"
 
 
 def _set_kernel_timeouts(sock: socket.socket, seconds: float) -> None:
@@ -113,20 +62,14 @@ class RawConnection:
     def open(self) -> RawConnection:
         address = self.address
         try:
-            if address.unix_path:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(address.timeout)
-                sock.connect(address.unix_path)
-            else:
-                sock = socket.create_connection((address.host, address.port), timeout=address.timeout)
+            sock = address.open_socket()  # the TLS handshake too, within the timeout
+            if not address.unix_path:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if address.tls is not None:
-                sock = address.tls.wrap_socket(sock, server_hostname=address.host)  # handshake: timed out
             # Blocking with kernel timeouts: bounded, without a poll() per round trip.
             sock.settimeout(None)
             _set_kernel_timeouts(sock, address.timeout)
         except OSError as error:
-            raise SamplerError(f"cannot connect to {address.describe()}: {error}") from None
+            raise SamplerError(f"cannot connect to {shown(address)}: {error}") from None
         self._sock = sock
         if address.password:
             auth = ("AUTH", address.username, address.password.reveal()) if address.username else None
@@ -158,12 +101,12 @@ class RawConnection:
             data = self.sock.recv(_RECV)
         except _TIMEOUTS:
             raise SamplerError(
-                f"no reply from {self.address.describe()} within {self.address.timeout:g} s"
+                f"no reply from {shown(self.address)} within {self.address.timeout:g} s"
             ) from None
         except OSError as error:
-            raise SamplerError(f"connection to {self.address.describe()} failed: {error}") from None
+            raise SamplerError(f"connection to {shown(self.address)} failed: {error}") from None
         if not data:
-            raise SamplerError(f"{self.address.describe()} closed the connection")
+            raise SamplerError(f"{shown(self.address)} closed the connection")
         return data
 
     def call(self, payload: bytes, replies: int = 1, what: str = "command") -> bytes:
@@ -207,13 +150,13 @@ class RawConnection:
                     end = _complete(data, replies)
             except _TIMEOUTS:
                 raise SamplerError(
-                    f"no reply from {self.address.describe()} within {self.address.timeout:g} s "
+                    f"no reply from {shown(self.address)} within {self.address.timeout:g} s "
                     f"(round trip {index + 1} of {count})"
                 ) from None
             except OSError as error:
-                raise SamplerError(f"connection to {self.address.describe()} failed: {error}") from None
+                raise SamplerError(f"connection to {shown(self.address)} failed: {error}") from None
             if not data:
-                raise SamplerError(f"{self.address.describe()} closed the connection")
+                raise SamplerError(f"{shown(self.address)} closed the connection")
             durations[index] = stop - start
             if data[0] == 45 or (replies > 1 and first_error(data, replies) is not None):
                 raise ReplyError(f"answered -{first_error(data, replies)}")

@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from pytest_nself_redis.latency.budgets import parse_percentile
+from pytest_nself_redis.live.reads import info
 
 SLOWLOG_ENTRIES = 128
 _SHOWN_ARGS = 60
@@ -58,26 +59,17 @@ def slowlog(client: redis.Redis, count: int = SLOWLOG_ENTRIES) -> list[SlowEntry
     return entries
 
 
-def config_value(client: redis.Redis, name: str) -> str | None:
-    """CONFIG GET of one directive, or None where CONFIG is denied or renamed."""
-    try:
-        values: dict[str, str] = client.config_get(name)
-    except redis.RedisError:
-        return None
-    return values.get(name)
-
-
 def latencystats(client: redis.Redis) -> dict[str, dict[str, float]] | None:
     """Server-side percentiles in ms per command name (lower case), or None when the
     server does not track them (Redis < 7.0, or ``latency-tracking no``)."""
     try:
-        info: dict[str, Any] = client.info("latencystats")
+        fields = info(client, "latencystats")
     except redis.RedisError:
         return None
-    if not info:
+    if not fields:
         return None
     found: dict[str, dict[str, float]] = {}
-    for key, value in info.items():
+    for key, value in fields.items():
         if not key.startswith("latency_percentiles_usec_"):
             continue
         command = key.removeprefix("latency_percentiles_usec_")

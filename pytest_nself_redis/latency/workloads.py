@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import redis
 
-from pytest_nself_redis.expiring import SCRATCH_TTL_SECONDS
 from pytest_nself_redis.latency.budgets import COMMANDS
-from pytest_nself_redis.latency.resp import Arg, encode, encode_many
+from pytest_nself_redis.live.expiring import SCRATCH_TTL_SECONDS
+from pytest_nself_redis.live.resp import Arg, encode, encode_many
 
 VALUE = b"v" * 64
 PIPELINE_DEPTH = 16

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_nself_redis.secrets import Secret
+from pytest_nself_redis.live.address import ServerAddress
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_FILES = ("package.json", "package-lock.json")
@@ -158,24 +158,8 @@ def install(directory: str | os.PathLike[str] | None = None, timeout: float = IN
     return status(where)
 
 
-@dataclass(frozen=True)
-class Connection:
-    """Where the round trip connects. TLS is used whenever ``tls`` (a ``rediss://`` endpoint),
-    verified against ``ca_certs`` or the system's CAs, host name included, unless ``verify``
-    is False (the user's insecure option)."""
-
-    host: str
-    port: int
-    db: int = 0
-    username: str | None = None
-    password: Secret = field(default_factory=lambda: Secret(""))
-    ca_certs: str | None = None
-    tls: bool = False
-    verify: bool = True
-
-
 def run_roundtrip(
-    connection: Connection,
+    address: ServerAddress,
     prefix: str,
     directory: Path,
     *,
@@ -183,25 +167,27 @@ def run_roundtrip(
     delay_ms: int = 400,
     timeout: float = 30.0,
 ) -> dict[str, Any]:
-    """Run the BullMQ round trip; returns its JSON result (``ok`` false with ``error`` on failure)."""
+    """Run the BullMQ round trip against ``address`` (TLS under the run's policy: verified against
+    its CA or the system's, host name included, unless the user's insecure option); returns its
+    JSON result (``ok`` false with ``error`` on failure)."""
     node = find_binary("node", NODE_ENV)
     if node is None:
         return {"ok": False, "stage": "start", "error": "node not found"}
     env = {key: value for key, value in os.environ.items() if not key.startswith("NSELF_REDIS_")}
     env.update(
-        NSELF_REDIS_HOST=connection.host,
-        NSELF_REDIS_PORT=str(connection.port),
-        NSELF_REDIS_DB=str(connection.db),
+        NSELF_REDIS_HOST=address.host,
+        NSELF_REDIS_PORT=str(address.port),
+        NSELF_REDIS_DB=str(address.db),
     )
-    if connection.username:
-        env["NSELF_REDIS_USERNAME"] = connection.username
-    if connection.password:
-        env["NSELF_REDIS_PASSWORD"] = connection.password.reveal()
-    if connection.tls:
+    if address.username:
+        env["NSELF_REDIS_USERNAME"] = address.username
+    if address.password:
+        env["NSELF_REDIS_PASSWORD"] = address.password.reveal()
+    if address.tls:
         env["NSELF_REDIS_TLS"] = "1"
-        if connection.ca_certs:
-            env["NSELF_REDIS_TLS_CA"] = connection.ca_certs
-        if not connection.verify:
+        if address.ca_file:
+            env["NSELF_REDIS_TLS_CA"] = address.ca_file
+        if not address.verify:
             env["NSELF_REDIS_TLS_INSECURE"] = "1"
     command = [
         node,

@@ -15,7 +15,7 @@ import redis
 from pytest_nself_redis.checks import CheckContext
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
-from pytest_nself_redis.expiring import expiring
+from pytest_nself_redis.live.expiring import expiring
 from pytest_nself_redis.plugin.keyspace import Keyspace
 from pytest_nself_redis.plugin.run import get_run
 from pytest_nself_redis.project.model import NselfProject

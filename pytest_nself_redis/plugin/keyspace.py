@@ -7,43 +7,29 @@ from collections.abc import Iterator
 
 import redis
 
+from pytest_nself_redis.live.expiring import HARNESS_PREFIX
+from pytest_nself_redis.live.keys import delete_prefix, scan_prefix
+
 _counter = itertools.count(1)
 
 
 class Keyspace:
-    """A unique prefix; ``cleanup`` deletes every key under it and nothing else.
-
-    The prefix holds only ``[a-z0-9:-]``, so it is safe as a SCAN pattern.
-    """
+    """A unique prefix; ``cleanup`` deletes every key under it and nothing else (the prefix is
+    escaped before it becomes a SCAN pattern, so it can never match more)."""
 
     def __init__(self, client: redis.Redis, run_id: str, label: str = "t") -> None:
         self.client = client
-        self.prefix = f"nself-harness:{run_id}:{label}{next(_counter)}:"
-        self.created: set[str] = set()
+        self.prefix = f"{HARNESS_PREFIX}{run_id}:{label}{next(_counter)}:"
 
     def key(self, name: str = "") -> str:
-        key = f"{self.prefix}{name}"
-        self.created.add(key)
-        return key
+        return f"{self.prefix}{name}"
 
     def __call__(self, name: str = "") -> str:
         return self.key(name)
 
     def existing(self) -> Iterator[str]:
-        for key in self.client.scan_iter(match=f"{self.prefix}*", count=1000):
-            yield key if isinstance(key, str) else key.decode()
+        yield from scan_prefix(self.client, self.prefix)
 
     def cleanup(self) -> int:
-        """Delete what this keyspace created (named or written under its prefix)."""
-        doomed = set(self.existing()) | self.created
-        deleted = 0
-        batch: list[str] = []
-        for key in doomed:
-            batch.append(key)
-            if len(batch) == 500:
-                deleted += int(self.client.unlink(*batch))
-                batch.clear()
-        if batch:
-            deleted += int(self.client.unlink(*batch))
-        self.created.clear()
-        return deleted
+        """Delete every key under the prefix (every key ``key`` named starts with it)."""
+        return delete_prefix(self.client, self.prefix)

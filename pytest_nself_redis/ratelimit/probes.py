@@ -22,19 +22,8 @@ from typing import Any
 
 import redis
 
+from pytest_nself_redis.live.clients import clone
 from pytest_nself_redis.ratelimit.base import Limiter, LimiterSpec, ManualClock
-
-
-def fresh_client(client: redis.Redis, max_connections: int | None = None) -> redis.Redis:
-    """A client with its own connection pool, same server, credentials and kind as ``client``
-    (safe to call in a forked child: nothing is shared with the parent's sockets)."""
-    pool = client.connection_pool
-    kwargs = dict(pool.connection_kwargs)
-    return type(client)(
-        connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class, max_connections=max_connections, **kwargs
-        )
-    )
 
 
 def greedy(limiter: Limiter, key: str, clock: ManualClock, at_us: int, cap: int) -> int:
@@ -242,7 +231,7 @@ def _caller(job: _Job, label: str, go: Any, results: Any) -> None:
     allowed = denied = 0
     ready = False
     try:
-        client = fresh_client(job.client, max_connections=1)
+        client = clone(job.client, max_connections=1)
         client.ping()
         clock = ManualClock()
         clock.set_us(job.now_us)

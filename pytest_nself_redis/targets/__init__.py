@@ -9,17 +9,16 @@ from typing import TYPE_CHECKING
 from pytest_nself_redis.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from pytest_nself_redis.targets.base import Endpoint, Target, TargetOptions
+    from pytest_nself_redis.targets.base import Target, TargetOptions
     from pytest_nself_redis.targets.select import make_target, resolve_kind
 
 TARGET_KINDS = ("auto", "docker", "process", "attach")
 
-__all__ = ["TARGET_KINDS", "Endpoint", "Target", "TargetOptions", "make_target", "resolve_kind"]
+__all__ = ["TARGET_KINDS", "Target", "TargetOptions", "make_target", "resolve_kind"]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "Endpoint": "base",
         "Target": "base",
         "TargetOptions": "base",
         "make_target": "select",

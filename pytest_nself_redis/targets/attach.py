@@ -16,8 +16,9 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
+from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.secrets import MASK, Secret, redact_url, split_url, url_password
-from pytest_nself_redis.targets.base import LOOPBACK, Endpoint, Target, TargetOptions, TlsFiles
+from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
 URL_FORM = "redis[s]://[:password@]host:port[/db]"
@@ -48,7 +49,7 @@ def endpoint_from_url(
     insecure: bool = False,
     url_flag: str = "--nself-redis-url",
     ca_flag: str = "--nself-redis-ca",
-) -> Endpoint:
+) -> ServerAddress:
     """``redis://`` or ``rediss://`` (TLS: certificate and host name verified with ``ca_cert``
     or the system's CAs; not verified only with ``insecure``, the user's explicit choice).
 
@@ -77,19 +78,19 @@ def endpoint_from_url(
     db_text = location.path.lstrip("/") or "0"
     if not _DB.fullmatch(db_text):
         raise TargetError(f"{url_flag} {shown}: the path must be a db number")
-    tls = None
-    if location.scheme.lower() == "rediss":
-        ca_path = _ca_file(ca_cert, ca_flag) if ca_cert is not None else None
-        tls = TlsFiles(ca_cert=ca_path, verify=not insecure)
-    elif ca_cert is not None:
+    tls = location.scheme.lower() == "rediss"
+    if ca_cert is not None and not tls:
         raise TargetError(f"{ca_flag} applies only to a rediss:// {url_flag} (TLS); {shown} is not one")
-    return Endpoint(
+    ca_path = _ca_file(ca_cert, ca_flag) if ca_cert is not None else None
+    return ServerAddress(
         host=location.hostname,
         port=port,
         password=Secret(unquote(parts.password or "")),
         username=unquote(parts.username) if parts.username else None,
-        tls=tls,
         db=int(db_text),
+        tls=tls,
+        ca_file=str(ca_path) if ca_path is not None else None,
+        verify=not (tls and insecure),
     )
 
 
@@ -119,7 +120,7 @@ class AttachTarget(Target):
             if not planned.password and context.password_variable:
                 # A URL without a password takes it from the environment (kept out of argv).
                 planned = replace(planned, password=context.settings.password.value)
-            self._planned = planned
+            self._planned = replace(planned, timeout=options.socket_timeout)
             self._how = options.url_flag
         else:
             settings = context.settings
@@ -128,7 +129,9 @@ class AttachTarget(Target):
                     f"cannot attach: {settings.port.cite()} publishes no host port; "
                     "pass --nself-redis-url redis://host:port"
                 )
-            self._planned = Endpoint(LOOPBACK, settings.port.value, settings.password.value)
+            self._planned = ServerAddress(
+                LOOPBACK, settings.port.value, settings.password.value, timeout=options.socket_timeout
+            )
             self._how = f"{settings.port.cite()}"
 
     def start(self) -> None:
@@ -184,8 +187,7 @@ class AttachTarget(Target):
 
     def _untrusted(self, where: str, error: str) -> str:
         found = re.search(r"certificate verify failed: ([^(]+)", error)
-        tls = self._planned.tls
-        against = tls.ca_cert if tls is not None and tls.ca_cert else "the system's CAs"
+        against = self._planned.ca_file or "the system's CAs"
         return (
             f"{where} presented a TLS certificate this run does not trust "
             f"({found.group(1).strip() if found else 'certificate verify failed'}; checked against "

@@ -1,21 +1,20 @@
-"""What every target offers: an endpoint, clients, and (when launched) a lifecycle."""
+"""What every target offers: an endpoint (a ``ServerAddress``), clients, and (when launched) a
+lifecycle."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets.readiness import Readiness
 
@@ -50,50 +49,12 @@ class TargetOptions:
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """The CA clients verify the server with (None: the system's CAs), and for launched
-    servers the certificate and key they serve. ``verify`` is False only when the user
-    asked for it (--nself-redis-insecure, doctor --insecure): then nothing is checked."""
+    """The certificates a launched server serves: the CA its clients verify it with, and the
+    server's own certificate and key."""
 
-    ca_cert: Path | None
-    cert: Path | None = None
-    key: Path | None = None
-    verify: bool = True
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int
-    password: Secret
-    username: str | None = None
-    tls: TlsFiles | None = None
-    db: int = 0
-
-    @property
-    def unverified_tls(self) -> bool:
-        """TLS without certificate checks: only with the user's explicit insecure option."""
-        return self.tls is not None and not self.tls.verify
-
-    def describe(self) -> str:
-        scheme = "rediss" if self.tls else "redis"
-        auth = ":********@" if self.password else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{auth}{host}:{self.port}/{self.db}"
-
-
-def tls_context(ca_cert: str | None, verify: bool = True) -> ssl.SSLContext:
-    """For sockets of our own: certificate checked against ``ca_cert`` (None: the system's CAs)
-    and host name checked; nothing checked only when ``verify`` is False (the insecure option)."""
-    context = ssl.create_default_context(cafile=ca_cert)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def verifies(kwargs: dict[str, Any]) -> bool:
-    """Whether redis-py connection settings check the server's certificate (its default does)."""
-    return kwargs.get("ssl_cert_reqs", "required") not in (ssl.CERT_NONE, "none", None)
+    ca_cert: Path
+    cert: Path
+    key: Path
 
 
 def free_loopback_port() -> int:
@@ -123,7 +84,9 @@ class Target(ABC):
     def __init__(self, context: EnvContext, options: TargetOptions) -> None:
         self.context = context
         self.options = options
-        self._endpoint: Endpoint | None = None
+        self._endpoint: ServerAddress | None = None
+        # A launched server's own certificates (TLS deployments only).
+        self.server_tls: TlsFiles | None = None
         self._clients: list[redis.Redis] = []
         self._shared: redis.Redis | None = None
         self.ready_seconds: float | None = None
@@ -131,7 +94,7 @@ class Target(ABC):
 
     # -- endpoint and clients -------------------------------------------------
     @property
-    def endpoint(self) -> Endpoint:
+    def endpoint(self) -> ServerAddress:
         if self._endpoint is None:
             raise TargetError(f"the {self.kind} target has not been started")
         return self._endpoint
@@ -146,40 +109,25 @@ class Target(ABC):
         password = self.context.service.args.value("requirepass")
         return Secret(password or "")
 
-    def connection_kwargs(self, password: str | None, **overrides: Any) -> dict[str, Any]:
-        endpoint = self.endpoint
-        kwargs: dict[str, Any] = {
-            "host": endpoint.host,
-            "port": endpoint.port,
-            "db": endpoint.db,
-            "password": password,
-            "username": endpoint.username if password else None,
-            "socket_timeout": self.options.socket_timeout,
-            "socket_connect_timeout": self.options.socket_timeout,
-            "decode_responses": True,
-            # redis-py retries refused connections with backoff by default, which hides
-            # crashes and costs a second per refusal; the harness wants the error at once.
-            "retry": Retry(NoBackoff(), 0),
-        }
-        if endpoint.tls is not None:
-            # Certificate and host name are checked (launched servers' certificates name
-            # localhost and 127.0.0.1); only the explicit insecure option turns both off.
-            verify = endpoint.tls.verify
-            kwargs.update(
-                ssl=True,
-                ssl_ca_certs=str(endpoint.tls.ca_cert) if endpoint.tls.ca_cert else None,
-                ssl_cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
-                ssl_check_hostname=verify,
-            )
-        kwargs.update(overrides)
-        return kwargs
+    def launched_endpoint(self, port: int, tls: TlsFiles | None) -> ServerAddress:
+        """Where a server this run launched listens: loopback, the deployment's password, and
+        TLS verified against the run's own CA (its certificate names localhost and 127.0.0.1)."""
+        self.server_tls = tls
+        return ServerAddress(
+            LOOPBACK,
+            port,
+            password=self.deployed_password(),
+            tls=tls is not None,
+            ca_file=str(tls.ca_cert) if tls is not None else None,
+            timeout=self.options.socket_timeout,
+        )
 
     def client(self, **overrides: Any) -> redis.Redis:
         """An authenticated client (the deployment's or the URL's password). Without
         overrides the same client is shared, so the harness holds few connections."""
         if not overrides and self._shared is not None:
             return self._shared
-        client = redis.Redis(**self.connection_kwargs(self.endpoint.password.reveal() or None, **overrides))
+        client = redis.Redis(**self.endpoint.redis_kwargs(**overrides))
         self._clients.append(client)
         if not overrides:
             self._shared = client
@@ -187,9 +135,13 @@ class Target(ABC):
 
     def connect(self, password: str | None = None, **overrides: Any) -> redis.Redis:
         """A client that does not authenticate unless given a password."""
-        client = redis.Redis(**self.connection_kwargs(password, **overrides))
+        client = redis.Redis(**self.endpoint.redis_kwargs(password=password, **overrides))
         self._clients.append(client)
         return client
+
+    def probe_client(self) -> redis.Redis:
+        """A short-timeout client for readiness polls (not kept: the poll closes it)."""
+        return redis.Redis(**self.endpoint.redis_kwargs(socket_timeout=1.0, socket_connect_timeout=1.0))
 
     def close_clients(self) -> None:
         for client in self._clients:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import docker
-import redis
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.models.volumes import Volume
@@ -26,7 +25,6 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import (
     LOOPBACK,
-    Endpoint,
     Target,
     TargetOptions,
     ensure_port_free,
@@ -137,7 +135,7 @@ class DockerTarget(Target):
         if self._uses_tls():
             self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
             tls = prepare_tls(self._tls_dir, self._tls_owner())
-        self._endpoint = Endpoint(LOOPBACK, self.host_port, self.deployed_password(), tls=tls)
+        self._endpoint = self.launched_endpoint(self.host_port, tls)
         self._create_container(labels)
         self._wait_ready()
 
@@ -186,7 +184,7 @@ class DockerTarget(Target):
     def _wait_ready(self) -> None:
         self.starts += 1
         self.readiness = wait_until_ready(
-            self._probe_client,
+            self.probe_client,
             what=f"container {self.name} ({self.image}) on {LOOPBACK}:{self.host_port}",
             timeout=self.options.startup_timeout,
             is_running=self._is_running,
@@ -194,15 +192,6 @@ class DockerTarget(Target):
             address=(self.endpoint.host, self.endpoint.port),
         )
         self.ready_seconds = self.readiness.seconds
-
-    def _probe_client(self) -> redis.Redis:
-        return redis.Redis(
-            **self.connection_kwargs(
-                self.endpoint.password.reveal() or None,
-                socket_timeout=1.0,
-                socket_connect_timeout=1.0,
-            )
-        )
 
     def _is_running(self) -> bool:
         if self.container is None:

@@ -16,8 +16,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-import redis
-
 from pytest_nself_redis.compose.redis_args import (
     SECRET_DIRECTIVES,
     RedisArgs,
@@ -30,7 +28,6 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import (
     LOOPBACK,
-    Endpoint,
     Target,
     TargetOptions,
     ensure_port_free,
@@ -193,7 +190,7 @@ class ProcessTarget(Target):
         if self.options.host_port:
             ensure_port_free(port)
         tls = prepare_tls(self.workdir / "tls") if self._uses_tls() else None
-        self._endpoint = Endpoint(LOOPBACK, port, self.deployed_password(), tls=tls)
+        self._endpoint = self.launched_endpoint(port, tls)
         self.argv = self.build_argv(port, tls.cert.parent if tls and tls.cert else None)
         self._log_path = self.workdir / "redis.log"
         self._spawn()
@@ -217,7 +214,7 @@ class ProcessTarget(Target):
         if not wait:
             return
         self.readiness = wait_until_ready(
-            self._probe_client,
+            self.probe_client,
             what=f"redis-server on {LOOPBACK}:{self.endpoint.port}",
             timeout=self.options.startup_timeout,
             is_running=lambda: self.process is not None and self.process.poll() is None,
@@ -226,15 +223,6 @@ class ProcessTarget(Target):
             explain_exit=self._explain_exit,
         )
         self.ready_seconds = self.readiness.seconds
-
-    def _probe_client(self) -> redis.Redis:
-        return redis.Redis(
-            **self.connection_kwargs(
-                self.endpoint.password.reveal() or None,
-                socket_timeout=1.0,
-                socket_connect_timeout=1.0,
-            )
-        )
 
     def _explain_exit(self, tail: str) -> str:
         if "Address already in use" in tail:

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_nself_redis.checks import REGISTRY, CheckContext, Status, auth, tls
 from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.base import free_loopback_port
 from tests.auth.conftest import ContextMaker
@@ -93,7 +94,7 @@ def test_tls_checks_measure_the_handshake(check_context: ContextMaker) -> None:
     accepted = tls.accepts_tls_clients(context)
     assert accepted.status is Status.OK, accepted.message
     assert "certificate and host name verified against " in accepted.message
-    ca_cert = tls.wire_of(context.client).ca_cert
+    ca_cert = ServerAddress.of(context.client).ca_file
     assert ca_cert is not None
     assert ca_cert in accepted.message
     assert accepted.measured["tls_version"].startswith("TLSv1.")

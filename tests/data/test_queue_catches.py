@@ -212,9 +212,10 @@ def test_node_setup_check_says_what_is_missing(tmp_path: Path) -> None:
 def tls_server(tmp_path: Path, launch: Launcher) -> tuple[Path, Target, Path]:
     project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
     target = launch(project, "prod")
-    assert target.endpoint.tls is not None
-    assert target.endpoint.tls.ca_cert is not None
-    return project, target, target.endpoint.tls.ca_cert
+    assert target.endpoint.tls
+    assert target.server_tls is not None
+    assert target.endpoint.ca_file == str(target.server_tls.ca_cert)
+    return project, target, target.server_tls.ca_cert
 
 
 def bullmq_through(

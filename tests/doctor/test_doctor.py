@@ -412,9 +412,10 @@ def on_a_terminal(*args: str) -> str:
 def tls_target(tmp_path: Path, launch: Launcher) -> tuple[Path, Target, Path]:
     project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
     target = launch(project, "prod")
-    assert target.endpoint.tls is not None
-    assert target.endpoint.tls.ca_cert is not None
-    return project, target, target.endpoint.tls.ca_cert
+    assert target.endpoint.tls
+    assert target.server_tls is not None
+    assert target.endpoint.ca_file == str(target.server_tls.ca_cert)
+    return project, target, target.server_tls.ca_cert
 
 
 def test_sends_nothing_to_a_certificate_it_does_not_trust(tmp_path: Path, launch: Launcher) -> None:

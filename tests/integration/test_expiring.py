@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from pytest_nself_redis.expiring import SCRATCH_TTL_SECONDS, expiring, without_ttls
+from pytest_nself_redis.live.expiring import SCRATCH_TTL_SECONDS, expiring, without_ttls
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE

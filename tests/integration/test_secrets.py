@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from pytest_nself_redis import node
-from pytest_nself_redis.checks.probing import endpoint_of
 from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.base import Target, TargetOptions
 from pytest_nself_redis.targets.process import ProcessTarget
@@ -125,9 +124,10 @@ def tls_project(tmp_path: Path) -> Path:
 
 def tls_files(target: Target) -> Path:
     """The CA of a launched TLS server (ca.key lies beside it)."""
-    assert target.endpoint.tls is not None
-    assert target.endpoint.tls.ca_cert is not None
-    return target.endpoint.tls.ca_cert
+    assert target.endpoint.tls
+    assert target.server_tls is not None
+    assert target.endpoint.ca_file == str(target.server_tls.ca_cert)
+    return target.server_tls.ca_cert
 
 
 def test_attach_sends_nothing_to_a_certificate_it_does_not_trust(tmp_path: Path, launch: Launcher) -> None:
@@ -338,8 +338,9 @@ def test_tls_keys_are_private_and_readable_by_the_server_only(
     (compose user 999:999), so the server still reads them through the bind mount."""
     project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
     target = launch(project, "prod", target_kind)
-    assert target.endpoint.tls is not None
-    key = target.endpoint.tls.key
+    assert target.endpoint.tls
+    assert target.server_tls is not None
+    key = target.server_tls.key
     assert key is not None
     folder = key.parent
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -407,12 +408,13 @@ def test_print_the_literals(nself_service):
 
 
 def test_endpoints_for_our_own_clients_keep_the_password_hidden() -> None:
-    """probing.Endpoint and node.Connection hold a Secret: repr (and so assertion rewriting,
-    --showlocals, logs) never shows it; only the code that sends it reveals it."""
+    """The ServerAddress our own sockets, the sampler and Node connect with holds a Secret: repr
+    (and so assertion rewriting, --showlocals, logs) and describe() never show it; only the code
+    that sends it reveals it."""
     client = redis.Redis(host="127.0.0.1", port=1, password="endpoint-Pw-93ad51", username="app")
-    endpoint = endpoint_of(client)
-    connection = node.Connection(endpoint.host, endpoint.port, password=endpoint.password)
-    for shown in (repr(endpoint), str(endpoint), repr(connection)):
+    endpoint = ServerAddress.of(client)
+    for shown in (repr(endpoint), str(endpoint), endpoint.describe(), endpoint.where()):
         assert "endpoint-Pw-93ad51" not in shown
     assert endpoint.password.reveal() == "endpoint-Pw-93ad51"
+    assert endpoint.redis_kwargs()["password"] == "endpoint-Pw-93ad51"
     client.close()

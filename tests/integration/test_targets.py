@@ -111,7 +111,8 @@ def test_protected_mode_behind_docker_is_named_at_once(docker_engine: None) -> N
 def test_attach_over_tls_with_the_run_ca(tmp_path: Path, launch: Launcher) -> None:
     project = make_project(tmp_path / "project", env_files={".env.staging": "REDIS_TLS_ENABLED=true"})
     target = launch(project, "staging")
-    assert target.endpoint.tls is not None
+    assert target.endpoint.tls
+    assert target.server_tls is not None
     password = target.endpoint.password.reveal()
     result = run_suites(
         project,
@@ -123,7 +124,7 @@ def test_attach_over_tls_with_the_run_ca(tmp_path: Path, launch: Launcher) -> No
         "--nself-redis-url",
         f"rediss://:{password}@127.0.0.1:{target.endpoint.port}",
         "--nself-redis-ca",
-        str(target.endpoint.tls.ca_cert),
+        str(target.server_tls.ca_cert),
         "-m",
         "health or tls",
     )

@@ -16,7 +16,8 @@ from pytest_nself_redis.latency.budgets import (
     rule_list,
 )
 from pytest_nself_redis.latency.redis_benchmark import BenchmarkRound, OverheadComparison
-from pytest_nself_redis.latency.resp import (
+from pytest_nself_redis.latency.stats import Percentiles, meaningful, nearest_rank
+from pytest_nself_redis.live.resp import (
     INCOMPLETE,
     ProtocolError,
     encode,
@@ -25,7 +26,6 @@ from pytest_nself_redis.latency.resp import (
     replies_end,
     reply_end,
 )
-from pytest_nself_redis.latency.stats import Percentiles, meaningful, nearest_rank
 from pytest_nself_redis.project.envfile import EnvEntry
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.reporting.charts import Bar, CommandChart, command_chart, latency_section

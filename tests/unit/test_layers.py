@@ -11,7 +11,7 @@ from tests.harness import COMPLETE, NSELF_099
 def test_deployment_layer_names_setting_file_and_line() -> None:
     context = load_env_context(NselfProject.open(NSELF_099), "staging")
     promise = config_promises(context.settings)["maxmemory"]
-    verdict = compare_layers(promise, context.service, {"maxmemory": "0"})
+    verdict = compare_layers(promise, context.service, "0")
     assert verdict.broken_layer == DEPLOYMENT
     assert verdict.message == (
         "Promise: Redis caps its memory at 512mb — REDIS_MAXMEMORY=512mb (.env.staging:2). "
@@ -23,7 +23,7 @@ def test_deployment_layer_names_setting_file_and_line() -> None:
 def test_live_layer_when_the_server_departs_from_the_deployment() -> None:
     context = load_env_context(NselfProject.open(COMPLETE), "staging")
     promise = config_promises(context.settings)["maxmemory-policy"]
-    verdict = compare_layers(promise, context.service, {"maxmemory-policy": "allkeys-random"})
+    verdict = compare_layers(promise, context.service, "allkeys-random")
     assert verdict.broken_layer == LIVE
     assert "running server reports maxmemory-policy=allkeys-random" in verdict.message
 
@@ -31,14 +31,14 @@ def test_live_layer_when_the_server_departs_from_the_deployment() -> None:
 def test_kept_promise() -> None:
     context = load_env_context(NselfProject.open(COMPLETE), "staging")
     promise = config_promises(context.settings)["save"]
-    assert compare_layers(promise, context.service, {"save": "900 1"}).ok
+    assert compare_layers(promise, context.service, "900 1").ok
 
 
 def test_the_password_is_never_in_a_verdict() -> None:
     context = load_env_context(NselfProject.open(COMPLETE), "staging")
     promise = config_promises(context.settings)["requirepass"]
     password = context.settings.password.value.reveal()
-    for live in ({"requirepass": password}, {"requirepass": "other-password"}, None):
+    for live in (password, "other-password", None):
         verdict = compare_layers(promise, context.service, live)
         assert password not in verdict.message
         assert "other-password" not in verdict.message

@@ -44,8 +44,8 @@ def test_the_endpoint_gets_the_whole_password(password: str) -> None:
     endpoint = endpoint_from_url(f"rediss://app:{password}@127.0.0.1:6380/3")
     assert endpoint.password.reveal() == password
     assert (endpoint.host, endpoint.port, endpoint.db, endpoint.username) == ("127.0.0.1", 6380, 3, "app")
-    assert endpoint.tls is not None
-    assert endpoint.tls.verify
+    assert endpoint.tls
+    assert endpoint.verify
     assert password not in endpoint.describe()
 
 

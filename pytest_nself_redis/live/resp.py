@@ -1,12 +1,19 @@
-"""Just enough RESP2 to time round trips: encode commands once, find where replies end.
+"""Just enough RESP for our own sockets: encode commands, find where replies end, read a reply line.
 
 The sampler encodes every command before it starts the clock and only needs to know
-when the last reply byte has arrived, so this is a scanner, not a full parser.
+when the last reply byte has arrived, so this is a scanner, not a full parser. The auth
+and TLS checks judge the exact first line a server answers (``-NOAUTH``, ``-WRONGPASS``,
+a closed connection), which redis-py hides behind its exception classes and handshake.
 """
 
 from __future__ import annotations
 
+import socket
+import ssl
+import time
 from collections.abc import Sequence
+
+from pytest_nself_redis.live.address import ServerAddress
 
 # Reply type bytes (RESP2 plus the RESP3 ones a proxy might pass through).
 _LINE = frozenset(b"+-:_,#(")
@@ -90,3 +97,59 @@ def first_error(buffer: bytes, count: int) -> str | None:
             return bytes(buffer[position + 1 : end - 2]).decode(errors="replace")
         position = end
     return None
+
+
+# A reply line longer than this is cut in messages: no Redis reply we look at is longer.
+_SHOWN_REPLY = 120
+CLOSED = "(connection closed)"
+TIMED_OUT = "(no reply)"
+
+
+def read_reply_line(sock: socket.socket, wait: float) -> str:
+    """The first reply line (``+PONG``, ``-NOAUTH ...``), or CLOSED / TIMED_OUT / a reset."""
+    deadline = time.monotonic() + wait
+    data = b""
+    while b"\r\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return TIMED_OUT if not data else _shown(data)
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            return TIMED_OUT if not data else _shown(data)
+        except ssl.SSLError as problem:
+            return f"(TLS error: {problem.reason or problem})"
+        except OSError as problem:
+            return f"(connection reset: {problem.strerror or problem})"
+        if not chunk:
+            return CLOSED if not data else _shown(data)
+        data += chunk
+    return _shown(data.split(b"\r\n", 1)[0])
+
+
+def _shown(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    return text if len(text) <= _SHOWN_REPLY else text[:_SHOWN_REPLY] + "..."
+
+
+def is_resp_reply(reply: str) -> bool:
+    """True when the line is a Redis reply (the other end spoke RESP)."""
+    return bool(reply) and reply[0] in "+-:$*_"
+
+
+def exchange(address: ServerAddress, *commands: bytes, tls: bool | None = None) -> list[str]:
+    """Send each command on one fresh connection and read one reply line after each."""
+    replies: list[str] = []
+    with address.open_socket(tls=tls) as sock:
+        for command in commands:
+            try:
+                sock.sendall(command)
+            except OSError as problem:
+                replies.append(f"(send failed: {problem.strerror or problem})")
+                break
+            reply = read_reply_line(sock, address.timeout)
+            replies.append(reply)
+            if not reply or reply[0] not in "+-:$*":
+                break
+    return replies

@@ -1,0 +1,82 @@
+"""The live package against a real redis-server: a prefix never widens, reads say "unknown"
+instead of failing, and every reader classifies a refusal alike."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from pytest_nself_redis.live.clients import clone
+from pytest_nself_redis.live.keys import delete_prefix, scan_prefix, scratch
+from pytest_nself_redis.live.reads import config_get, server_version, version_tuple
+from pytest_nself_redis.live.refusals import Kind, classify
+from pytest_nself_redis.targets.base import Target
+from tests.conftest import Launcher
+from tests.harness import COMPLETE
+
+
+@pytest.fixture
+def server(launch: Launcher) -> Target:
+    return launch(COMPLETE, "staging")
+
+
+@pytest.mark.parametrize("prefix", ["nself-harness:t:a*b:", "nself-harness:t:a?b:", "nself-harness:t:[ab]:"])
+def test_deleting_a_prefix_never_touches_a_key_outside_it(server: Target, prefix: str) -> None:
+    """A prefix holding glob characters matches only itself: before issue 10 three of the four
+    copies of this loop passed it to SCAN unescaped, and it deleted the look-alike too."""
+    client = server.client()
+    look_alikes = ["nself-harness:t:aXb:keep", "nself-harness:t:a:keep", "nself-harness:t:b:keep"]
+    client.mset({**{f"{prefix}{n}": "ours" for n in range(3)}, **dict.fromkeys(look_alikes, "theirs")})
+    try:
+        assert sorted(scan_prefix(client, prefix)) == [f"{prefix}{n}" for n in range(3)]
+        assert delete_prefix(client, prefix) == 3
+        assert client.exists(*look_alikes) == len(look_alikes)
+    finally:
+        client.delete(*look_alikes)
+
+
+def test_a_large_prefix_is_deleted_in_batches_and_a_bound_stops_the_scan(server: Target) -> None:
+    client = server.client()
+    prefix = "nself-harness:t:bulk:"
+    with client.pipeline(transaction=False) as pipe:
+        for n in range(2600):
+            pipe.set(f"{prefix}{n}", "x", ex=120)
+        pipe.execute()
+    # One SCAN call with COUNT 10 sees a few keys, not all of them.
+    assert 0 < len(scan_prefix(client, prefix, count=10, max_calls=1)) < 2600
+    with scratch(client, prefix) as scratch_prefix:
+        assert scratch_prefix == prefix
+    assert scan_prefix(client, prefix) == []
+
+
+def test_reads_say_unknown_where_config_is_refused(server: Target) -> None:
+    client = server.client()
+    assert config_get(client, "maxmemory-policy") == client.config_get("maxmemory-policy")["maxmemory-policy"]
+    assert config_get(client, "no-such-directive") is None
+    assert config_get(client, "no-such-directive", absent="0") == "0"
+    version = server_version(client)
+    assert version_tuple(version)[0] >= 6
+    client.execute_command("ACL", "SETUSER", "live-reader", "on", ">reader-Pw-77c1", "+@all", "-config", "~*")
+    try:
+        limited = server.connect(password="reader-Pw-77c1", username="live-reader")
+        assert config_get(limited, "maxmemory") is None  # refused by ACL: unknown, not an error
+        with pytest.raises(redis.RedisError) as refused:
+            limited.config_get("maxmemory")
+        assert classify(refused.value) is Kind.ACL
+        with pytest.raises(redis.RedisError) as unknown:
+            client.execute_command("NO-SUCH-COMMAND")
+        assert classify(unknown.value) is Kind.UNKNOWN_COMMAND
+    finally:
+        client.execute_command("ACL", "DELUSER", "live-reader")
+
+
+def test_a_clone_has_its_own_pool_and_the_same_server(server: Target) -> None:
+    client = server.client()
+    other = clone(client, max_connections=1, decode_responses=False)
+    try:
+        assert other.connection_pool is not client.connection_pool
+        assert other.ping() is True
+        assert other.connection_pool.max_connections == 1
+        assert other.echo("x") == b"x"
+    finally:
+        other.close()
