@@ -40,8 +40,6 @@ LAYERS: dict[str, int] = {
     # (server and expiring are moving into live).
     "targets": 4,
     "live": 4,
-    "server": 4,
-    "expiring": 4,
     # Mechanics the checks measure with.
     "durability": 5,
     "latency": 5,
