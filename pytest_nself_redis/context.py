@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from pytest_nself_redis.compose.files import ComposeFiles, named_files, project_files
 from pytest_nself_redis.compose.render import render_service
-from pytest_nself_redis.compose.service import (
-    COMPOSE_FILE_NAMES,
-    RedisService,
-    find_compose_file,
-    load_compose_service,
-)
+from pytest_nself_redis.compose.service import COMPOSE_FILE_NAMES, RedisService, load_compose_service
 from pytest_nself_redis.errors import ComposeError, ProjectError
+from pytest_nself_redis.project.generation import Generation
 from pytest_nself_redis.project.model import NselfProject, ResolvedEnv, RuntimeDisagreement
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import RedisSettings, Setting, settings_from_env
 from pytest_nself_redis.secrets import Redactor, Secret
 
+# Values of --nself-compose besides a comma list of files.
 COMPOSE_MODES = ("auto", "file", "render")
 # Where a password for a running server may come from instead of argv (visible in `ps`).
 PASSWORD_VARIABLES = ("NSELF_REDIS_PASSWORD", "REDISCLI_AUTH")
@@ -33,10 +31,28 @@ class EnvContext:
     redactor: Redactor
     # The environment variable REDIS_PASSWORD came from (attach only), or None: the env files.
     password_variable: str | None = None
+    # The compose files the service was read from (None: rendered, or there are none).
+    compose_files: ComposeFiles | None = None
 
     @property
     def name(self) -> str:
         return self.resolved.name
+
+    @property
+    def generation(self) -> Generation:
+        """nself 0.9.x or 1.x, with the evidence (``str()`` is the report's form)."""
+        return self.project.generation
+
+
+def _compose_files(project: NselfProject, compose_mode: str) -> tuple[str, ComposeFiles | None]:
+    """The mode (auto, file, render) and the files: a value that is not a mode is a comma
+    list of files, read in that order."""
+    mode = compose_mode.strip()
+    if mode not in COMPOSE_MODES:
+        return "file", named_files(project.dir, mode)
+    if mode == "render":
+        return mode, None
+    return mode, project_files(project.dir, use_list=project.generation.is_1x)
 
 
 def load_env_context(
@@ -48,8 +64,9 @@ def load_env_context(
 ) -> EnvContext:
     """Resolve one env: settings (contract) and service (deployment).
 
-    ``overrides`` replace settings for variant targets; the service is then
-    rendered from the overridden settings, since a compose file cannot follow them.
+    ``compose_mode`` is auto, file, render or a comma list of compose files. ``overrides``
+    replace settings for variant targets; the service is then rendered from the overridden
+    settings, since a compose file cannot follow them.
     """
     resolved = project.resolve(env)
     settings = settings_from_env(env, resolved.values, overrides)
@@ -63,20 +80,20 @@ def load_env_context(
         variables.update(overrides)
     redactor = resolved.secrets()
     redactor.add(settings.password.value)
-    compose_file = find_compose_file(project.dir)
-    if compose_mode == "file" and compose_file is None:
-        raise ProjectError(
-            f"{project.dir} has no compose file (looked for {', '.join(COMPOSE_FILE_NAMES)}); "
-            "--nself-compose file needs one: run `nself build` there, or use --nself-compose render"
-        )
-    if compose_mode == "render" or compose_file is None or overrides:
-        service = render_service(settings, variables)
-    else:
-        try:
-            service = load_compose_service(compose_file, variables)
-        except ComposeError as error:
-            # The file may hold a secret of the env as a literal, next to what is wrong.
-            raise type(error)(redactor.scrub(error.message)) from None
+    try:
+        mode, files = _compose_files(project, compose_mode)
+        if mode == "file" and files is None:
+            raise ProjectError(
+                f"{project.dir} has no compose file (looked for {', '.join(COMPOSE_FILE_NAMES)}); "
+                "--nself-compose file needs one: run `nself build` there, or use --nself-compose render"
+            )
+        if files is None or overrides:
+            service = render_service(settings, variables)
+        else:
+            service = load_compose_service(files.paths, variables, files.names)
+    except ComposeError as error:
+        # The file may hold a secret of the env as a literal, next to what is wrong.
+        raise type(error)(redactor.scrub(error.message)) from None
     for value in service.secret_values():
         redactor.add(value)
     return EnvContext(
@@ -86,6 +103,7 @@ def load_env_context(
         service=service,
         runtime_disagreements=tuple(project.runtime_disagreements(resolved)),
         redactor=redactor,
+        compose_files=files if service.origin == "compose" else None,
     )
 
 

@@ -15,6 +15,7 @@ from typing import TypeAlias
 from pytest_nself_redis import node
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE
 from pytest_nself_redis.doctor.choices import DOCTOR_SUITES
+from pytest_nself_redis.project.generation import VERSION_CHOICES
 from pytest_nself_redis.targets import TARGET_KINDS
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
@@ -70,6 +71,11 @@ def _doctor(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
     parser.add_argument("--project", default=".", help="nself project directory (default: .)")
+    parser.add_argument(
+        "--nself-version",
+        choices=VERSION_CHOICES,
+        help="the nself generation that wrote the project: 0 (0.9.x), 1 (1.x), auto (default: detect)",
+    )
     parser.add_argument(
         "--redis-url",
         help="reach the server here instead (redis[s]://[:password@]host:port); better leave the "

@@ -51,7 +51,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
     try:
         check_attach_options(options.redis_url, options.redis_ca, URL_FLAG, CA_FLAG)
         with signals_interrupt():
-            context = load_context(options.project, options.env)
+            context = load_context(options.project, options.env, options.nself_version)
             redactor = Redactor([*redactor.values, *context.redactor.values])
             report = run_doctor(
                 context,

@@ -11,13 +11,16 @@ import shlex
 from collections.abc import Mapping
 
 from pytest_nself_redis.compose.interpolate import interpolate
-from pytest_nself_redis.compose.service import PortBinding, RedisService
+from pytest_nself_redis.compose.ports import PortBinding
+from pytest_nself_redis.compose.runtime import ComposeValue, Healthcheck, RuntimeLimits
+from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import RedisSettings
 
 CONTAINER_PORT = 6379
 TLS_DIR = "/tls"
 RENDERED = Source.default("rendered from the settings")
+USER = "999:999"  # what nself's generator writes
 
 
 def render_command(settings: RedisSettings) -> list[str]:
@@ -65,6 +68,7 @@ def render_service(settings: RedisSettings, variables: Mapping[str, str]) -> Red
         ports = (PortBinding("127.0.0.1", settings.port.value, CONTAINER_PORT, text, settings.port.source),)
     tls = f" --tls --cacert {TLS_DIR}/ca.crt" if settings.tls_enabled.value else ""
     health = f'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli{tls} ping | grep -q PONG'
+    test = ("CMD-SHELL", health.replace("$$", "$"))
     volumes = ["redis_data:/data"]
     if settings.tls_enabled.value:
         volumes.append(f"./tls:{TLS_DIR}:ro")
@@ -75,12 +79,16 @@ def render_service(settings: RedisSettings, variables: Mapping[str, str]) -> Red
         raw_command=raw_command,
         command_source=RENDERED,
         source=RENDERED,
-        user="999:999",
+        user=USER,
         volumes=tuple(volumes),
         ports=ports,
-        healthcheck=("CMD-SHELL", health.replace("$$", "$")),
+        healthcheck=test,
         raw_healthcheck=health,
         healthcheck_source=RENDERED,
         environment={"REDIS_PASSWORD": variables.get("REDIS_PASSWORD", "")},
         compose_file=None,
+        runtime=RuntimeLimits(
+            user=ComposeValue(USER, USER, RENDERED),
+            healthcheck=Healthcheck(RENDERED, test, RENDERED),
+        ),
     )

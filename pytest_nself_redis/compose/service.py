@@ -1,48 +1,46 @@
-"""The Redis service a project deploys: read from ``docker-compose.yml`` or rendered.
+"""The Redis service a project deploys: read from its compose files or rendered.
 
-The deployment layer of every check. Values are interpolated the way compose
-does at ``up`` time; the raw (uninterpolated) text is kept too, because some
-promises are about the file itself (the password must not be written in it).
+The deployment layer of every check. The ``redis`` service of every compose file the
+project uses is merged as Compose merges them (``merge``), then values are
+interpolated the way compose does at ``up`` time; the raw (uninterpolated) text is kept
+too, because some promises are about the files themselves (the password must not be
+written in them). Every value cites the file and line that set it.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_nself_redis.compose.interpolate import interpolate
+from pytest_nself_redis.compose.interpolate import interpolate, referenced_variables
+from pytest_nself_redis.compose.merge import merge_services
+from pytest_nself_redis.compose.ports import PortBinding, as_text, parse_port
 from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
+from pytest_nself_redis.compose.runtime import RuntimeLimits, read_runtime
 from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines, shape_of
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
-from pytest_nself_redis.secrets import is_secret_name
+from pytest_nself_redis.secrets import Secret, is_secret_name
 
 COMPOSE_FILE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
 SERVICE_NAME = "redis"
-_PORT = re.compile(
-    r"(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):)?"
-    r"(?:(?P<host>[0-9]*):)?(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp))?\Z"
-)
+# Options whose next word is a password: redis-server's and redis-cli's.
+_SERVER_PASSWORD_FLAGS = ("--requirepass", "--masterauth")
+_CLI_PASSWORD_FLAGS = ("-a", "--pass")
 
 
 @dataclass(frozen=True)
-class PortBinding:
-    """One published port: ``host_ip`` None means every interface."""
+class LiteralPassword:
+    """A password the compose files write out instead of referencing ``${VAR}``: anyone who
+    can read the file, ``docker inspect`` the container or list its processes can read it."""
 
-    host_ip: str | None
-    host_port: int | None
-    container_port: int
-    text: str
+    where: str  # "the command's --requirepass", "the healthcheck's -a", "environment REDIS_PASSWORD"
     source: Source
-
-    @property
-    def loopback_only(self) -> bool:
-        return self.host_ip in ("127.0.0.1", "::1", "[::1]", "localhost")
+    value: Secret
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,13 @@ class RedisService:
     raw_healthcheck: str | None = None
     healthcheck_source: Source | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    # The first file that defines the service (its base); every file read is in compose_files.
     compose_file: Path | None = None
+    compose_files: tuple[Path, ...] = ()
+    # Where each file that defines the service starts it, in merge order.
+    sources: tuple[Source, ...] = ()
+    runtime: RuntimeLimits = field(default_factory=RuntimeLimits)
+    literal_passwords: tuple[LiteralPassword, ...] = ()
 
     @property
     def args(self) -> RedisArgs:
@@ -82,12 +86,14 @@ class RedisService:
             value for key, value in self.environment.items() if is_secret_name(key) or key == "REDISCLI_AUTH"
         ]
         words = [word for item in self.healthcheck or () for word in _words(item)]
-        found += [after for flag, after in itertools.pairwise(words) if flag in ("-a", "--pass")]
+        found += [after for flag, after in itertools.pairwise(words) if flag in _CLI_PASSWORD_FLAGS]
+        found += [literal.value.reveal() for literal in self.literal_passwords]
         return found
 
     def describe(self) -> str:
         if self.origin == "compose" and self.compose_file is not None:
-            return f"service `redis` of {self.source}"
+            merged = f", merged with {', '.join(map(str, self.sources[1:]))}" if len(self.sources) > 1 else ""
+            return f"service `redis` of {self.source}{merged}"
         return "service rendered from the settings"
 
 
@@ -108,27 +114,14 @@ def find_compose_file(project_dir: Path) -> Path | None:
     return None
 
 
-def _as_text(value: Any, where: str, what: str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise ComposeError(f"{where}: {what} should be a string, found {shape_of(value)}")
-
-
-def _item_lines(value: list[Any], line: int) -> list[int]:
-    return value.lines if isinstance(value, LineList) else [line] * len(value)
-
-
-def _command(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
-    where = f"{path.name}:{line}"
+def _command(value: Any, source: Source, variables: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    where = str(source)
     if isinstance(value, list):
-        lines = _item_lines(value, line)
-        items = [
-            interpolate(_as_text(item, f"{path.name}:{n}", "command item"), variables, f"{path.name}:{n}")
-            for item, n in zip(value, lines, strict=True)
-        ]
-        return tuple(items), " ".join(_as_text(item, where, "command") for item in value)
+        items = []
+        for index, item in enumerate(value):
+            item_where = str(value.source_at(index)) if isinstance(value, LineList) else where
+            items.append(interpolate(as_text(item, item_where, "command item"), variables, item_where))
+        return tuple(items), " ".join(as_text(item, where, "command") for item in value)
     if not isinstance(value, str):
         # Compose itself takes a string or a list of strings; a number is no program.
         raise ComposeError(f"{where}: command should be a string or a list, found {shape_of(value)}")
@@ -139,192 +132,202 @@ def _command(value: Any, line: int, path: Path, variables: Mapping[str, str]) ->
         raise ComposeError(f"{where}: command cannot be split into words ({error})") from None
 
 
-def _ports(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> tuple[PortBinding, ...]:
+def _items(value: Any, source: Source, what: str) -> list[tuple[Any, Source]]:
+    """The items of a list-valued key with each item's source; None is no items."""
     if value is None:
-        return ()
+        return []
     if not isinstance(value, list):
-        raise ComposeError(f"{path.name}:{line}: ports should be a list, found {shape_of(value)}")
-    lines = _item_lines(value, line)
-    bindings = []
-    for item, item_line in zip(value, lines, strict=True):
-        where = f"{path.name}:{item_line}"
-        source = Source(path, item_line)
-        if isinstance(item, dict):
-            target = interpolate(_as_text(item.get("target", ""), where, "target"), variables, where)
-            published = interpolate(_as_text(item.get("published", ""), where, "published"), variables, where)
-            host_ip = item.get("host_ip")
-            if not target.isdigit():
-                raise ComposeError(f"{where}: port target {target!r} is not a number")
-            bindings.append(
-                PortBinding(
-                    interpolate(_as_text(host_ip, where, "host_ip"), variables, where) if host_ip else None,
-                    int(published) if published.isdigit() else None,
-                    int(target),
-                    f"{host_ip or ''}:{published}:{target}",
-                    source,
-                )
-            )
-            continue
-        text = interpolate(_as_text(item, where, "port"), variables, where)
-        match = _PORT.match(text)
-        if match is None:
-            raise ComposeError(f"{where}: cannot read port mapping {text!r}")
-        ip, host = match["ip"], match["host"]
-        if ip is not None and host is None and ip.isdigit():
-            ip, host = None, ip  # "6379:6379" is HOST:CONTAINER, not IP:CONTAINER
-        bindings.append(
-            PortBinding(
-                ip.strip("[]") if ip else None,
-                int(host) if host else None,
-                int(match["container"]),
-                text,
-                source,
-            )
-        )
-    return tuple(bindings)
+        raise ComposeError(f"{source}: {what} should be a list, found {shape_of(value)}")
+    return [
+        (item, value.source_at(index) if isinstance(value, LineList) else source)
+        for index, item in enumerate(value)
+    ]
 
 
-def _healthcheck(
-    value: Any, line: int, path: Path, variables: Mapping[str, str]
-) -> tuple[tuple[str, ...] | None, str | None, Source | None]:
-    if value is None:
-        return None, None, None
-    if not isinstance(value, dict):
-        raise ComposeError(f"{path.name}:{line}: healthcheck should be a mapping, found {shape_of(value)}")
-    if value.get("test") is None:
-        return None, None, None
-    test = value["test"]
-    test_line = value.line_of("test") if isinstance(value, LineDict) else line
-    where = f"{path.name}:{test_line}"
-    if isinstance(test, list):
-        raw = " ".join(_as_text(item, where, "healthcheck test item") for item in test)
-        items = tuple(
-            interpolate(_as_text(item, where, "healthcheck test item"), variables, where) for item in test
-        )
-    elif isinstance(test, str):
-        raw = test
-        items = ("CMD-SHELL", interpolate(raw, variables, where))
-    else:
-        raise ComposeError(f"{where}: healthcheck test should be a string or a list, found {shape_of(test)}")
-    return items, raw, Source(path, test_line)
+def _ports(value: Any, source: Source, variables: Mapping[str, str]) -> tuple[PortBinding, ...]:
+    return tuple(parse_port(item, where, variables) for item, where in _items(value, source, "ports"))
 
 
-def _volumes(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ComposeError(f"{path.name}:{line}: volumes should be a list, found {shape_of(value)}")
+def _volumes(value: Any, source: Source, variables: Mapping[str, str]) -> tuple[str, ...]:
     volumes = []
-    for item, item_line in zip(value, _item_lines(value, line), strict=True):
-        where = f"{path.name}:{item_line}"
+    for item, item_source in _items(value, source, "volumes"):
+        where = str(item_source)
         if isinstance(item, str):
             volumes.append(interpolate(item, variables, where))
         elif isinstance(item, dict):
-            source = _as_text(item.get("source", ""), where, "volume source")
-            target = _as_text(item.get("target", ""), where, "volume target")
-            volumes.append(f"{source}:{target}")
+            origin = interpolate(as_text(item.get("source", ""), where, "volume source"), variables, where)
+            target = interpolate(as_text(item.get("target", ""), where, "volume target"), variables, where)
+            volumes.append(f"{origin}:{target}")
         else:
             raise ComposeError(f"{where}: a volume should be a string or a mapping, found {shape_of(item)}")
     return tuple(volumes)
 
 
-def _environment(value: Any, line: int, path: Path, variables: Mapping[str, str]) -> dict[str, str]:
-    """``KEY: value`` pairs or ``KEY=value`` items, as compose takes them."""
+def _environment(value: Any, variables: Mapping[str, str]) -> dict[str, str]:
+    """The merged ``environment`` (always a mapping after the merge), interpolated."""
     environment: dict[str, str] = {}
-    if value is None:
+    if not isinstance(value, LineDict):
         return environment
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path.name}:{value.line_of(key) if isinstance(value, LineDict) else line}"
-            text = "" if item is None else _as_text(item, where, f"environment {key}")
-            environment[str(key)] = interpolate(text, variables, where)
-        return environment
-    if not isinstance(value, list):
-        raise ComposeError(
-            f"{path.name}:{line}: environment should be a mapping or a list, found {shape_of(value)}"
-        )
-    for item, item_line in zip(value, _item_lines(value, line), strict=True):
-        where = f"{path.name}:{item_line}"
-        key, _, text = _as_text(item, where, "environment item").partition("=")
-        environment[key] = interpolate(text, variables, where)
+    for key, item in value.items():
+        where = str(value.source_of(key))
+        text = "" if item is None else as_text(item, where, f"environment {key}")
+        environment[str(key)] = interpolate(text, variables, where)
     return environment
 
 
-def _redis_service(document: Any, path: Path) -> tuple[LineDict, int]:
-    """The ``services.redis`` mapping and its line, or the error saying what is there instead."""
+def _literal(raw: str) -> bool:
+    """A password value written out: not empty and referencing no variable."""
+    return bool(raw) and not referenced_variables(raw)
+
+
+def _literal_passwords(service: LineDict, variables: Mapping[str, str]) -> tuple[LiteralPassword, ...]:
+    """Where the files write a password itself: after --requirepass/--masterauth in the
+    command, after redis-cli's -a/--pass in the healthcheck, as a secret's environment value."""
+    found: list[LiteralPassword] = []
+
+    def scan(words: list[tuple[str, Source]], flags: tuple[str, ...], what: str) -> None:
+        for (flag, _), (raw, source) in itertools.pairwise(words):
+            if flag.lower() in flags and _literal(raw):
+                value = interpolate(raw, variables, str(source))
+                found.append(LiteralPassword(f"the {what}'s {flag.lower()}", source, Secret(value)))
+
+    def words_of(value: Any, source: Source) -> list[tuple[str, Source]]:
+        if isinstance(value, str):
+            return [(word, source) for word in _words(value)]
+        if isinstance(value, list):
+            located = []
+            for index, item in enumerate(value):
+                item_source = value.source_at(index) if isinstance(value, LineList) else source
+                if isinstance(item, (str, int, float)):
+                    located += [(word, item_source) for word in _words(str(item))]
+            return located
+        return []
+
+    if service.get("command") is not None:
+        scan(words_of(service["command"], service.source_of("command")), _SERVER_PASSWORD_FLAGS, "command")
+    health = service.get("healthcheck")
+    if isinstance(health, LineDict) and health.get("test") is not None:
+        scan(words_of(health["test"], health.source_of("test")), _CLI_PASSWORD_FLAGS, "healthcheck")
+    environment = service.get("environment")
+    if isinstance(environment, LineDict):
+        for key, raw in environment.items():
+            secret = is_secret_name(str(key)) or key == "REDISCLI_AUTH"
+            if secret and isinstance(raw, str) and _literal(raw):
+                source = environment.source_of(key)
+                value = interpolate(raw, variables, str(source))
+                found.append(LiteralPassword(f"environment {key}", source, Secret(value)))
+    return tuple(found)
+
+
+def _redis_service(document: Any, name: str, alone: bool) -> LineDict | str:
+    """The ``services.redis`` mapping of one file; when it has none, what it has instead (or,
+    for the only file read, the error saying so). A shape no compose file can have is an
+    error either way."""
     if document is None:
-        raise ComposeError(f"{path.name} has no `services:` section")
+        if alone:
+            raise ComposeError(f"{name} has no `services:` section")
+        return "no services"
     if not isinstance(document, LineDict):
         raise ComposeError(
-            f"{path.name}:1: the file should be a mapping with a `services:` section, "
-            f"found {shape_of(document)}"
+            f"{name}:1: the file should be a mapping with a `services:` section, found {shape_of(document)}"
         )
     services = document.get("services")
     if services is None:
-        raise ComposeError(f"{path.name} has no `services:` section")
+        if alone:
+            raise ComposeError(f"{name} has no `services:` section")
+        return "no services"
     if not isinstance(services, LineDict):
         raise ComposeError(
-            f"{path.name}:{document.line_of('services')}: services should be a mapping of service names, "
+            f"{name}:{document.line_of('services')}: services should be a mapping of service names, "
             f"found {shape_of(services)}"
         )
     if SERVICE_NAME not in services:
-        names = ", ".join(sorted(str(name) for name in services)) or "none"
+        names = ", ".join(sorted(str(service) for service in services)) or "none"
+        if alone:
+            raise ComposeError(
+                f"{name} has no `{SERVICE_NAME}` service (it has: {names}); "
+                "build the project with REDIS_ENABLED=true, or pass --nself-compose render "
+                "to check the service the settings describe"
+            )
+        return names
+    service = services[SERVICE_NAME]
+    if not isinstance(service, LineDict):
         raise ComposeError(
-            f"{path.name} has no `{SERVICE_NAME}` service (it has: {names}); "
+            f"{name}:{services.line_of(SERVICE_NAME)}: the redis service should be a mapping, "
+            f"found {shape_of(service)}"
+        )
+    return service
+
+
+def load_compose_service(
+    paths: Path | Sequence[Path],
+    variables: Mapping[str, str],
+    names: Sequence[str] | None = None,
+) -> RedisService:
+    """The ``redis`` service of ``paths`` (merged first to last); ``names`` spell the files
+    in messages (default: their bare names)."""
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    shown = list(names) if names is not None else [path.name for path in files]
+    services: list[LineDict] = []
+    others: list[str] = []
+    for path, name in zip(files, shown, strict=True):
+        found = _redis_service(load_yaml_with_lines(path, name), name, alone=len(files) == 1)
+        if isinstance(found, LineDict):
+            services.append(found)
+        else:
+            others.append(f"{name}: {found}")
+    if not services:
+        raise ComposeError(
+            f"none of {', '.join(shown)} has a `{SERVICE_NAME}` service ({'; '.join(others)}); "
             "build the project with REDIS_ENABLED=true, or pass --nself-compose render "
             "to check the service the settings describe"
         )
-    service = services[SERVICE_NAME]
-    service_line = services.line_of(SERVICE_NAME)
-    if not isinstance(service, LineDict):
-        raise ComposeError(
-            f"{path.name}:{service_line}: the redis service should be a mapping, found {shape_of(service)}"
-        )
-    return service, service_line
+    return _service(merge_services(services, variables), services, files, variables)
 
 
-def load_compose_service(path: Path, variables: Mapping[str, str]) -> RedisService:
-    service, service_line = _redis_service(load_yaml_with_lines(path), path)
-
-    def where(key: str) -> tuple[int, str]:
-        line = service.line_of(key)
-        return line, f"{path.name}:{line}"
-
-    _image_line, image_where = where("image")
+def _service(
+    service: LineDict, parts: list[LineDict], files: list[Path], variables: Mapping[str, str]
+) -> RedisService:
+    """The RedisService of the merged ``service``; ``parts`` are each file's own."""
+    start = service.own_source()
     if service.get("image") is None:
-        raise ComposeError(f"{path.name}:{service_line}: the redis service names no image")
-    image = interpolate(_as_text(service["image"], image_where, "image"), variables, image_where)
+        raise ComposeError(f"{start}: the redis service names no image")
+    image_source = service.source_of("image")
+    image = interpolate(as_text(service["image"], str(image_source), "image"), variables, str(image_source))
 
-    command_line, _ = where("command")
     has_command = service.get("command") is not None  # null is compose's "the image's default"
     if has_command:
-        command, raw_command = _command(service["command"], command_line, path, variables)
+        command, raw_command = _command(service["command"], service.source_of("command"), variables)
     else:
         command, raw_command = ("redis-server",), "redis-server"
 
-    user = None
-    if service.get("user") is not None:
-        _, user_where = where("user")
-        user = interpolate(_as_text(service["user"], user_where, "user"), variables, user_where)
-
-    ports_line, _ = where("ports")
-    health_line, _ = where("healthcheck")
-    healthcheck, raw_healthcheck, health_source = _healthcheck(
-        service.get("healthcheck"), health_line, path, variables
-    )
+    runtime = read_runtime(service, variables)
+    health = runtime.healthcheck
+    raw_healthcheck = None
+    if health is not None and health.test is not None:
+        test = service["healthcheck"]["test"]
+        where = str(health.test_source)
+        if isinstance(test, list):
+            raw_healthcheck = " ".join(as_text(item, where, "healthcheck test item") for item in test)
+        else:
+            raw_healthcheck = str(test)
     return RedisService(
         origin="compose",
         image=image,
         command=command,
         raw_command=raw_command,
-        command_source=Source(path, command_line if has_command else service_line),
-        source=Source(path, service_line),
-        user=user,
-        volumes=_volumes(service.get("volumes"), service.line_of("volumes"), path, variables),
-        ports=_ports(service.get("ports"), ports_line, path, variables),
-        healthcheck=healthcheck,
+        command_source=service.source_of("command") if has_command else start,
+        source=start,
+        user=runtime.user.value if runtime.user else None,
+        volumes=_volumes(service.get("volumes"), service.source_of("volumes"), variables),
+        ports=_ports(service.get("ports"), service.source_of("ports"), variables),
+        healthcheck=health.test if health else None,
         raw_healthcheck=raw_healthcheck,
-        healthcheck_source=health_source,
-        environment=_environment(service.get("environment"), service.line_of("environment"), path, variables),
-        compose_file=path,
+        healthcheck_source=health.test_source if health else None,
+        environment=_environment(service.get("environment"), variables),
+        compose_file=parts[0].file.path if parts[0].file else files[0],
+        compose_files=tuple(files),
+        sources=tuple(part.own_source() for part in parts),
+        runtime=runtime,
+        literal_passwords=_literal_passwords(service, variables),
     )

@@ -159,8 +159,8 @@ def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
     ]
 
 
-def load_context(project_dir: str, env: str | None) -> EnvContext:
-    project = NselfProject.open(project_dir)
+def load_context(project_dir: str, env: str | None, version: str | None = None) -> EnvContext:
+    project = NselfProject.open(project_dir, version)
     names = project.choose_envs(env, os.environ).names
     return with_password_from_environment(load_env_context(project, names[0]), os.environ)
 

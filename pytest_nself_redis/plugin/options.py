@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import pytest
 
-from pytest_nself_redis.context import COMPOSE_MODES
 from pytest_nself_redis.durations import parse_seconds
 from pytest_nself_redis.latency.budgets import BudgetRules, rule_list
+from pytest_nself_redis.project.generation import VERSION_CHOICES
 from pytest_nself_redis.targets import TARGET_KINDS
 
 GROUP = "nself-redis"
@@ -112,10 +112,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
         kind="bool",
     ),
     OptionSpec(
+        "--nself-version",
+        "the nself generation that wrote the project: 0 (0.9.x), 1 (1.x) or auto (default: "
+        "detected from .nself/, .env.computed, .env.runtime and the compose file)",
+        choices=VERSION_CHOICES,
+    ),
+    OptionSpec(
         "--nself-compose",
-        "where the deployment comes from: auto (docker-compose.yml when "
-        "present, else rendered from the settings), file, or render",
-        choices=COMPOSE_MODES,
+        "where the deployment comes from: auto (the project's compose files when present: "
+        ".nself/compose-files.txt for nself 1.x, else docker-compose.yml and its override; else "
+        "rendered from the settings), file, render, or a comma list of compose files merged in "
+        "that order (relative to the project)",
+        metavar="auto|file|render|FILE[,FILE...]",
     ),
     OptionSpec(
         "--nself-port",
@@ -225,6 +233,13 @@ def rules_of(
     )
 
 
+def _origin(spec: OptionSpec, config: pytest.Config) -> str:
+    """How a message names where the option's value came from."""
+    if config.getoption(spec.dest) is not None:
+        return spec.flag
+    return spec.envvar if os.environ.get(spec.envvar, "").strip() else f"ini {spec.ini}"
+
+
 @dataclass(frozen=True)
 class HarnessOptions:
     env: str | None
@@ -238,6 +253,9 @@ class HarnessOptions:
     reports: Path | None
     allow_destructive: bool
     compose: str
+    # --nself-version (0, 1, auto) and where it was given, or None: detect.
+    version: str | None
+    version_origin: str
     port: int | None
     startup_timeout: float
     timeout: float
@@ -271,6 +289,8 @@ class HarnessOptions:
             reports=reports,
             allow_destructive=bool(values["nself_allow_destructive"]),
             compose=values["nself_compose"] or "auto",
+            version=values["nself_version"],
+            version_origin=_origin(BY_DEST["nself_version"], config),
             port=values["nself_port"] or None,
             startup_timeout=values["nself_startup_timeout"] or 20.0,
             timeout=values["nself_timeout"] or 5.0,

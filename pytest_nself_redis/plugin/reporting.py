@@ -73,7 +73,7 @@ class HarnessReporting:
         for env, report in run.env_reports.items():
             write(
                 f"{env}: {run.redactor.scrub(report.target)} · Redis {report.server_version} · "
-                f"{report.deployment}"
+                f"{report.deployment} · nself {report.generation}"
             )
             if report.tls_unverified:
                 write(f"  {report.tls_unverified}", red=True, bold=True)

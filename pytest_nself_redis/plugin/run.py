@@ -62,7 +62,10 @@ class NselfRun:
     # -- project and envs -------------------------------------------------------
     def project(self) -> NselfProject:
         if self._project is None:
-            self._project = NselfProject.open(self.options.project)
+            options = self.options
+            self._project = NselfProject.open(
+                options.project, options.version, version_origin=options.version_origin
+            )
         return self._project
 
     def env_names(self) -> tuple[str, ...]:

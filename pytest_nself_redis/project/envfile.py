@@ -90,15 +90,17 @@ def parse_line(line: str, where: str) -> tuple[str, str] | None:
     return key, value
 
 
-def parse_env_text(text: str, path: Path) -> EnvFile:
+def parse_env_text(text: str, path: Path, name: str | None = None) -> EnvFile:
+    """``name`` spells the file in messages and sources when its bare name is not enough."""
     env = EnvFile(path)
+    shown = name or path.name
     for number, line in enumerate(text.split("\n"), start=1):
-        parsed = parse_line(line.removesuffix("\r"), f"{path.name}:{number}")
+        parsed = parse_line(line.removesuffix("\r"), f"{shown}:{number}")
         if parsed is not None:
             key, value = parsed
-            env.entries[key] = EnvEntry(key, value, Source(path, number))
+            env.entries[key] = EnvEntry(key, value, Source(path, number, name=name))
     return env
 
 
-def read_env_file(path: Path) -> EnvFile:
-    return parse_env_text(read_text(path, EnvFileError), path)
+def read_env_file(path: Path, name: str | None = None) -> EnvFile:
+    return parse_env_text(read_text(path, EnvFileError, name), path, name)

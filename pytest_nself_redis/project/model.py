@@ -1,27 +1,48 @@
-"""An nself project on disk: its env files, the resolved env and the settings."""
+"""An nself project on disk: its generation, env files, the resolved env and the settings."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.envfile import EnvEntry, EnvFile, read_env_file
-from pytest_nself_redis.project.envs import EnvChoice, cascade_files, choose_envs
-from pytest_nself_redis.project.settings import RedisSettings, settings_from_env
+from pytest_nself_redis.project.envs import (
+    ORDER_09,
+    ORDER_1X,
+    ORDER_1X_LEGACY,
+    EnvChoice,
+    cascade_files,
+    choose_envs,
+    legacy_order,
+)
+from pytest_nself_redis.project.generation import Generation, detect_generation, forced_generation
+from pytest_nself_redis.project.settings import SETTING_DEFAULTS, RedisSettings, settings_from_env
 from pytest_nself_redis.secrets import Redactor, is_secret_name
 
 _PROJECT_FILES = (".env", ".env.dev", ".env.local", ".env.staging", ".env.prod", ".env.secrets")
+RUNTIME_FILE = ".env.runtime"
+# What nself 1.x generates from the cascade, and what follows from one of them being stale.
+GENERATED_1X = {
+    ".env.computed": (
+        "; .env.computed holds what `nself build` computed last: build again to deploy the env files"
+    ),
+    ".nself/compose.env": "; compose reads .nself/compose.env until `nself build` writes it again",
+}
+_RUNTIME_TAIL = "; compose uses .env.runtime until `nself start` writes it again"
 
 
 @dataclass(frozen=True)
 class RuntimeDisagreement:
-    """A REDIS_* key whose ``.env.runtime`` value differs from the cascade's."""
+    """A REDIS_* key whose value in a file nself generates from the cascade (``.env.runtime``
+    of 0.9.x; ``.env.computed`` or ``.nself/compose.env`` of 1.x) differs from the cascade's."""
 
     key: str
     runtime: EnvEntry | None
     cascade: EnvEntry | None
+    file: str = RUNTIME_FILE
 
     def describe(self) -> str:
         secret = is_secret_name(self.key)
@@ -31,14 +52,14 @@ class RuntimeDisagreement:
                 return f"nothing ({where} does not set it)"
             return f"a value ({entry.source})" if secret else f"{entry.value!r} ({entry.source})"
 
-        tail = "; compose uses .env.runtime until `nself start` writes it again"
+        tail = GENERATED_1X.get(self.file, _RUNTIME_TAIL)
         if secret and self.runtime is not None and self.cascade is not None:
             return (
                 f"{self.key}: {self.runtime.source} and {self.cascade.source} hold different "
                 f"values (not shown){tail}"
             )
         return (
-            f"{self.key}: .env.runtime has {show(self.runtime, '.env.runtime')} "
+            f"{self.key}: {self.file} has {show(self.runtime, self.file)} "
             f"but the env files give {show(self.cascade, 'the cascade')}{tail}"
         )
 
@@ -51,6 +72,8 @@ class ResolvedEnv:
     project_dir: Path
     files: list[Path]
     values: dict[str, EnvEntry] = field(default_factory=dict)
+    # Which loading order gave these values (envs.ORDER_*).
+    order: str = ORDER_09
 
     def get(self, key: str) -> str | None:
         entry = self.values.get(key)
@@ -71,13 +94,31 @@ class ResolvedEnv:
 
 
 class NselfProject:
-    """A directory with nself env files."""
+    """A directory with nself env files, read as the nself generation that wrote them."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, generation: Generation | None = None, legacy: bool = False) -> None:
         self.dir = directory
+        self.generation = generation or detect_generation(directory)
+        # nself 1.x with NSELF_LEGACY_ENV_ORDER true: the order 1.0 had before.
+        self.legacy_order = legacy and self.generation.is_1x
+
+    @property
+    def env_order(self) -> str:
+        if not self.generation.is_1x:
+            return ORDER_09
+        return ORDER_1X_LEGACY if self.legacy_order else ORDER_1X
 
     @classmethod
-    def open(cls, directory: Path | str) -> NselfProject:
+    def open(
+        cls,
+        directory: Path | str,
+        version: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        version_origin: str = "--nself-version",
+    ) -> NselfProject:
+        """The project in ``directory``; ``version`` (0, 1 or auto, given as ``version_origin``)
+        overrides the detected generation; ``environ`` (default: this process's) is where
+        nself 1.x reads NSELF_LEGACY_ENV_ORDER."""
         path = Path(directory).expanduser()
         if not path.exists():
             raise ProjectError(f"nself project directory {path} does not exist")
@@ -88,22 +129,27 @@ class NselfProject:
                 f"{path} holds no .env files ({', '.join(_PROJECT_FILES)}): "
                 "not an nself project; run `nself init` there or pass --nself-project DIR"
             )
-        return cls(path.resolve())
+        resolved = path.resolve()
+        forced = forced_generation(version, version_origin) if version else None
+        generation = forced or detect_generation(resolved)
+        legacy = generation.is_1x and legacy_order(os.environ if environ is None else environ)
+        return cls(resolved, generation, legacy)
 
     def _read(self, name: str) -> EnvFile | None:
-        """The file, or None when there is none; one that is there but cannot be read (a
-        directory, no permission) is an error, not silently left out of the cascade."""
+        """The file (``name`` relative to the project), or None when there is none; one that is
+        there but cannot be read (a directory, no permission) is an error, not silently left
+        out of the cascade."""
         path = self.dir / name
-        return read_env_file(path) if path.exists() else None
+        return read_env_file(path, name if "/" in name else None) if path.exists() else None
 
     def choose_envs(self, option: str | None, environ: Mapping[str, str]) -> EnvChoice:
         dot_env = self._read(".env")
         entry = dot_env.get("ENV") if dot_env else None
-        return choose_envs(option, environ, entry.value if entry else None, self.dir)
+        return choose_envs(option, environ, entry.value if entry else None, self.dir, self.generation.major)
 
     def resolve(self, env: str) -> ResolvedEnv:
-        resolved = ResolvedEnv(env, self.dir, [])
-        for name in cascade_files(env):
+        resolved = ResolvedEnv(env, self.dir, [], order=self.env_order)
+        for name in cascade_files(env, self.env_order):
             env_file = self._read(name)
             if env_file is not None:
                 resolved.files.append(env_file.path)
@@ -114,7 +160,10 @@ class NselfProject:
         return settings_from_env(env, self.resolve(env).values, overrides)
 
     def runtime_disagreements(self, resolved: ResolvedEnv) -> list[RuntimeDisagreement]:
-        runtime = self._read(".env.runtime")
+        """REDIS_* keys where what nself generated from the env files no longer matches them."""
+        if self.generation.is_1x:
+            return [found for name in GENERATED_1X for found in self._generated_disagreements(name, resolved)]
+        runtime = self._read(RUNTIME_FILE)
         if runtime is None:
             return []
         keys = sorted(key for key in set(runtime.entries) | set(resolved.values) if key.startswith("REDIS_"))
@@ -125,4 +174,24 @@ class NselfProject:
             cascade_value = in_cascade.value if in_cascade else None
             if runtime_value != cascade_value:
                 found.append(RuntimeDisagreement(key, in_runtime, in_cascade))
+        return found
+
+    def _generated_disagreements(self, name: str, resolved: ResolvedEnv) -> list[RuntimeDisagreement]:
+        """Every REDIS_* value a 1.x generated file holds that the env files would give
+        differently. Its other keys are derived (REDIS_URL, ...) and a setting the cascade does
+        not set compares with its default: the generator writes defaults in."""
+        generated = self._read(name)
+        if generated is None:
+            return []
+        found = []
+        for key in sorted(key for key in generated.entries if key.startswith("REDIS_")):
+            in_generated, in_cascade = generated.entries[key], resolved.values.get(key)
+            if in_cascade is not None:
+                expected = in_cascade.value
+            elif key in SETTING_DEFAULTS:
+                expected = SETTING_DEFAULTS[key]
+            else:
+                continue
+            if in_generated.value != expected:
+                found.append(RuntimeDisagreement(key, in_generated, in_cascade, name))
         return found

@@ -182,6 +182,8 @@ _SPECS: tuple[_Spec, ...] = (
     ),
 )
 SETTING_KEYS = tuple(spec.key for spec in _SPECS)
+# The text each setting has when no env file sets it.
+SETTING_DEFAULTS = {spec.key: spec.default for spec in _SPECS}
 
 
 @dataclass(frozen=True)

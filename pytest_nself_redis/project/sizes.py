@@ -42,3 +42,24 @@ def format_size(value: int) -> str:
         if value >= factor and value % factor == 0:
             return f"{value // factor}{unit}"
     return f"{value} bytes"
+
+
+_DOCKER_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+) ?([kmgtp]?)(i?b)?\Z", re.IGNORECASE)
+DOCKER_SIZE_FORMS = (
+    "a number of bytes, optionally with b, k, m, g, t or p (binary: 1k = 1024; kb, kib, MB ... too), "
+    "e.g. 512M or 1g"
+)
+
+
+def parse_docker_size(text: str) -> int:
+    """Bytes for a container memory size as Docker reads it (``RAMInBytes`` of go-units, which
+    compose uses): a number, maybe with a fraction, then b, or k/m/g/t/p with an optional b or
+    ib, in any case, all binary; ``ValueError`` otherwise."""
+    match = _DOCKER_SIZE.match(text.strip())
+    if match is None or (match.group(3) and match.group(3).lower() == "ib" and not match.group(2)):
+        raise ValueError(f"{text!r} is not a size: expected {DOCKER_SIZE_FORMS}")
+    power = " kmgtp".index(match.group(2).lower() or " ")
+    number = float(match.group(1)) * 1024**power
+    if number > MAX_SIZE:  # also inf, for hundreds of digits
+        raise ValueError(f"{text!r} is larger than any machine's memory (2^64 - 1 bytes)")
+    return int(number)

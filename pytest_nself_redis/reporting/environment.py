@@ -34,6 +34,7 @@ class EnvReport:
     project: Path
     deployment: str
     settings: dict[str, str]
+    generation: str = ""
     warnings: list[str] = field(default_factory=list)
     target: str = "not launched"
     target_kind: str = ""
@@ -51,6 +52,7 @@ class EnvReport:
             project=context.project.dir,
             deployment=context.service.describe(),
             settings=settings,
+            generation=str(context.generation),
             warnings=[item.describe() for item in context.runtime_disagreements],
         )
 
@@ -59,6 +61,7 @@ class EnvReport:
         rows: dict[str, str | dict[str, str]] = {
             "env": self.env,
             "project": str(self.project),
+            "nself generation": self.generation,
             "target": redact_url(self.target),
             "server version": self.server_version,
             "deployment": self.deployment,
