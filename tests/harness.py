@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 COMPLETE = EXAMPLES / "complete"
 NSELF_099 = EXAMPLES / "nself-0.9.9"
+NSELF_14 = EXAMPLES / "nself-1.4"
 RUN_TIMEOUT = 600
 
 
