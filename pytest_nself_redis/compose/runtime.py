@@ -220,6 +220,8 @@ class _Reader:
             assert limits is not None
             source = limits.source_of(name)
             what = f"ulimits.{name}"
+            if value is None:
+                continue
             if isinstance(value, LineDict):
                 soft = self.one(value, "soft", f"{what}.soft", _whole(-1))
                 hard = self.one(value, "hard", f"{what}.hard", _whole(-1))

@@ -3,6 +3,7 @@ and nothing left behind (SPEC §8)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import socketserver
 import subprocess
@@ -17,6 +18,7 @@ from pytest_nself_redis.errors import ExitStatus
 from tests.conftest import Launcher
 from tests.harness import (
     COMPLETE,
+    NSELF_14,
     STAGING_APPENDED,
     RunResult,
     assert_nothing_left,
@@ -84,6 +86,8 @@ class Bad:
     check: tuple[str, ...] | None = None
     hidden: str | None = None
     no_file_access: bool = False
+    # The process environment of every front end (e.g. NSELF_LEGACY_ENV_ORDER).
+    environ: Mapping[str, str] = field(default_factory=dict)
 
     def project(self, directory: Path) -> Path:
         if self.layout is not None:
@@ -100,18 +104,21 @@ def assert_refused(bad: Bad, tmp_path: Path, run_id: str) -> None:
     project = bad.project(tmp_path / "project")
     prefix = without_file_access() if bad.no_file_access else ()
     base = ("--nself-env", "staging", "--nself-target", "process")
-    plugin = run(project, tmp_path, run_id, *base, *bad.plugin, prefix=prefix)
+    plugin = run(project, tmp_path, run_id, *base, *bad.plugin, env=dict(bad.environ), prefix=prefix)
     assert_clear_failure(plugin, bad.fragment.format(project=project, **PLUGIN_FLAGS), USAGE, bad.hidden)
     assert_nothing_left(run_id, docker=False)
     if bad.doctor is not None:
         args = ["doctor", "--project", str(project), "--env", "staging", "--timeout", "1", *bad.doctor]
-        doctor = _cli_result(run_cli(args, tmp_path, prefix=prefix), tmp_path)
+        doctor = _cli_result(run_cli(args, tmp_path, env=bad.environ, prefix=prefix), tmp_path)
         fragment = bad.fragment.format(project=project, **DOCTOR_FLAGS)
         assert_clear_failure(doctor, fragment, int(ExitStatus.USAGE), bad.hidden)
     if bad.check is not None:
         args = ["check", "--project", str(project), "--env", "staging", "--target", "process", "--"]
         completed = run_cli(
-            [*args, "-m", "health", *bad.check], tmp_path, env={"NSELF_RUN_ID": run_id}, prefix=prefix
+            [*args, "-m", "health", *bad.check],
+            tmp_path,
+            env={"NSELF_RUN_ID": run_id, **bad.environ},
+            prefix=prefix,
         )
         fragment = bad.fragment.format(project=project, **PLUGIN_FLAGS)
         assert_clear_failure(_cli_result(completed, tmp_path), fragment, USAGE, bad.hidden)
@@ -153,6 +160,21 @@ def _unreadable(name: str) -> Callable[[Path], Path]:
         return directory
 
     return layout
+
+
+def _nself_14(extra: Mapping[str, str] | None = None) -> Callable[[Path], Path]:
+    """A copy of the nself 1.4 example (its .nself/ folder too), files of ``extra`` written over."""
+
+    def layout(directory: Path) -> Path:
+        shutil.copytree(NSELF_14, directory)
+        for name, text in (extra or {}).items():
+            (directory / name).write_text(text)
+        return directory
+
+    return layout
+
+
+NSELF_14_PASSWORD = "CVZuM9eCXed6Kd6zkVGldHqlxYcb"  # written in examples/nself-1.4's compose file
 
 
 def _latin1_env(directory: Path) -> Path:
@@ -346,6 +368,66 @@ BAD_INPUT = {
         plugin=("--nself-compose", "file"),
         doctor=None,
         check=("--nself-compose", "file"),
+    ),
+    # nself 1.x projects and the choice of generation
+    "compose-files-txt-lists-a-missing-file": Bad(
+        ".nself/compose-files.txt:2: missing.yml does not exist (the paths listed are relative to the "
+        "project {project}",
+        layout=_nself_14({".nself/compose-files.txt": "docker-compose.yml\nmissing.yml\n"}),
+        hidden=NSELF_14_PASSWORD,
+    ),
+    "custom-env-name-invalid": Bad(
+        "env 'qa.1' is not a name nself 1.x accepts: a custom env name is 1 to 63 characters",
+        layout=_nself_14(),
+        plugin=("--nself-env", "qa.1"),
+        doctor=("--env", "qa.1"),
+    ),
+    "custom-env-without-its-file": Bad(
+        "unknown env 'qa': this project knows dev, staging, prod, local",
+        layout=_nself_14(),
+        plugin=("--nself-env", "qa"),
+        doctor=("--env", "qa"),
+    ),
+    "legacy-order-neither-true-nor-false": Bad(
+        "NSELF_LEGACY_ENV_ORDER='maybe' (environment): expected true or false",
+        layout=_nself_14(),
+        environ={"NSELF_LEGACY_ENV_ORDER": "maybe"},
+    ),
+    "legacy-order-read-when-1x-is-forced": Bad(
+        "NSELF_LEGACY_ENV_ORDER='maybe' (environment): expected true or false",
+        layout=_complete,
+        environ={"NSELF_LEGACY_ENV_ORDER": "maybe"},
+        plugin=("--nself-version", "1"),
+        doctor=("--nself-version", "1"),
+    ),
+    "version-not-a-choice": option_case(
+        "--nself-version='2': choose one of auto, 0, 1", "--nself-version", "2"
+    ),
+    "limit-memory-not-a-size": Bad(
+        "docker-compose.yml:7: deploy.resources.limits.memory '512X': not a size: expected a number of bytes",
+        compose=redis_service("    deploy:\n      resources:\n        limits:\n          memory: 512X\n"),
+    ),
+    "limit-memory-not-a-size-1x": Bad(
+        "docker-compose.yml:25: deploy.resources.limits.memory '512 MB RAM': not a size",
+        layout=_nself_14(
+            {
+                "docker-compose.yml": (NSELF_14 / "docker-compose.yml")
+                .read_text()
+                .replace("memory: 512M", "memory: 512 MB RAM")
+            }
+        ),
+        hidden=NSELF_14_PASSWORD,
+    ),
+    "healthcheck-interval-without-a-unit": Bad(
+        "docker-compose.yml:6: healthcheck.interval '10': expected a duration",
+        compose=redis_service("    healthcheck:\n      test: [CMD, redis-cli, ping]\n      interval: 10\n"),
+    ),
+    "compose-list-names-a-missing-file": Bad(
+        "--nself-compose nope.yml: no such file (relative paths are read from the project {project}",
+        compose=compose_file(),
+        plugin=("--nself-compose", "docker-compose.yml,nope.yml"),
+        doctor=None,
+        check=("--nself-compose", "docker-compose.yml,nope.yml"),
     ),
     # the process target
     "command-not-redis-server": Bad(

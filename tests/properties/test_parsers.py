@@ -166,7 +166,11 @@ YAML_VALUES = st.recursive(
     ),
     max_leaves=12,
 )
-SERVICE_KEYS = ("image", "command", "user", "volumes", "ports", "environment", "healthcheck")
+SERVICE_KEYS = (
+    *("image", "command", "user", "volumes", "ports", "environment", "healthcheck", "deploy", "mem_limit"),
+    *("cpus", "pids_limit", "read_only", "tmpfs", "cap_add", "cap_drop", "security_opt", "ulimits"),
+    *("sysctls", "labels", "dns"),
+)
 REDIS_SERVICE = "services:\n  redis:\n    image: redis:7-alpine\n"
 
 
