@@ -42,8 +42,8 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 # nself 1.x: the shape a custom env name must have to name a file .env.<name>.
 CUSTOM_ENV_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}\Z")
 LEGACY_ORDER_VARIABLE = "NSELF_LEGACY_ENV_ORDER"
-_TRUE = {"1", "t", "true", "y", "yes", "on"}
-_FALSE = {"", "0", "f", "false", "n", "no", "off"}
+_TRUE = {"1", "t", "true", "yes", "on"}
+_FALSE = {"", "0", "f", "false", "no", "off"}
 
 
 def normalise_env_name(name: str) -> str:
