@@ -92,10 +92,9 @@ def _one_per_key(base: LineList | None, over: LineList, key_of: Callable[[Any, W
     result = LineList()
     result.file, result.line = over.file, over.line
     positions: dict[Any, int] = {}
-    for items in (base, over):
-        for index in range(len(items or ())):
-            assert items is not None
-            item, where = items[index], items.locate(index)
+    for items in (base if base is not None else LineList(), over):
+        for index, item in enumerate(items):
+            where = items.locate(index)
             key = key_of(item, where)
             if key in positions:
                 result.replace(positions[key], item, where)
@@ -124,9 +123,15 @@ class _Merger:
             return interpolate(as_text(item.get("target", ""), text, "volume target"), self.variables, text)
         raise ComposeError(f"{text}: a volume should be a string or a mapping, found {shape_of(item)}")
 
-    def value_key(self, item: Any, where: Where) -> Any:
-        text = interpolate(as_text(item, _text(where), "item"), self.variables, _text(where))
-        return text.partition("=")[0]
+    def value_key(self, path: KeyPath) -> Callable[[Any, Where], Any]:
+        """Compose's key for items such as ``cap_drop``: the item, up to a ``=``."""
+
+        def key(item: Any, where: Where) -> Any:
+            text = _text(where)
+            value = interpolate(as_text(item, text, f"{path[-1]} item"), self.variables, text)
+            return value.partition("=")[0]
+
+        return key
 
     def mapping(self, into: LineDict, over: LineDict, path: KeyPath) -> LineDict:
         for key, value in over.items():
@@ -169,7 +174,8 @@ class _Merger:
         if path == ("volumes",):
             return self.unique(base, over, where, path, self.volume_key, strings_too=False)
         if path in ONE_PER_VALUE:
-            return self.unique(base, over, where, path, self.value_key, strings_too=path in _STRING_OR_LIST)
+            strings_too = path in _STRING_OR_LIST
+            return self.unique(base, over, where, path, self.value_key(path), strings_too=strings_too)
         return self.general(base, over, path, where)
 
     def general(self, base: Any, over: Any, path: KeyPath, where: Where) -> Any:

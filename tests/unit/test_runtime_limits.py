@@ -184,6 +184,7 @@ def test_a_disabled_healthcheck(tmp_path: Path, test: str) -> None:
         ("    read_only: maybe\n", "docker-compose.yml:4: read_only 'maybe': expected true or false"),
         ("    tmpfs: {a: 1}\n", "docker-compose.yml:4: tmpfs should be a string or a list, found a mapping"),
         ("    cap_drop: ALL\n", "docker-compose.yml:4: cap_drop should be a list, found a string"),
+        ("    cap_drop: [[a]]\n", "docker-compose.yml:4: cap_drop item should be a string, found a list"),
         ("    security_opt: [[a]]\n", "docker-compose.yml:4: security_opt item should be a string"),
         ("    deploy: [1]\n", "docker-compose.yml:4: deploy should be a mapping, found a list"),
         ("    deploy:\n      resources: 1\n", "docker-compose.yml:5: deploy.resources should be a mapping"),
