@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from pytest_nself_redis.compose.files import ComposeFiles, named_files, project_files
 from pytest_nself_redis.compose.render import render_service
 from pytest_nself_redis.compose.service import COMPOSE_FILE_NAMES, RedisService, load_compose_service
+from pytest_nself_redis.compose.shape import compose_generation
 from pytest_nself_redis.errors import ComposeError, ProjectError
 from pytest_nself_redis.project.generation import Generation
 from pytest_nself_redis.project.model import NselfProject, ResolvedEnv, RuntimeDisagreement
@@ -42,6 +44,17 @@ class EnvContext:
     def generation(self) -> Generation:
         """nself 0.9.x or 1.x, with the evidence (``str()`` is the report's form)."""
         return self.project.generation
+
+
+def open_project(
+    directory: Path | str,
+    version: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    version_origin: str = "--nself-version",
+) -> NselfProject:
+    """The project, its generation detected from its files and its compose file's shape
+    (``--nself-version``, given as ``version_origin``, overrides it)."""
+    return NselfProject.open(directory, version, environ, version_origin, compose_generation)
 
 
 def _compose_files(project: NselfProject, compose_mode: str) -> tuple[str, ComposeFiles | None]:

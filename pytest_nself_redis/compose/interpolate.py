@@ -11,8 +11,9 @@ text before it may be a literal password.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from pytest_nself_redis.errors import ComposeError
 
@@ -117,3 +118,29 @@ def interpolate(text: str, variables: Mapping[str, str], where: str) -> str:
     """Expand ``text``; errors name ``where`` (a file:line)."""
     value, _ = _Interpolator(text, variables, where).run(0, None)
     return value
+
+
+class _Asked(Mapping[str, str]):
+    """No variables at all, but a record of every name interpolation asked for."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def referenced_variables(text: str) -> set[str]:
+    """The names ``text`` refers to: none means it is written out literally (a password in
+    the file itself, a value nself 1.x wrote in)."""
+    asked = _Asked()
+    with contextlib.suppress(InterpolationError):
+        interpolate(text, asked, "")
+    return asked.names

@@ -20,7 +20,12 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis import __version__
 from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, RegisteredCheck, Status
-from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
+from pytest_nself_redis.context import (
+    EnvContext,
+    load_env_context,
+    open_project,
+    with_password_from_environment,
+)
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
 from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
 from pytest_nself_redis.errors import UnreachableError
@@ -28,7 +33,6 @@ from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
 from pytest_nself_redis.live.reads import server_version
 from pytest_nself_redis.live.refusals import Kind, classify
-from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
@@ -160,7 +164,7 @@ def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
 
 
 def load_context(project_dir: str, env: str | None, version: str | None = None) -> EnvContext:
-    project = NselfProject.open(project_dir, version)
+    project = open_project(project_dir, version)
     names = project.choose_envs(env, os.environ).names
     return with_password_from_environment(load_env_context(project, names[0]), os.environ)
 

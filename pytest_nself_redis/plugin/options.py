@@ -57,6 +57,12 @@ BUDGET = OptionSpec(
     kind="list",
     metavar="CMD:PCT=MS",
 )
+VERSION = OptionSpec(
+    "--nself-version",
+    "the nself generation that wrote the project: 0 (0.9.x), 1 (1.x) or auto (default: "
+    "detected from .nself/, .env.computed, .env.runtime and the compose file)",
+    choices=VERSION_CHOICES,
+)
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--nself-env",
@@ -111,12 +117,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "run destructive, needs_restart and load tests against an attached server too",
         kind="bool",
     ),
-    OptionSpec(
-        "--nself-version",
-        "the nself generation that wrote the project: 0 (0.9.x), 1 (1.x) or auto (default: "
-        "detected from .nself/, .env.computed, .env.runtime and the compose file)",
-        choices=VERSION_CHOICES,
-    ),
+    VERSION,
     OptionSpec(
         "--nself-compose",
         "where the deployment comes from: auto (the project's compose files when present: "
@@ -290,7 +291,7 @@ class HarnessOptions:
             allow_destructive=bool(values["nself_allow_destructive"]),
             compose=values["nself_compose"] or "auto",
             version=values["nself_version"],
-            version_origin=_origin(BY_DEST["nself_version"], config),
+            version_origin=_origin(VERSION, config),
             port=values["nself_port"] or None,
             startup_timeout=values["nself_startup_timeout"] or 20.0,
             timeout=values["nself_timeout"] or 5.0,

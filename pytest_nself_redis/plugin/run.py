@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_nself_redis.context import EnvContext, load_env_context, with_password_from_environment
+from pytest_nself_redis.context import (
+    EnvContext,
+    load_env_context,
+    open_project,
+    with_password_from_environment,
+)
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.reads import server_version
 from pytest_nself_redis.plugin.options import HarnessOptions
@@ -63,7 +68,7 @@ class NselfRun:
     def project(self) -> NselfProject:
         if self._project is None:
             options = self.options
-            self._project = NselfProject.open(
+            self._project = open_project(
                 options.project, options.version, version_origin=options.version_origin
             )
         return self._project

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,10 +115,12 @@ class NselfProject:
         version: str | None = None,
         environ: Mapping[str, str] | None = None,
         version_origin: str = "--nself-version",
+        compose_evidence: Callable[[Path], Generation | None] | None = None,
     ) -> NselfProject:
         """The project in ``directory``; ``version`` (0, 1 or auto, given as ``version_origin``)
         overrides the detected generation; ``environ`` (default: this process's) is where
-        nself 1.x reads NSELF_LEGACY_ENV_ORDER."""
+        nself 1.x reads NSELF_LEGACY_ENV_ORDER; ``compose_evidence`` adds what the compose
+        file's shape says to the detection (``context.open_project`` passes it)."""
         path = Path(directory).expanduser()
         if not path.exists():
             raise ProjectError(f"nself project directory {path} does not exist")
@@ -131,7 +133,7 @@ class NselfProject:
             )
         resolved = path.resolve()
         forced = forced_generation(version, version_origin) if version else None
-        generation = forced or detect_generation(resolved)
+        generation = forced or detect_generation(resolved, compose_evidence)
         legacy = generation.is_1x and legacy_order(os.environ if environ is None else environ)
         return cls(resolved, generation, legacy)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.context import load_env_context, open_project
 from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.envs import ORDER_09, ORDER_1X
 from pytest_nself_redis.project.model import NselfProject
@@ -117,5 +117,12 @@ INTERPOLATED_09 = """services:
     ],
 )
 def test_detection_evidence(tmp_path: Path, files: dict[str, str], reason: str) -> None:
-    project = NselfProject.open(_project(tmp_path / "p", files), environ={})
+    project = open_project(_project(tmp_path / "p", files), environ={})
     assert project.generation.reason == reason
+
+
+def test_the_project_layer_alone_reads_no_compose_file(tmp_path: Path) -> None:
+    """NselfProject.open sits below the compose layer: only open_project adds its evidence."""
+    directory = _project(tmp_path / "p", {"docker-compose.yml": LITERAL_1X})
+    assert NselfProject.open(directory, environ={}).generation.reason == DEFAULT
+    assert open_project(directory, environ={}).generation.is_1x
