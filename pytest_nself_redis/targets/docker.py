@@ -2,7 +2,10 @@
 drives its lifecycle (graceful stop, SIGKILL crash, restart, recreate on the same volume).
 
 No registry is assumed: the image must be local (or pullable). Each run gets its
-own named volume for /data and publishes the port on 127.0.0.1 only.
+own named volume for /data and publishes the port on 127.0.0.1 only. Every container
+setting of the service (user, limits, read-only root, tmpfs, capabilities, security
+options, ulimits, sysctls, healthcheck) is applied; one Docker refuses stops the launch
+with the compose line that set it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import contextlib
 import os
 import shutil
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +35,15 @@ from pytest_nself_redis.targets.base import (
     ensure_port_free,
     free_loopback_port,
 )
+from pytest_nself_redis.targets.container_settings import (
+    DEFAULT_HEALTH_TIMEOUT,
+    ContainerSetting,
+    container_settings,
+    describe_probe,
+    docker_arguments,
+    refused_by_message,
+)
+from pytest_nself_redis.targets.health import UNHEALTHY, ContainerHealth, from_docker_state
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import container_user, prepare_tls
 
@@ -62,6 +76,14 @@ def docker_client(timeout: float = 10.0) -> docker.DockerClient:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
+
+
+def _docker_reason(error: BaseException) -> str:
+    """What the engine said (an APIError's explanation, not its URL), on one line."""
+    explanation = getattr(error, "explanation", None)
+    text = explanation if isinstance(explanation, str) and explanation else str(error)
+    line = " ".join(text.split())
+    return line if len(line) <= 400 else line[:397] + "..."
 
 
 def image_present(client: docker.DockerClient, image: str) -> bool:
@@ -105,6 +127,7 @@ class DockerTarget(Target):
         self._tls_dir: Path | None = None
         self.starts = 0
         self.name = ""
+        self.container_settings: tuple[ContainerSetting, ...] = container_settings(context.service.runtime)
 
     # -- launch ----------------------------------------------------------------
     def _command(self) -> list[str]:
@@ -169,17 +192,53 @@ class DockerTarget(Target):
         cast(dict[str, Any], container.ports)[f"{service.container_port}/tcp"] = (LOOPBACK, self.host_port)
         for key, value in service.environment.items():
             container.with_env(key, value)
-        kwargs: dict[str, Any] = {"labels": labels}
-        if service.user:
-            kwargs["user"] = service.user
-        container.with_kwargs(**kwargs)
+        kwargs = docker_arguments(self.container_settings)
+        # testcontainers passes its own tmpfs mapping to the engine: ours go there.
+        container.tmpfs.update(kwargs.pop("tmpfs", {}))
+        container.with_kwargs(labels=labels, **kwargs)
         try:
             container.start()
         except (DockerException, OSError) as error:
             with contextlib.suppress(Exception):
                 container.stop(force=True, delete_volume=False)
-            raise TargetError(f"the container could not start: {_first_line(error)}") from None
+            raise self._refusal(error, labels) from None
         self.container = container.get_wrapped_container()
+
+    def _refusal(self, error: BaseException, labels: dict[str, str]) -> TargetError:
+        """The error for a container Docker would not create or start, naming the setting
+        (and its compose line) Docker refused when it is one of the service's."""
+        reason = _docker_reason(error)
+        refused = refused_by_message(self.container_settings, reason)
+        if not refused and isinstance(error, APIError) and self._starts_with({}, labels):
+            refused = [
+                setting
+                for setting in self.container_settings
+                if not setting.unapplied and not self._starts_with(docker_arguments([setting]), labels)
+            ]
+        if not refused:
+            return TargetError(f"the container could not start: {reason}")
+        shown = ", ".join(setting.shown for setting in refused)
+        return TargetError(
+            f"this Docker engine refuses {shown}, set by {self.context.service.describe()}: {reason}. "
+            "The docker target runs the container with every setting of the service, as compose "
+            "would; change or remove that setting, or use --nself-target process (which applies "
+            "no container setting)"
+        )
+
+    def _starts_with(self, arguments: dict[str, Any], labels: dict[str, str]) -> bool:
+        """Whether a container of the image with just these settings starts: finds what
+        Docker refused when its message names no setting. Removed at once either way."""
+        trial: Container | None = None
+        try:
+            trial = self.client_api.containers.create(self.image, self._command(), labels=labels, **arguments)
+            trial.start()
+            return True
+        except (DockerException, OSError):
+            return False
+        finally:
+            if trial is not None:
+                with contextlib.suppress(DockerException, OSError):
+                    trial.remove(force=True, v=True)
 
     def _wait_ready(self) -> None:
         self.starts += 1
@@ -249,6 +308,77 @@ class DockerTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    # -- health ----------------------------------------------------------------
+    def _probe_description(self) -> str:
+        check = self.context.service.runtime.healthcheck
+        return describe_probe(check) if check is not None else "the image's own probe"
+
+    def health(self, wait: float = 0.0) -> ContainerHealth | None:
+        """Docker's view of the container's health (None: no healthcheck, or no container);
+        with ``wait``, up to that many seconds for its first probe result."""
+        deadline = time.monotonic() + wait
+        while self.container is not None:
+            try:
+                self.container.reload()
+            except (DockerException, OSError):
+                return None
+            state = self.container.attrs.get("State") or {}
+            found = from_docker_state(state, self._probe_description(), self.context.redactor.scrub)
+            if found is None or found.answered or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.2)
+        return None
+
+    def health_now(self) -> ContainerHealth | None:
+        """Docker's last probe result, or when none has run yet, the same probe run once now."""
+        seen = self.health()
+        if seen is None or seen.answered:
+            return seen
+        return self._probe_once() or seen
+
+    def _probe_once(self) -> ContainerHealth | None:
+        """The healthcheck's test run in the container as Docker runs it (same user and
+        environment; ``CMD-SHELL`` through /bin/sh), bounded by its timeout."""
+        check = self.context.service.runtime.healthcheck
+        if self.container is None or check is None or check.disabled or not check.test:
+            return None
+        kind, *words = check.test
+        command = (
+            ["/bin/sh", "-c", *words] if kind == "CMD-SHELL" else words if kind == "CMD" else list(check.test)
+        )
+        limit = check.timeout.value if check.timeout and check.timeout.value else DEFAULT_HEALTH_TIMEOUT
+        limit = min(limit, self.options.startup_timeout)
+        container_id = cast(str, self.container.id)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                client = docker_client(limit + 5)
+                try:
+                    exec_id = client.api.exec_create(container_id, command)["Id"]
+                    outcome["output"] = bytes(client.api.exec_start(exec_id)).decode("utf-8", "replace")
+                    outcome["exit_code"] = client.api.exec_inspect(exec_id).get("ExitCode")
+                finally:
+                    client.close()
+            except (DockerException, OSError, TargetError) as error:
+                outcome["error"] = _docker_reason(error)
+
+        worker = threading.Thread(target=run, name="nself-redis-health-probe", daemon=True)
+        worker.start()
+        worker.join(limit + 1)
+        probe, scrub = self._probe_description(), self.context.redactor.scrub
+        if worker.is_alive() or "error" in outcome or not isinstance(outcome.get("exit_code"), int):
+            said = outcome.get("error") or f"the probe did not finish within {limit:g} s"
+            return ContainerHealth(UNHEALTHY, scrub(str(said)), -1, probe, by="harness")
+        code = int(outcome["exit_code"])
+        status = "healthy" if code == 0 else UNHEALTHY
+        return ContainerHealth(status, scrub(outcome.get("output", "")), code, probe, by="harness")
+
+    def unreproduced(self) -> tuple[str, ...]:
+        return tuple(
+            self.context.redactor.scrub(setting.shown) for setting in self.container_settings if setting.unapplied
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         if self.container is None:
