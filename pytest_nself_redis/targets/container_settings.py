@@ -198,20 +198,12 @@ def _sysctl(name: str, value: ComposeValue[str]) -> ContainerSetting:
 def container_settings(runtime: RuntimeLimits) -> tuple[ContainerSetting, ...]:
     """Every container setting the service sets."""
     found: list[ContainerSetting] = []
-    if runtime.user is not None:
-        found.append(
-            ContainerSetting(
-                "user",
-                _cited("user", runtime.user),
-                {"user": runtime.user.value},
-                ("find user", "find group", "no matching entries in passwd", "no matching entries in group"),
-            )
-        )
     memory = runtime.memory
     if memory is not None and memory.value > 0:
         # The swap limit equal to the memory limit: no swap, so the limit is the limit.
         arguments = {"mem_limit": memory.value, "memswap_limit": memory.value}
-        found.append(ContainerSetting("memory", _cited("memory", memory), arguments, ("memory",)))
+        clues = ("memory limit", "memoryswap")
+        found.append(ContainerSetting("memory", _cited("memory", memory), arguments, clues))
     cpu = runtime.cpu
     if cpu is not None and cpu.value > 0:
         arguments = {"nano_cpus": round(cpu.value * NANOSECONDS)}
@@ -230,6 +222,15 @@ def container_settings(runtime: RuntimeLimits) -> tuple[ContainerSetting, ...]:
     found += [_security_opt(entry) for entry in runtime.security_opt]
     found += [_ulimit(limit) for limit in runtime.ulimits]
     found += [_sysctl(name, value) for name, value in runtime.sysctls.items()]
+    if runtime.user is not None:
+        found.append(
+            ContainerSetting(
+                "user",
+                _cited("user", runtime.user),
+                {"user": runtime.user.value},
+                ("find user", "find group", "no matching entries in passwd", "no matching entries in group"),
+            )
+        )
     if runtime.healthcheck is not None:
         found += _healthcheck(runtime.healthcheck)
     return tuple(found)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import threading
@@ -52,6 +53,11 @@ ENV_LABEL = "org.nself.redis-harness.env"
 # host:pid of the harness process that launched it; `nself-redis cleanup` removes orphans only.
 OWNER_LABEL = "org.nself.redis-harness.owner"
 IMAGE_HINT = "scripts/build-redis-image.sh"
+# How runc wraps the reason it refuses a container; the reason is what follows.
+_RUNTIME_WRAPPING = re.compile(
+    r"^(failed to create shim task: )?(OCI runtime create failed: )?(runc create failed: )?"
+    r"(unable to start container process: )?(error during container init: )?"
+)
 
 
 def _quiet_testcontainers() -> None:
@@ -79,10 +85,11 @@ def _first_line(error: BaseException) -> str:
 
 
 def _docker_reason(error: BaseException) -> str:
-    """What the engine said (an APIError's explanation, not its URL), on one line."""
+    """What the engine said (an APIError's explanation, not its URL), on one line, without
+    the runtime's wrapping (``failed to create shim task: OCI runtime create failed: ...``)."""
     explanation = getattr(error, "explanation", None)
     text = explanation if isinstance(explanation, str) and explanation else str(error)
-    line = " ".join(text.split())
+    line = _RUNTIME_WRAPPING.sub("", " ".join(text.split())).removesuffix(": unknown")
     return line if len(line) <= 400 else line[:397] + "..."
 
 
@@ -208,13 +215,7 @@ class DockerTarget(Target):
         """The error for a container Docker would not create or start, naming the setting
         (and its compose line) Docker refused when it is one of the service's."""
         reason = _docker_reason(error)
-        refused = refused_by_message(self.container_settings, reason)
-        if not refused and isinstance(error, APIError) and self._starts_with({}, labels):
-            refused = [
-                setting
-                for setting in self.container_settings
-                if not setting.unapplied and not self._starts_with(docker_arguments([setting]), labels)
-            ]
+        refused = self.refused_settings(reason, labels) if isinstance(error, APIError) else []
         if not refused:
             return TargetError(f"the container could not start: {reason}")
         shown = ", ".join(setting.shown for setting in refused)
@@ -224,6 +225,21 @@ class DockerTarget(Target):
             "would; change or remove that setting, or use --nself-target process (which applies "
             "no container setting)"
         )
+
+    def refused_settings(self, reason: str, labels: dict[str, str]) -> list[ContainerSetting]:
+        """The settings behind Docker's refusal ``reason``: the one its words name, else each
+        candidate tried alone in a throwaway container (its words name none, or several of
+        a kind); none when the image does not start even without them."""
+        named = refused_by_message(self.container_settings, reason)
+        if len(named) == 1:
+            return named
+        if not self._starts_with({}, labels):
+            return []
+        candidates = named or [setting for setting in self.container_settings if not setting.unapplied]
+        alone = [
+            setting for setting in candidates if not self._starts_with(docker_arguments([setting]), labels)
+        ]
+        return alone or named
 
     def _starts_with(self, arguments: dict[str, Any], labels: dict[str, str]) -> bool:
         """Whether a container of the image with just these settings starts: finds what
@@ -377,7 +393,9 @@ class DockerTarget(Target):
 
     def unreproduced(self) -> tuple[str, ...]:
         return tuple(
-            self.context.redactor.scrub(setting.shown) for setting in self.container_settings if setting.unapplied
+            self.context.redactor.scrub(setting.shown)
+            for setting in self.container_settings
+            if setting.unapplied
         )
 
     def log_tail(self, lines: int = 40) -> str:
