@@ -96,8 +96,13 @@ def test_ulimits_sysctls_cap_add_and_tmpfs_options_are_applied(
         "      nofile: {soft: 4096, hard: 4096}\n"
         "    sysctls:\n"
         "      net.core.somaxconn: 1024\n"
+        "    healthcheck:\n"
+        '      test: ["CMD", "redis-cli", "--version"]\n'
+        "      start_interval: 1s\n"  # 14
     )
     target = docker(launch(make_project(tmp_path / "project", compose=compose), "staging", "docker"))
+    # The Docker SDK cannot pass start_interval: the target says so rather than drop it silently.
+    assert target.unreproduced() == ("healthcheck.start_interval 1s (docker-compose.yml:14)",)
     assert target.container is not None
     host = target.container.attrs["HostConfig"]
     assert host["Ulimits"] == [{"Name": "nofile", "Hard": 4096, "Soft": 4096}]
