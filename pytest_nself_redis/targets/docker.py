@@ -44,7 +44,7 @@ from pytest_nself_redis.targets.container_settings import (
     docker_arguments,
     refused_by_message,
 )
-from pytest_nself_redis.targets.health import UNHEALTHY, ContainerHealth, from_docker_state
+from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, ContainerHealth, from_docker_state
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import container_user, prepare_tls
 
@@ -388,7 +388,7 @@ class DockerTarget(Target):
             said = outcome.get("error") or f"the probe did not finish within {limit:g} s"
             return ContainerHealth(UNHEALTHY, scrub(str(said)), -1, probe, by="harness")
         code = int(outcome["exit_code"])
-        status = "healthy" if code == 0 else UNHEALTHY
+        status = HEALTHY if code == 0 else UNHEALTHY
         return ContainerHealth(status, scrub(outcome.get("output", "")), code, probe, by="harness")
 
     def unreproduced(self) -> tuple[str, ...]:
