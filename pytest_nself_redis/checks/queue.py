@@ -19,16 +19,10 @@ import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis import node
-from pytest_nself_redis.checks.base import (
-    CheckContext,
-    CheckResult,
-    check,
-    error,
-    ok,
-    skipped,
-    warning,
-)
-from pytest_nself_redis.checks.probing import Later, holds, probe, same, scratch
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import Later, holds, probed, same, scratch
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, warning
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.clients import clone
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX
@@ -54,17 +48,16 @@ return {decoded.name, tostring(decoded.attempts), string.len(packed)}
 
 
 @check("queue.version", safe=True)
-def version_is_supported(context: CheckContext) -> CheckResult:
+def version_is_supported(context: CheckContext) -> Outcome:
     """the Redis version is one BullMQ accepts (>= 5.0.0; >= 6.2.0 recommended)"""
     promise = "Promise: BullMQ accepts this Redis (it refuses below 5.0.0 and warns below 6.2.0)."
     try:
         version = str(info(context.client, "server")["redis_version"])
     except redis_errors.RedisError as redis_error:
-        return error("queue.version", f"{promise} Seen: INFO server {explain(redis_error)}")
+        return error(f"{promise} Seen: INFO server {explain(redis_error)}")
     parsed = version_tuple(version)
     if parsed < MINIMUM_VERSION:
         return error(
-            "queue.version",
             f"{promise} Seen: redis_version={version}; BullMQ says: Redis version needs to be greater or "
             f"equal than 5.0.0 Current: {version}",
             str(context.settings.version.source),
@@ -72,13 +65,12 @@ def version_is_supported(context: CheckContext) -> CheckResult:
         )
     if parsed < RECOMMENDED_VERSION:
         return warning(
-            "queue.version",
             f"{promise} Seen: redis_version={version}; BullMQ says: It is highly recommended to use a "
             "minimum Redis version of 6.2.0",
             str(context.settings.version.source),
             version,
         )
-    return ok("queue.version", f"{promise} Kept: redis_version={version}", measured=version)
+    return ok(f"{promise} Kept: redis_version={version}", measured=version)
 
 
 def _bullmq_keys(client: redis.Redis) -> tuple[list[str], str]:
@@ -114,7 +106,7 @@ def queues_here(context: CheckContext) -> tuple[bool, str]:
 
 
 @check("queue.eviction_policy", safe=True)
-def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
+def eviction_policy_is_noeviction(context: CheckContext) -> Outcome:
     """maxmemory-policy is noeviction, as BullMQ requires (where queues run)"""
     setting = context.settings.maxmemory_policy
     promise = f"Promise: no queue key is ever evicted: maxmemory-policy is noeviction ({setting.cite()})."
@@ -122,10 +114,9 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
         policy = str(info(context.client, "memory")["maxmemory_policy"])
     except (redis_errors.RedisError, KeyError) as failure:
         cause = explain(failure) if isinstance(failure, redis_errors.RedisError) else "no maxmemory_policy"
-        return error("queue.eviction_policy", f"{promise} Seen: INFO memory {cause}", str(setting.source))
+        return error(f"{promise} Seen: INFO memory {cause}", str(setting.source))
     if policy == "noeviction":
         return ok(
-            "queue.eviction_policy",
             f"{promise} Kept: maxmemory_policy=noeviction",
             str(setting.source),
             policy,
@@ -144,14 +135,12 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
     if not running:
         # nself's default (allkeys-lru) is a cache's policy, right for a Redis without queues.
         return warning(
-            "queue.eviction_policy",
             f"{seen} A warning, not an error: {where}. If this env runs queues, set REDIS_QUEUES=true "
             "and REDIS_MAXMEMORY_POLICY=noeviction for it.",
             str(setting.source),
             policy,
         )
     return error(
-        "queue.eviction_policy",
         f"{seen} An error: {where}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
         "(as examples/complete/.env.prod does), or give queues a Redis of their own.",
         str(setting.source),
@@ -160,7 +149,7 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
 
 
 @check("queue.aof", safe=True)
-def aof_is_on(context: CheckContext) -> CheckResult:
+def aof_is_on(context: CheckContext) -> Outcome:
     """the append-only file is on (appendfsync everysec recommended)"""
     setting = context.settings.aof_enabled
     promise = (
@@ -171,12 +160,11 @@ def aof_is_on(context: CheckContext) -> CheckResult:
         aof = int(info(context.client, "persistence")["aof_enabled"])
     except (redis_errors.RedisError, KeyError) as failure:
         cause = explain(failure) if isinstance(failure, redis_errors.RedisError) else "no aof_enabled"
-        return error("queue.aof", f"{promise} Seen: INFO persistence {cause}", str(setting.source))
+        return error(f"{promise} Seen: INFO persistence {cause}", str(setting.source))
     fsync = config_get(context.client, "appendfsync")  # None: CONFIG denied or renamed, judge by INFO
     measured = {"aof_enabled": aof, "appendfsync": fsync}
     if not aof:
         return warning(
-            "queue.aof",
             f"{promise} Seen: aof_enabled=0: jobs added since the last RDB snapshot are lost if Redis "
             "crashes",
             str(setting.source),
@@ -184,21 +172,26 @@ def aof_is_on(context: CheckContext) -> CheckResult:
         )
     if fsync == "no":
         return warning(
-            "queue.aof",
             f"{promise} Seen: AOF on but appendfsync=no: the OS decides when jobs reach the disk "
             "(up to ~30 s lost on a power cut)",
             str(setting.source),
             measured,
         )
     return ok(
-        "queue.aof",
         f"{promise} Kept: aof_enabled=1, appendfsync={fsync or '?'}",
         str(setting.source),
         measured,
     )
 
 
-def _lua(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed(
+    "queue.lua",
+    "Promise: this client may run Lua scripts (EVAL/EVALSHA) and the cjson and cmsgpack libraries "
+    "are there: BullMQ runs every queue operation as a script.",
+    safe=True,
+)
+def lua_libraries_available(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """Lua scripting with cjson and cmsgpack is allowed"""
     client = context.client
     same("EVAL with cjson and cmsgpack", client.eval(LUA_LIBRARIES, 0, "job", "3")[:2], ["job", "3"])
     sha = client.script_load(LUA_LIBRARIES)
@@ -216,19 +209,14 @@ def _lua(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "EVAL and EVALSHA run; cjson and cmsgpack encode and decode", None
 
 
-@check("queue.lua", safe=True)
-def lua_libraries_available(context: CheckContext) -> CheckResult:
-    """Lua scripting with cjson and cmsgpack is allowed"""
-    return probe(
-        context,
-        "queue.lua",
-        "Promise: this client may run Lua scripts (EVAL/EVALSHA) and the cjson and cmsgpack libraries "
-        "are there: BullMQ runs every queue operation as a script.",
-        _lua,
-    )
-
-
-def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed(
+    "queue.streams",
+    "Promise: XADD, XTRIM and XREAD BLOCK work for this client (BullMQ's QueueEvents read the "
+    "events stream with XREAD BLOCK).",
+    safe=True,
+)
+def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """streams: XADD, XTRIM and XREAD BLOCK"""
     client, key = context.client, f"{prefix}events"
     first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
     same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
@@ -261,19 +249,14 @@ def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("queue.streams", safe=True)
-def streams_work(context: CheckContext) -> CheckResult:
-    """streams: XADD, XTRIM and XREAD BLOCK"""
-    return probe(
-        context,
-        "queue.streams",
-        "Promise: XADD, XTRIM and XREAD BLOCK work for this client (BullMQ's QueueEvents read the "
-        "events stream with XREAD BLOCK).",
-        _streams,
-    )
-
-
-def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed(
+    "queue.blocking_pop",
+    "Promise: BZPOPMIN accepts a sub-second timeout and is woken by a ZADD (BullMQ workers wait "
+    "for jobs this way).",
+    safe=True,
+)
+def bzpopmin_with_subsecond_timeout(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """BZPOPMIN accepts a sub-second timeout and wakes on ZADD"""
     client, key = context.client, f"{prefix}marker"
     waiter = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
     try:
@@ -304,19 +287,14 @@ def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("queue.blocking_pop", safe=True)
-def bzpopmin_with_subsecond_timeout(context: CheckContext) -> CheckResult:
-    """BZPOPMIN accepts a sub-second timeout and wakes on ZADD"""
-    return probe(
-        context,
-        "queue.blocking_pop",
-        "Promise: BZPOPMIN accepts a sub-second timeout and is woken by a ZADD (BullMQ workers wait "
-        "for jobs this way).",
-        _bzpopmin,
-    )
-
-
-def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed(
+    "queue.client_commands",
+    "Promise: this client may name its connections (CLIENT SETNAME), list them (CLIENT LIST) and "
+    "read INFO, as BullMQ does on every connection.",
+    safe=True,
+)
+def client_commands_allowed(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """CLIENT SETNAME / CLIENT LIST and INFO are allowed"""
     name = "nself-harness-" + prefix.split(":")[1]
     connection = clone(context.client)
     try:
@@ -331,25 +309,13 @@ def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"CLIENT SETNAME/GETNAME/LIST and INFO allowed (redis_version {version})", None
 
 
-@check("queue.client_commands", safe=True)
-def client_commands_allowed(context: CheckContext) -> CheckResult:
-    """CLIENT SETNAME / CLIENT LIST and INFO are allowed"""
-    return probe(
-        context,
-        "queue.client_commands",
-        "Promise: this client may name its connections (CLIENT SETNAME), list them (CLIENT LIST) and "
-        "read INFO, as BullMQ does on every connection.",
-        _client_commands,
-    )
-
-
 def _require_node() -> bool:
     return os.environ.get(REQUIRE_NODE_ENV, "").lower() in ("1", "true", "yes")
 
 
 # Not for doctor: slow (a Node round trip), and BullMQ writes its keys without a TTL.
 @check("queue.bullmq", safe=False)
-def bullmq_round_trip(context: CheckContext) -> CheckResult:
+def bullmq_round_trip(context: CheckContext) -> Outcome:
     """a real BullMQ job round trip (Node) succeeds"""
     promise = (
         "Promise: BullMQ works on this server: jobs added by a producer are processed by a worker and "
@@ -359,8 +325,8 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
     if not readiness.ready:
         reason = f"the BullMQ round trip needs Node and its modules: {readiness.reason}"
         if _require_node():
-            return error("queue.bullmq", f"{promise} Not run: {reason} (and ${REQUIRE_NODE_ENV} is set)")
-        return skipped("queue.bullmq", reason)
+            return error(f"{promise} Not run: {reason} (and ${REQUIRE_NODE_ENV} is set)")
+        return skipped(reason)
     address = ServerAddress.of(context.client)
     with scratch(context, "bullmq") as prefix:
         result = node.run_roundtrip(address, prefix.rstrip(":"), readiness.directory)
@@ -373,7 +339,6 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
     }
     if not result.get("ok"):
         return error(
-            "queue.bullmq",
             f"{promise} Broken ({versions}) at {result.get('stage')}: {result.get('error')}.{bullmq_said}",
             measured=measured,
         )
@@ -387,5 +352,5 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
     )
     if said:
         # The jobs went round, but BullMQ itself objected (eviction policy, old version).
-        return warning("queue.bullmq", f"{promise} Kept: {seen}, but{bullmq_said}", measured=measured)
-    return ok("queue.bullmq", f"{promise} Kept: {seen}", measured=measured)
+        return warning(f"{promise} Kept: {seen}, but{bullmq_said}", measured=measured)
+    return ok(f"{promise} Kept: {seen}", measured=measured)

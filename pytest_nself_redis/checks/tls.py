@@ -11,7 +11,9 @@ import time
 
 import redis
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, skipped
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.reads import config_get
 from pytest_nself_redis.live.resp import encode, exchange, is_resp_reply, read_reply_line
@@ -21,12 +23,11 @@ from pytest_nself_redis.live.resp import encode, exchange, is_resp_reply, read_r
 HANDSHAKE_WAIT = 3.0
 
 
-def _not_promised(check_id: str, context: CheckContext) -> CheckResult | None:
+def _not_promised(context: CheckContext) -> Outcome | None:
     setting = context.settings.tls_enabled
     if setting.value:
         return None
     return skipped(
-        check_id,
         f"TLS is not promised ({setting.cite()}): the server speaks plain TCP, "
         "and config.tls checks that it does",
         str(setting.source),
@@ -34,9 +35,9 @@ def _not_promised(check_id: str, context: CheckContext) -> CheckResult | None:
 
 
 @check("tls.accepts_tls_clients", safe=True)
-def accepts_tls_clients(context: CheckContext) -> CheckResult:
+def accepts_tls_clients(context: CheckContext) -> Outcome:
     """TLS clients are served (certificate verified against the run's CA)"""
-    not_promised = _not_promised("tls.accepts_tls_clients", context)
+    not_promised = _not_promised(context)
     if not_promised is not None:
         return not_promised
     setting, service = context.settings.tls_enabled, context.service
@@ -53,7 +54,6 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
             reply = read_reply_line(sock, address.timeout)
     except ssl.SSLCertVerificationError as problem:
         return error(
-            "tls.accepts_tls_clients",
             f"{head} Broken: {address.where()} speaks TLS but its certificate was not accepted "
             f"({problem.verify_message or problem.reason}; checked against {_trusted(address)}): "
             "not the server this run trusts, so nothing was sent to it",
@@ -68,7 +68,6 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
             else f"{service.describe()} sets --tls-port {deployed}"
         )
         return error(
-            "tls.accepts_tls_clients",
             f"{head} Broken: a TLS handshake with {address.where()} failed ({_ssl_reason(problem, wait)}); "
             f"the server does not speak TLS there: {cause}",
             str(setting.source),
@@ -77,7 +76,6 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
     measured = {"tls_version": version, "cipher": cipher, "handshake_ms": round(handshake_ms, 2)}
     if not is_resp_reply(reply):
         return error(
-            "tls.accepts_tls_clients",
             f"{head} Broken: the TLS handshake with {address.where()} worked but a PING over it got {reply}",
             str(setting.source),
             measured,
@@ -99,8 +97,8 @@ def accepts_tls_clients(context: CheckContext) -> CheckResult:
         f"a PING over it got {reply}; an authenticated client over TLS: {authenticated}"
     )
     if address.tls and authenticated != "PONG":
-        return error("tls.accepts_tls_clients", message, str(setting.source), measured)
-    return ok("tls.accepts_tls_clients", message, str(setting.source), measured)
+        return error(message, str(setting.source), measured)
+    return ok(message, str(setting.source), measured)
 
 
 def _trusted(address: ServerAddress) -> str:
@@ -118,9 +116,9 @@ def _ssl_reason(problem: BaseException, wait: float) -> str:
 
 
 @check("tls.refuses_plaintext", safe=True)
-def refuses_plaintext(context: CheckContext) -> CheckResult:
+def refuses_plaintext(context: CheckContext) -> Outcome:
     """a plaintext client gets no reply (no plaintext listener is open)"""
-    not_promised = _not_promised("tls.refuses_plaintext", context)
+    not_promised = _not_promised(context)
     if not_promised is not None:
         return not_promised
     setting, service = context.settings.tls_enabled, context.service
@@ -144,11 +142,8 @@ def refuses_plaintext(context: CheckContext) -> CheckResult:
         broken.append(f"the running server reports port={live_port}: a plaintext listener is open")
     measured = {"plaintext_reply": reply, "live_port": live_port}
     if broken:
-        return error(
-            "tls.refuses_plaintext", f"{head} Broken: " + "; ".join(broken), str(setting.source), measured
-        )
+        return error(f"{head} Broken: " + "; ".join(broken), str(setting.source), measured)
     return ok(
-        "tls.refuses_plaintext",
         f"{head} Kept: a plaintext PING on {address.where()} got {reply}; live port="
         f"{live_port if live_port is not None else '? (CONFIG unavailable)'}",
         str(setting.source),

@@ -95,13 +95,13 @@ class DoctorReport:
 
 def _run_one(check_id: str, context: CheckContext) -> CheckResult:
     """The check's result; also a refusal it raised is marked blocked by its root cause."""
-    return context.attribute(_outcome(check_id, context))
+    return REGISTRY.attribute(_outcome(check_id, context), context)
 
 
 def _outcome(check_id: str, context: CheckContext) -> CheckResult:
     registered = REGISTRY[check_id]
     try:
-        result = registered.function(context)
+        result = registered.run(context)
         if result.denied:
             return replace(
                 result,
