@@ -17,7 +17,9 @@ from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, refused
 from pytest_nself_redis.live import keys
+from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.refusals import explain, is_refused
+from pytest_nself_redis.live.resp import exchange
 
 
 class Broken(Exception):
@@ -75,6 +77,15 @@ def probed(check_id: str, promise: str, *, safe: bool = False) -> Callable[[Body
         return body
 
     return register
+
+
+def send(address: ServerAddress, *commands: bytes, tls: bool | None = None) -> list[str]:
+    """The first reply line to each command on a connection of its own (never authenticated);
+    a connection that fails is the one reply, saying so."""
+    try:
+        return exchange(address, *commands, tls=tls)
+    except OSError as problem:
+        return [f"(connect failed: {problem.strerror or problem})"]
 
 
 class Later:

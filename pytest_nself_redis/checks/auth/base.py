@@ -7,9 +7,10 @@ import functools
 from collections.abc import Callable
 
 from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import send
 from pytest_nself_redis.checks.results import Outcome, skipped
 from pytest_nself_redis.live.address import ServerAddress
-from pytest_nself_redis.live.resp import encode, exchange
+from pytest_nself_redis.live.resp import encode
 
 
 def password_of(context: CheckContext) -> str:
@@ -43,14 +44,6 @@ def needs_password(function: CheckFunction) -> CheckFunction:
         )
 
     return run
-
-
-def send(address: ServerAddress, *commands: bytes) -> list[str]:
-    """The first reply line to each command, on a connection of its own (never authenticated)."""
-    try:
-        return exchange(address, *commands)
-    except OSError as problem:
-        return [f"(connect failed: {problem.strerror or problem})"]
 
 
 def unauthenticated_ping(context: CheckContext) -> str:

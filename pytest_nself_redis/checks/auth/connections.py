@@ -13,10 +13,10 @@ from pytest_nself_redis.checks.auth.base import (
     password_of,
     promise,
     requirepass_cause,
-    send,
     source,
 )
 from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import send
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, verdict, warning
 from pytest_nself_redis.live.address import ServerAddress

@@ -17,14 +17,12 @@ windows); the real-clock phases use a 0.2 s window. Every key is written under a
 """
 
 from pytest_nself_redis.checks.ratelimit import bursts, callers, deployment, hygiene, windows
-from pytest_nself_redis.checks.ratelimit.contract import Contract, combine, contract_of
+from pytest_nself_redis.checks.ratelimit.contract import contract_of
 from pytest_nself_redis.checks.ratelimit.deployment import deployment_keys, eviction_risk
 
 __all__ = [
-    "Contract",
     "bursts",
     "callers",
-    "combine",
     "contract_of",
     "deployment",
     "deployment_keys",
