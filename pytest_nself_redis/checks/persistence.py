@@ -37,7 +37,6 @@ from pytest_nself_redis.targets.base import Target
 
 SCENARIO_IDS = {GRACEFUL: "restart", CRASH: "crash", RECREATE: "recreate"}
 SCENARIOS = {name: scenario for scenario, name in SCENARIO_IDS.items()}
-MODES = {mode.id: mode for mode in MATRIX}
 DURABILITY_DIRECTIVES = ("appendonly", "appendfsync", "save")
 
 
@@ -136,41 +135,27 @@ def _cannot_run(kind: str | None, scenario: str) -> Outcome | None:
     return None
 
 
-def _on_variant(
-    context: CheckContext, mode: PersistenceMode, scenario: str, launch: VariantFactory
+def _matrix(scenario: str) -> dict[str, tuple[PersistenceMode, str]]:
+    """One family's parameters: each mode of the matrix, through ``scenario``."""
+    return {mode.id: (mode, scenario) for mode in MATRIX}
+
+
+@check(
+    "persistence.restart.{}", params=_matrix(GRACEFUL), title="a graceful restart keeps what mode {} promises"
+)
+@check("persistence.crash.{}", params=_matrix(CRASH), title="a crash loses no more than mode {} allows")
+@check(
+    "persistence.recreate.{}", params=_matrix(RECREATE), title="a new container keeps what mode {} promises"
+)
+def mode_keeps_its_promise(
+    context: CheckContext, case: tuple[PersistenceMode, str], *, launch: VariantFactory
 ) -> Outcome:
-    """``scenario`` on a server launched for ``mode`` (none is launched for a scenario this
-    run's target cannot carry out)."""
+    """A scenario on a server launched for a mode of the matrix (none is launched for a scenario
+    this run's target cannot carry out)."""
+    mode, scenario = case
     if (cannot := _cannot_run(context.kind, scenario)) is not None:
         return cannot
     return writes_survive(context, launch((), **mode.overrides), mode, scenario)
-
-
-@check(
-    "persistence.restart.{}", params=MODES, title="a graceful restart keeps what persistence mode {} promises"
-)
-def graceful_restart_keeps_what_the_mode_promises(
-    context: CheckContext, mode: PersistenceMode, *, launch: VariantFactory
-) -> Outcome:
-    return _on_variant(context, mode, GRACEFUL, launch)
-
-
-@check("persistence.crash.{}", params=MODES, title="a crash loses no more than persistence mode {} allows")
-def crash_loses_no_more_than_the_mode_allows(
-    context: CheckContext, mode: PersistenceMode, *, launch: VariantFactory
-) -> Outcome:
-    return _on_variant(context, mode, CRASH, launch)
-
-
-@check(
-    "persistence.recreate.{}",
-    params=MODES,
-    title="a recreated container keeps what persistence mode {} promises",
-)
-def recreated_container_keeps_what_the_mode_promises(
-    context: CheckContext, mode: PersistenceMode, *, launch: VariantFactory
-) -> Outcome:
-    return _on_variant(context, mode, RECREATE, launch)
 
 
 @check("persistence.{}.configured", params=SCENARIOS, title="the configured mode keeps its promise ({})")
