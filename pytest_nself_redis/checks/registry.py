@@ -13,6 +13,7 @@ the id and suite on the outcome, and marks an error blocked by its root cause.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -49,9 +50,16 @@ class RegisteredCheck:
             return self.function(context, **inputs)
         return self.function(context, self.param, **inputs)
 
+    @property
+    def launches(self) -> bool:
+        """It runs on servers it launches (its ``launch`` input), not on the context's server."""
+        return "launch" in inspect.signature(self.function).parameters
+
     def run(self, context: CheckContext, **inputs: Any) -> CheckResult:
-        """The outcome named with this check's id, and attributed to its root cause."""
-        return REGISTRY.attribute(self.outcome(context, **inputs).named(self.id), context)
+        """The outcome named with this check's id and, when it ran on the context's server,
+        attributed to that server's root cause."""
+        result = self.outcome(context, **inputs).named(self.id)
+        return result if self.launches else REGISTRY.attribute(result, context)
 
 
 class Registry(Mapping[str, RegisteredCheck]):
