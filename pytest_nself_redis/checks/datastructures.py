@@ -22,14 +22,12 @@ HLL_BOUND = 3 * HLL_STANDARD_ERROR
 EXPIRY_WAIT_SECONDS = 3.0
 
 
-@probed(
-    "datastructures.lists",
-    "Promise: lists keep insertion order and LPUSH/RPUSH/LPOP/RPOP/LINSERT/LMOVE/LTRIM/BLPOP "
-    "reply as Redis documents.",
-    safe=True,
-)
+@probed("datastructures.lists", safe=True)
 def lists_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """lists keep order; push, pop, move and blocking pop behave as documented"""
+    """lists keep order; push, pop, move and blocking pop behave as documented
+
+    Promise: lists keep insertion order and LPUSH/RPUSH/LPOP/RPOP/LINSERT/LMOVE/LTRIM/BLPOP reply as Redis
+    documents."""
     client, key, other = context.client, f"{prefix}list", f"{prefix}list2"
     same("RPUSH key a b c returns the length", client.rpush(key, "a", "b", "c"), 3)
     same("LPUSH key z returns the length", client.lpush(key, "z"), 4)
@@ -50,14 +48,12 @@ def lists_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "push/pop at both ends, LINSERT, LMOVE, LTRIM and BLPOP as documented", None
 
 
-@probed(
-    "datastructures.sets",
-    "Promise: sets hold each member once and SADD/SREM/SISMEMBER/SINTER/SUNION/SDIFF reply "
-    "as Redis documents.",
-    safe=True,
-)
+@probed("datastructures.sets", safe=True)
 def sets_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """sets hold unique members; set algebra is right"""
+    """sets hold unique members; set algebra is right
+
+    Promise: sets hold each member once and SADD/SREM/SISMEMBER/SINTER/SUNION/SDIFF reply as Redis
+    documents."""
     client, left, right = context.client, f"{prefix}set-a", f"{prefix}set-b"
     same("SADD a 1 2 3 returns the number added", client.sadd(left, "1", "2", "3"), 3)
     same("SADD a 3 (already a member) returns", client.sadd(left, "3"), 0)
@@ -72,14 +68,12 @@ def sets_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "membership is unique; SINTER/SUNION/SDIFF/SREM as documented", None
 
 
-@probed(
-    "datastructures.sorted_sets",
-    "Promise: sorted sets order members by score, then lexicographically, and "
-    "ZADD/ZINCRBY/ZRANGE/ZRANK/ZPOPMIN reply as Redis documents (rate limiters and queues rely on it).",
-    safe=True,
-)
+@probed("datastructures.sorted_sets", safe=True)
 def sorted_sets_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """sorted sets order by score, then member"""
+    """sorted sets order by score, then member
+
+    Promise: sorted sets order members by score, then lexicographically, and
+    ZADD/ZINCRBY/ZRANGE/ZRANK/ZPOPMIN reply as Redis documents (rate limiters and queues rely on it)."""
     client, key = context.client, f"{prefix}zset"
     same("ZADD 3 members returns", client.zadd(key, {"b": 2, "a": 1, "c": 3}), 3)
     same("ZADD of an existing member (score update) returns", client.zadd(key, {"a": 5}), 0)
@@ -102,13 +96,11 @@ def sorted_sets_behave(context: CheckContext, prefix: str) -> tuple[str, object]
     )
 
 
-@probed(
-    "datastructures.hashes",
-    "Promise: hashes store, update, increment and delete fields as Redis documents.",
-    safe=True,
-)
+@probed("datastructures.hashes", safe=True)
 def hashes_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """hashes store fields; increments are exact"""
+    """hashes store fields; increments are exact
+
+    Promise: hashes store, update, increment and delete fields as Redis documents."""
     client, key = context.client, f"{prefix}hash"
     same("HSET of 3 new fields returns", client.hset(key, mapping={"name": "nself", "n": "1", "f": "1.5"}), 3)
     same("HSET of an existing field returns", client.hset(key, "name", "redis"), 0)
@@ -127,14 +119,12 @@ def hashes_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "HSET/HGET/HINCRBY/HINCRBYFLOAT/HDEL/HGETALL as documented", None
 
 
-@probed(
-    "datastructures.streams",
-    "Promise: a stream's consumer group delivers each entry to one consumer, XPENDING lists what "
-    "is not acknowledged, XCLAIM hands it over, XACK settles it (BullMQ's events use streams).",
-    safe=True,
-)
+@probed("datastructures.streams", safe=True)
 def streams_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """streams: consumer groups, XPENDING, XCLAIM, XACK"""
+    """streams: consumer groups, XPENDING, XCLAIM, XACK
+
+    Promise: a stream's consumer group delivers each entry to one consumer, XPENDING lists what is not
+    acknowledged, XCLAIM hands it over, XACK settles it (BullMQ's events use streams)."""
     client, key, group = context.client, f"{prefix}stream", "workers"
     ids = [client.xadd(key, {"n": str(n)}) for n in range(5)]
     holds(
@@ -178,14 +168,12 @@ def _stream_id(text: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
-@probed(
-    "datastructures.hyperloglog",
-    f"Promise: PFCOUNT estimates {HLL_ITEMS} distinct items within Redis's stated standard "
-    f"error of 0.81% at 3 sigma (±{HLL_BOUND:.2%}), also for a union.",
-    safe=True,
-)
+@probed("datastructures.hyperloglog", safe=True)
 def hyperloglog_within_standard_error(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """PFCOUNT of 100k items is within 3 x 0.81% standard error"""
+    """PFCOUNT of 100k items is within 3 x 0.81% standard error
+
+    Promise: PFCOUNT estimates {HLL_ITEMS} distinct items within Redis's stated standard error of 0.81% at
+    3 sigma (±{HLL_BOUND:.2%}), also for a union."""
     client, key, other = context.client, f"{prefix}hll", f"{prefix}hll2"
     started = time.monotonic()
     pipe = context.client.pipeline(transaction=False)
@@ -230,14 +218,12 @@ def hyperloglog_within_standard_error(context: CheckContext, prefix: str) -> tup
     )
 
 
-@probed(
-    "datastructures.ttl",
-    "Promise: key expiry behaves as Redis documents: SET EX/PX set a TTL, a plain SET clears it, "
-    "KEEPTTL and APPEND/RENAME keep it, PERSIST removes it, an expired key is gone.",
-    safe=True,
-)
+@probed("datastructures.ttl", safe=True)
 def key_ttl_semantics(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """key TTLs: set, kept, cleared and expired as documented"""
+    """key TTLs: set, kept, cleared and expired as documented
+
+    Promise: key expiry behaves as Redis documents: SET EX/PX set a TTL, a plain SET clears it, KEEPTTL
+    and APPEND/RENAME keep it, PERSIST removes it, an expired key is gone."""
     client, key = context.client, f"{prefix}ttl"
     same("TTL of a missing key", client.ttl(f"{prefix}missing"), -2)
     same("SET key v EX 100", client.set(key, "v", ex=100), True)
@@ -282,13 +268,11 @@ def key_ttl_semantics(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@probed(
-    "datastructures.strings",
-    "Promise: strings store any bytes unchanged (serialised JSON, msgpack and images alike).",
-    safe=True,
-)
+@probed("datastructures.strings", safe=True)
 def strings_are_binary_safe(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """strings are binary safe"""
+    """strings are binary safe
+
+    Promise: strings store any bytes unchanged (serialised JSON, msgpack and images alike)."""
     raw = clone(context.client, decode_responses=False)
     try:
         key = f"{prefix}bin".encode()

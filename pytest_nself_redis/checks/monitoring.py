@@ -103,14 +103,12 @@ def _grew(context: CheckContext, delta: int, wanted: int) -> bool:
     return delta == wanted if context.launched else delta >= wanted
 
 
-@probed(
-    "monitoring.keyspace_counters",
-    "Promise: redis_keyspace_hits_total and redis_keyspace_misses_total grow by the hits and "
-    "misses a client makes (the cache hit ratio panel depends on them).",
-    safe=True,
-)
+@probed("monitoring.keyspace_counters", safe=True)
 def hits_and_misses_follow_reads(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """keyspace hits and misses grow by the reads made"""
+    """keyspace hits and misses grow by the reads made
+
+    Promise: redis_keyspace_hits_total and redis_keyspace_misses_total grow by the hits and misses a
+    client makes (the cache hit ratio panel depends on them)."""
     client, key = context.client, f"{prefix}hit"
     client.set(key, "x")
     before = read_metrics(context)
@@ -137,13 +135,11 @@ def hits_and_misses_follow_reads(context: CheckContext, prefix: str) -> tuple[st
     }
 
 
-@probed(
-    "monitoring.commands_processed",
-    "Promise: redis_commands_processed_total grows by at least the number of commands clients send.",
-    safe=True,
-)
+@probed("monitoring.commands_processed", safe=True)
 def commands_processed_grows(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """commands processed grows by at least the commands sent"""
+    """commands processed grows by at least the commands sent
+
+    Promise: redis_commands_processed_total grows by at least the number of commands clients send."""
     before = read_metrics(context)
     commands = 20
     for number in range(commands):
@@ -159,13 +155,11 @@ def commands_processed_grows(context: CheckContext, prefix: str) -> tuple[str, o
     return f"+{grown} after {wanted} commands", {"commands_delta": grown, "commands_sent": wanted}
 
 
-@probed(
-    "monitoring.expired_keys",
-    "Promise: redis_expired_keys_total grows when keys expire.",
-    safe=True,
-)
+@probed("monitoring.expired_keys", safe=True)
 def expired_keys_grows(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """expired keys grows after keys expire"""
+    """expired keys grows after keys expire
+
+    Promise: redis_expired_keys_total grows when keys expire."""
     client = context.client
     before = read_metrics(context)
     keys = [f"{prefix}exp{number}" for number in range(EXPIRIES)]

@@ -6,6 +6,7 @@ the cause. ``@probed(check_id, promise)`` declares such a check from its body al
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -63,16 +64,21 @@ def probe(context: CheckContext, label: str, promise: str, body: Body) -> Outcom
     return ok(f"{promise} Kept: {seen}", measured=measured)
 
 
-def probed(check_id: str, promise: str, *, safe: bool = False) -> Callable[[Body], Body]:
-    """Declare the check ``check_id`` whose whole job is ``probe`` of the decorated body (its
-    docstring's first line is the title); the body is returned as it is."""
+def probed(check_id: str, *, safe: bool = False) -> Callable[[Body], Body]:
+    """Declare the check ``check_id`` whose whole job is ``probe`` of the decorated body. The
+    body's docstring says it all: its first line is the title, the rest the promise the
+    message states (``{NAME}`` there is the module's constant ``NAME``, as in a format string).
+    The body is returned as it is."""
     label = check_id.rsplit(".", 1)[-1].replace("_", "-")
 
     def register(body: Body) -> Body:
+        title, _, rest = inspect.cleandoc(body.__doc__ or check_id).partition("\n")
+        promise = " ".join(rest.split()).format(**vars(inspect.getmodule(body)))
+
         def run(context: CheckContext) -> Outcome:
             return probe(context, label, promise, body)
 
-        run.__doc__ = body.__doc__
+        run.__doc__ = title
         check(check_id, safe=safe)(run)
         return body
 

@@ -82,13 +82,11 @@ def _data(messages: list[dict[str, Any]]) -> list[Any]:
     return [message["data"] for message in messages]
 
 
-@probed(
-    "pubsub.fan_out",
-    f"Promise: a message published to a channel reaches every subscriber ({SUBSCRIBERS} here).",
-    safe=True,
-)
+@probed("pubsub.fan_out", safe=True)
 def every_subscriber_receives(context: CheckContext, prefix: str) -> tuple[str, Any]:
-    """every subscriber of a channel receives every message"""
+    """every subscriber of a channel receives every message
+
+    Promise: a message published to a channel reaches every subscriber ({SUBSCRIBERS} here)."""
     channel = f"{prefix}fanout"
     payloads = [f"message-{index}" for index in range(5)]
     with contextlib.ExitStack() as stack:
@@ -105,14 +103,12 @@ def every_subscriber_receives(context: CheckContext, prefix: str) -> tuple[str, 
     }
 
 
-@probed(
-    "pubsub.patterns",
-    "Promise: PSUBSCRIBE delivers messages of every matching channel (with the pattern and "
-    "channel named) and of no other.",
-    safe=True,
-)
+@probed("pubsub.patterns", safe=True)
 def pattern_subscriptions_match(context: CheckContext, prefix: str) -> tuple[str, Any]:
-    """pattern subscriptions receive matching channels only"""
+    """pattern subscriptions receive matching channels only
+
+    Promise: PSUBSCRIBE delivers messages of every matching channel (with the pattern and channel named)
+    and of no other."""
     pattern = f"{prefix}orders.*"
     matching, other = f"{prefix}orders.created", f"{prefix}audit.created"
     with _listener(context.client) as by_pattern, _listener(context.client) as by_name:
@@ -141,13 +137,11 @@ def pattern_subscriptions_match(context: CheckContext, prefix: str) -> tuple[str
     return "PSUBSCRIBE orders.* received orders.created with its pattern, not audit.created", None
 
 
-@probed(
-    "pubsub.order",
-    "Promise: a subscriber receives each publisher's messages in the order they were published.",
-    safe=True,
-)
+@probed("pubsub.order", safe=True)
 def order_per_publisher(context: CheckContext, prefix: str) -> tuple[str, Any]:
-    """messages of one publisher arrive in the order sent"""
+    """messages of one publisher arrive in the order sent
+
+    Promise: a subscriber receives each publisher's messages in the order they were published."""
     channel = f"{prefix}ordered"
     publishers = [clone(context.client) for _ in range(PUBLISHERS)]
     failures: list[BaseException] = []
@@ -197,14 +191,12 @@ def order_per_publisher(context: CheckContext, prefix: str) -> tuple[str, Any]:
     )
 
 
-@probed(
-    "pubsub.unsubscribe",
-    "Promise: after UNSUBSCRIBE (or PUNSUBSCRIBE) no message of that channel (pattern) arrives, "
-    "and PUBLISH stops counting the subscriber.",
-    safe=True,
-)
+@probed("pubsub.unsubscribe", safe=True)
 def unsubscribe_stops_delivery(context: CheckContext, prefix: str) -> tuple[str, Any]:
-    """UNSUBSCRIBE and PUNSUBSCRIBE stop delivery"""
+    """UNSUBSCRIBE and PUNSUBSCRIBE stop delivery
+
+    Promise: after UNSUBSCRIBE (or PUNSUBSCRIBE) no message of that channel (pattern) arrives, and PUBLISH
+    stops counting the subscriber."""
     dropped, kept = f"{prefix}dropped", f"{prefix}kept"
     pattern = f"{prefix}pattern.*"
     with _listener(context.client) as subscriber:
@@ -228,26 +220,22 @@ def unsubscribe_stops_delivery(context: CheckContext, prefix: str) -> tuple[str,
     return "no delivery after UNSUBSCRIBE / PUNSUBSCRIBE; the other subscription still delivers", None
 
 
-@probed(
-    "pubsub.no_subscriber",
-    "Promise: PUBLISH to a channel without subscribers is counted 0 (a publisher can tell nobody heard it).",
-    safe=True,
-)
+@probed("pubsub.no_subscriber", safe=True)
 def publish_to_nobody_counts_zero(context: CheckContext, prefix: str) -> tuple[str, Any]:
-    """PUBLISH to a channel without subscribers returns 0"""
+    """PUBLISH to a channel without subscribers returns 0
+
+    Promise: PUBLISH to a channel without subscribers is counted 0 (a publisher can tell nobody heard it)."""
     channel = f"{prefix}nobody"
     same("PUBLISH to a channel nobody subscribes to returns", context.client.publish(channel, "x"), 0)
     same("PUBSUB NUMSUB of that channel", context.client.pubsub_numsub(channel), [(channel, 0)])
     return "PUBLISH returned 0 and PUBSUB NUMSUB 0", 0
 
 
-@probed(
-    "pubsub.large_message",
-    "Promise: a 1 MiB binary message arrives byte for byte (within the pubsub output buffer limit).",
-    safe=True,
-)
+@probed("pubsub.large_message", safe=True)
 def large_message_arrives_intact(context: CheckContext, prefix: str) -> tuple[str, Any]:
-    """a 1 MiB message arrives intact"""
+    """a 1 MiB message arrives intact
+
+    Promise: a 1 MiB binary message arrives byte for byte (within the pubsub output buffer limit)."""
     channel = f"{prefix}large"
     payload = os.urandom(LARGE_MESSAGE_BYTES)
     raw = clone(context.client, decode_responses=False)
@@ -270,14 +258,12 @@ def large_message_arrives_intact(context: CheckContext, prefix: str) -> tuple[st
     }
 
 
-@probed(
-    "pubsub.many_channels",
-    f"Promise: one connection subscribed to {MANY_CHANNELS} channels receives every message on "
-    "the channel it was published to, and unsubscribing releases them all.",
-    safe=True,
-)
+@probed("pubsub.many_channels", safe=True)
 def many_channels_on_one_connection(context: CheckContext, prefix: str) -> tuple[str, Any]:
-    """one connection subscribed to many channels receives each on its channel"""
+    """one connection subscribed to many channels receives each on its channel
+
+    Promise: one connection subscribed to {MANY_CHANNELS} channels receives every message on the channel
+    it was published to, and unsubscribing releases them all."""
     channels = [f"{prefix}ch.{index}" for index in range(MANY_CHANNELS)]
     with _listener(context.client) as subscriber:
         started = time.monotonic()

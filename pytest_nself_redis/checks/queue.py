@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis import exceptions as redis_errors
@@ -184,14 +187,12 @@ def aof_is_on(context: CheckContext) -> Outcome:
     )
 
 
-@probed(
-    "queue.lua",
-    "Promise: this client may run Lua scripts (EVAL/EVALSHA) and the cjson and cmsgpack libraries "
-    "are there: BullMQ runs every queue operation as a script.",
-    safe=True,
-)
+@probed("queue.lua", safe=True)
 def lua_libraries_available(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """Lua scripting with cjson and cmsgpack is allowed"""
+    """Lua scripting with cjson and cmsgpack is allowed
+
+    Promise: this client may run Lua scripts (EVAL/EVALSHA) and the cjson and cmsgpack libraries are
+    there: BullMQ runs every queue operation as a script."""
     client = context.client
     same("EVAL with cjson and cmsgpack", client.eval(LUA_LIBRARIES, 0, "job", "3")[:2], ["job", "3"])
     sha = client.script_load(LUA_LIBRARIES)
@@ -209,92 +210,99 @@ def lua_libraries_available(context: CheckContext, prefix: str) -> tuple[str, ob
     return "EVAL and EVALSHA run; cjson and cmsgpack encode and decode", None
 
 
-@probed(
-    "queue.streams",
-    "Promise: XADD, XTRIM and XREAD BLOCK work for this client (BullMQ's QueueEvents read the "
-    "events stream with XREAD BLOCK).",
-    safe=True,
-)
-def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """streams: XADD, XTRIM and XREAD BLOCK"""
-    client, key = context.client, f"{prefix}events"
-    first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
-    same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
-    # Its own socket timeout: the block may last WAKE_BOUND_SECONDS whatever the client's is.
-    reader = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
-    try:
-        started = time.monotonic()
-        same(
-            f"XREAD BLOCK {int(BLOCK_SECONDS * 1000)} with nothing new",
-            reader.xread({key: "$"}, block=int(BLOCK_SECONDS * 1000)),
-            [],
-        )
-        idle = time.monotonic() - started
-        holds(idle < WAKE_BOUND_SECONDS, f"XREAD BLOCK 100 returned after {idle:.2f} s")
-        writer = Later(0.05, lambda: client.xadd(key, {"event": "completed"}))
-        started = time.monotonic()
-        writer.start()
-        woken = reader.xread({key: "$"}, block=int(WAKE_BOUND_SECONDS * 1000))
-        wake = time.monotonic() - started
-        writer.join(WAKE_BOUND_SECONDS)
-    finally:
-        reader.close()
-    holds(woken, f"XREAD BLOCK was not woken by an XADD within {WAKE_BOUND_SECONDS:.0f} s")
-    same("the entry that woke XREAD BLOCK", woken[0][1][0][1], {"event": "completed"})
-    same("XTRIM MAXLEN 1", client.xtrim(key, maxlen=1, approximate=False), 1)
-    return (
-        f"XADD/XTRIM work; XREAD BLOCK times out ({idle * 1000:.0f} ms for 100) and wakes on XADD "
-        f"({wake * 1000:.0f} ms)",
-        {"idle_ms": round(idle * 1000, 1), "wake_ms": round(wake * 1000, 1)},
-    )
+@dataclass(frozen=True)
+class Blocking:
+    """What a blocking read did with nothing to wait for, and when a write woke it."""
+
+    idle_s: float
+    woken: Any
+    wake_s: float
+
+    def measured(self) -> dict[str, float]:
+        return {"idle_ms": round(self.idle_s * 1000, 1), "wake_ms": round(self.wake_s * 1000, 1)}
 
 
-@probed(
-    "queue.blocking_pop",
-    "Promise: BZPOPMIN accepts a sub-second timeout and is woken by a ZADD (BullMQ workers wait "
-    "for jobs this way).",
-    safe=True,
-)
-def bzpopmin_with_subsecond_timeout(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """BZPOPMIN accepts a sub-second timeout and wakes on ZADD"""
-    client, key = context.client, f"{prefix}marker"
+def _block_then_wake(
+    context: CheckContext,
+    what: str,
+    nothing: tuple[str, Any],
+    block: Callable[[redis.Redis, float], Any],
+    write: Callable[[], object],
+) -> Blocking:
+    """``block(connection, seconds)`` on a connection of its own (its socket timeout outlasts the
+    block, whatever the client's is): first for ``BLOCK_SECONDS`` with nothing to wait for, when
+    it must return the reply ``nothing`` names in time; then while ``write`` runs 50 ms later."""
     waiter = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
     try:
         started = time.monotonic()
-        same(
-            f"BZPOPMIN with a {BLOCK_SECONDS} s timeout on an empty key",
-            waiter.bzpopmin(key, BLOCK_SECONDS),
-            None,
-        )
+        same(f"{what} {nothing[0]}", block(waiter, BLOCK_SECONDS), nothing[1])
         idle = time.monotonic() - started
-        holds(
-            idle < WAKE_BOUND_SECONDS,
-            f"BZPOPMIN with a {BLOCK_SECONDS} s timeout returned after {idle:.2f} s",
-        )
-        pusher = Later(0.05, lambda: client.zadd(key, {"job-1": 0}))
+        holds(idle < WAKE_BOUND_SECONDS, f"{what} returned after {idle:.2f} s")
+        writer = Later(0.05, write)
         started = time.monotonic()
-        pusher.start()
-        popped = waiter.bzpopmin(key, WAKE_BOUND_SECONDS)
+        writer.start()
+        woken = block(waiter, WAKE_BOUND_SECONDS)
         wake = time.monotonic() - started
-        pusher.join(WAKE_BOUND_SECONDS)
+        writer.join(WAKE_BOUND_SECONDS)
     finally:
         waiter.close()
-    same("BZPOPMIN woken by a ZADD returns", popped, (key, "job-1", 0.0))
+    return Blocking(idle, woken, wake)
+
+
+@probed("queue.streams", safe=True)
+def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """streams: XADD, XTRIM and XREAD BLOCK
+
+    Promise: XADD, XTRIM and XREAD BLOCK work for this client (BullMQ's QueueEvents read the events stream
+    with XREAD BLOCK)."""
+    client, key = context.client, f"{prefix}events"
+    first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
+    same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
+    read = _block_then_wake(
+        context,
+        f"XREAD BLOCK {int(BLOCK_SECONDS * 1000)}",
+        ("with nothing new", []),
+        lambda reader, seconds: reader.xread({key: "$"}, block=int(seconds * 1000)),
+        lambda: client.xadd(key, {"event": "completed"}),
+    )
+    holds(read.woken, f"XREAD BLOCK was not woken by an XADD within {WAKE_BOUND_SECONDS:.0f} s")
+    same("the entry that woke XREAD BLOCK", read.woken[0][1][0][1], {"event": "completed"})
+    same("XTRIM MAXLEN 1", client.xtrim(key, maxlen=1, approximate=False), 1)
     return (
-        f"a {BLOCK_SECONDS} s timeout is honoured ({idle * 1000:.0f} ms) and a ZADD wakes the waiter "
-        f"({wake * 1000:.0f} ms)",
-        {"idle_ms": round(idle * 1000, 1), "wake_ms": round(wake * 1000, 1)},
+        f"XADD/XTRIM work; XREAD BLOCK times out ({read.idle_s * 1000:.0f} ms for 100) and wakes on XADD "
+        f"({read.wake_s * 1000:.0f} ms)",
+        read.measured(),
     )
 
 
-@probed(
-    "queue.client_commands",
-    "Promise: this client may name its connections (CLIENT SETNAME), list them (CLIENT LIST) and "
-    "read INFO, as BullMQ does on every connection.",
-    safe=True,
-)
+@probed("queue.blocking_pop", safe=True)
+def bzpopmin_with_subsecond_timeout(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """BZPOPMIN accepts a sub-second timeout and wakes on ZADD
+
+    Promise: BZPOPMIN accepts a sub-second timeout and is woken by a ZADD (BullMQ workers wait for jobs
+    this way)."""
+    client, key = context.client, f"{prefix}marker"
+    pop = _block_then_wake(
+        context,
+        f"BZPOPMIN with a {BLOCK_SECONDS} s timeout",
+        ("on an empty key", None),
+        lambda waiter, seconds: waiter.bzpopmin(key, seconds),
+        lambda: client.zadd(key, {"job-1": 0}),
+    )
+    same("BZPOPMIN woken by a ZADD returns", pop.woken, (key, "job-1", 0.0))
+    return (
+        f"a {BLOCK_SECONDS} s timeout is honoured ({pop.idle_s * 1000:.0f} ms) and a ZADD wakes the waiter "
+        f"({pop.wake_s * 1000:.0f} ms)",
+        pop.measured(),
+    )
+
+
+@probed("queue.client_commands", safe=True)
 def client_commands_allowed(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """CLIENT SETNAME / CLIENT LIST and INFO are allowed"""
+    """CLIENT SETNAME / CLIENT LIST and INFO are allowed
+
+    Promise: this client may name its connections (CLIENT SETNAME), list them (CLIENT LIST) and read INFO,
+    as BullMQ does on every connection."""
     name = "nself-harness-" + prefix.split(":")[1]
     connection = clone(context.client)
     try:

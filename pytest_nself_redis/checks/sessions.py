@@ -119,15 +119,12 @@ class SessionStore:
         return [session_id for session_id, raw in zip(session_ids, found, strict=True) if raw is not None]
 
 
-@probed(
-    "sessions.layout",
-    "Promise: a session is a JSON string session:<id> (session_id, user_id, created_at, "
-    "last_accessed_at, expires_at, data) whose key expires when the session does, indexed in "
-    "user:<uid>:sessions.",
-    safe=True,
-)
+@probed("sessions.layout", safe=True)
 def session_layout(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """a session is stored as nself lays it out, with a TTL matching expires_at"""
+    """a session is stored as nself lays it out, with a TTL matching expires_at
+
+    Promise: a session is a JSON string session:<id> (session_id, user_id, created_at, last_accessed_at,
+    expires_at, data) whose key expires when the session does, indexed in user:<uid>:sessions."""
     store = SessionStore(context.client, prefix)
     data = {"roles": ["user", "editor"], "locale": "de-DE", "name": "Zoë 🚀"}
     created = store.create("u1", LONG_TTL_MS, data)
@@ -153,14 +150,12 @@ def session_layout(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@probed(
-    "sessions.expiry",
-    "Promise: a session is served until its TTL and never after, by any connection, and a "
-    "refresh cannot bring an expired session back.",
-    safe=True,
-)
+@probed("sessions.expiry", safe=True)
 def sessions_expire(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """an expired session is gone and cannot be refreshed back"""
+    """an expired session is gone and cannot be refreshed back
+
+    Promise: a session is served until its TTL and never after, by any connection, and a refresh cannot
+    bring an expired session back."""
     store = SessionStore(context.client, prefix)
     started = time.monotonic()
     session_id = store.create("u1", SHORT_TTL_MS, {})["session_id"]
@@ -197,14 +192,12 @@ def sessions_expire(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@probed(
-    "sessions.refresh",
-    "Promise: refreshing a session slides its expiry (key TTL and expires_at together) and keeps "
-    "a TTL on it.",
-    safe=True,
-)
+@probed("sessions.refresh", safe=True)
 def refresh_extends_sessions(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """a refresh extends a session's life without making it immortal"""
+    """a refresh extends a session's life without making it immortal
+
+    Promise: refreshing a session slides its expiry (key TTL and expires_at together) and keeps a TTL on
+    it."""
     store = SessionStore(context.client, prefix)
     created = store.create("u1", REFRESH_FROM_MS, {"step": 1})
     session_id = created["session_id"]
@@ -242,14 +235,12 @@ def refresh_extends_sessions(context: CheckContext, prefix: str) -> tuple[str, o
     )
 
 
-@probed(
-    "sessions.revocation",
-    "Promise: a revoked session (one, or all of a user's) is gone at once for every connection, "
-    "cannot be refreshed back, and other users' sessions stay.",
-    safe=True,
-)
+@probed("sessions.revocation", safe=True)
 def revocation_is_immediate(context: CheckContext, prefix: str) -> tuple[str, object]:
-    """revoked sessions are gone at once, for every reader"""
+    """revoked sessions are gone at once, for every reader
+
+    Promise: a revoked session (one, or all of a user's) is gone at once for every connection, cannot be
+    refreshed back, and other users' sessions stay."""
     store = SessionStore(context.client, prefix)
     mine = [store.create("u1", LONG_TTL_MS, {"device": n})["session_id"] for n in range(3)]
     theirs = store.create("u2", LONG_TTL_MS, {})["session_id"]
