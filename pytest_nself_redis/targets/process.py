@@ -186,6 +186,8 @@ class ProcessTarget(Target):
         self.workdir = resources.make_run_dir(self.options.run_id, "process", self.options.workdir)
         self._cleanup_token = resources.register(f"redis-server in {self.workdir}", self.stop)
         self.data_dir.mkdir()
+        if self.options.seed_dir is not None:
+            shutil.copytree(self.options.seed_dir, self.data_dir, dirs_exist_ok=True)
         port = self.options.host_port or free_loopback_port()
         if self.options.host_port:
             ensure_port_free(port)
@@ -267,6 +269,21 @@ class ProcessTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    def copy_out(self, path: str, destination: Path) -> Path:
+        source = Path(path)
+        if not source.is_absolute():
+            source = self.data_dir / source
+        copy = destination / source.name
+        try:
+            if source.is_dir():
+                shutil.copytree(source, copy)
+            else:
+                shutil.copy2(source, copy)
+        except OSError as error:
+            reason = error.strerror or error
+            raise TargetError(f"could not copy {source} out of the data dir: {reason}") from None
+        return copy
 
     def log_tail(self, lines: int = 40) -> str:
         if self._log_path is None or not self._log_path.exists():
