@@ -90,6 +90,24 @@ def ensure_image(client: docker.DockerClient, image: str) -> None:
     )
 
 
+def seed_volume(client: docker.DockerClient, image: str, volume: str, folder: Path, user: str | None) -> None:
+    """Put the files of ``folder`` into a new volume before a server first starts on it, owned
+    by the user the container runs as, through a container that is created but never started."""
+    try:
+        helper = client.containers.create(
+            image, command=["true"], volumes={volume: {"bind": "/data", "mode": "rw"}}
+        )
+    except (DockerException, OSError) as error:
+        raise TargetError(f"could not seed the volume {volume}: {_first_line(error)}") from None
+    try:
+        helper.put_archive("/data", pack(folder, container_user(user)))
+    except (DockerException, OSError) as error:
+        raise TargetError(f"could not seed the volume {volume}: {_first_line(error)}") from None
+    finally:
+        with contextlib.suppress(DockerException, OSError):
+            helper.remove(force=True)
+
+
 class DockerTarget(Target):
     kind = "docker"
 
@@ -144,22 +162,8 @@ class DockerTarget(Target):
         self._wait_ready()
 
     def _seed_volume(self, folder: Path) -> None:
-        """Put the files into the new volume before the server first starts, owned by the user
-        the container runs as, through a container that is created but never started."""
         assert self.volume is not None
-        try:
-            helper = self.client_api.containers.create(
-                self.image, command=["true"], volumes={self.volume.name: {"bind": "/data", "mode": "rw"}}
-            )
-        except (DockerException, OSError) as error:
-            raise TargetError(f"could not seed the data volume: {_first_line(error)}") from None
-        try:
-            helper.put_archive("/data", pack(folder, container_user(self.context.service.user)))
-        except (DockerException, OSError) as error:
-            raise TargetError(f"could not seed the data volume: {_first_line(error)}") from None
-        finally:
-            with contextlib.suppress(DockerException, OSError):
-                helper.remove(force=True)
+        seed_volume(self.client_api, self.image, str(self.volume.name), folder, self.context.service.user)
 
     def _tls_owner(self) -> tuple[int, int] | None:
         """Who must read the bind-mounted TLS key (0600): the container's user, when not us."""
@@ -316,7 +320,7 @@ def _orphaned(labels: dict[str, str]) -> bool:
 
 
 def remove_leftovers() -> list[str]:
-    """Remove containers and volumes whose launching harness process is gone (killed runs);
+    """Remove containers, volumes and networks whose launching harness process is gone (killed runs);
     those of runs still going, or launched from other hosts, are left alone."""
     client = docker_client()
     removed = []
@@ -328,4 +332,8 @@ def remove_leftovers() -> list[str]:
         if _orphaned(volume.attrs.get("Labels") or {}):
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
+    for network in client.networks.list(filters={"label": LABEL}):
+        if _orphaned(network.attrs.get("Labels") or {}):
+            network.remove()
+            removed.append(f"network {network.name}")
     return removed

@@ -69,7 +69,10 @@ def redis_server_args(service: RedisService) -> RedisArgs:
 
 
 def _die_with_parent() -> None:
-    """In the child: get SIGKILL if the harness dies, so no server outlives a killed run."""
+    """In the child: get SIGKILL if the harness dies, so no server outlives a killed run; and
+    umask 077, so what the server writes is its owner's only: its config file, which holds the
+    password, is rewritten by CONFIG REWRITE (Sentinel sends one on every failover)."""
+    os.umask(0o077)
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
