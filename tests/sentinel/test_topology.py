@@ -21,7 +21,16 @@ from pytest_nself_redis.targets.base import LOOPBACK
 from pytest_nself_redis.targets.topology import Topology
 from pytest_nself_redis.targets.topology.base import Tamper
 from pytest_nself_redis.targets.topology.plan import TopologyPlan
-from tests.harness import COMPLETE, assert_nothing_left, base_env, signals_as_in_a_terminal
+from tests.harness import (
+    COMPLETE,
+    assert_nothing_left,
+    base_env,
+    leftover_dirs,
+    leftover_docker,
+    leftover_processes,
+    run_cli,
+    signals_as_in_a_terminal,
+)
 from tests.sentinel.conftest import Launch
 
 PROD_PASSWORD = "prod-redis-b81e4f0c9a7d2e63c5f14a"  # examples/complete/.env.secrets
@@ -141,14 +150,12 @@ with make_topology(sys.argv[2], context, TargetOptions(run_id=sys.argv[3]), sett
 """
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_topology_leaves_nothing(
-    tmp_path: Path, target_kind: str, run_id: str, sig: int
-) -> None:
+def _hold(tmp_path: Path, kind: str, run_id: str) -> subprocess.Popen[str]:
+    """A process holding a started topology until a signal arrives."""
     script = tmp_path / "hold.py"
     script.write_text(HOLD)
     process = subprocess.Popen(
-        [sys.executable, str(script), str(COMPLETE), target_kind, run_id],
+        [sys.executable, str(script), str(COMPLETE), kind, run_id],
         env=base_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -158,6 +165,14 @@ def test_an_interrupted_topology_leaves_nothing(
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.strip() == "ready", line + process.communicate(timeout=30)[0][-2000:]
+    return process
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_topology_leaves_nothing(
+    tmp_path: Path, target_kind: str, run_id: str, sig: int
+) -> None:
+    process = _hold(tmp_path, target_kind, run_id)
     process.send_signal(sig)
     output = process.communicate(timeout=120)[0]
     assert process.returncode != 0, output
@@ -168,4 +183,20 @@ def test_a_stopped_topology_leaves_nothing(topology: Launch, target_kind: str, r
     launched = topology(target_kind, settle_timeout=1)
     launched.stop()
     launched.stop()  # twice is fine
+    assert_nothing_left(run_id, docker=target_kind == "docker")
+
+
+def test_a_killed_topology_is_cleaned_up_by_the_cleanup_command(
+    tmp_path: Path, target_kind: str, run_id: str
+) -> None:
+    process = _hold(tmp_path, target_kind, run_id)
+    process.kill()
+    process.communicate(timeout=60)
+    time.sleep(0.5)  # local servers and sentinels get SIGKILL through PDEATHSIG
+    left = leftover_processes(run_id) + [str(path) for path in leftover_dirs(run_id)]
+    assert not leftover_processes(run_id), left
+    if target_kind == "docker":
+        assert any(item.startswith("network ") for item in leftover_docker(run_id)), leftover_docker(run_id)
+    completed = run_cli(["cleanup"], tmp_path)
+    assert completed.returncode == 0, completed.stderr
     assert_nothing_left(run_id, docker=target_kind == "docker")
