@@ -17,6 +17,7 @@ from tests.harness import COMPLETE
 # Short enough for several failovers per test run, long enough to be well above a sentinel's
 # ping period (1 s): the failover tests measure with it.
 DOWN_AFTER_MS = "2000"
+PROD_PASSWORD = "prod-redis-b81e4f0c9a7d2e63c5f14a"  # examples/complete/.env.secrets
 
 
 class Launch(Protocol):

@@ -31,9 +31,7 @@ from tests.harness import (
     run_cli,
     signals_as_in_a_terminal,
 )
-from tests.sentinel.conftest import Launch
-
-PROD_PASSWORD = "prod-redis-b81e4f0c9a7d2e63c5f14a"  # examples/complete/.env.secrets
+from tests.sentinel.conftest import PROD_PASSWORD, Launch
 
 
 def _views(topology: Topology) -> list[SentinelView]:
