@@ -101,7 +101,7 @@ def load_env_context(
                 "--nself-compose file needs one: run `nself build` there, or use --nself-compose render"
             )
         if files is None or overrides:
-            service = render_service(settings, variables)
+            service = render_service(settings, variables, project.generation.is_1x)
         else:
             service = load_compose_service(files.paths, variables, files.names)
     except ComposeError as error:

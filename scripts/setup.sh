@@ -115,8 +115,17 @@ if [ "$with_docker" = 1 ]; then
     fi
 fi
 if engine_answers; then
+    # An image from an older build script (image-version below the script's) lacks what
+    # the harness now needs of it (a shell for CMD-SHELL healthchecks): build it again.
+    wanted=$(sed -n 's/^image_version=//p' scripts/build-redis-image.sh)
+    label() {
+        docker image inspect -f "{{index .Config.Labels \"org.nself.redis-harness.$1\"}}" redis:7-alpine 2>/dev/null || true
+    }
     if ! docker image inspect redis:7-alpine >/dev/null 2>&1; then
         say "building the local redis:7-alpine image from this machine's redis-server"
+        scripts/build-redis-image.sh redis:7-alpine
+    elif [[ "$(label built-from)" == /* ]] && [ "$(label image-version)" != "$wanted" ]; then
+        say "rebuilding the local redis:7-alpine image (built by an older scripts/build-redis-image.sh)"
         scripts/build-redis-image.sh redis:7-alpine
     fi
 else

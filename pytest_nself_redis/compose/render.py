@@ -3,19 +3,32 @@
 Every REDIS_* key is honoured here, which is what nself's documentation says the
 generator does (docs/nself.md: it does not). The password stays a
 ``${REDIS_PASSWORD}`` reference in the raw command, as a compose file should have it.
+REDIS_MEMORY and REDIS_CPU become the container's limits as nself writes them
+(``deploy.resources.limits``): always for nself 1.x, which writes its defaults (512M,
+0.5) too; for 0.9.x only when the env files set them.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from pytest_nself_redis.compose.interpolate import interpolate
 from pytest_nself_redis.compose.ports import PortBinding
-from pytest_nself_redis.compose.runtime import ComposeValue, Healthcheck, RuntimeLimits
+from pytest_nself_redis.compose.runtime import (
+    ComposeValue,
+    Healthcheck,
+    RuntimeLimits,
+    parse_cpus,
+    parse_limit_size,
+)
 from pytest_nself_redis.compose.service import RedisService
+from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.provenance import Source
-from pytest_nself_redis.project.settings import RedisSettings
+from pytest_nself_redis.project.settings import RedisSettings, Setting
+
+T = TypeVar("T")
 
 CONTAINER_PORT = 6379
 TLS_DIR = "/tls"
@@ -58,7 +71,22 @@ def render_command(settings: RedisSettings) -> list[str]:
     return words
 
 
-def render_service(settings: RedisSettings, variables: Mapping[str, str]) -> RedisService:
+def _limit(setting: Setting[str], parse: Callable[[str], T], is_1x: bool) -> ComposeValue[T] | None:
+    """The container limit a setting becomes: cited where it is set, or as nself 1.x's default."""
+    if not (is_1x or setting.is_set):
+        return None
+    try:
+        value = parse(setting.text)
+    except ValueError as problem:
+        raise ProjectError(f"{setting.cite()}: {problem} (nself makes it a container limit)") from None
+    source = setting.source if setting.is_set else Source.default(f"the nself 1.x default of {setting.key}")
+    return ComposeValue(value, setting.text, source)
+
+
+def render_service(
+    settings: RedisSettings, variables: Mapping[str, str], is_1x: bool = False
+) -> RedisService:
+    """The service nself would generate from ``settings``; ``is_1x``: as nself 1.x does."""
     words = render_command(settings)
     raw_command = shlex.join(words)
     command = tuple(interpolate(word, variables, "rendered command") for word in words)
@@ -89,6 +117,8 @@ def render_service(settings: RedisSettings, variables: Mapping[str, str]) -> Red
         compose_file=None,
         runtime=RuntimeLimits(
             user=ComposeValue(USER, USER, RENDERED),
+            deploy_memory=_limit(settings.memory, parse_limit_size, is_1x),
+            deploy_cpus=_limit(settings.cpu, parse_cpus, is_1x),
             healthcheck=Healthcheck(RENDERED, test, RENDERED),
         ),
     )

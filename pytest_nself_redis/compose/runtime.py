@@ -126,7 +126,8 @@ def parse_duration(text: str) -> float:
     return total
 
 
-def _cpus(text: str) -> float:
+def parse_cpus(text: str) -> float:
+    """A CPU limit (``0.5``, ``2``) as compose reads ``cpus``."""
     try:
         value = float(text)
     except ValueError:
@@ -154,7 +155,8 @@ def _flag(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _size(text: str) -> int:
+def parse_limit_size(text: str) -> int:
+    """A memory limit (``512M``) as Docker reads it, with compose's messages."""
     try:
         return parse_docker_size(text)
     except ValueError as error:
@@ -288,11 +290,11 @@ def read_runtime(service: LineDict, variables: Mapping[str, str]) -> RuntimeLimi
     prefix = "deploy.resources.limits"
     return RuntimeLimits(
         user=read.one(service, "user", "user", str),
-        deploy_memory=read.one(limits, "memory", f"{prefix}.memory", _size) if limits else None,
-        deploy_cpus=read.one(limits, "cpus", f"{prefix}.cpus", _cpus) if limits else None,
+        deploy_memory=read.one(limits, "memory", f"{prefix}.memory", parse_limit_size) if limits else None,
+        deploy_cpus=read.one(limits, "cpus", f"{prefix}.cpus", parse_cpus) if limits else None,
         deploy_pids=read.one(limits, "pids", f"{prefix}.pids", _whole(-1)) if limits else None,
-        mem_limit=read.one(service, "mem_limit", "mem_limit", _size),
-        cpus=read.one(service, "cpus", "cpus", _cpus),
+        mem_limit=read.one(service, "mem_limit", "mem_limit", parse_limit_size),
+        cpus=read.one(service, "cpus", "cpus", parse_cpus),
         pids_limit=read.one(service, "pids_limit", "pids_limit", _whole(-1)),
         read_only=read.one(service, "read_only", "read_only", _flag),
         tmpfs=read.strings(service, "tmpfs", "tmpfs"),

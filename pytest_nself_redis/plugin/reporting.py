@@ -79,6 +79,12 @@ class HarnessReporting:
                 write(f"  {report.tls_unverified}", red=True, bold=True)
             for warning in report.warnings:
                 write(f"  warning: {run.redactor.scrub(warning)}", yellow=True)
+            if report.container_health:
+                healthy = report.container_health.startswith("healthy (")
+                write(f"  container health: {report.container_health}", yellow=not healthy)
+            unreproduced = report.unreproduced_line()
+            if unreproduced:
+                write(f"  {unreproduced}", yellow=True)
         # One line per launch (variants included: dozens in a full run) is detail for -v.
         for launch in run.launches if run.config.get_verbosity() > 0 else ():
             if launch.ready_seconds is not None:

@@ -191,6 +191,10 @@ class NselfRun:
                     report.tls_unverified = INSECURE_NOTE
                 if self.kind_reason and target.kind == self.kind:
                     report.notes.append(f"target {target.kind}: {self.kind_reason}")
+                report.unreproduced = [self.redactor.scrub(item) for item in target.unreproduced()]
+                health = target.health_now()
+                if health is not None:
+                    report.container_health = self.redactor.scrub(health.describe())
         self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), target.ready_seconds))
         return target
 

@@ -43,6 +43,10 @@ class EnvReport:
     notes: list[str] = field(default_factory=list)
     # Set when the user turned TLS verification off: shown in red in every report.
     tls_unverified: str | None = None
+    # The container's healthcheck result at launch (docker target, service with a healthcheck).
+    container_health: str | None = None
+    # Container settings of the service the target does not apply (``memory 512M (file:line)``).
+    unreproduced: list[str] = field(default_factory=list)
 
     @classmethod
     def from_context(cls, context: EnvContext) -> EnvReport:
@@ -55,6 +59,13 @@ class EnvReport:
             generation=str(context.generation),
             warnings=[item.describe() for item in context.runtime_disagreements],
         )
+
+    def unreproduced_line(self) -> str | None:
+        """``process target does not reproduce: memory 512M (docker-compose.yml:25), ...``."""
+        if not self.unreproduced:
+            return None
+        advice = " — use --nself-target docker" if self.target_kind == "process" else ""
+        return f"{self.target_kind} target does not reproduce: {', '.join(self.unreproduced)}{advice}"
 
     def rows(self) -> dict[str, str | dict[str, str]]:
         """Ordered key/value rows for tables; values are plain text (escape before HTML)."""
@@ -70,6 +81,11 @@ class EnvReport:
             rows["TLS verification"] = self.tls_unverified
         if self.ready_seconds is not None:
             rows["start to ready"] = f"{self.ready_seconds * 1000:.1f} ms"
+        if self.container_health:
+            rows["container health"] = self.container_health
+        line = self.unreproduced_line()
+        if line:
+            rows["not reproduced"] = line
         rows["settings"] = self.settings
         if self.warnings:
             rows["warnings"] = {str(n): text for n, text in enumerate(self.warnings, start=1)}

@@ -16,6 +16,7 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.secrets import Secret
+from pytest_nself_redis.targets.health import ContainerHealth
 from pytest_nself_redis.targets.readiness import Readiness
 
 LOOPBACK = "127.0.0.1"
@@ -196,6 +197,15 @@ class Target(ABC):
     @property
     def supports_lifecycle(self) -> bool:
         return type(self).terminate is not Target.terminate
+
+    def unreproduced(self) -> tuple[str, ...]:
+        """The service's container settings this target does not apply, each as
+        ``memory 512M (docker-compose.yml:25)`` (reports list them)."""
+        return ()
+
+    def health_now(self) -> ContainerHealth | None:
+        """The container's health (None: no container, or no healthcheck)."""
+        return None
 
     @abstractmethod
     def log_tail(self, lines: int = 40) -> str:

@@ -2,15 +2,21 @@
 drives its lifecycle (graceful stop, SIGKILL crash, restart, recreate on the same volume).
 
 No registry is assumed: the image must be local (or pullable). Each run gets its
-own named volume for /data and publishes the port on 127.0.0.1 only.
+own named volume for /data and publishes the port on 127.0.0.1 only. Every container
+setting of the service (user, limits, read-only root, tmpfs, capabilities, security
+options, ulimits, sysctls, healthcheck) is applied; one Docker refuses stops the launch
+with the compose line that set it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,6 +37,15 @@ from pytest_nself_redis.targets.base import (
     ensure_port_free,
     free_loopback_port,
 )
+from pytest_nself_redis.targets.container_settings import (
+    DEFAULT_HEALTH_TIMEOUT,
+    ContainerSetting,
+    container_settings,
+    describe_probe,
+    docker_arguments,
+    refused_by_message,
+)
+from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, ContainerHealth, from_docker_state
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import container_user, prepare_tls
 
@@ -39,6 +54,11 @@ ENV_LABEL = "org.nself.redis-harness.env"
 # host:pid of the harness process that launched it; `nself-redis cleanup` removes orphans only.
 OWNER_LABEL = "org.nself.redis-harness.owner"
 IMAGE_HINT = "scripts/build-redis-image.sh"
+# How runc wraps the reason it refuses a container; the reason is what follows.
+_RUNTIME_WRAPPING = re.compile(
+    r"^(failed to create shim task: )?(OCI runtime create failed: )?(runc create failed: )?"
+    r"(unable to start container process: )?(error during container init: )?"
+)
 
 
 def _quiet_testcontainers() -> None:
@@ -63,6 +83,15 @@ def docker_client(timeout: float = 10.0) -> docker.DockerClient:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
+
+
+def _docker_reason(error: BaseException) -> str:
+    """What the engine said (an APIError's explanation, not its URL), on one line, without
+    the runtime's wrapping (``failed to create shim task: OCI runtime create failed: ...``)."""
+    explanation = getattr(error, "explanation", None)
+    text = explanation if isinstance(explanation, str) and explanation else str(error)
+    line = _RUNTIME_WRAPPING.sub("", " ".join(text.split())).removesuffix(": unknown")
+    return line if len(line) <= 400 else line[:397] + "..."
 
 
 def image_present(client: docker.DockerClient, image: str) -> bool:
@@ -124,6 +153,7 @@ class DockerTarget(Target):
         self._tls_dir: Path | None = None
         self.starts = 0
         self.name = ""
+        self.container_settings: tuple[ContainerSetting, ...] = container_settings(context.service.runtime)
 
     # -- launch ----------------------------------------------------------------
     def _command(self) -> list[str]:
@@ -191,25 +221,71 @@ class DockerTarget(Target):
         container.with_volume_mapping(cast(str, self.volume.name), "/data", mode="rw")
         if self._tls_dir is not None:
             container.with_volume_mapping(str(self._tls_dir), "/tls", mode="ro")
-        kwargs: dict[str, Any] = {"labels": labels}
-        if self.options.network_mode:
-            kwargs["network_mode"] = self.options.network_mode
-        else:
+        if not self.options.network_mode:
             # testcontainers' with_bind_ports takes no host IP; the SDK accepts (ip, port).
             ports = cast(dict[str, Any], container.ports)
             ports[f"{service.container_port}/tcp"] = (LOOPBACK, self.host_port)
         for key, value in service.environment.items():
             container.with_env(key, value)
-        if service.user:
-            kwargs["user"] = service.user
-        container.with_kwargs(**kwargs)
+        kwargs = docker_arguments(self.container_settings)
+        if self.options.network_mode:
+            # A node of a topology: in another container's namespace, which publishes its port.
+            kwargs["network_mode"] = self.options.network_mode
+        # testcontainers passes its own tmpfs mapping to the engine: ours go there.
+        container.tmpfs.update(kwargs.pop("tmpfs", {}))
+        container.with_kwargs(labels=labels, **kwargs)
         try:
             container.start()
         except (DockerException, OSError) as error:
             with contextlib.suppress(Exception):
                 container.stop(force=True, delete_volume=False)
-            raise TargetError(f"the container could not start: {_first_line(error)}") from None
+            raise self._refusal(error, labels) from None
         self.container = container.get_wrapped_container()
+
+    def _refusal(self, error: BaseException, labels: dict[str, str]) -> TargetError:
+        """The error for a container Docker would not create or start, naming the setting
+        (and its compose line) Docker refused when it is one of the service's."""
+        reason = _docker_reason(error)
+        refused = self.refused_settings(reason, labels) if isinstance(error, APIError) else []
+        if not refused:
+            return TargetError(f"the container could not start: {reason}")
+        shown = ", ".join(setting.shown for setting in refused)
+        return TargetError(
+            f"this Docker engine refuses {shown}, set by {self.context.service.describe()}: {reason}. "
+            "The docker target runs the container with every setting of the service, as compose "
+            "would; change or remove that setting, or use --nself-target process (which applies "
+            "no container setting)"
+        )
+
+    def refused_settings(self, reason: str, labels: dict[str, str]) -> list[ContainerSetting]:
+        """The settings behind Docker's refusal ``reason``: the one its words name, else each
+        candidate tried alone in a throwaway container (its words name none, or several of
+        a kind); none when the image does not start even without them."""
+        named = refused_by_message(self.container_settings, reason)
+        if len(named) == 1:
+            return named
+        if not self._starts_with({}, labels):
+            return []
+        candidates = named or [setting for setting in self.container_settings if not setting.unapplied]
+        alone = [
+            setting for setting in candidates if not self._starts_with(docker_arguments([setting]), labels)
+        ]
+        return alone or named
+
+    def _starts_with(self, arguments: dict[str, Any], labels: dict[str, str]) -> bool:
+        """Whether a container of the image with just these settings starts: finds what
+        Docker refused when its message names no setting. Removed at once either way."""
+        trial: Container | None = None
+        try:
+            trial = self.client_api.containers.create(self.image, self._command(), labels=labels, **arguments)
+            trial.start()
+            return True
+        except (DockerException, OSError):
+            return False
+        finally:
+            if trial is not None:
+                with contextlib.suppress(DockerException, OSError):
+                    trial.remove(force=True, v=True)
 
     def _wait_ready(self) -> None:
         self.starts += 1
@@ -291,6 +367,79 @@ class DockerTarget(Target):
         if len(copied) != 1:
             raise TargetError(f"copying {path} out of {self.name} gave {len(copied)} entries, not one")
         return copied[0]
+
+    # -- health ----------------------------------------------------------------
+    def _probe_description(self) -> str:
+        check = self.context.service.runtime.healthcheck
+        return describe_probe(check) if check is not None else "the image's own probe"
+
+    def health(self, wait: float = 0.0) -> ContainerHealth | None:
+        """Docker's view of the container's health (None: no healthcheck, or no container);
+        with ``wait``, up to that many seconds for its first probe result."""
+        deadline = time.monotonic() + wait
+        while self.container is not None:
+            try:
+                self.container.reload()
+            except (DockerException, OSError):
+                return None
+            state = self.container.attrs.get("State") or {}
+            found = from_docker_state(state, self._probe_description(), self.context.redactor.scrub)
+            if found is None or found.answered or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.2)
+        return None
+
+    def health_now(self) -> ContainerHealth | None:
+        """Docker's last probe result, or when none has run yet, the same probe run once now."""
+        seen = self.health()
+        if seen is None or seen.answered:
+            return seen
+        return self._probe_once() or seen
+
+    def _probe_once(self) -> ContainerHealth | None:
+        """The healthcheck's test run in the container as Docker runs it (same user and
+        environment; ``CMD-SHELL`` through /bin/sh), bounded by its timeout."""
+        check = self.context.service.runtime.healthcheck
+        if self.container is None or check is None or check.disabled or not check.test:
+            return None
+        kind, *words = check.test
+        command = (
+            ["/bin/sh", "-c", *words] if kind == "CMD-SHELL" else words if kind == "CMD" else list(check.test)
+        )
+        limit = check.timeout.value if check.timeout and check.timeout.value else DEFAULT_HEALTH_TIMEOUT
+        limit = min(limit, self.options.startup_timeout)
+        container_id = cast(str, self.container.id)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                client = docker_client(limit + 5)
+                try:
+                    exec_id = client.api.exec_create(container_id, command)["Id"]
+                    outcome["output"] = bytes(client.api.exec_start(exec_id)).decode("utf-8", "replace")
+                    outcome["exit_code"] = client.api.exec_inspect(exec_id).get("ExitCode")
+                finally:
+                    client.close()
+            except (DockerException, OSError, TargetError) as error:
+                outcome["error"] = _docker_reason(error)
+
+        worker = threading.Thread(target=run, name="nself-redis-health-probe", daemon=True)
+        worker.start()
+        worker.join(limit + 1)
+        probe, scrub = self._probe_description(), self.context.redactor.scrub
+        if worker.is_alive() or "error" in outcome or not isinstance(outcome.get("exit_code"), int):
+            said = outcome.get("error") or f"the probe did not finish within {limit:g} s"
+            return ContainerHealth(UNHEALTHY, scrub(str(said)), -1, probe, by="harness")
+        code = int(outcome["exit_code"])
+        status = HEALTHY if code == 0 else UNHEALTHY
+        return ContainerHealth(status, scrub(outcome.get("output", "")), code, probe, by="harness")
+
+    def unreproduced(self) -> tuple[str, ...]:
+        return tuple(
+            self.context.redactor.scrub(setting.shown)
+            for setting in self.container_settings
+            if setting.unapplied
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         if self.container is None:

@@ -33,6 +33,7 @@ from pytest_nself_redis.targets.base import (
     ensure_port_free,
     free_loopback_port,
 )
+from pytest_nself_redis.targets.container_settings import container_settings
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import prepare_tls
 
@@ -287,6 +288,15 @@ class ProcessTarget(Target):
             reason = error.strerror or error
             raise TargetError(f"could not copy {source} out of the data dir: {reason}") from None
         return copy
+
+    def unreproduced(self) -> tuple[str, ...]:
+        """Every container setting of the service that matters outside a container: a local
+        redis-server runs as this user, with this machine's limits and no healthcheck."""
+        return tuple(
+            self.context.redactor.scrub(setting.shown)
+            for setting in container_settings(self.context.service.runtime)
+            if setting.matters_outside
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         if self._log_path is None or not self._log_path.exists():

@@ -547,6 +547,28 @@ def test_image_not_present_and_not_pullable(tmp_path: Path, run_id: str, docker_
     assert_nothing_left(run_id, docker=True)
 
 
+def test_a_container_setting_docker_refuses(tmp_path: Path, run_id: str, docker_engine: None) -> None:
+    # Redis asks for vm.overcommit_memory=1, but no container may set it: it is not namespaced.
+    compose = (
+        "services:\n"
+        "  redis:\n"
+        "    image: redis:7-alpine\n"
+        "    command: redis-server --requirepass ${REDIS_PASSWORD}\n"
+        "    sysctls:\n"
+        "      vm.overcommit_memory: 1\n"
+    )
+    project = make_project(tmp_path / "project", compose=compose)
+    result = run(project, tmp_path, run_id, "--nself-env", "staging", "--nself-target", "docker")
+    assert_clear_failure(
+        result,
+        "this Docker engine refuses sysctls vm.overcommit_memory=1 (docker-compose.yml:6), set by "
+        'service `redis` of docker-compose.yml:3: sysctl "vm.overcommit_memory" is not in a separate '
+        "kernel namespace",
+        hidden=STAGING_PASSWORD,
+    )
+    assert_nothing_left(run_id, docker=True)
+
+
 def test_redis_server_not_found(tmp_path: Path, run_id: str) -> None:
     result = run(
         COMPLETE,
