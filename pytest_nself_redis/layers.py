@@ -56,7 +56,9 @@ def _show(promise: Promise, value: str) -> str:
 
 
 def config_promises(settings: RedisSettings) -> dict[str, Promise]:
-    """The promises the config suite checks, by id; an id absent here does not apply."""
+    """The promises the config suite checks, by id; an id absent here does not apply.
+
+    Long because it is one table, a promise per directive, read best whole."""
     persistence = (settings.persistence,)
     promises = [
         Promise(

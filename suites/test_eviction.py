@@ -8,15 +8,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 
-from pytest_nself_redis.checks import CheckContext, CheckResult, expect_result
-from pytest_nself_redis.checks import eviction as checks
-from pytest_nself_redis.plugin.fixtures import ReportAttachments, VariantFactory
+from pytest_nself_redis.checks import CheckContext, CheckResult, VariantFactory
+from pytest_nself_redis.plugin.fixtures import ReportAttachments
+from pytest_nself_redis.plugin.verdicts import family, record_measured, run_check
 
 pytestmark = [pytest.mark.eviction, pytest.mark.destructive]
 
 Ledger = list[dict[str, Any]]
+Report = Callable[[CheckResult], None]
+Run = Callable[[str], CheckResult]
 COLUMNS = ("limit", "filled", "written_again", "refused", "evicted", "over_limit")
 DETAILS = (
     "preferred_kept",
@@ -28,6 +29,14 @@ DETAILS = (
     "scale_factor",
     "write_rate_mb_s",
 )
+# Each promise's name in the env's table.
+PROMISES = {
+    "memory_limit": "memory under the limit",
+    "plain_keys": "keys without a TTL",
+    "volatile_only": "only volatile keys evicted",
+    "preference": "which keys go first",
+    "configured_policy": "configured policy",
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +49,16 @@ def eviction_ledger(request: pytest.FixtureRequest, nself_env_name: str) -> Iter
 
 
 @pytest.fixture
-def report_eviction(
-    eviction_ledger: Ledger, record_property: Callable[[str, object], None]
-) -> Callable[[str, CheckResult], CheckResult]:
-    """Record a result's numbers (JUnit properties and the env's table), then return it."""
+def report_eviction(eviction_ledger: Ledger, record_property: Callable[[str, object], None]) -> Report:
+    """Record a result's numbers (JUnit properties and the env's table)."""
+    properties = record_measured(record_property)
 
-    def report(promise: str, result: CheckResult) -> CheckResult:
+    def report(result: CheckResult) -> None:
+        properties(result)
         measured: dict[str, Any] = result.measured if isinstance(result.measured, dict) else {}
-        for name, value in measured.items():
-            record_property(name, value)
         eviction_ledger.append(
             {
-                "promise": promise,
+                "promise": PROMISES[result.id.split(".")[1]],
                 "policy": measured.get("policy", ""),
                 "live policy": measured.get("live_policy", ""),
                 **{name: measured.get(name, "") for name in COLUMNS},
@@ -59,61 +66,37 @@ def report_eviction(
                 "status": result.status.value,
             }
         )
-        return result
 
     return report
 
 
-def _server(nself_variant: VariantFactory, policy: str) -> redis.Redis:
-    """A server like the env's, with ``policy`` and no persistence (nothing to fork or fsync)."""
-    return nself_variant(REDIS_MAXMEMORY_POLICY=policy, REDIS_PERSISTENCE="false").client()
+@pytest.fixture
+def run_on_variant(nself_checks: CheckContext, nself_variant: VariantFactory, report_eviction: Report) -> Run:
+    """Run a policy check on the server it launches for its policy, and report its numbers."""
+    return lambda check_id: run_check(check_id, nself_checks, launch=nself_variant, report=report_eviction)
 
 
-@pytest.mark.parametrize("policy", checks.POLICIES)
-def test_memory_stays_under_the_limit(
-    policy: str,
-    nself_checks: CheckContext,
-    nself_variant: VariantFactory,
-    report_eviction: Callable[[str, CheckResult], CheckResult],
-) -> None:
-    result = checks.memory_limit_is_honoured(nself_checks, _server(nself_variant, policy), policy)
-    expect_result(report_eviction("memory under the limit", result))
+@pytest.mark.parametrize("check_id", family("eviction.memory_limit.{}"))
+def test_memory_stays_under_the_limit(check_id: str, run_on_variant: Run) -> None:
+    run_on_variant(check_id)
 
 
-@pytest.mark.parametrize("policy", checks.POLICIES)
-def test_plain_keys_follow_the_policy(
-    policy: str,
-    nself_checks: CheckContext,
-    nself_variant: VariantFactory,
-    report_eviction: Callable[[str, CheckResult], CheckResult],
-) -> None:
-    result = checks.plain_keys_follow_the_policy(nself_checks, _server(nself_variant, policy), policy)
-    expect_result(report_eviction("keys without a TTL", result))
+@pytest.mark.parametrize("check_id", family("eviction.plain_keys.{}"))
+def test_plain_keys_follow_the_policy(check_id: str, run_on_variant: Run) -> None:
+    run_on_variant(check_id)
 
 
-@pytest.mark.parametrize("policy", checks.VOLATILE)
-def test_volatile_policies_evict_only_volatile_keys(
-    policy: str,
-    nself_checks: CheckContext,
-    nself_variant: VariantFactory,
-    report_eviction: Callable[[str, CheckResult], CheckResult],
-) -> None:
-    result = checks.persistent_keys_are_spared(nself_checks, _server(nself_variant, policy), policy)
-    expect_result(report_eviction("only volatile keys evicted", result))
+@pytest.mark.parametrize("check_id", family("eviction.volatile_only.{}"))
+def test_volatile_policies_evict_only_volatile_keys(check_id: str, run_on_variant: Run) -> None:
+    run_on_variant(check_id)
 
 
-@pytest.mark.parametrize("policy", list(checks.PREFERENCES))
-def test_policy_evicts_the_right_keys_first(
-    policy: str,
-    nself_checks: CheckContext,
-    nself_variant: VariantFactory,
-    report_eviction: Callable[[str, CheckResult], CheckResult],
-) -> None:
-    result = checks.policy_keeps_the_right_keys(nself_checks, _server(nself_variant, policy), policy)
-    expect_result(report_eviction("which keys go first", result))
+@pytest.mark.parametrize("check_id", family("eviction.preference.{}"))
+def test_policy_evicts_the_right_keys_first(check_id: str, run_on_variant: Run) -> None:
+    run_on_variant(check_id)
 
 
 def test_configured_policy_at_configured_maxmemory(
-    nself_checks: CheckContext, report_eviction: Callable[[str, CheckResult], CheckResult]
+    nself_checks: CheckContext, report_eviction: Report
 ) -> None:
-    expect_result(report_eviction("configured policy", checks.configured_policy_holds(nself_checks)))
+    run_check("eviction.configured_policy", nself_checks, report=report_eviction)

@@ -4,43 +4,43 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, expect_result
-from pytest_nself_redis.checks import health as checks
+from pytest_nself_redis.checks import CheckContext
+from pytest_nself_redis.plugin.verdicts import run_check
 
 pytestmark = pytest.mark.health
 
 
 def test_answers_ping(nself_checks: CheckContext) -> None:
-    expect_result(checks.answers_ping(nself_checks))
+    run_check("health.ping", nself_checks)
 
 
 def test_is_a_primary(nself_checks: CheckContext) -> None:
-    expect_result(checks.is_a_primary(nself_checks))
+    run_check("health.primary", nself_checks)
 
 
 def test_has_finished_loading(nself_checks: CheckContext) -> None:
-    expect_result(checks.has_finished_loading(nself_checks))
+    run_check("health.loading", nself_checks)
 
 
 def test_writes_are_accepted(nself_checks: CheckContext) -> None:
-    expect_result(checks.accepts_writes(nself_checks))
+    run_check("health.writes", nself_checks)
 
 
 def test_last_rdb_save_succeeded(nself_checks: CheckContext) -> None:
-    expect_result(checks.last_rdb_save_succeeded(nself_checks))
+    run_check("health.rdb_status", nself_checks)
 
 
 def test_last_aof_write_succeeded(nself_checks: CheckContext) -> None:
-    expect_result(checks.last_aof_write_succeeded(nself_checks))
+    run_check("health.aof_status", nself_checks)
 
 
 def test_clients_have_headroom(nself_checks: CheckContext) -> None:
-    expect_result(checks.clients_have_headroom(nself_checks))
+    run_check("health.clients", nself_checks)
 
 
 def test_memory_has_headroom(nself_checks: CheckContext) -> None:
-    expect_result(checks.memory_has_headroom(nself_checks))
+    run_check("health.memory", nself_checks)
 
 
 def test_monitoring_fields_are_reported(nself_checks: CheckContext) -> None:
-    expect_result(checks.monitoring_fields_are_reported(nself_checks))
+    run_check("health.monitoring_fields", nself_checks)

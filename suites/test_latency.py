@@ -10,56 +10,61 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, CheckResult, expect_result
-from pytest_nself_redis.checks import latency as checks
+from pytest_nself_redis.checks import CheckContext, CheckResult
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import HarnessError
-from pytest_nself_redis.latency import COMMANDS
 from pytest_nself_redis.plugin.fixtures import ReportAttachments
 from pytest_nself_redis.plugin.latency_session import LatencySession
-from pytest_nself_redis.plugin.run import get_run
+from pytest_nself_redis.plugin.options import HarnessOptions
+from pytest_nself_redis.plugin.verdicts import family, run_check
 
 pytestmark = pytest.mark.latency
-RecordProperty = Callable[[str, object], None]
+Run = Callable[[str], CheckResult]
 
 
 @pytest.fixture(scope="module")
-def latency_session(request: pytest.FixtureRequest, nself_context: EnvContext) -> Iterator[LatencySession]:
+def latency_session(
+    request: pytest.FixtureRequest, nself_options: HarnessOptions, nself_context: EnvContext
+) -> Iterator[LatencySession]:
     """Budgets of this env; at the end, its charts in the HTML report and its benchmark JSON."""
-    options = get_run(request.config).options
     try:
-        session = LatencySession.start(options.budgets, nself_context)
+        session = LatencySession.start(nself_options.budgets, nself_context)
     except HarnessError as problem:
         pytest.fail(f"nself-redis: {problem}", pytrace=False)
     yield session
     if session.results or session.outcomes:
         ReportAttachments(request, session.env).html(session.html())
-        reports = options.reports
+        reports = nself_options.reports
         if reports is not None and session.results:
             session.write_json(reports)
 
 
-def _record(result: CheckResult, record_property: RecordProperty) -> CheckResult:
-    if isinstance(result.measured, dict):
-        for name, value in result.measured.get("percentiles_ms", {}).items():
-            record_property(f"{name}_ms", value)
-    return result
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_round_trips_within_budget(
-    command: str,
+@pytest.fixture
+def run_timed(
     nself_checks: CheckContext,
     latency_session: LatencySession,
-    record_property: RecordProperty,
-) -> None:
-    result = nself_checks.attribute(checks.within_budget(nself_checks, command, latency_session.plan))
-    expect_result(_record(latency_session.keep(result), record_property))
+    record_property: Callable[[str, object], None],
+) -> Run:
+    """Run a latency check with the env's plan; keep its result for the report and record its
+    percentiles (JUnit properties)."""
+
+    def report(result: CheckResult) -> None:
+        latency_session.keep(result)
+        if isinstance(result.measured, dict):
+            for name, value in result.measured.get("percentiles_ms", {}).items():
+                record_property(f"{name}_ms", value)
+
+    return lambda check_id: run_check(check_id, nself_checks, plan=latency_session.plan, report=report)
 
 
-def test_slowlog_within_budget(nself_checks: CheckContext, latency_session: LatencySession) -> None:
-    expect_result(latency_session.keep(checks.slowlog_within_budget(nself_checks, latency_session.plan)))
+@pytest.mark.parametrize("check_id", family("latency.{}"))
+def test_round_trips_within_budget(check_id: str, run_timed: Run) -> None:
+    run_timed(check_id)
 
 
-def test_server_side_within_budget(nself_checks: CheckContext, latency_session: LatencySession) -> None:
-    expect_result(latency_session.keep(checks.server_side_within_budget(nself_checks, latency_session.plan)))
+def test_slowlog_within_budget(run_timed: Run) -> None:
+    run_timed("latency.slowlog")
+
+
+def test_server_side_within_budget(run_timed: Run) -> None:
+    run_timed("latency.server_side")

@@ -14,24 +14,15 @@ from typing import Any
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, CheckResult, expect_result
-from pytest_nself_redis.checks import persistence as checks
-from pytest_nself_redis.durability.modes import (
-    CRASH,
-    GRACEFUL,
-    MATRIX,
-    RECREATE,
-    PersistenceMode,
-    promised_mode,
-)
-from pytest_nself_redis.plugin.fixtures import ReportAttachments, VariantFactory
-from pytest_nself_redis.targets.base import Target
+from pytest_nself_redis.checks import CheckContext, CheckResult, VariantFactory
+from pytest_nself_redis.plugin.fixtures import ReportAttachments
+from pytest_nself_redis.plugin.verdicts import family, record_measured, run_check
 
 pytestmark = [pytest.mark.persistence, pytest.mark.needs_restart]
 
 Ledger = list[dict[str, Any]]
+Run = Callable[[str], CheckResult]
 PROPERTIES = ("written", "acknowledged", "survived", "lost", "in_flight", "loss_window_ms", "restart_s")
-MODE_IDS = [mode.id for mode in MATRIX]
 
 
 @pytest.fixture(scope="module")
@@ -46,74 +37,40 @@ def persistence_ledger(request: pytest.FixtureRequest, nself_env_name: str) -> I
 
 
 @pytest.fixture
-def report_persistence(
-    persistence_ledger: Ledger, record_property: Callable[[str, object], None]
-) -> Callable[[CheckResult], CheckResult]:
-    """Record a result's counts (JUnit properties and the env's table), then return it."""
-
-    def report(result: CheckResult) -> CheckResult:
-        measured: dict[str, Any] = result.measured if isinstance(result.measured, dict) else {}
-        for name in PROPERTIES:
-            if name in measured:
-                record_property(name, measured[name])
-        if measured:
-            persistence_ledger.append({**measured, "status": result.status.value})
-        return result
-
-    return report
-
-
-def skip_recreate_without_docker(target: Target) -> None:
-    if target.kind != "docker":
-        pytest.skip(f"recreating the container needs the docker target; this run uses {target.kind}")
-
-
-@pytest.mark.parametrize("mode", MATRIX, ids=MODE_IDS)
-def test_graceful_restart_keeps_what_the_mode_promises(
-    mode: PersistenceMode,
+def run_on_variant(
     nself_checks: CheckContext,
     nself_variant: VariantFactory,
-    report_persistence: Callable[[CheckResult], CheckResult],
-) -> None:
-    target = nself_variant((), **mode.overrides)
-    expect_result(report_persistence(checks.writes_survive(nself_checks, target, mode, GRACEFUL)))
+    persistence_ledger: Ledger,
+    record_property: Callable[[str, object], None],
+) -> Run:
+    """Run a persistence check on the server it launches, and record its counts (JUnit
+    properties and the env's table)."""
+    properties = record_measured(record_property, **{name: name for name in PROPERTIES})
+
+    def report(result: CheckResult) -> None:
+        properties(result)
+        if isinstance(result.measured, dict) and result.measured:
+            persistence_ledger.append({**result.measured, "status": result.status.value})
+
+    return lambda check_id: run_check(check_id, nself_checks, launch=nself_variant, report=report)
 
 
-@pytest.mark.parametrize("mode", MATRIX, ids=MODE_IDS)
-def test_crash_loses_no_more_than_the_mode_allows(
-    mode: PersistenceMode,
-    nself_checks: CheckContext,
-    nself_variant: VariantFactory,
-    report_persistence: Callable[[CheckResult], CheckResult],
-) -> None:
-    target = nself_variant((), **mode.overrides)
-    expect_result(report_persistence(checks.writes_survive(nself_checks, target, mode, CRASH)))
+@pytest.mark.parametrize("check_id", family("persistence.restart.{}"))
+def test_graceful_restart_keeps_what_the_mode_promises(check_id: str, run_on_variant: Run) -> None:
+    run_on_variant(check_id)
 
 
-@pytest.mark.parametrize("mode", MATRIX, ids=MODE_IDS)
-def test_recreated_container_keeps_what_the_mode_promises(
-    mode: PersistenceMode,
-    nself_target: Target,
-    nself_checks: CheckContext,
-    nself_variant: VariantFactory,
-    report_persistence: Callable[[CheckResult], CheckResult],
-) -> None:
-    skip_recreate_without_docker(nself_target)
-    target = nself_variant((), **mode.overrides)
-    expect_result(report_persistence(checks.writes_survive(nself_checks, target, mode, RECREATE)))
+@pytest.mark.parametrize("check_id", family("persistence.crash.{}"))
+def test_crash_loses_no_more_than_the_mode_allows(check_id: str, run_on_variant: Run) -> None:
+    run_on_variant(check_id)
 
 
-@pytest.mark.parametrize("scenario", [GRACEFUL, CRASH, RECREATE], ids=["restart", "crash", "recreate"])
-def test_configured_mode_keeps_its_promise(
-    scenario: str,
-    nself_target: Target,
-    nself_checks: CheckContext,
-    nself_variant: VariantFactory,
-    report_persistence: Callable[[CheckResult], CheckResult],
-) -> None:
+@pytest.mark.parametrize("check_id", family("persistence.recreate.{}"))
+def test_recreated_container_keeps_what_the_mode_promises(check_id: str, run_on_variant: Run) -> None:
+    run_on_variant(check_id)
+
+
+@pytest.mark.parametrize("check_id", family("persistence.{}.configured"))
+def test_configured_mode_keeps_its_promise(check_id: str, run_on_variant: Run) -> None:
     """The env's own deployment (its compose service, or the one rendered from the settings)."""
-    if scenario == RECREATE:
-        skip_recreate_without_docker(nself_target)
-    target = nself_variant()
-    mode = promised_mode(target.context.settings)
-    expect_result(report_persistence(checks.writes_survive(nself_checks, target, mode, scenario)))
+    run_on_variant(check_id)

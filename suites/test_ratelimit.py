@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, CheckResult, expect_result
-from pytest_nself_redis.checks import ratelimit as checks
-from pytest_nself_redis.plugin.fixtures import ReportAttachments, VariantFactory
+from pytest_nself_redis.checks import CheckContext, CheckResult, Outcome, VariantFactory
+from pytest_nself_redis.plugin.fixtures import ReportAttachments
 from pytest_nself_redis.plugin.keyspace import Keyspace
-from pytest_nself_redis.plugin.run import get_run
-from pytest_nself_redis.project.settings import RedisSettings
-from pytest_nself_redis.ratelimit import NSELF_FIXED_SPEC, LimiterLoadError, LimiterSpec
+from pytest_nself_redis.plugin.options import HarnessOptions
+from pytest_nself_redis.plugin.verdicts import record_measured, run_check
+from pytest_nself_redis.project.model import NselfProject
+from pytest_nself_redis.ratelimit import LimiterLoadError, LimiterSpec
 from pytest_nself_redis.ratelimit.select import as_specs, default_limiters, unique
 
 pytestmark = pytest.mark.ratelimit
@@ -29,16 +29,17 @@ Ledger = dict[str, list[dict[str, Any]]]
 
 
 @pytest.fixture
-def ratelimit_limiters(request: pytest.FixtureRequest) -> list[LimiterSpec]:
+def ratelimit_limiters(
+    request: pytest.FixtureRequest, nself_options: HarnessOptions, nself_project: NselfProject
+) -> list[LimiterSpec]:
     """The limiters under test: a ``nself_limiters`` fixture when you define one, else the
     built-ins plus ``--nself-limiter``."""
     try:
         try:
             chosen = request.getfixturevalue("nself_limiters")
         except pytest.FixtureLookupError:
-            run = get_run(request.config)
-            search = (request.config.invocation_params.dir, run.project().dir)
-            return default_limiters(run.options.limiter, search)
+            search = (request.config.invocation_params.dir, nself_project.dir)
+            return default_limiters(nself_options.limiter, search)
         return unique(as_specs(chosen, "the nself_limiters fixture"))
     except LimiterLoadError as problem:
         pytest.fail(str(problem), pytrace=False)
@@ -65,26 +66,29 @@ def run_contract(
     """Run one contract point for every limiter under test; tabulate; pass/warn/fail."""
 
     def run(check_id: str, title: str, columns: tuple[str, ...]) -> CheckResult:
-        function = checks.PER_LIMITER[check_id]
-        results = [
-            function(nself_checks, spec, f"{nself_keyspace.prefix}{spec.name}:")
-            for spec in ratelimit_limiters
-        ]
         rows = ratelimit_ledger.setdefault(f"ratelimit: {title}", [])
-        for spec, result in zip(ratelimit_limiters, results, strict=True):
-            measured: dict[str, Any] = result.measured if isinstance(result.measured, dict) else {}
+
+        def tabulate(spec: LimiterSpec, outcome: Outcome) -> None:
+            measured: dict[str, Any] = outcome.measured if isinstance(outcome.measured, dict) else {}
             rows.append(
                 {
                     "limiter": spec.name,
                     "kind": spec.kind,
-                    "status": result.status.value,
+                    "status": outcome.status.value,
                     **{column: measured.get(column, "") for column in columns},
                 }
             )
             for column in columns:
                 if column in measured:
                     record_property(f"{spec.name}.{column}", measured[column])
-        return expect_result(nself_checks.attribute(checks.combine(check_id, results)))
+
+        return run_check(
+            check_id,
+            nself_checks,
+            limiters=ratelimit_limiters,
+            namespace=nself_keyspace.prefix,
+            each=tabulate,
+        )
 
     return run
 
@@ -144,26 +148,26 @@ def test_one_clock(run_contract: Callable[..., CheckResult]) -> None:
 
 
 def test_eviction_policy_risk_is_reported(nself_checks: CheckContext) -> None:
-    expect_result(checks.eviction_risk(nself_checks))
+    run_check("ratelimit.eviction_risk", nself_checks)
 
 
 def test_eviction_under_the_configured_policy(
+    nself_checks: CheckContext,
     nself_variant: VariantFactory,
-    nself_settings: RedisSettings,
     ratelimit_ledger: Ledger,
     record_property: Callable[[str, object], None],
 ) -> None:
     """Measured: a server like this env's, filled past a small maxmemory under the configured
     policy; does a limited client stay limited? (Skipped on attach: it launches a variant.)"""
-    variant = nself_variant()
-    client = variant.client()
-    result = checks.eviction_demonstration(client, nself_settings, NSELF_FIXED_SPEC)
-    measured: dict[str, Any] = result.measured if isinstance(result.measured, dict) else {}
-    for name, value in measured.items():
-        record_property(name, value)
-    ratelimit_ledger.setdefault("ratelimit: eviction under the configured policy", []).append(measured)
-    expect_result(result)
+    properties = record_measured(record_property)
+    rows = ratelimit_ledger.setdefault("ratelimit: eviction under the configured policy", [])
+
+    def report(result: CheckResult) -> None:
+        properties(result)
+        rows.append(result.measured if isinstance(result.measured, dict) else {})
+
+    run_check("ratelimit.eviction_demonstration", nself_checks, launch=nself_variant, report=report)
 
 
 def test_deployment_limiter_keys_expire(nself_checks: CheckContext) -> None:
-    expect_result(checks.deployment_keys(nself_checks))
+    run_check("ratelimit.deployment_keys", nself_checks)

@@ -6,23 +6,23 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, expect_result
-from pytest_nself_redis.checks import sessions as checks
+from pytest_nself_redis.checks import CheckContext
+from pytest_nself_redis.plugin.verdicts import run_check
 
 pytestmark = pytest.mark.datastructures
 
 
 def test_session_layout(nself_checks: CheckContext) -> None:
-    expect_result(checks.session_layout(nself_checks))
+    run_check("sessions.layout", nself_checks)
 
 
 def test_sessions_expire(nself_checks: CheckContext) -> None:
-    expect_result(checks.sessions_expire(nself_checks))
+    run_check("sessions.expiry", nself_checks)
 
 
 def test_refresh_extends_sessions(nself_checks: CheckContext) -> None:
-    expect_result(checks.refresh_extends_sessions(nself_checks))
+    run_check("sessions.refresh", nself_checks)
 
 
 def test_revocation_is_immediate(nself_checks: CheckContext) -> None:
-    expect_result(checks.revocation_is_immediate(nself_checks))
+    run_check("sessions.revocation", nself_checks)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, expect_result
-from pytest_nself_redis.checks import tls as checks
+from pytest_nself_redis.checks import CheckContext
+from pytest_nself_redis.plugin.verdicts import run_check
 
 pytestmark = pytest.mark.tls
 
 
 def test_accepts_tls_clients(nself_checks: CheckContext) -> None:
-    expect_result(checks.accepts_tls_clients(nself_checks))
+    run_check("tls.accepts_tls_clients", nself_checks)
 
 
 def test_refuses_plaintext(nself_checks: CheckContext) -> None:
-    expect_result(checks.refuses_plaintext(nself_checks))
+    run_check("tls.refuses_plaintext", nself_checks)

@@ -1,4 +1,5 @@
-"""The checks behind the suites and `doctor` (see ``base`` for the contract)."""
+"""The checks behind the suites and `doctor`: each declared once in ``registry.REGISTRY``
+(see ``registry`` for how, ``base`` for what a check may look at, ``results`` for what it returns)."""
 
 from pytest_nself_redis.checks import (
     auth,
@@ -15,32 +16,23 @@ from pytest_nself_redis.checks import (
     sessions,
     tls,
 )
-from pytest_nself_redis.checks.base import (
-    REGISTRY,
-    CheckContext,
-    CheckResult,
-    PromiseWarning,
-    RegisteredCheck,
-    Status,
-    check,
-    expect,
-    expect_result,
-)
+from pytest_nself_redis.checks.base import CheckContext, VariantFactory
+from pytest_nself_redis.checks.registry import REGISTRY, RegisteredCheck, check
+from pytest_nself_redis.checks.results import CheckResult, Outcome, Status
 
 __all__ = [
     "REGISTRY",
     "CheckContext",
     "CheckResult",
-    "PromiseWarning",
+    "Outcome",
     "RegisteredCheck",
     "Status",
+    "VariantFactory",
     "auth",
     "check",
     "config",
     "datastructures",
     "eviction",
-    "expect",
-    "expect_result",
     "health",
     "latency",
     "monitoring",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, verdict
 from pytest_nself_redis.layers import compare_layers, config_promises
 from pytest_nself_redis.live.reads import config_get, info, version_tuple
 
@@ -27,13 +29,18 @@ PROMISE_IDS = (
 )
 
 
-def setting_reaches_the_server(context: CheckContext, promise_id: str) -> CheckResult:
-    check_id = f"config.setting.{promise_id}"
+@check(
+    "config.setting.{}",
+    params=PROMISE_IDS,
+    safe=True,
+    title="{} reaches the server as the settings say",
+)
+def setting_reaches_the_server(context: CheckContext, promise_id: str) -> Outcome:
+    """One setting's directive, traced from the settings through the deployment to the live server."""
     promise = config_promises(context.settings).get(promise_id)
     if promise is None:
         settings = context.settings
         return skipped(
-            check_id,
             f"{promise_id} does not apply: {settings.aof_enabled.cite()}, {settings.persistence.cite()}",
         )
     live = config_get(context.client, promise.directive)
@@ -44,20 +51,7 @@ def setting_reaches_the_server(context: CheckContext, promise_id: str) -> CheckR
         "deployment": None if promise.secret else result.deployment,
         "live": None if promise.secret else result.live,
     }
-    return (ok if result.ok else error)(check_id, result.message, source, measured)
-
-
-def _register_setting_checks() -> None:
-    for promise_id in PROMISE_IDS:
-
-        def run(context: CheckContext, promise_id: str = promise_id) -> CheckResult:
-            return setting_reaches_the_server(context, promise_id)
-
-        run.__doc__ = f"{promise_id} reaches the server as the settings say"
-        check(f"config.setting.{promise_id}", safe=True)(run)
-
-
-_register_setting_checks()
+    return verdict(result.ok, result.message, source, measured)
 
 
 def _major(tag: str) -> str | None:
@@ -66,20 +60,19 @@ def _major(tag: str) -> str | None:
 
 
 @check("config.version", safe=True)
-def version_major_matches(context: CheckContext) -> CheckResult:
+def version_major_matches(context: CheckContext) -> Outcome:
     """the Redis major version is REDIS_VERSION's"""
     setting, service = context.settings.version, context.service
     wanted = _major(setting.value)
     if wanted is None:
-        return skipped("config.version", f"{setting.cite()} names no major version", str(setting.source))
+        return skipped(f"{setting.cite()} names no major version", str(setting.source))
     image_tag = service.image.rpartition(":")[2] if ":" in service.image else "latest"
     head = f"Promise: Redis {wanted}.x runs, as {setting.cite()} says."
     live = str(info(context.client, "server").get("redis_version", ""))
     if not live:
-        return error("config.version", f"{head} Seen: INFO has no redis_version", str(setting.source))
+        return error(f"{head} Seen: INFO has no redis_version", str(setting.source))
     if _major(image_tag) != wanted:
         return error(
-            "config.version",
             f"{head} Broken at the deployment layer: {service.describe()} runs "
             f"image {service.image}; live redis_version={live}",
             str(setting.source),
@@ -87,14 +80,12 @@ def version_major_matches(context: CheckContext) -> CheckResult:
         )
     if str(version_tuple(live)[0]) != wanted:
         return error(
-            "config.version",
             f"{head} Broken at the live layer: the image is {service.image} "
             f"but the server reports redis_version={live}",
             str(setting.source),
             live,
         )
     return ok(
-        "config.version",
         f"{head} Kept: image {service.image}, live redis_version={live}",
         str(setting.source),
         live,
@@ -102,7 +93,7 @@ def version_major_matches(context: CheckContext) -> CheckResult:
 
 
 @check("config.port", safe=True)
-def host_port_is_published_as_configured(context: CheckContext) -> CheckResult:
+def host_port_is_published_as_configured(context: CheckContext) -> Outcome:
     """the host port is REDIS_PORT's"""
     port, service = context.settings.port, context.service
     published = [binding for binding in service.ports if binding.container_port == service.container_port]
@@ -114,9 +105,8 @@ def host_port_is_published_as_configured(context: CheckContext) -> CheckResult:
         promise = f"Promise: the host reaches Redis on port {port.value} ({port.cite()})."
         kept = port.value in [binding.host_port for binding in published]
     if kept:
-        return ok("config.port", f"{promise} Kept: {service.describe()} publishes {shown}", str(port.source))
+        return ok(f"{promise} Kept: {service.describe()} publishes {shown}", str(port.source))
     return error(
-        "config.port",
         f"{promise} Broken at the deployment layer: {service.describe()} publishes {shown}",
         str(port.source),
         [binding.text for binding in published],
@@ -124,7 +114,7 @@ def host_port_is_published_as_configured(context: CheckContext) -> CheckResult:
 
 
 @check("config.tls", safe=True)
-def tls_setting_reaches_the_server(context: CheckContext) -> CheckResult:
+def tls_setting_reaches_the_server(context: CheckContext) -> Outcome:
     """TLS is on exactly when REDIS_TLS_ENABLED says"""
     setting, service = context.settings.tls_enabled, context.service
     promised = setting.value
@@ -134,20 +124,17 @@ def tls_setting_reaches_the_server(context: CheckContext) -> CheckResult:
     head = f"Promise: Redis {kind}, as {setting.cite()} says."
     if deployed != promised:
         return error(
-            "config.tls",
             f"{head} Broken at the deployment layer: {service.describe()} "
             + ("sets no --tls-port" if promised else "sets --tls-port"),
             str(setting.source),
         )
     if live_port is not None and (live_port != "0") != promised:
         return error(
-            "config.tls",
             f"{head} Broken at the live layer: the server reports tls-port={live_port}",
             str(setting.source),
             live_port,
         )
     return ok(
-        "config.tls",
         f"{head} Kept: live tls-port={live_port if live_port is not None else '?'}",
         str(setting.source),
         live_port,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import itertools
 import time
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
-from pytest_nself_redis.checks.probing import holds, probe, same, wait_until
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import holds, probed, same, wait_until
 from pytest_nself_redis.live.clients import clone
 from pytest_nself_redis.live.expiring import without_ttls
 
@@ -22,7 +22,12 @@ HLL_BOUND = 3 * HLL_STANDARD_ERROR
 EXPIRY_WAIT_SECONDS = 3.0
 
 
-def _lists(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed("datastructures.lists", safe=True)
+def lists_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """lists keep order; push, pop, move and blocking pop behave as documented
+
+    Promise: lists keep insertion order and LPUSH/RPUSH/LPOP/RPOP/LINSERT/LMOVE/LTRIM/BLPOP reply as Redis
+    documents."""
     client, key, other = context.client, f"{prefix}list", f"{prefix}list2"
     same("RPUSH key a b c returns the length", client.rpush(key, "a", "b", "c"), 3)
     same("LPUSH key z returns the length", client.lpush(key, "z"), 4)
@@ -43,19 +48,12 @@ def _lists(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "push/pop at both ends, LINSERT, LMOVE, LTRIM and BLPOP as documented", None
 
 
-@check("datastructures.lists", safe=True)
-def lists_behave(context: CheckContext) -> CheckResult:
-    """lists keep order; push, pop, move and blocking pop behave as documented"""
-    return probe(
-        context,
-        "datastructures.lists",
-        "Promise: lists keep insertion order and LPUSH/RPUSH/LPOP/RPOP/LINSERT/LMOVE/LTRIM/BLPOP "
-        "reply as Redis documents.",
-        _lists,
-    )
+@probed("datastructures.sets", safe=True)
+def sets_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """sets hold unique members; set algebra is right
 
-
-def _sets(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: sets hold each member once and SADD/SREM/SISMEMBER/SINTER/SUNION/SDIFF reply as Redis
+    documents."""
     client, left, right = context.client, f"{prefix}set-a", f"{prefix}set-b"
     same("SADD a 1 2 3 returns the number added", client.sadd(left, "1", "2", "3"), 3)
     same("SADD a 3 (already a member) returns", client.sadd(left, "3"), 0)
@@ -70,19 +68,12 @@ def _sets(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "membership is unique; SINTER/SUNION/SDIFF/SREM as documented", None
 
 
-@check("datastructures.sets", safe=True)
-def sets_behave(context: CheckContext) -> CheckResult:
-    """sets hold unique members; set algebra is right"""
-    return probe(
-        context,
-        "datastructures.sets",
-        "Promise: sets hold each member once and SADD/SREM/SISMEMBER/SINTER/SUNION/SDIFF reply "
-        "as Redis documents.",
-        _sets,
-    )
+@probed("datastructures.sorted_sets", safe=True)
+def sorted_sets_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """sorted sets order by score, then member
 
-
-def _sorted_sets(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: sorted sets order members by score, then lexicographically, and
+    ZADD/ZINCRBY/ZRANGE/ZRANK/ZPOPMIN reply as Redis documents (rate limiters and queues rely on it)."""
     client, key = context.client, f"{prefix}zset"
     same("ZADD 3 members returns", client.zadd(key, {"b": 2, "a": 1, "c": 3}), 3)
     same("ZADD of an existing member (score update) returns", client.zadd(key, {"a": 5}), 0)
@@ -105,19 +96,11 @@ def _sorted_sets(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.sorted_sets", safe=True)
-def sorted_sets_behave(context: CheckContext) -> CheckResult:
-    """sorted sets order by score, then member"""
-    return probe(
-        context,
-        "datastructures.sorted_sets",
-        "Promise: sorted sets order members by score, then lexicographically, and "
-        "ZADD/ZINCRBY/ZRANGE/ZRANK/ZPOPMIN reply as Redis documents (rate limiters and queues rely on it).",
-        _sorted_sets,
-    )
+@probed("datastructures.hashes", safe=True)
+def hashes_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """hashes store fields; increments are exact
 
-
-def _hashes(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: hashes store, update, increment and delete fields as Redis documents."""
     client, key = context.client, f"{prefix}hash"
     same("HSET of 3 new fields returns", client.hset(key, mapping={"name": "nself", "n": "1", "f": "1.5"}), 3)
     same("HSET of an existing field returns", client.hset(key, "name", "redis"), 0)
@@ -136,18 +119,12 @@ def _hashes(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "HSET/HGET/HINCRBY/HINCRBYFLOAT/HDEL/HGETALL as documented", None
 
 
-@check("datastructures.hashes", safe=True)
-def hashes_behave(context: CheckContext) -> CheckResult:
-    """hashes store fields; increments are exact"""
-    return probe(
-        context,
-        "datastructures.hashes",
-        "Promise: hashes store, update, increment and delete fields as Redis documents.",
-        _hashes,
-    )
+@probed("datastructures.streams", safe=True)
+def streams_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """streams: consumer groups, XPENDING, XCLAIM, XACK
 
-
-def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: a stream's consumer group delivers each entry to one consumer, XPENDING lists what is not
+    acknowledged, XCLAIM hands it over, XACK settles it (BullMQ's events use streams)."""
     client, key, group = context.client, f"{prefix}stream", "workers"
     ids = [client.xadd(key, {"n": str(n)}) for n in range(5)]
     holds(
@@ -191,19 +168,12 @@ def _stream_id(text: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
-@check("datastructures.streams", safe=True)
-def streams_behave(context: CheckContext) -> CheckResult:
-    """streams: consumer groups, XPENDING, XCLAIM, XACK"""
-    return probe(
-        context,
-        "datastructures.streams",
-        "Promise: a stream's consumer group delivers each entry to one consumer, XPENDING lists what "
-        "is not acknowledged, XCLAIM hands it over, XACK settles it (BullMQ's events use streams).",
-        _streams,
-    )
+@probed("datastructures.hyperloglog", safe=True)
+def hyperloglog_within_standard_error(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """PFCOUNT of 100k items is within 3 x 0.81% standard error
 
-
-def _hyperloglog(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: PFCOUNT estimates {HLL_ITEMS} distinct items within Redis's stated standard error of 0.81% at
+    3 sigma (±{HLL_BOUND:.2%}), also for a union."""
     client, key, other = context.client, f"{prefix}hll", f"{prefix}hll2"
     started = time.monotonic()
     pipe = context.client.pipeline(transaction=False)
@@ -248,19 +218,12 @@ def _hyperloglog(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.hyperloglog", safe=True)
-def hyperloglog_within_standard_error(context: CheckContext) -> CheckResult:
-    """PFCOUNT of 100k items is within 3 x 0.81% standard error"""
-    return probe(
-        context,
-        "datastructures.hyperloglog",
-        f"Promise: PFCOUNT estimates {HLL_ITEMS} distinct items within Redis's stated standard "
-        f"error of 0.81% at 3 sigma (±{HLL_BOUND:.2%}), also for a union.",
-        _hyperloglog,
-    )
+@probed("datastructures.ttl", safe=True)
+def key_ttl_semantics(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """key TTLs: set, kept, cleared and expired as documented
 
-
-def _ttl(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: key expiry behaves as Redis documents: SET EX/PX set a TTL, a plain SET clears it, KEEPTTL
+    and APPEND/RENAME keep it, PERSIST removes it, an expired key is gone."""
     client, key = context.client, f"{prefix}ttl"
     same("TTL of a missing key", client.ttl(f"{prefix}missing"), -2)
     same("SET key v EX 100", client.set(key, "v", ex=100), True)
@@ -305,19 +268,11 @@ def _ttl(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("datastructures.ttl", safe=True)
-def key_ttl_semantics(context: CheckContext) -> CheckResult:
-    """key TTLs: set, kept, cleared and expired as documented"""
-    return probe(
-        context,
-        "datastructures.ttl",
-        "Promise: key expiry behaves as Redis documents: SET EX/PX set a TTL, a plain SET clears it, "
-        "KEEPTTL and APPEND/RENAME keep it, PERSIST removes it, an expired key is gone.",
-        _ttl,
-    )
+@probed("datastructures.strings", safe=True)
+def strings_are_binary_safe(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """strings are binary safe
 
-
-def _binary(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: strings store any bytes unchanged (serialised JSON, msgpack and images alike)."""
     raw = clone(context.client, decode_responses=False)
     try:
         key = f"{prefix}bin".encode()
@@ -330,14 +285,3 @@ def _binary(context: CheckContext, prefix: str) -> tuple[str, object]:
     finally:
         raw.close()
     return "binary-safe strings and numeric increments as documented", None
-
-
-@check("datastructures.strings", safe=True)
-def strings_are_binary_safe(context: CheckContext) -> CheckResult:
-    """strings are binary safe"""
-    return probe(
-        context,
-        "datastructures.strings",
-        "Promise: strings store any bytes unchanged (serialised JSON, msgpack and images alike).",
-        _binary,
-    )

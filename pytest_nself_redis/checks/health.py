@@ -12,17 +12,10 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 
-from pytest_nself_redis.checks.base import (
-    CheckContext,
-    CheckResult,
-    check,
-    error,
-    ok,
-    refused,
-    skipped,
-    verdict,
-)
+from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.refusals import refusal_in
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, refused, skipped, verdict
 from pytest_nself_redis.live import reads
 from pytest_nself_redis.live.expiring import SCRATCH_TTL_SECONDS
 from pytest_nself_redis.live.reads import Unreadable, config_get, info_field, info_number
@@ -48,38 +41,35 @@ def _info(context: CheckContext) -> dict[str, Any]:
 
 
 @check("health.ping", safe=True)
-def answers_ping(context: CheckContext) -> CheckResult:
+def answers_ping(context: CheckContext) -> Outcome:
     """the server answers PING"""
     try:
         answered = context.client.ping()
     except redis_errors.BusyLoadingError:
         return error(
-            "health.ping",
             "Promise: the server answers PING. Seen: LOADING (still loading its dataset, refusing commands)",
         )
     except redis_errors.ResponseError as refused:
-        return error("health.ping", f"Promise: the server answers PING. Seen: {refused}")
+        return error(f"Promise: the server answers PING. Seen: {refused}")
     return verdict(
-        "health.ping",
         answered is True,
         "Promise: the server answers PING. Seen: " + ("PONG" if answered is True else repr(answered)),
     )
 
 
 @check("health.primary", safe=True)
-def is_a_primary(context: CheckContext) -> CheckResult:
+def is_a_primary(context: CheckContext) -> Outcome:
     """the server is a primary"""
     promise = "Promise: nself runs one standalone Redis, so it must be a primary that accepts writes."
     info = _info(context)
     try:
         role = str(info_field(info, "role"))
     except Unreadable as problem:
-        return error("health.primary", f"{promise} Seen: {problem}")
+        return error(f"{promise} Seen: {problem}")
     seen = f"role={role}"
     if role != "master":
         seen += f" replicating from {info.get('master_host')}:{info.get('master_port')}"
     return verdict(
-        "health.primary",
         role == "master",
         f"{promise} Seen: {seen}",
         measured=role,
@@ -87,19 +77,18 @@ def is_a_primary(context: CheckContext) -> CheckResult:
 
 
 @check("health.loading", safe=True)
-def has_finished_loading(context: CheckContext) -> CheckResult:
+def has_finished_loading(context: CheckContext) -> Outcome:
     """the dataset is loaded"""
     promise = "Promise: the dataset is loaded and the server serves requests."
     info = _info(context)
     try:
         loading = info_number(info, "loading")
     except Unreadable as problem:
-        return error("health.loading", f"{promise} Seen: {problem}")
+        return error(f"{promise} Seen: {problem}")
     seen = f"loading={loading}"
     if loading:
         seen += f" ({info.get('loading_loaded_perc', '?')}% loaded)"
     return verdict(
-        "health.loading",
         loading == 0,
         f"{promise} Seen: {seen}",
         measured=loading,
@@ -107,7 +96,7 @@ def has_finished_loading(context: CheckContext) -> CheckResult:
 
 
 @check("health.writes", safe=True)
-def accepts_writes(context: CheckContext) -> CheckResult:
+def accepts_writes(context: CheckContext) -> Outcome:
     """a write is accepted, read back and deleted"""
     promise = (
         "Promise: the server accepts writes (a key SET with a TTL under the harness's prefix, read "
@@ -121,13 +110,12 @@ def accepts_writes(context: CheckContext) -> CheckResult:
         deleted = context.client.delete(key)
     except redis_errors.RedisError as problem:
         if is_refused(problem):
-            return refused("health.writes", f"{promise} Seen: SET {explain(problem)}")
-        return error("health.writes", f"{promise} Seen: SET refused: {_refusal_text(context, problem)}")
+            return refused(f"{promise} Seen: SET {explain(problem)}")
+        return error(f"{promise} Seen: SET refused: {_refusal_text(context, problem)}")
     finally:
         with contextlib.suppress(redis_errors.RedisError):
             context.client.delete(key)
     return verdict(
-        "health.writes",
         written is True and read == value and deleted == 1,
         f"{promise} Seen: SET {'OK' if written is True else repr(written)}, GET "
         f"{'the same value' if read == value else repr(read)}, DEL {deleted}",
@@ -154,14 +142,13 @@ def _refusal_text(context: CheckContext, problem: Exception) -> str:
 
 
 @check("health.rdb_status", safe=True)
-def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
+def last_rdb_save_succeeded(context: CheckContext) -> Outcome:
     """the last RDB snapshot succeeded"""
     try:
         status = str(info_field(_info(context), "rdb_last_bgsave_status"))
     except Unreadable as problem:
-        return error("health.rdb_status", f"Promise: snapshots can be written. Seen: {problem}")
+        return error(f"Promise: snapshots can be written. Seen: {problem}")
     return verdict(
-        "health.rdb_status",
         status == "ok",
         f"Promise: snapshots can be written. Seen: rdb_last_bgsave_status={status}"
         + ("" if status == "ok" else " (check free disk space and the data dir's owner)"),
@@ -170,7 +157,7 @@ def last_rdb_save_succeeded(context: CheckContext) -> CheckResult:
 
 
 @check("health.aof_status", safe=True)
-def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
+def last_aof_write_succeeded(context: CheckContext) -> Outcome:
     """writes reach the append-only file"""
     info = _info(context)
     setting = context.settings.aof_enabled
@@ -178,19 +165,16 @@ def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
         enabled = info_number(info, "aof_enabled")
     except Unreadable as problem:
         return error(
-            "health.aof_status",
             f"Promise: writes reach the append-only file, as {setting.cite()} says. Seen: {problem}",
             str(setting.source),
         )
     if not enabled:
         return skipped(
-            "health.aof_status",
             "AOF is off on the live server (the config suite checks whether it should be)",
             str(setting.source),
         )
     statuses = {name: info.get(name) for name in ("aof_last_write_status", "aof_last_bgrewrite_status")}
     return verdict(
-        "health.aof_status",
         all(value == "ok" for value in statuses.values()),
         f"Promise: writes reach the append-only file, as {setting.cite()} says. Seen: "
         + ", ".join(f"{name}={value}" for name, value in statuses.items()),
@@ -200,7 +184,7 @@ def last_aof_write_succeeded(context: CheckContext) -> CheckResult:
 
 
 @check("health.clients", safe=True)
-def clients_have_headroom(context: CheckContext) -> CheckResult:
+def clients_have_headroom(context: CheckContext) -> Outcome:
     """fewer than 90% of maxclients are connected"""
     info = _info(context)
     setting = context.settings.max_clients
@@ -208,13 +192,11 @@ def clients_have_headroom(context: CheckContext) -> CheckResult:
         connected, limit = info_number(info, "connected_clients"), info_number(info, "maxclients")
     except Unreadable as problem:
         return error(
-            "health.clients",
             f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use ({setting.cite()}). "
             f"Seen: {problem}",
             str(setting.source),
         )
     return verdict(
-        "health.clients",
         connected < HEADROOM * limit,
         f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use, so new clients "
         f"can connect ({setting.cite()}). Seen: {connected} of {limit} connected",
@@ -224,7 +206,7 @@ def clients_have_headroom(context: CheckContext) -> CheckResult:
 
 
 @check("health.memory", safe=True)
-def memory_has_headroom(context: CheckContext) -> CheckResult:
+def memory_has_headroom(context: CheckContext) -> Outcome:
     """memory stays under 90% of maxmemory"""
     info = _info(context)
     setting = context.settings.maxmemory
@@ -232,13 +214,11 @@ def memory_has_headroom(context: CheckContext) -> CheckResult:
         used, limit = info_number(info, "used_memory"), info_number(info, "maxmemory")
     except Unreadable as problem:
         return error(
-            "health.memory",
             f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). Seen: {problem}",
             str(setting.source),
         )
     if limit == 0:
         return skipped(
-            "health.memory",
             "maxmemory is 0 (no limit), so there is no ratio to "
             f"watch; the config suite checks {setting.cite()}",
             str(setting.source),
@@ -247,7 +227,6 @@ def memory_has_headroom(context: CheckContext) -> CheckResult:
     policy = info.get("maxmemory_policy")
     then = f"policy {policy} is about to act" if not kept else f"policy {policy} acts at 100%"
     return verdict(
-        "health.memory",
         kept,
         f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). "
         f"Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); {then}",
@@ -257,7 +236,7 @@ def memory_has_headroom(context: CheckContext) -> CheckResult:
 
 
 @check("health.monitoring_fields", safe=True)
-def monitoring_fields_are_reported(context: CheckContext) -> CheckResult:
+def monitoring_fields_are_reported(context: CheckContext) -> Outcome:
     """INFO reports the fields behind the monitoring metrics"""
     info = _info(context)
     missing = [name for name in MONITORING_FIELDS if name not in info]
@@ -267,5 +246,5 @@ def monitoring_fields_are_reported(context: CheckContext) -> CheckResult:
         f"Seen: missing {missing or 'none'}, not numeric {not_numbers or 'none'}"
     )
     if missing or not_numbers:
-        return error("health.monitoring_fields", message, measured=missing + not_numbers)
-    return ok("health.monitoring_fields", message)
+        return error(message, measured=missing + not_numbers)
+    return ok(message)

@@ -5,7 +5,8 @@ and its p50/p95/p99/p99.9/max compared with the budgets of the env (documented
 defaults, ``REDIS_LATENCY_BUDGET_<CMD>_<PCT>`` in the env files, ini and option).
 The checks are safe for doctor: they write only under their own key prefix and
 delete it, and read SLOWLOG / INFO. Called without a plan (as doctor does) they
-take a short sample (``DOCTOR_SAMPLES``) and the env's default budgets.
+take a short sample (``DOCTOR_SAMPLES``) and the env's default budgets; the suite
+passes its ``plan`` as the checks' input.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check, error, ok, skipped, warning
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, warning
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.latency.budgets import COMMANDS, Budget, BudgetBook
 from pytest_nself_redis.latency.measure import CommandLatency, measure
@@ -71,7 +74,7 @@ def _seen(result: CommandLatency) -> str:
     )
 
 
-def judge(check_id: str, result: CommandLatency, book: BudgetBook) -> CheckResult:
+def judge(result: CommandLatency, book: BudgetBook) -> Outcome:
     """Compare measured percentiles with budgets; the message names each one over budget."""
     budgets = book.of(result.command)
     over: list[str] = []
@@ -104,13 +107,13 @@ def judge(check_id: str, result: CommandLatency, book: BudgetBook) -> CheckResul
     message = f"Promise: {_promise(result.command, budgets)}. Seen: {_seen(result)}{note}"
     sources = "; ".join(sorted({budget.source for budget in budgets.values()}))
     if over:
-        return error(check_id, f"{'; '.join(over)}. {message}", sources, measured)
-    return ok(check_id, message, sources, measured)
+        return error(f"{'; '.join(over)}. {message}", sources, measured)
+    return ok(message, sources, measured)
 
 
-def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None = None) -> CheckResult:
+@check("latency.{}", params=COMMANDS, safe=True, title="{} round trips stay within the env's latency budget")
+def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None = None) -> Outcome:
     """Time ``command`` and judge its percentiles against the env's budgets."""
-    check_id = f"latency.{command.lower()}"
     plan = plan or LatencyPlan()
     book = plan.book(context)
     try:
@@ -126,17 +129,14 @@ def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None 
     except SamplerError as failure:
         if says_noperm(str(failure)):
             # Whether this user may run the command is the auth/queue suites' question.
-            return skipped(
-                check_id, f"{command} is not allowed for this user, so it was not timed: {failure}"
-            )
+            return skipped(f"{command} is not allowed for this user, so it was not timed: {failure}")
         return error(
-            check_id,
             f"Promise: {_promise(command, book.of(command))}. Seen: no measurement, {failure}",
             measured={"command": command, "error": str(failure)},
         )
     if plan.record is not None:
         plan.record(result)
-    return judge(check_id, result, book)
+    return judge(result, book)
 
 
 def _slowlog_budget(book: BudgetBook, command: str) -> Budget | None:
@@ -148,19 +148,19 @@ def _slowlog_budget(book: BudgetBook, command: str) -> Budget | None:
     return max(singles, key=lambda budget: budget.limit_ms) if singles else None
 
 
-def slowlog_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> CheckResult:
+@check("latency.slowlog", safe=True)
+def slowlog_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> Outcome:
     """no SLOWLOG entry took longer than the latency budget"""
-    check_id = "latency.slowlog"
     book = (plan or LatencyPlan()).book(context)
     try:
         entries = slowlog(context.client)
     except Exception as failure:
-        return skipped(check_id, f"SLOWLOG is not readable here ({failure})")
+        return skipped(f"SLOWLOG is not readable here ({failure})")
     threshold = config_get(context.client, "slowlog-log-slower-than")
     logged_from = "an unknown threshold (CONFIG GET denied)"
     if threshold is not None:
         if int(threshold) < 0:
-            return skipped(check_id, "the slow log is off (slowlog-log-slower-than=-1): nothing to report")
+            return skipped("the slow log is off (slowlog-log-slower-than=-1): nothing to report")
         logged_from = f"slowlog-log-slower-than={threshold} µs ({int(threshold) / 1000:g} ms)"
     over = []
     for entry in entries:
@@ -188,24 +188,22 @@ def slowlog_within_budget(context: CheckContext, plan: LatencyPlan | None = None
     )
     scope = f"{len(entries)} SLOWLOG entries (logged from {logged_from})"
     if not over:
-        return ok(check_id, f"{promise}. Seen: none over budget among {scope}", measured=measured)
+        return ok(f"{promise}. Seen: none over budget among {scope}", measured=measured)
     listed = "; ".join(f"{entry.describe()}, over {budget.describe()}" for entry, budget in over[:10])
     more = f" and {len(over) - 10} more" if len(over) > 10 else ""
     return warning(
-        check_id,
         f"{len(over)} SLOWLOG entries over budget: {listed}{more}. {promise}. Seen: {scope}",
         measured=measured,
     )
 
 
-def server_side_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> CheckResult:
+@check("latency.server_side", safe=True)
+def server_side_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> Outcome:
     """the server's own latency (INFO latencystats) stays within the budgets"""
-    check_id = "latency.server_side"
     book = (plan or LatencyPlan()).book(context)
     stats = latencystats(context.client)
     if stats is None:
         return skipped(
-            check_id,
             "the server reports no INFO latencystats (Redis before 7.0, or latency-tracking no)",
         )
     over: list[str] = []
@@ -232,8 +230,8 @@ def server_side_within_budget(context: CheckContext, plan: LatencyPlan | None = 
     )
     measured = {"latencystats_ms": rows, "over_budget": over}
     if over:
-        return warning(check_id, f"{'; '.join(over)}. {message}", measured=measured)
-    return ok(check_id, message, measured=measured)
+        return warning(f"{'; '.join(over)}. {message}", measured=measured)
+    return ok(message, measured=measured)
 
 
 def env_budgets(env: EnvContext, environ: Mapping[str, str] | None = None) -> BudgetBook:
@@ -242,40 +240,3 @@ def env_budgets(env: EnvContext, environ: Mapping[str, str] | None = None) -> Bu
     raw = (os.environ if environ is None else environ).get("NSELF_BUDGET", "")
     rules = [item.strip() for item in raw.replace(";", "\n").splitlines() if item.strip()]
     return BudgetBook.resolve(env.name, env.resolved.values, environ=rules)
-
-
-def _command_check(command: str) -> Callable[[CheckContext], CheckResult]:
-    def run(context: CheckContext) -> CheckResult:
-        return within_budget(context, command)
-
-    return run
-
-
-def _register(check_id: str, title: str, function: Callable[[CheckContext], CheckResult]) -> None:
-    """Register a doctor-callable ``(context)`` form; the suite calls the functions with a plan."""
-
-    def run(context: CheckContext) -> CheckResult:
-        return function(context)
-
-    run.__doc__ = title
-    check(check_id, safe=True)(run)
-
-
-def _register_all() -> None:
-    for command in COMMANDS:
-        _register(
-            f"latency.{command.lower()}",
-            f"{command} round trips stay within the env's latency budget",
-            _command_check(command),
-        )
-    _register(
-        "latency.slowlog", "no SLOWLOG entry took longer than the latency budget", slowlog_within_budget
-    )
-    _register(
-        "latency.server_side",
-        "the server's own latency (INFO latencystats) stays within the budgets",
-        server_side_within_budget,
-    )
-
-
-_register_all()

@@ -13,16 +13,10 @@ from urllib.parse import urlsplit
 
 from redis import exceptions as redis_errors
 
-from pytest_nself_redis.checks.base import (
-    CheckContext,
-    CheckResult,
-    check,
-    error,
-    ok,
-    verdict,
-    warning,
-)
-from pytest_nself_redis.checks.probing import Broken, holds, probe, wait_until
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import Broken, holds, probed, wait_until
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, verdict, warning
 from pytest_nself_redis.live.reads import Unreadable, info, info_number
 from pytest_nself_redis.live.refusals import explain
 
@@ -77,7 +71,7 @@ def read_metrics(context: CheckContext) -> dict[str, int]:
 
 
 @check("monitoring.metrics", safe=True)
-def every_metric_is_derived(context: CheckContext) -> CheckResult:
+def every_metric_is_derived(context: CheckContext) -> Outcome:
     """every monitoring metric can be derived from INFO"""
     promise = (
         "Promise: every metric of the monitoring bundle comes out of INFO under redis_exporter's name "
@@ -86,14 +80,14 @@ def every_metric_is_derived(context: CheckContext) -> CheckResult:
     try:
         up = 1 if context.client.ping() else 0
     except redis_errors.RedisError as redis_error:
-        return error("monitoring.metrics", f"{promise} Seen: redis_up=0, PING {explain(redis_error)}")
+        return error(f"{promise} Seen: redis_up=0, PING {explain(redis_error)}")
     try:
         metrics = read_metrics(context)
     except InfoUnavailable as unavailable:
-        return error("monitoring.metrics", f"{promise} Seen: {unavailable}")
+        return error(f"{promise} Seen: {unavailable}")
     metrics = {"redis_up": up, **metrics}
     shown = ", ".join(f"{name}={value}" for name, value in metrics.items())
-    return ok("monitoring.metrics", f"{promise} Kept: {shown}", measured=metrics)
+    return ok(f"{promise} Kept: {shown}", measured=metrics)
 
 
 def _deltas(context: CheckContext, before: dict[str, int]) -> dict[str, int]:
@@ -109,7 +103,12 @@ def _grew(context: CheckContext, delta: int, wanted: int) -> bool:
     return delta == wanted if context.launched else delta >= wanted
 
 
-def _keyspace(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed("monitoring.keyspace_counters", safe=True)
+def hits_and_misses_follow_reads(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """keyspace hits and misses grow by the reads made
+
+    Promise: redis_keyspace_hits_total and redis_keyspace_misses_total grow by the hits and misses a
+    client makes (the cache hit ratio panel depends on them)."""
     client, key = context.client, f"{prefix}hit"
     client.set(key, "x")
     before = read_metrics(context)
@@ -136,19 +135,11 @@ def _keyspace(context: CheckContext, prefix: str) -> tuple[str, object]:
     }
 
 
-@check("monitoring.keyspace_counters", safe=True)
-def hits_and_misses_follow_reads(context: CheckContext) -> CheckResult:
-    """keyspace hits and misses grow by the reads made"""
-    return probe(
-        context,
-        "monitoring.keyspace_counters",
-        "Promise: redis_keyspace_hits_total and redis_keyspace_misses_total grow by the hits and "
-        "misses a client makes (the cache hit ratio panel depends on them).",
-        _keyspace,
-    )
+@probed("monitoring.commands_processed", safe=True)
+def commands_processed_grows(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """commands processed grows by at least the commands sent
 
-
-def _commands(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: redis_commands_processed_total grows by at least the number of commands clients send."""
     before = read_metrics(context)
     commands = 20
     for number in range(commands):
@@ -164,18 +155,11 @@ def _commands(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"+{grown} after {wanted} commands", {"commands_delta": grown, "commands_sent": wanted}
 
 
-@check("monitoring.commands_processed", safe=True)
-def commands_processed_grows(context: CheckContext) -> CheckResult:
-    """commands processed grows by at least the commands sent"""
-    return probe(
-        context,
-        "monitoring.commands_processed",
-        "Promise: redis_commands_processed_total grows by at least the number of commands clients send.",
-        _commands,
-    )
+@probed("monitoring.expired_keys", safe=True)
+def expired_keys_grows(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """expired keys grows after keys expire
 
-
-def _expired(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: redis_expired_keys_total grows when keys expire."""
     client = context.client
     before = read_metrics(context)
     keys = [f"{prefix}exp{number}" for number in range(EXPIRIES)]
@@ -192,19 +176,8 @@ def _expired(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"+{grown} after {EXPIRIES} keys expired", {"expired_delta": grown}
 
 
-@check("monitoring.expired_keys", safe=True)
-def expired_keys_grows(context: CheckContext) -> CheckResult:
-    """expired keys grows after keys expire"""
-    return probe(
-        context,
-        "monitoring.expired_keys",
-        "Promise: redis_expired_keys_total grows when keys expire.",
-        _expired,
-    )
-
-
 @check("monitoring.documented_names", safe=True)
-def documented_metric_names_exist(context: CheckContext) -> CheckResult:
+def documented_metric_names_exist(context: CheckContext) -> Outcome:
     """the metric names nself's docs use are the ones redis_exporter exports"""
     promise = (
         "Promise: the metric names in nself's monitoring docs are what redis_exporter exports, so "
@@ -213,9 +186,8 @@ def documented_metric_names_exist(context: CheckContext) -> CheckResult:
     try:
         metrics = read_metrics(context)
     except InfoUnavailable as unavailable:
-        return error("monitoring.documented_names", f"{promise} Seen: {unavailable}")
+        return error(f"{promise} Seen: {unavailable}")
     return warning(
-        "monitoring.documented_names",
         f"{promise} Seen: nself's docs name {DOCUMENTED_MEMORY_METRIC}, which redis_exporter does not "
         f"export: a query for it returns nothing. Use redis_memory_used_bytes (now "
         f"{metrics['redis_memory_used_bytes']}, from INFO used_memory).",
@@ -228,7 +200,7 @@ def documented_metric_names_exist(context: CheckContext) -> CheckResult:
 
 
 @check("monitoring.memory_alert", safe=True)
-def memory_alert_can_work(context: CheckContext) -> CheckResult:
+def memory_alert_can_work(context: CheckContext) -> Outcome:
     """RedisHighMemoryUsage can fire, and is not firing"""
     setting = context.settings.maxmemory
     promise = (
@@ -238,12 +210,11 @@ def memory_alert_can_work(context: CheckContext) -> CheckResult:
     try:
         metrics = read_metrics(context)
     except InfoUnavailable as unavailable:
-        return error("monitoring.memory_alert", f"{promise} Seen: {unavailable}", str(setting.source))
+        return error(f"{promise} Seen: {unavailable}", str(setting.source))
     used, limit = metrics["redis_memory_used_bytes"], metrics["redis_memory_max_bytes"]
     measured = {"used": used, "max": limit, "ratio": round(used / limit, 4) if limit else None}
     if limit == 0:
         return warning(
-            "monitoring.memory_alert",
             f"{promise} Seen: maxmemory=0 (no limit), so the rule divides by zero: Prometheus computes "
             f"{used}/0 = +Inf, the alert fires as soon as it is loaded and says nothing about memory. "
             "Set REDIS_MAXMEMORY and make sure the deployment passes --maxmemory.",
@@ -252,7 +223,6 @@ def memory_alert_can_work(context: CheckContext) -> CheckResult:
         )
     ratio = used / limit
     return verdict(
-        "monitoring.memory_alert",
         ratio <= MEMORY_ALERT_RATIO,
         f"{promise} Seen: {used} / {limit} = {ratio:.1%}"
         + (" — the alert is firing" if ratio > MEMORY_ALERT_RATIO else ""),
@@ -262,7 +232,7 @@ def memory_alert_can_work(context: CheckContext) -> CheckResult:
 
 
 @check("monitoring.connections_alert", safe=True)
-def connections_alert_can_work(context: CheckContext) -> CheckResult:
+def connections_alert_can_work(context: CheckContext) -> Outcome:
     """RedisTooManyConnections can fire, and is not firing"""
     setting = context.settings.max_clients
     promise = (
@@ -273,23 +243,21 @@ def connections_alert_can_work(context: CheckContext) -> CheckResult:
         metrics = read_metrics(context)
         maxclients = info_number(info(context.client, "clients"), "maxclients")
     except Unreadable as unreadable:
-        return error("monitoring.connections_alert", f"{promise} Seen: {unreadable}", str(setting.source))
+        return error(f"{promise} Seen: {unreadable}", str(setting.source))
     except InfoUnavailable as unavailable:
-        return error("monitoring.connections_alert", f"{promise} Seen: {unavailable}", str(setting.source))
+        return error(f"{promise} Seen: {unavailable}", str(setting.source))
     except redis_errors.RedisError as redis_error:
-        return error("monitoring.connections_alert", f"{promise} Seen: INFO {explain(redis_error)}")
+        return error(f"{promise} Seen: INFO {explain(redis_error)}")
     connected = metrics["redis_connected_clients"]
     measured = {"connected_clients": connected, "maxclients": maxclients}
     if connected > CONNECTIONS_ALERT_THRESHOLD:
         return error(
-            "monitoring.connections_alert",
             f"{promise} Seen: {connected} clients connected — the alert is firing (maxclients={maxclients})",
             str(setting.source),
             measured,
         )
     if maxclients <= CONNECTIONS_ALERT_THRESHOLD:
         return warning(
-            "monitoring.connections_alert",
             f"{promise} Seen: maxclients={maxclients} is not above the alert's threshold "
             f"{CONNECTIONS_ALERT_THRESHOLD}: Redis refuses client {maxclients + 1} before the alert can "
             f"fire, so it never warns ({connected} connected now)",
@@ -297,7 +265,6 @@ def connections_alert_can_work(context: CheckContext) -> CheckResult:
             measured,
         )
     return ok(
-        "monitoring.connections_alert",
         f"{promise} Seen: {connected} connected, threshold {CONNECTIONS_ALERT_THRESHOLD} "
         f"below maxclients={maxclients}",
         str(setting.source),
@@ -320,7 +287,7 @@ def exporter_url_problems(password: str) -> list[str]:
 
 
 @check("monitoring.exporter_url", safe=True)
-def exporter_url_carries_the_password(context: CheckContext) -> CheckResult:
+def exporter_url_carries_the_password(context: CheckContext) -> Outcome:
     """redis_exporter's unencoded URL carries the password intact"""
     setting = context.settings.password
     promise = (
@@ -330,7 +297,6 @@ def exporter_url_carries_the_password(context: CheckContext) -> CheckResult:
     problems = exporter_url_problems(setting.value.reveal())
     if problems:
         return warning(
-            "monitoring.exporter_url",
             f"{promise} Seen: the password holds {', '.join(problems)}, which an unencoded URL cannot "
             "carry: the exporter authenticates wrongly or parses another host, redis_up=0 and RedisDown "
             "fires. Use a password of letters, digits, - and _ (or URL-encode it in the exporter's "
@@ -339,7 +305,6 @@ def exporter_url_carries_the_password(context: CheckContext) -> CheckResult:
             problems,
         )
     return ok(
-        "monitoring.exporter_url",
         f"{promise} Seen: the password has no character a URL would misread",
         str(setting.source),
     )

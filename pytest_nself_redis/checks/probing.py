@@ -1,11 +1,12 @@
 """Shared by the checks that exercise the server (pubsub, datastructures, sessions,
 monitoring, queue): a scratch prefix that is always cleaned up, a way to say which
 step broke a promise, and refusals (ACL, renamed commands, ``live.refusals``) named as
-the cause."""
+the cause. ``@probed(check_id, promise)`` declares such a check from its body alone."""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,9 +14,13 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, error, ok, refused
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, refused
 from pytest_nself_redis.live import keys
+from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.refusals import explain, is_refused
+from pytest_nself_redis.live.resp import exchange
 
 
 class Broken(Exception):
@@ -43,23 +48,50 @@ def scratch(context: CheckContext, label: str) -> Iterator[str]:
 Body = Callable[[CheckContext, str], tuple[str, Any]]
 
 
-def probe(
-    context: CheckContext, check_id: str, promise: str, body: Body, source: str | None = None
-) -> CheckResult:
-    """Run ``body(context, prefix)``: ok with its summary, or error naming the broken step or the
-    refusal. ``body`` returns (what was seen, measured)."""
-    label = check_id.rsplit(".", 1)[-1].replace("_", "-")
+def probe(context: CheckContext, label: str, promise: str, body: Body) -> Outcome:
+    """Run ``body(context, prefix)`` under a scratch prefix named ``label``: ok with its summary, or
+    error naming the broken step or the refusal. ``body`` returns (what was seen, measured)."""
     with scratch(context, label) as prefix:
         try:
             seen, measured = body(context, prefix)
         except Broken as broken:
-            return error(check_id, f"{promise} Broken: {broken}", source)
+            return error(f"{promise} Broken: {broken}")
         except redis_errors.RedisError as redis_error:
             message = f"{promise} Seen: {explain(redis_error)}"
             if is_refused(redis_error):
-                return refused(check_id, message, source)
-            return error(check_id, message, source)
-    return ok(check_id, f"{promise} Kept: {seen}", source, measured)
+                return refused(message)
+            return error(message)
+    return ok(f"{promise} Kept: {seen}", measured=measured)
+
+
+def probed(check_id: str, *, safe: bool = False) -> Callable[[Body], Body]:
+    """Declare the check ``check_id`` whose whole job is ``probe`` of the decorated body. The
+    body's docstring says it all: its first line is the title, the rest the promise the
+    message states (``{NAME}`` there is the module's constant ``NAME``, as in a format string).
+    The body is returned as it is."""
+    label = check_id.rsplit(".", 1)[-1].replace("_", "-")
+
+    def register(body: Body) -> Body:
+        title, _, rest = inspect.cleandoc(body.__doc__ or check_id).partition("\n")
+        promise = " ".join(rest.split()).format(**vars(inspect.getmodule(body)))
+
+        def run(context: CheckContext) -> Outcome:
+            return probe(context, label, promise, body)
+
+        run.__doc__ = title
+        check(check_id, safe=safe)(run)
+        return body
+
+    return register
+
+
+def send(address: ServerAddress, *commands: bytes, tls: bool | None = None) -> list[str]:
+    """The first reply line to each command on a connection of its own (never authenticated);
+    a connection that fails is the one reply, saying so."""
+    try:
+        return exchange(address, *commands, tls=tls)
+    except OSError as problem:
+        return [f"(connect failed: {problem.strerror or problem})"]
 
 
 class Later:

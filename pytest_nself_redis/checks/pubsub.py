@@ -18,8 +18,8 @@ from typing import Any
 import redis
 from redis.client import PubSub
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
-from pytest_nself_redis.checks.probing import Broken, holds, probe, same
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import Broken, holds, probed, same
 from pytest_nself_redis.live.clients import clone
 
 # How long a subscriber may take to confirm or to receive, on a busy 2-core machine.
@@ -82,7 +82,11 @@ def _data(messages: list[dict[str, Any]]) -> list[Any]:
     return [message["data"] for message in messages]
 
 
-def _fan_out(context: CheckContext, prefix: str) -> tuple[str, Any]:
+@probed("pubsub.fan_out", safe=True)
+def every_subscriber_receives(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    """every subscriber of a channel receives every message
+
+    Promise: a message published to a channel reaches every subscriber ({SUBSCRIBERS} here)."""
     channel = f"{prefix}fanout"
     payloads = [f"message-{index}" for index in range(5)]
     with contextlib.ExitStack() as stack:
@@ -99,18 +103,12 @@ def _fan_out(context: CheckContext, prefix: str) -> tuple[str, Any]:
     }
 
 
-@check("pubsub.fan_out", safe=True)
-def every_subscriber_receives(context: CheckContext) -> CheckResult:
-    """every subscriber of a channel receives every message"""
-    return probe(
-        context,
-        "pubsub.fan_out",
-        f"Promise: a message published to a channel reaches every subscriber ({SUBSCRIBERS} here).",
-        _fan_out,
-    )
+@probed("pubsub.patterns", safe=True)
+def pattern_subscriptions_match(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    """pattern subscriptions receive matching channels only
 
-
-def _patterns(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    Promise: PSUBSCRIBE delivers messages of every matching channel (with the pattern and channel named)
+    and of no other."""
     pattern = f"{prefix}orders.*"
     matching, other = f"{prefix}orders.created", f"{prefix}audit.created"
     with _listener(context.client) as by_pattern, _listener(context.client) as by_name:
@@ -139,19 +137,11 @@ def _patterns(context: CheckContext, prefix: str) -> tuple[str, Any]:
     return "PSUBSCRIBE orders.* received orders.created with its pattern, not audit.created", None
 
 
-@check("pubsub.patterns", safe=True)
-def pattern_subscriptions_match(context: CheckContext) -> CheckResult:
-    """pattern subscriptions receive matching channels only"""
-    return probe(
-        context,
-        "pubsub.patterns",
-        "Promise: PSUBSCRIBE delivers messages of every matching channel (with the pattern and "
-        "channel named) and of no other.",
-        _patterns,
-    )
+@probed("pubsub.order", safe=True)
+def order_per_publisher(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    """messages of one publisher arrive in the order sent
 
-
-def _order(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    Promise: a subscriber receives each publisher's messages in the order they were published."""
     channel = f"{prefix}ordered"
     publishers = [clone(context.client) for _ in range(PUBLISHERS)]
     failures: list[BaseException] = []
@@ -201,18 +191,12 @@ def _order(context: CheckContext, prefix: str) -> tuple[str, Any]:
     )
 
 
-@check("pubsub.order", safe=True)
-def order_per_publisher(context: CheckContext) -> CheckResult:
-    """messages of one publisher arrive in the order sent"""
-    return probe(
-        context,
-        "pubsub.order",
-        "Promise: a subscriber receives each publisher's messages in the order they were published.",
-        _order,
-    )
+@probed("pubsub.unsubscribe", safe=True)
+def unsubscribe_stops_delivery(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    """UNSUBSCRIBE and PUNSUBSCRIBE stop delivery
 
-
-def _unsubscribe(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    Promise: after UNSUBSCRIBE (or PUNSUBSCRIBE) no message of that channel (pattern) arrives, and PUBLISH
+    stops counting the subscriber."""
     dropped, kept = f"{prefix}dropped", f"{prefix}kept"
     pattern = f"{prefix}pattern.*"
     with _listener(context.client) as subscriber:
@@ -236,38 +220,22 @@ def _unsubscribe(context: CheckContext, prefix: str) -> tuple[str, Any]:
     return "no delivery after UNSUBSCRIBE / PUNSUBSCRIBE; the other subscription still delivers", None
 
 
-@check("pubsub.unsubscribe", safe=True)
-def unsubscribe_stops_delivery(context: CheckContext) -> CheckResult:
-    """UNSUBSCRIBE and PUNSUBSCRIBE stop delivery"""
-    return probe(
-        context,
-        "pubsub.unsubscribe",
-        "Promise: after UNSUBSCRIBE (or PUNSUBSCRIBE) no message of that channel (pattern) arrives, "
-        "and PUBLISH stops counting the subscriber.",
-        _unsubscribe,
-    )
+@probed("pubsub.no_subscriber", safe=True)
+def publish_to_nobody_counts_zero(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    """PUBLISH to a channel without subscribers returns 0
 
-
-def _nobody(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    Promise: PUBLISH to a channel without subscribers is counted 0 (a publisher can tell nobody heard it)."""
     channel = f"{prefix}nobody"
     same("PUBLISH to a channel nobody subscribes to returns", context.client.publish(channel, "x"), 0)
     same("PUBSUB NUMSUB of that channel", context.client.pubsub_numsub(channel), [(channel, 0)])
     return "PUBLISH returned 0 and PUBSUB NUMSUB 0", 0
 
 
-@check("pubsub.no_subscriber", safe=True)
-def publish_to_nobody_counts_zero(context: CheckContext) -> CheckResult:
-    """PUBLISH to a channel without subscribers returns 0"""
-    return probe(
-        context,
-        "pubsub.no_subscriber",
-        "Promise: PUBLISH to a channel without subscribers is counted 0 (a publisher can tell "
-        "nobody heard it).",
-        _nobody,
-    )
+@probed("pubsub.large_message", safe=True)
+def large_message_arrives_intact(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    """a 1 MiB message arrives intact
 
-
-def _large(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    Promise: a 1 MiB binary message arrives byte for byte (within the pubsub output buffer limit)."""
     channel = f"{prefix}large"
     payload = os.urandom(LARGE_MESSAGE_BYTES)
     raw = clone(context.client, decode_responses=False)
@@ -290,18 +258,12 @@ def _large(context: CheckContext, prefix: str) -> tuple[str, Any]:
     }
 
 
-@check("pubsub.large_message", safe=True)
-def large_message_arrives_intact(context: CheckContext) -> CheckResult:
-    """a 1 MiB message arrives intact"""
-    return probe(
-        context,
-        "pubsub.large_message",
-        "Promise: a 1 MiB binary message arrives byte for byte (within the pubsub output buffer limit).",
-        _large,
-    )
+@probed("pubsub.many_channels", safe=True)
+def many_channels_on_one_connection(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    """one connection subscribed to many channels receives each on its channel
 
-
-def _many(context: CheckContext, prefix: str) -> tuple[str, Any]:
+    Promise: one connection subscribed to {MANY_CHANNELS} channels receives every message on the channel
+    it was published to, and unsubscribing releases them all."""
     channels = [f"{prefix}ch.{index}" for index in range(MANY_CHANNELS)]
     with _listener(context.client) as subscriber:
         started = time.monotonic()
@@ -331,15 +293,3 @@ def _many(context: CheckContext, prefix: str) -> tuple[str, Any]:
         "channels": MANY_CHANNELS,
         "ms": round(elapsed * 1000, 1),
     }
-
-
-@check("pubsub.many_channels", safe=True)
-def many_channels_on_one_connection(context: CheckContext) -> CheckResult:
-    """one connection subscribed to many channels receives each on its channel"""
-    return probe(
-        context,
-        "pubsub.many_channels",
-        f"Promise: one connection subscribed to {MANY_CHANNELS} channels receives every message on "
-        "the channel it was published to, and unsubscribing releases them all.",
-        _many,
-    )

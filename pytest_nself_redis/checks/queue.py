@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis import node
-from pytest_nself_redis.checks.base import (
-    CheckContext,
-    CheckResult,
-    check,
-    error,
-    ok,
-    skipped,
-    warning,
-)
-from pytest_nself_redis.checks.probing import Later, holds, probe, same, scratch
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import Later, holds, probed, same, scratch
+from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, warning
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.clients import clone
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX
@@ -54,17 +51,16 @@ return {decoded.name, tostring(decoded.attempts), string.len(packed)}
 
 
 @check("queue.version", safe=True)
-def version_is_supported(context: CheckContext) -> CheckResult:
+def version_is_supported(context: CheckContext) -> Outcome:
     """the Redis version is one BullMQ accepts (>= 5.0.0; >= 6.2.0 recommended)"""
     promise = "Promise: BullMQ accepts this Redis (it refuses below 5.0.0 and warns below 6.2.0)."
     try:
         version = str(info(context.client, "server")["redis_version"])
     except redis_errors.RedisError as redis_error:
-        return error("queue.version", f"{promise} Seen: INFO server {explain(redis_error)}")
+        return error(f"{promise} Seen: INFO server {explain(redis_error)}")
     parsed = version_tuple(version)
     if parsed < MINIMUM_VERSION:
         return error(
-            "queue.version",
             f"{promise} Seen: redis_version={version}; BullMQ says: Redis version needs to be greater or "
             f"equal than 5.0.0 Current: {version}",
             str(context.settings.version.source),
@@ -72,13 +68,12 @@ def version_is_supported(context: CheckContext) -> CheckResult:
         )
     if parsed < RECOMMENDED_VERSION:
         return warning(
-            "queue.version",
             f"{promise} Seen: redis_version={version}; BullMQ says: It is highly recommended to use a "
             "minimum Redis version of 6.2.0",
             str(context.settings.version.source),
             version,
         )
-    return ok("queue.version", f"{promise} Kept: redis_version={version}", measured=version)
+    return ok(f"{promise} Kept: redis_version={version}", measured=version)
 
 
 def _bullmq_keys(client: redis.Redis) -> tuple[list[str], str]:
@@ -114,7 +109,7 @@ def queues_here(context: CheckContext) -> tuple[bool, str]:
 
 
 @check("queue.eviction_policy", safe=True)
-def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
+def eviction_policy_is_noeviction(context: CheckContext) -> Outcome:
     """maxmemory-policy is noeviction, as BullMQ requires (where queues run)"""
     setting = context.settings.maxmemory_policy
     promise = f"Promise: no queue key is ever evicted: maxmemory-policy is noeviction ({setting.cite()})."
@@ -122,10 +117,9 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
         policy = str(info(context.client, "memory")["maxmemory_policy"])
     except (redis_errors.RedisError, KeyError) as failure:
         cause = explain(failure) if isinstance(failure, redis_errors.RedisError) else "no maxmemory_policy"
-        return error("queue.eviction_policy", f"{promise} Seen: INFO memory {cause}", str(setting.source))
+        return error(f"{promise} Seen: INFO memory {cause}", str(setting.source))
     if policy == "noeviction":
         return ok(
-            "queue.eviction_policy",
             f"{promise} Kept: maxmemory_policy=noeviction",
             str(setting.source),
             policy,
@@ -144,14 +138,12 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
     if not running:
         # nself's default (allkeys-lru) is a cache's policy, right for a Redis without queues.
         return warning(
-            "queue.eviction_policy",
             f"{seen} A warning, not an error: {where}. If this env runs queues, set REDIS_QUEUES=true "
             "and REDIS_MAXMEMORY_POLICY=noeviction for it.",
             str(setting.source),
             policy,
         )
     return error(
-        "queue.eviction_policy",
         f"{seen} An error: {where}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
         "(as examples/complete/.env.prod does), or give queues a Redis of their own.",
         str(setting.source),
@@ -160,7 +152,7 @@ def eviction_policy_is_noeviction(context: CheckContext) -> CheckResult:
 
 
 @check("queue.aof", safe=True)
-def aof_is_on(context: CheckContext) -> CheckResult:
+def aof_is_on(context: CheckContext) -> Outcome:
     """the append-only file is on (appendfsync everysec recommended)"""
     setting = context.settings.aof_enabled
     promise = (
@@ -171,12 +163,11 @@ def aof_is_on(context: CheckContext) -> CheckResult:
         aof = int(info(context.client, "persistence")["aof_enabled"])
     except (redis_errors.RedisError, KeyError) as failure:
         cause = explain(failure) if isinstance(failure, redis_errors.RedisError) else "no aof_enabled"
-        return error("queue.aof", f"{promise} Seen: INFO persistence {cause}", str(setting.source))
+        return error(f"{promise} Seen: INFO persistence {cause}", str(setting.source))
     fsync = config_get(context.client, "appendfsync")  # None: CONFIG denied or renamed, judge by INFO
     measured = {"aof_enabled": aof, "appendfsync": fsync}
     if not aof:
         return warning(
-            "queue.aof",
             f"{promise} Seen: aof_enabled=0: jobs added since the last RDB snapshot are lost if Redis "
             "crashes",
             str(setting.source),
@@ -184,21 +175,24 @@ def aof_is_on(context: CheckContext) -> CheckResult:
         )
     if fsync == "no":
         return warning(
-            "queue.aof",
             f"{promise} Seen: AOF on but appendfsync=no: the OS decides when jobs reach the disk "
             "(up to ~30 s lost on a power cut)",
             str(setting.source),
             measured,
         )
     return ok(
-        "queue.aof",
         f"{promise} Kept: aof_enabled=1, appendfsync={fsync or '?'}",
         str(setting.source),
         measured,
     )
 
 
-def _lua(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed("queue.lua", safe=True)
+def lua_libraries_available(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """Lua scripting with cjson and cmsgpack is allowed
+
+    Promise: this client may run Lua scripts (EVAL/EVALSHA) and the cjson and cmsgpack libraries are
+    there: BullMQ runs every queue operation as a script."""
     client = context.client
     same("EVAL with cjson and cmsgpack", client.eval(LUA_LIBRARIES, 0, "job", "3")[:2], ["job", "3"])
     sha = client.script_load(LUA_LIBRARIES)
@@ -216,107 +210,99 @@ def _lua(context: CheckContext, prefix: str) -> tuple[str, object]:
     return "EVAL and EVALSHA run; cjson and cmsgpack encode and decode", None
 
 
-@check("queue.lua", safe=True)
-def lua_libraries_available(context: CheckContext) -> CheckResult:
-    """Lua scripting with cjson and cmsgpack is allowed"""
-    return probe(
-        context,
-        "queue.lua",
-        "Promise: this client may run Lua scripts (EVAL/EVALSHA) and the cjson and cmsgpack libraries "
-        "are there: BullMQ runs every queue operation as a script.",
-        _lua,
-    )
+@dataclass(frozen=True)
+class Blocking:
+    """What a blocking read did with nothing to wait for, and when a write woke it."""
+
+    idle_s: float
+    woken: Any
+    wake_s: float
+
+    def measured(self) -> dict[str, float]:
+        return {"idle_ms": round(self.idle_s * 1000, 1), "wake_ms": round(self.wake_s * 1000, 1)}
 
 
-def _streams(context: CheckContext, prefix: str) -> tuple[str, object]:
-    client, key = context.client, f"{prefix}events"
-    first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
-    same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
-    # Its own socket timeout: the block may last WAKE_BOUND_SECONDS whatever the client's is.
-    reader = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
-    try:
-        started = time.monotonic()
-        same(
-            f"XREAD BLOCK {int(BLOCK_SECONDS * 1000)} with nothing new",
-            reader.xread({key: "$"}, block=int(BLOCK_SECONDS * 1000)),
-            [],
-        )
-        idle = time.monotonic() - started
-        holds(idle < WAKE_BOUND_SECONDS, f"XREAD BLOCK 100 returned after {idle:.2f} s")
-        writer = Later(0.05, lambda: client.xadd(key, {"event": "completed"}))
-        started = time.monotonic()
-        writer.start()
-        woken = reader.xread({key: "$"}, block=int(WAKE_BOUND_SECONDS * 1000))
-        wake = time.monotonic() - started
-        writer.join(WAKE_BOUND_SECONDS)
-    finally:
-        reader.close()
-    holds(woken, f"XREAD BLOCK was not woken by an XADD within {WAKE_BOUND_SECONDS:.0f} s")
-    same("the entry that woke XREAD BLOCK", woken[0][1][0][1], {"event": "completed"})
-    same("XTRIM MAXLEN 1", client.xtrim(key, maxlen=1, approximate=False), 1)
-    return (
-        f"XADD/XTRIM work; XREAD BLOCK times out ({idle * 1000:.0f} ms for 100) and wakes on XADD "
-        f"({wake * 1000:.0f} ms)",
-        {"idle_ms": round(idle * 1000, 1), "wake_ms": round(wake * 1000, 1)},
-    )
-
-
-@check("queue.streams", safe=True)
-def streams_work(context: CheckContext) -> CheckResult:
-    """streams: XADD, XTRIM and XREAD BLOCK"""
-    return probe(
-        context,
-        "queue.streams",
-        "Promise: XADD, XTRIM and XREAD BLOCK work for this client (BullMQ's QueueEvents read the "
-        "events stream with XREAD BLOCK).",
-        _streams,
-    )
-
-
-def _bzpopmin(context: CheckContext, prefix: str) -> tuple[str, object]:
-    client, key = context.client, f"{prefix}marker"
+def _block_then_wake(
+    context: CheckContext,
+    what: str,
+    nothing: tuple[str, Any],
+    block: Callable[[redis.Redis, float], Any],
+    write: Callable[[], object],
+) -> Blocking:
+    """``block(connection, seconds)`` on a connection of its own (its socket timeout outlasts the
+    block, whatever the client's is): first for ``BLOCK_SECONDS`` with nothing to wait for, when
+    it must return the reply ``nothing`` names in time; then while ``write`` runs 50 ms later."""
     waiter = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
     try:
         started = time.monotonic()
-        same(
-            f"BZPOPMIN with a {BLOCK_SECONDS} s timeout on an empty key",
-            waiter.bzpopmin(key, BLOCK_SECONDS),
-            None,
-        )
+        same(f"{what} {nothing[0]}", block(waiter, BLOCK_SECONDS), nothing[1])
         idle = time.monotonic() - started
-        holds(
-            idle < WAKE_BOUND_SECONDS,
-            f"BZPOPMIN with a {BLOCK_SECONDS} s timeout returned after {idle:.2f} s",
-        )
-        pusher = Later(0.05, lambda: client.zadd(key, {"job-1": 0}))
+        holds(idle < WAKE_BOUND_SECONDS, f"{what} returned after {idle:.2f} s")
+        writer = Later(0.05, write)
         started = time.monotonic()
-        pusher.start()
-        popped = waiter.bzpopmin(key, WAKE_BOUND_SECONDS)
+        writer.start()
+        woken = block(waiter, WAKE_BOUND_SECONDS)
         wake = time.monotonic() - started
-        pusher.join(WAKE_BOUND_SECONDS)
+        writer.join(WAKE_BOUND_SECONDS)
     finally:
         waiter.close()
-    same("BZPOPMIN woken by a ZADD returns", popped, (key, "job-1", 0.0))
-    return (
-        f"a {BLOCK_SECONDS} s timeout is honoured ({idle * 1000:.0f} ms) and a ZADD wakes the waiter "
-        f"({wake * 1000:.0f} ms)",
-        {"idle_ms": round(idle * 1000, 1), "wake_ms": round(wake * 1000, 1)},
-    )
+    return Blocking(idle, woken, wake)
 
 
-@check("queue.blocking_pop", safe=True)
-def bzpopmin_with_subsecond_timeout(context: CheckContext) -> CheckResult:
-    """BZPOPMIN accepts a sub-second timeout and wakes on ZADD"""
-    return probe(
+@probed("queue.streams", safe=True)
+def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """streams: XADD, XTRIM and XREAD BLOCK
+
+    Promise: XADD, XTRIM and XREAD BLOCK work for this client (BullMQ's QueueEvents read the events stream
+    with XREAD BLOCK)."""
+    client, key = context.client, f"{prefix}events"
+    first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
+    same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
+    read = _block_then_wake(
         context,
-        "queue.blocking_pop",
-        "Promise: BZPOPMIN accepts a sub-second timeout and is woken by a ZADD (BullMQ workers wait "
-        "for jobs this way).",
-        _bzpopmin,
+        f"XREAD BLOCK {int(BLOCK_SECONDS * 1000)}",
+        ("with nothing new", []),
+        lambda reader, seconds: reader.xread({key: "$"}, block=int(seconds * 1000)),
+        lambda: client.xadd(key, {"event": "completed"}),
+    )
+    holds(read.woken, f"XREAD BLOCK was not woken by an XADD within {WAKE_BOUND_SECONDS:.0f} s")
+    same("the entry that woke XREAD BLOCK", read.woken[0][1][0][1], {"event": "completed"})
+    same("XTRIM MAXLEN 1", client.xtrim(key, maxlen=1, approximate=False), 1)
+    return (
+        f"XADD/XTRIM work; XREAD BLOCK times out ({read.idle_s * 1000:.0f} ms for 100) and wakes on XADD "
+        f"({read.wake_s * 1000:.0f} ms)",
+        read.measured(),
     )
 
 
-def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed("queue.blocking_pop", safe=True)
+def bzpopmin_with_subsecond_timeout(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """BZPOPMIN accepts a sub-second timeout and wakes on ZADD
+
+    Promise: BZPOPMIN accepts a sub-second timeout and is woken by a ZADD (BullMQ workers wait for jobs
+    this way)."""
+    client, key = context.client, f"{prefix}marker"
+    pop = _block_then_wake(
+        context,
+        f"BZPOPMIN with a {BLOCK_SECONDS} s timeout",
+        ("on an empty key", None),
+        lambda waiter, seconds: waiter.bzpopmin(key, seconds),
+        lambda: client.zadd(key, {"job-1": 0}),
+    )
+    same("BZPOPMIN woken by a ZADD returns", pop.woken, (key, "job-1", 0.0))
+    return (
+        f"a {BLOCK_SECONDS} s timeout is honoured ({pop.idle_s * 1000:.0f} ms) and a ZADD wakes the waiter "
+        f"({pop.wake_s * 1000:.0f} ms)",
+        pop.measured(),
+    )
+
+
+@probed("queue.client_commands", safe=True)
+def client_commands_allowed(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """CLIENT SETNAME / CLIENT LIST and INFO are allowed
+
+    Promise: this client may name its connections (CLIENT SETNAME), list them (CLIENT LIST) and read INFO,
+    as BullMQ does on every connection."""
     name = "nself-harness-" + prefix.split(":")[1]
     connection = clone(context.client)
     try:
@@ -331,25 +317,13 @@ def _client_commands(context: CheckContext, prefix: str) -> tuple[str, object]:
     return f"CLIENT SETNAME/GETNAME/LIST and INFO allowed (redis_version {version})", None
 
 
-@check("queue.client_commands", safe=True)
-def client_commands_allowed(context: CheckContext) -> CheckResult:
-    """CLIENT SETNAME / CLIENT LIST and INFO are allowed"""
-    return probe(
-        context,
-        "queue.client_commands",
-        "Promise: this client may name its connections (CLIENT SETNAME), list them (CLIENT LIST) and "
-        "read INFO, as BullMQ does on every connection.",
-        _client_commands,
-    )
-
-
 def _require_node() -> bool:
     return os.environ.get(REQUIRE_NODE_ENV, "").lower() in ("1", "true", "yes")
 
 
 # Not for doctor: slow (a Node round trip), and BullMQ writes its keys without a TTL.
 @check("queue.bullmq", safe=False)
-def bullmq_round_trip(context: CheckContext) -> CheckResult:
+def bullmq_round_trip(context: CheckContext) -> Outcome:
     """a real BullMQ job round trip (Node) succeeds"""
     promise = (
         "Promise: BullMQ works on this server: jobs added by a producer are processed by a worker and "
@@ -359,8 +333,8 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
     if not readiness.ready:
         reason = f"the BullMQ round trip needs Node and its modules: {readiness.reason}"
         if _require_node():
-            return error("queue.bullmq", f"{promise} Not run: {reason} (and ${REQUIRE_NODE_ENV} is set)")
-        return skipped("queue.bullmq", reason)
+            return error(f"{promise} Not run: {reason} (and ${REQUIRE_NODE_ENV} is set)")
+        return skipped(reason)
     address = ServerAddress.of(context.client)
     with scratch(context, "bullmq") as prefix:
         result = node.run_roundtrip(address, prefix.rstrip(":"), readiness.directory)
@@ -373,7 +347,6 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
     }
     if not result.get("ok"):
         return error(
-            "queue.bullmq",
             f"{promise} Broken ({versions}) at {result.get('stage')}: {result.get('error')}.{bullmq_said}",
             measured=measured,
         )
@@ -387,5 +360,5 @@ def bullmq_round_trip(context: CheckContext) -> CheckResult:
     )
     if said:
         # The jobs went round, but BullMQ itself objected (eviction policy, old version).
-        return warning("queue.bullmq", f"{promise} Kept: {seen}, but{bullmq_said}", measured=measured)
-    return ok("queue.bullmq", f"{promise} Kept: {seen}", measured=measured)
+        return warning(f"{promise} Kept: {seen}, but{bullmq_said}", measured=measured)
+    return ok(f"{promise} Kept: {seen}", measured=measured)

@@ -21,8 +21,8 @@ from typing import Any
 
 import redis
 
-from pytest_nself_redis.checks.base import CheckContext, CheckResult, check
-from pytest_nself_redis.checks.probing import holds, probe, same, wait_until
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.probing import holds, probed, same, wait_until
 from pytest_nself_redis.live.clients import clone
 
 SESSION_FIELDS = ("session_id", "user_id", "created_at", "last_accessed_at", "expires_at", "data")
@@ -119,7 +119,12 @@ class SessionStore:
         return [session_id for session_id, raw in zip(session_ids, found, strict=True) if raw is not None]
 
 
-def _layout(context: CheckContext, prefix: str) -> tuple[str, object]:
+@probed("sessions.layout", safe=True)
+def session_layout(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """a session is stored as nself lays it out, with a TTL matching expires_at
+
+    Promise: a session is a JSON string session:<id> (session_id, user_id, created_at, last_accessed_at,
+    expires_at, data) whose key expires when the session does, indexed in user:<uid>:sessions."""
     store = SessionStore(context.client, prefix)
     data = {"roles": ["user", "editor"], "locale": "de-DE", "name": "Zoë 🚀"}
     created = store.create("u1", LONG_TTL_MS, data)
@@ -145,20 +150,12 @@ def _layout(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("sessions.layout", safe=True)
-def session_layout(context: CheckContext) -> CheckResult:
-    """a session is stored as nself lays it out, with a TTL matching expires_at"""
-    return probe(
-        context,
-        "sessions.layout",
-        "Promise: a session is a JSON string session:<id> (session_id, user_id, created_at, "
-        "last_accessed_at, expires_at, data) whose key expires when the session does, indexed in "
-        "user:<uid>:sessions.",
-        _layout,
-    )
+@probed("sessions.expiry", safe=True)
+def sessions_expire(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """an expired session is gone and cannot be refreshed back
 
-
-def _expiry(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: a session is served until its TTL and never after, by any connection, and a refresh cannot
+    bring an expired session back."""
     store = SessionStore(context.client, prefix)
     started = time.monotonic()
     session_id = store.create("u1", SHORT_TTL_MS, {})["session_id"]
@@ -195,19 +192,12 @@ def _expiry(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("sessions.expiry", safe=True)
-def sessions_expire(context: CheckContext) -> CheckResult:
-    """an expired session is gone and cannot be refreshed back"""
-    return probe(
-        context,
-        "sessions.expiry",
-        "Promise: a session is served until its TTL and never after, by any connection, and a "
-        "refresh cannot bring an expired session back.",
-        _expiry,
-    )
+@probed("sessions.refresh", safe=True)
+def refresh_extends_sessions(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """a refresh extends a session's life without making it immortal
 
-
-def _refresh(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: refreshing a session slides its expiry (key TTL and expires_at together) and keeps a TTL on
+    it."""
     store = SessionStore(context.client, prefix)
     created = store.create("u1", REFRESH_FROM_MS, {"step": 1})
     session_id = created["session_id"]
@@ -245,19 +235,12 @@ def _refresh(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@check("sessions.refresh", safe=True)
-def refresh_extends_sessions(context: CheckContext) -> CheckResult:
-    """a refresh extends a session's life without making it immortal"""
-    return probe(
-        context,
-        "sessions.refresh",
-        "Promise: refreshing a session slides its expiry (key TTL and expires_at together) and keeps "
-        "a TTL on it.",
-        _refresh,
-    )
+@probed("sessions.revocation", safe=True)
+def revocation_is_immediate(context: CheckContext, prefix: str) -> tuple[str, object]:
+    """revoked sessions are gone at once, for every reader
 
-
-def _revocation(context: CheckContext, prefix: str) -> tuple[str, object]:
+    Promise: a revoked session (one, or all of a user's) is gone at once for every connection, cannot be
+    refreshed back, and other users' sessions stay."""
     store = SessionStore(context.client, prefix)
     mine = [store.create("u1", LONG_TTL_MS, {"device": n})["session_id"] for n in range(3)]
     theirs = store.create("u2", LONG_TTL_MS, {})["session_id"]
@@ -289,16 +272,4 @@ def _revocation(context: CheckContext, prefix: str) -> tuple[str, object]:
     return (
         "revoking one session and all of a user's took effect at once for another reader; others kept",
         None,
-    )
-
-
-@check("sessions.revocation", safe=True)
-def revocation_is_immediate(context: CheckContext) -> CheckResult:
-    """revoked sessions are gone at once, for every reader"""
-    return probe(
-        context,
-        "sessions.revocation",
-        "Promise: a revoked session (one, or all of a user's) is gone at once for every connection, "
-        "cannot be refreshed back, and other users' sessions stay.",
-        _revocation,
     )

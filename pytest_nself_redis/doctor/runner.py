@@ -99,13 +99,13 @@ class DoctorReport:
 
 def _run_one(check_id: str, context: CheckContext) -> CheckResult:
     """The check's result; also a refusal it raised is marked blocked by its root cause."""
-    return context.attribute(_outcome(check_id, context))
+    return REGISTRY.attribute(_outcome(check_id, context), context)
 
 
 def _outcome(check_id: str, context: CheckContext) -> CheckResult:
     registered = REGISTRY[check_id]
     try:
-        result = registered.function(context)
+        result = registered.run(context)
         if result.denied:
             return replace(
                 result,
@@ -189,6 +189,34 @@ def sweep(target: AttachTarget, prefix: str, seconds: float = SWEEP_SECONDS) -> 
         pass
 
 
+def _new_report(context: EnvContext, target: AttachTarget) -> DoctorReport:
+    """The report of a started target: its warnings (TLS unverified first) and server version."""
+    report = DoctorReport(context.name, target.describe(), "unknown")
+    report.warnings = [item.describe() for item in context.runtime_disagreements]
+    if target.endpoint.unverified_tls:
+        report.tls_unverified = True
+        report.warnings.insert(0, INSECURE_NOTE)
+    report.server_version = server_version(target.client())
+    return report
+
+
+def _run_checks(
+    report: DoctorReport, target: AttachTarget, check_ids: list[str], bound: Deadline, timeout: float
+) -> None:
+    """Each check on a client of its own, bounded by what is left of the deadline; none starts
+    once it has passed."""
+    base = CheckContext.of(target, target.client())
+    for check_id in check_ids:
+        if bound.expired():
+            break
+        step = bound.step_timeout(timeout)
+        check_client = target.client(socket_timeout=step, socket_connect_timeout=step)
+        try:
+            report.results.append(_run_one(check_id, replace(base, client=expiring(check_client))))
+        finally:
+            check_client.close()
+
+
 def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     context: EnvContext,
     redis_url: str | None,
@@ -227,24 +255,8 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
                 raise UnreachableError(
                     f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
                 ) from None
-            client = target.client()
-            report = DoctorReport(context.name, target.describe(), "unknown")
-            report.warnings = [item.describe() for item in context.runtime_disagreements]
-            if target.endpoint.unverified_tls:
-                report.tls_unverified = True
-                report.warnings.insert(0, INSECURE_NOTE)
-            report.server_version = server_version(client)
-            base = CheckContext.of(target, client)
-            for check_id in check_ids:
-                if bound.expired():
-                    break
-                step = bound.step_timeout(timeout)
-                check_client = target.client(socket_timeout=step, socket_connect_timeout=step)
-                try:
-                    check_context = replace(base, client=expiring(check_client))
-                    report.results.append(_run_one(check_id, check_context))
-                finally:
-                    check_client.close()
+            report = _new_report(context, target)
+            _run_checks(report, target, check_ids, bound, timeout)
         finished = True
     except DeadlineReached:
         bound.reached = True

@@ -34,7 +34,6 @@ from pytest_nself_redis.live.address import ServerAddress
 BINARY = "redis-benchmark"
 REQUESTS = 1000
 ROUNDS = 5
-MAX_ROUNDS = 20
 MAX_SECONDS = 20.0
 # While the ratio is above this goal more rounds are run (a quiet moment comes sooner or later);
 # the harness's benchmark reports the ratio, no user run is judged by it.

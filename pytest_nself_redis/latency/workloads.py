@@ -113,20 +113,25 @@ def workload(command: str, prefix: str, script_sha: str | None = None) -> Worklo
             _counter(key),
         )
     if command == "PIPELINE":
-        commands = _pipeline_commands(prefix)
-        keys = tuple(sorted({str(args[1]) for args in commands}))
-        counter, hash_ = _counter(f"{prefix}pipe:n"), _hash(f"{prefix}pipe:h")
-
-        def prepare(client: redis.Redis) -> None:
-            counter(client)
-            hash_(client)
-
-        return Workload(
-            command,
-            f"{PIPELINE_DEPTH} commands (SET, GET, INCR, HSET) in one write",
-            encode_many(commands),
-            PIPELINE_DEPTH,
-            keys,
-            prepare,
-        )
+        return _pipeline(prefix)
     raise ValueError(f"unknown latency command {command!r}; choose one of {', '.join(COMMANDS)}")
+
+
+def _pipeline(prefix: str) -> Workload:
+    """``PIPELINE_DEPTH`` commands (SET, GET, INCR, HSET) sent in one write."""
+    commands = _pipeline_commands(prefix)
+    keys = tuple(sorted({str(args[1]) for args in commands}))
+    counter, hash_ = _counter(f"{prefix}pipe:n"), _hash(f"{prefix}pipe:h")
+
+    def prepare(client: redis.Redis) -> None:
+        counter(client)
+        hash_(client)
+
+    return Workload(
+        "PIPELINE",
+        f"{PIPELINE_DEPTH} commands (SET, GET, INCR, HSET) in one write",
+        encode_many(commands),
+        PIPELINE_DEPTH,
+        keys,
+        prepare,
+    )

@@ -158,21 +158,9 @@ def install(directory: str | os.PathLike[str] | None = None, timeout: float = IN
     return status(where)
 
 
-def run_roundtrip(
-    address: ServerAddress,
-    prefix: str,
-    directory: Path,
-    *,
-    jobs: int = 20,
-    delay_ms: int = 400,
-    timeout: float = 30.0,
-) -> dict[str, Any]:
-    """Run the BullMQ round trip against ``address`` (TLS under the run's policy: verified against
-    its CA or the system's, host name included, unless the user's insecure option); returns its
-    JSON result (``ok`` false with ``error`` on failure)."""
-    node = find_binary("node", NODE_ENV)
-    if node is None:
-        return {"ok": False, "stage": "start", "error": "node not found"}
+def _script_environment(address: ServerAddress) -> dict[str, str]:
+    """The process environment for the script: where the server is and how to reach it (the
+    password in the environment, never on the command line)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("NSELF_REDIS_")}
     env.update(
         NSELF_REDIS_HOST=address.host,
@@ -189,6 +177,25 @@ def run_roundtrip(
             env["NSELF_REDIS_TLS_CA"] = address.ca_file
         if not address.verify:
             env["NSELF_REDIS_TLS_INSECURE"] = "1"
+    return env
+
+
+def run_roundtrip(
+    address: ServerAddress,
+    prefix: str,
+    directory: Path,
+    *,
+    jobs: int = 20,
+    delay_ms: int = 400,
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    """Run the BullMQ round trip against ``address`` (TLS under the run's policy: verified against
+    its CA or the system's, host name included, unless the user's insecure option); returns its
+    JSON result (``ok`` false with ``error`` on failure)."""
+    node = find_binary("node", NODE_ENV)
+    if node is None:
+        return {"ok": False, "stage": "start", "error": "node not found"}
+    env = _script_environment(address)
     command = [
         node,
         # The system's CA store (as OpenSSL and Python see it), not only Node's bundled one.

@@ -7,24 +7,21 @@ test owns (its keyspace, its variant servers).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 import redis
 
-from pytest_nself_redis.checks import CheckContext
+from pytest_nself_redis.checks import CheckContext, VariantFactory
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.live.expiring import expiring
 from pytest_nself_redis.plugin.keyspace import Keyspace
+from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.plugin.run import get_run
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.targets.base import Target
-
-
-class VariantFactory(Protocol):
-    def __call__(self, extra_args: tuple[str, ...] = (), **overrides: Any) -> Target: ...
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +31,12 @@ def nself_env_name(request: pytest.FixtureRequest) -> str:
     if isinstance(param, str):
         return param
     return get_run(request.config).env_names()[0]
+
+
+@pytest.fixture(scope="session")
+def nself_options(request: pytest.FixtureRequest) -> HarnessOptions:
+    """The run's --nself-* options and ini values (budgets, reports folder, limiters, ...)."""
+    return get_run(request.config).options
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_nself_redis.checks.base import CheckResult, Status
+from pytest_nself_redis.checks import CheckResult, Status
 from pytest_nself_redis.checks.latency import SUITE_PLAN, LatencyPlan
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.latency.budgets import COMMANDS, BudgetBook, BudgetRules

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pytest_nself_redis.checks.base import PromiseWarning
 from pytest_nself_redis.live.reads import info_summary
 from pytest_nself_redis.plugin.collector import ReportCollector
 from pytest_nself_redis.plugin.redaction import scrub_report
 from pytest_nself_redis.plugin.run import NselfRun
+from pytest_nself_redis.plugin.verdicts import PromiseWarning
 
 
 class HarnessReporting:

@@ -199,6 +199,14 @@ class HammerResult:
     def attempts(self) -> int:
         return self.callers * self.hits_per_caller
 
+    def count(self, message: tuple[Any, ...]) -> None:
+        """Add one caller's ``done`` message (label, allowed, denied, error)."""
+        _, label, allowed, denied, error = message
+        self.allowed += allowed
+        self.denied += denied
+        if error:
+            self.errors.append(f"{label}: {error}")
+
     def measured(self) -> dict[str, Any]:
         return {
             "threads": self.threads,
@@ -317,15 +325,7 @@ def hammer(
         result.started_together = ready == result.callers
         started = time.monotonic()
         go.set()
-
-        def record(message: tuple[Any, ...]) -> None:
-            _, label, allowed, denied, error = message
-            result.allowed += allowed
-            result.denied += denied
-            if error:
-                result.errors.append(f"{label}: {error}")
-
-        result.finished = _collect(results, "done", result.callers, deadline, record)
+        result.finished = _collect(results, "done", result.callers, deadline, result.count)
         result.seconds = time.monotonic() - started
         if result.finished < result.callers:
             missing = result.callers - result.finished
@@ -334,17 +334,22 @@ def hammer(
             )
     finally:
         go.set()
-        for worker in workers:
-            worker.join(max(0.1, deadline - time.monotonic()))
-        for child in children:
-            child.join(max(0.1, deadline - time.monotonic()))
-            if child.is_alive():
-                child.kill()
-                child.join(5)
-        # never block on a feeder thread: whatever is unread is no longer needed
-        results.cancel_join_thread()
-        results.close()
+        _reap(workers, children, results, deadline)
     return result
+
+
+def _reap(workers: list[threading.Thread], children: list[Any], results: Any, deadline: float) -> None:
+    """Join every caller (killing a process that outlives the deadline) and drop the queue."""
+    for worker in workers:
+        worker.join(max(0.1, deadline - time.monotonic()))
+    for child in children:
+        child.join(max(0.1, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(5)
+    # never block on a feeder thread: whatever is unread is no longer needed
+    results.cancel_join_thread()
+    results.close()
 
 
 def _collect(

@@ -101,13 +101,9 @@ def _values(charts: Sequence[CommandChart]) -> list[float]:
     ]
 
 
-def command_chart(chart: CommandChart, scale: tuple[float, float] | None = None) -> str:
-    """A ``<figure>`` with the command's percentiles against its budgets; ``scale`` (low, high
-    in ms) lets several charts share one axis so they compare at a glance."""
-    low, high = scale or _scale(_values([chart]))
-    height = _TOP + _ROW * len(chart.bars) + _AXIS
-    axis_y = _TOP + _ROW * len(chart.bars) + 4
-    parts: list[str] = []
+def _axis(low: float, high: float, axis_y: int) -> list[str]:
+    """A grid line and a label at every decade from ``low`` to ``high``."""
+    parts = []
     decade = low
     while decade <= high * 1.0001:
         x = _x(decade, low, high)
@@ -117,41 +113,55 @@ def command_chart(chart: CommandChart, scale: tuple[float, float] | None = None)
             f"{html.escape(_tick_label(decade))}</text>"
         )
         decade *= 10
-    for index, bar in enumerate(chart.bars):
-        top = _TOP + index * _ROW
-        middle = top + _ROW / 2
-        bar_top = middle - _BAR / 2
-        end = _x(bar.value_ms, low, high)
-        budget_text = ""
-        title = f"{chart.command} {bar.label} = {format_ms(bar.value_ms)}"
-        if bar.budget_ms is not None:
-            budget_text = f" · budget {format_ms(bar.budget_ms)}"
-            title += f"; budget {format_ms(bar.budget_ms)} ({bar.budget_source})"
-            if not bar.judged:
-                budget_text += " (not judged)"
-                title += "; not judged: too few samples"
-            elif bar.over:
-                budget_text += " — OVER"
+    return parts
+
+
+def _bar(command: str, bar: Bar, index: int, low: float, high: float) -> str:
+    """One percentile: its label, its bar, the budget's mark and the value (with the budget)."""
+    top = _TOP + index * _ROW
+    middle = top + _ROW / 2
+    bar_top = middle - _BAR / 2
+    end = _x(bar.value_ms, low, high)
+    budget_text = ""
+    title = f"{command} {bar.label} = {format_ms(bar.value_ms)}"
+    if bar.budget_ms is not None:
+        budget_text = f" · budget {format_ms(bar.budget_ms)}"
+        title += f"; budget {format_ms(bar.budget_ms)} ({bar.budget_source})"
+        if not bar.judged:
+            budget_text += " (not judged)"
+            title += "; not judged: too few samples"
+        elif bar.over:
+            budget_text += " — OVER"
+    parts = [
+        f'<g class="nself-bar{" over" if bar.over else ""}" data-percentile="{html.escape(bar.label)}">'
+        f"<title>{html.escape(title)}</title>"
+        f'<text x="{_LEFT - 8}" y="{middle + 4:.1f}" font-size="12" text-anchor="end" fill="{INK}">'
+        f"{html.escape(bar.label)}</text>"
+        f'<rect x="{_LEFT}" y="{bar_top:.1f}" width="{max(end - _LEFT, 1.5):.1f}" height="{_BAR}" '
+        f'fill="{bar.colour}" rx="2"/>'
+    ]
+    if bar.budget_ms is not None:
+        mark = _x(bar.budget_ms, low, high)
         parts.append(
-            f'<g class="nself-bar{" over" if bar.over else ""}" data-percentile="{html.escape(bar.label)}">'
-            f"<title>{html.escape(title)}</title>"
-            f'<text x="{_LEFT - 8}" y="{middle + 4:.1f}" font-size="12" text-anchor="end" fill="{INK}">'
-            f"{html.escape(bar.label)}</text>"
-            f'<rect x="{_LEFT}" y="{bar_top:.1f}" width="{max(end - _LEFT, 1.5):.1f}" height="{_BAR}" '
-            f'fill="{bar.colour}" rx="2"/>'
+            f'<line class="nself-budget" x1="{mark:.1f}" y1="{bar_top - 4:.1f}" x2="{mark:.1f}" '
+            f'y2="{bar_top + _BAR + 4:.1f}" stroke="{INK}" stroke-width="2.5"/>'
         )
-        if bar.budget_ms is not None:
-            mark = _x(bar.budget_ms, low, high)
-            parts.append(
-                f'<line class="nself-budget" x1="{mark:.1f}" y1="{bar_top - 4:.1f}" x2="{mark:.1f}" '
-                f'y2="{bar_top + _BAR + 4:.1f}" stroke="{INK}" stroke-width="2.5"/>'
-            )
-        weight = ' font-weight="bold"' if bar.over else ""
-        colour = OVER if bar.over else INK
-        parts.append(
-            f'<text x="{_PLOT_RIGHT + 8}" y="{middle + 4:.1f}" font-size="11.5" fill="{colour}"{weight}>'
-            f"{html.escape(format_ms(bar.value_ms) + budget_text)}</text></g>"
-        )
+    weight = ' font-weight="bold"' if bar.over else ""
+    colour = OVER if bar.over else INK
+    parts.append(
+        f'<text x="{_PLOT_RIGHT + 8}" y="{middle + 4:.1f}" font-size="11.5" fill="{colour}"{weight}>'
+        f"{html.escape(format_ms(bar.value_ms) + budget_text)}</text></g>"
+    )
+    return "".join(parts)
+
+
+def command_chart(chart: CommandChart, scale: tuple[float, float] | None = None) -> str:
+    """A ``<figure>`` with the command's percentiles against its budgets; ``scale`` (low, high
+    in ms) lets several charts share one axis so they compare at a glance."""
+    low, high = scale or _scale(_values([chart]))
+    height = _TOP + _ROW * len(chart.bars) + _AXIS
+    parts = _axis(low, high, _TOP + _ROW * len(chart.bars) + 4)
+    parts += [_bar(chart.command, bar, index, low, high) for index, bar in enumerate(chart.bars)]
     state = "over budget" if chart.over else "within budget"
     label = f"{chart.command} round-trip percentiles against budget: {state}"
     svg = (

@@ -42,6 +42,19 @@ def prepare_tls(directory: Path, owner: tuple[int, int] | None = None) -> TlsFil
     user), is given the folder and what the server reads. The CA key stays ours."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory.chmod(0o700)
+    _issue(directory)
+    for name in ("ca.key", "redis.key"):
+        (directory / name).chmod(0o600)
+    for name in ("ca.crt", "redis.crt"):
+        (directory / name).chmod(0o644)
+    if owner is not None:
+        for path in (directory, directory / "redis.key", directory / "redis.crt", directory / "ca.crt"):
+            os.chown(path, *owner)
+    return TlsFiles(ca_cert=directory / "ca.crt", cert=directory / "redis.crt", key=directory / "redis.key")
+
+
+def _issue(directory: Path) -> None:
+    """ca.key/ca.crt, then redis.key and redis.crt signed by that CA (localhost, redis, 127.0.0.1)."""
     _openssl(
         "req",
         "-x509",
@@ -90,11 +103,3 @@ def prepare_tls(directory: Path, owner: tuple[int, int] | None = None) -> TlsFil
         "redis.crt",
         cwd=directory,
     )
-    for name in ("ca.key", "redis.key"):
-        (directory / name).chmod(0o600)
-    for name in ("ca.crt", "redis.crt"):
-        (directory / name).chmod(0o644)
-    if owner is not None:
-        for path in (directory, directory / "redis.key", directory / "redis.crt", directory / "ca.crt"):
-            os.chown(path, *owner)
-    return TlsFiles(ca_cert=directory / "ca.crt", cert=directory / "redis.crt", key=directory / "redis.key")

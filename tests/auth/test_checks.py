@@ -27,7 +27,7 @@ def run_all(context: CheckContext) -> dict[str, tuple[Status, str, str]]:
     """Every auth and tls check: status, message and measured value as JSON."""
     results = {}
     for check_id in SUITE_CHECKS:
-        result = REGISTRY[check_id].function(context)
+        result = REGISTRY.run(check_id, context)
         results[check_id] = (result.status, result.message, json.dumps(result.measured))
     return results
 

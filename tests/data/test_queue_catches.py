@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, CheckResult, Status, queue
+from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Status
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.attach import AttachTarget
@@ -227,7 +227,7 @@ def bullmq_through(
     target = AttachTarget(context, TargetOptions(redis_url=url, redis_ca=ca_cert, insecure=insecure))
     target.start()
     try:
-        return queue.bullmq_round_trip(CheckContext.of(target))
+        return REGISTRY.run("queue.bullmq", CheckContext.of(target))
     finally:
         target.stop()
 

@@ -53,8 +53,7 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
     """A check that raises something no one foresaw (here: a check registered by this test whose
     message would hold the password) is reported as that check's error, type and message, with the
     password masked; the run goes on."""
-    from pytest_nself_redis.checks import REGISTRY, check
-    from pytest_nself_redis.checks.base import CheckContext, CheckResult
+    from pytest_nself_redis.checks import REGISTRY, CheckContext, Outcome, check
     from pytest_nself_redis.context import load_env_context
     from pytest_nself_redis.doctor.output import write_json
     from pytest_nself_redis.doctor.runner import run_doctor
@@ -63,7 +62,7 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
     target = launch(COMPLETE, "prod")
     password = target.endpoint.password.reveal()
 
-    def surprised(context: CheckContext) -> CheckResult:
+    def surprised(context: CheckContext) -> Outcome:
         """a check that meets a reply it never expected"""
         raise ValueError(f"cannot parse reply for {context.settings.password.value.reveal()}")
 
@@ -74,7 +73,7 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
             context, f"redis://:{password}@127.0.0.1:{target.endpoint.port}", 2.0, suites=("health",)
         )
     finally:
-        del REGISTRY["health.zz_surprised"]
+        REGISTRY.remove("health.zz_surprised")
     out = io.StringIO()
     write_json(report, out, context.redactor)
     checks = by_id(json.loads(out.getvalue()))
@@ -304,19 +303,19 @@ def test_every_key_doctor_writes_carries_a_ttl(launch: Launcher) -> None:
 
 
 def test_a_check_is_not_for_doctor_unless_it_says_so() -> None:
-    from pytest_nself_redis.checks import REGISTRY, check
-    from pytest_nself_redis.checks.base import CheckContext, CheckResult, ok
+    from pytest_nself_redis.checks import REGISTRY, CheckContext, Outcome, check
+    from pytest_nself_redis.checks.results import ok
     from pytest_nself_redis.doctor.runner import doctor_checks
 
-    def probe(context: CheckContext) -> CheckResult:
+    def probe(context: CheckContext) -> Outcome:
         """a check that says nothing about its safety"""
-        return ok("health.zz_unmarked", "fine")
+        return ok("fine")
 
     check("health.zz_unmarked")(probe)
     try:
         assert REGISTRY["health.zz_unmarked"].safe is False
         assert "health.zz_unmarked" not in doctor_checks()
     finally:
-        del REGISTRY["health.zz_unmarked"]
+        REGISTRY.remove("health.zz_unmarked")
     assert "queue.bullmq" not in doctor_checks()
     assert "ratelimit.concurrency" not in doctor_checks(("ratelimit",))

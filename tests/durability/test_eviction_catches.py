@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_nself_redis.checks import CheckResult, Status
+from pytest_nself_redis.checks import Outcome, Status
 from pytest_nself_redis.checks import eviction as checks
+from pytest_nself_redis.targets.base import Target
 from tests.durability.compose import compose
 from tests.durability.conftest import Server
 from tests.harness import STAGING_APPENDED, make_project, run_suites
@@ -116,10 +118,15 @@ MISMATCHES = [
     ids=[f"{check.__name__}-{promised}-on-{running}" for check, promised, running, _ in MISMATCHES],
 )
 def test_policy_checks_fail_on_a_server_running_another_policy(
-    server: Server, check: Callable[..., CheckResult], promised: str, running: str, cause: str
+    server: Server, check: Callable[..., Outcome], promised: str, running: str, cause: str
 ) -> None:
     target, context = server(REDIS_MAXMEMORY_POLICY=running, REDIS_PERSISTENCE="false")
-    result = check(context, target.client(), promised)
+
+    def launch(extra_args: tuple[str, ...] = (), **overrides: Any) -> Target:
+        """A deployment that gets the policy wrong: whatever is asked for, it runs ``running``."""
+        return target
+
+    result = check(context, promised, launch=launch)
     assert result.status is Status.ERROR, result.message
     assert cause in result.message
     assert f"the server runs maxmemory-policy {running}" in result.message

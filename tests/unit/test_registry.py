@@ -1,0 +1,136 @@
+"""The one registry of checks: a check is declared once, named by the registry, and every
+suite test runs a declared check by its id (no check without a test, no test of an unknown id).
+
+Checks declared here for the test are removed again; none touches a server (the client is
+never used), so the registry's own rules are what is tested.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from pytest_nself_redis.checks import REGISTRY, CheckContext, Outcome, Status, check
+from pytest_nself_redis.checks.results import error, ok
+from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.plugin.verdicts import family
+from pytest_nself_redis.project.model import NselfProject
+from tests.harness import COMPLETE, REPO
+
+OOM = "OOM command not allowed when used memory > 'maxmemory'"
+
+
+@pytest.fixture
+def context() -> CheckContext:
+    env = load_env_context(NselfProject.open(COMPLETE), "staging")
+    client = redis.Redis(port=1)  # never used: the checks below do not talk to a server
+    return CheckContext(env.settings, env.service, client, lambda **_: client, env=env)
+
+
+@pytest.fixture
+def declared() -> Iterator[list[str]]:
+    """Ids this test declares, removed afterwards."""
+    ids: list[str] = []
+    yield ids
+    for check_id in ids:
+        REGISTRY.remove(check_id)
+
+
+def test_a_check_is_named_by_the_registry(context: CheckContext, declared: list[str]) -> None:
+    @check("health.zz_named", safe=True)
+    def named(context: CheckContext) -> Outcome:
+        """a check that does not know its id"""
+        return ok("fine", "here:1", {"n": 1})
+
+    declared.append("health.zz_named")
+    entry = REGISTRY["health.zz_named"]
+    assert (entry.suite, entry.title, entry.safe) == ("health", "a check that does not know its id", True)
+    result = REGISTRY.run("health.zz_named", context)
+    assert (result.id, result.suite, result.status) == ("health.zz_named", "health", Status.OK)
+    assert (result.message, result.source, result.measured) == ("fine", "here:1", {"n": 1})
+    assert named(context) == ok("fine", "here:1", {"n": 1})  # still callable as it was written
+
+
+def test_a_family_is_declared_once_with_its_parameters(context: CheckContext, declared: list[str]) -> None:
+    seen: list[tuple[Any, Any]] = []
+
+    @check("health.zz_family.{}", params={"Alpha": 1, "beta": 2}, title="{} is counted")
+    def counted(context: CheckContext, value: int, *, extra: str = "none") -> Outcome:
+        seen.append((value, extra))
+        return ok(f"{value}")
+
+    declared.extend(["health.zz_family.alpha", "health.zz_family.beta"])
+    members = REGISTRY.members("health.zz_family.{}")
+    assert [(entry.id, entry.label, entry.title) for entry in members] == [
+        ("health.zz_family.alpha", "Alpha", "Alpha is counted"),
+        ("health.zz_family.beta", "beta", "beta is counted"),
+    ]
+    assert REGISTRY.run("health.zz_family.beta", context, extra="given").message == "2"
+    assert seen == [(2, "given")]
+    params = family("health.zz_family.{}")
+    assert [(param.values, param.id) for param in params] == [
+        (("health.zz_family.alpha",), "Alpha"),
+        (("health.zz_family.beta",), "beta"),
+    ]
+
+
+def test_an_id_is_declared_once(declared: list[str]) -> None:
+    def again(context: CheckContext) -> Outcome:
+        return ok("")
+
+    check("health.zz_once")(again)
+    declared.append("health.zz_once")
+    with pytest.raises(ValueError, match="declared twice"):
+        check("health.zz_once")(again)
+    with pytest.raises(ValueError, match="a family's id has one"):
+        check("health.zz_{}")(again)
+    with pytest.raises(ValueError, match="a family's id has one"):
+        check("health.zz_plain", params=("a",))(again)
+
+
+def test_a_refusal_is_blocked_by_its_root_cause_unless_the_check_ran_elsewhere(
+    context: CheckContext, declared: list[str]
+) -> None:
+    """The env's server is full (health.memory failed): a check of that server quoting OOM is
+    blocked by it; a check on a server it launched itself is not, whatever it quotes."""
+
+    @check("health.zz_here")
+    def here(context: CheckContext) -> Outcome:
+        return error(f"Seen: {OOM}")
+
+    @check("health.zz_elsewhere")
+    def elsewhere(context: CheckContext, *, launch: Any = None) -> Outcome:
+        return error(f"Seen: {OOM}")
+
+    declared.extend(["health.zz_here", "health.zz_elsewhere"])
+    context.causes["health.memory"] = True
+    blocked = REGISTRY.run("health.zz_here", context)
+    assert blocked.blocked_by == "health.memory"
+    assert blocked.message == f"blocked by health.memory: Seen: {OOM}"
+    alone = REGISTRY.run("health.zz_elsewhere", context)
+    assert (alone.blocked_by, alone.message) == (None, f"Seen: {OOM}")
+
+
+def _suite_strings() -> set[str]:
+    """Every string constant in the bundled suites."""
+    found = set()
+    for path in (REPO / "suites").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.add(node.value)
+    return found
+
+
+def test_every_check_has_a_suite_test_and_every_suite_test_a_check() -> None:
+    named = {entry.family or check_id for check_id, entry in REGISTRY.items()}
+    strings = _suite_strings()
+    assert sorted(named - strings) == [], "declared checks no suite test runs"
+    suites = {entry.suite for entry in REGISTRY.values()}
+    unknown = sorted(
+        text for text in strings if text.split(".", 1)[0] in suites and "." in text and text not in named
+    )
+    assert unknown == [], "ids in the suites that no check declares"
