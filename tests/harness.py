@@ -255,7 +255,7 @@ def leftover_dirs(run_id: str) -> list[Path]:
 
 
 def leftover_docker(run_id: str) -> list[str]:
-    from pytest_nself_redis.targets.docker import LABEL, docker_client
+    from pytest_nself_redis.targets.docker_engine import LABEL, docker_client
 
     client = docker_client()
     selector = {"label": f"{LABEL}={run_id}"}

@@ -48,7 +48,7 @@ def stale_temp_dirs() -> tuple[list[Path], list[str]]:
 def run_cleanup(options: argparse.Namespace, extra: list[str]) -> int:
     removed: list[str] = []
     try:
-        from pytest_nself_redis.targets.docker import remove_leftovers
+        from pytest_nself_redis.targets.docker_engine import remove_leftovers
 
         removed += remove_leftovers()
     except TargetError as error:

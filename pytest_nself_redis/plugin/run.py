@@ -127,7 +127,7 @@ class NselfRun:
 
     def _precheck(self, context: EnvContext) -> None:
         if self.kind == "docker":
-            from pytest_nself_redis.targets.docker import docker_client, ensure_image
+            from pytest_nself_redis.targets.docker_engine import docker_client, ensure_image
 
             client = docker_client(timeout=self.options.timeout)
             try:

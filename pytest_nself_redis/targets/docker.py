@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import socket
 import threading
@@ -20,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 
@@ -29,7 +27,7 @@ from pytest_nself_redis.compose.redis_args import parse_redis_args
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.archive import pack, unpack
+from pytest_nself_redis.targets.archive import unpack
 from pytest_nself_redis.targets.base import (
     LOOPBACK,
     Target,
@@ -45,96 +43,20 @@ from pytest_nself_redis.targets.container_settings import (
     docker_arguments,
     refused_by_message,
 )
+from pytest_nself_redis.targets.docker_engine import (
+    ENV_LABEL,
+    LABEL,
+    OWNER_LABEL,
+    docker_client,
+    docker_reason,
+    ensure_image,
+    first_line,
+    quiet_testcontainers,
+    seed_volume,
+)
 from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, ContainerHealth, from_docker_state
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import container_user, prepare_tls
-
-LABEL = "org.nself.redis-harness.run"
-ENV_LABEL = "org.nself.redis-harness.env"
-# host:pid of the harness process that launched it; `nself-redis cleanup` removes orphans only.
-OWNER_LABEL = "org.nself.redis-harness.owner"
-IMAGE_HINT = "scripts/build-redis-image.sh"
-# How runc wraps the reason it refuses a container; the reason is what follows.
-_RUNTIME_WRAPPING = re.compile(
-    r"^(failed to create shim task: )?(OCI runtime create failed: )?(runc create failed: )?"
-    r"(unable to start container process: )?(error during container init: )?"
-)
-
-
-def _quiet_testcontainers() -> None:
-    # We remove what we start ourselves; the reaper image cannot be pulled without a registry.
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-
-
-def docker_client(timeout: float = 10.0) -> docker.DockerClient:
-    """A client for the engine behind DOCKER_HOST (or the default socket), checked with ping."""
-    try:
-        client = docker.from_env(timeout=int(max(timeout, 1)))
-        client.ping()
-        return client
-    except (DockerException, OSError) as error:
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise TargetError(
-            f"Docker was asked for but no engine answers at {where} ({_first_line(error)}); "
-            "start dockerd (or set DOCKER_HOST), or use --nself-target process"
-        ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
-
-
-def _docker_reason(error: BaseException) -> str:
-    """What the engine said (an APIError's explanation, not its URL), on one line, without
-    the runtime's wrapping (``failed to create shim task: OCI runtime create failed: ...``)."""
-    explanation = getattr(error, "explanation", None)
-    text = explanation if isinstance(explanation, str) and explanation else str(error)
-    line = _RUNTIME_WRAPPING.sub("", " ".join(text.split())).removesuffix(": unknown")
-    return line if len(line) <= 400 else line[:397] + "..."
-
-
-def image_present(client: docker.DockerClient, image: str) -> bool:
-    try:
-        client.images.get(image)
-        return True
-    except ImageNotFound:
-        return False
-    except (DockerException, OSError):
-        return False
-
-
-def ensure_image(client: docker.DockerClient, image: str) -> None:
-    if image_present(client, image):
-        return
-    try:
-        client.images.pull(image)
-        return
-    except (DockerException, OSError) as error:
-        reason = _first_line(error)
-    raise TargetError(
-        f"image {image} is not present locally and could not be pulled ({reason}); "
-        f"build it from the local redis-server with `{IMAGE_HINT} {image}`, "
-        "or use --nself-target process"
-    )
-
-
-def seed_volume(client: docker.DockerClient, image: str, volume: str, folder: Path, user: str | None) -> None:
-    """Put the files of ``folder`` into a new volume before a server first starts on it, owned
-    by the user the container runs as, through a container that is created but never started."""
-    try:
-        helper = client.containers.create(
-            image, command=["true"], volumes={volume: {"bind": "/data", "mode": "rw"}}
-        )
-    except (DockerException, OSError) as error:
-        raise TargetError(f"could not seed the volume {volume}: {_first_line(error)}") from None
-    try:
-        helper.put_archive("/data", pack(folder, container_user(user)))
-    except (DockerException, OSError) as error:
-        raise TargetError(f"could not seed the volume {volume}: {_first_line(error)}") from None
-    finally:
-        with contextlib.suppress(DockerException, OSError):
-            helper.remove(force=True)
 
 
 class DockerTarget(Target):
@@ -142,7 +64,7 @@ class DockerTarget(Target):
 
     def __init__(self, context: EnvContext, options: TargetOptions) -> None:
         super().__init__(context, options)
-        _quiet_testcontainers()
+        quiet_testcontainers()
         self.client_api = docker_client(options.socket_timeout * 2)
         self.image = context.service.image
         ensure_image(self.client_api, self.image)
@@ -180,7 +102,7 @@ class DockerTarget(Target):
         try:
             self.volume = self.client_api.volumes.create(name=f"{self.name}-data", labels=labels)
         except (DockerException, OSError) as error:
-            raise TargetError(f"could not create the data volume: {_first_line(error)}") from None
+            raise TargetError(f"could not create the data volume: {first_line(error)}") from None
         if self.options.seed_dir is not None:
             self._seed_volume(self.options.seed_dir)
         tls = None
@@ -245,7 +167,7 @@ class DockerTarget(Target):
     def _refusal(self, error: BaseException, labels: dict[str, str]) -> TargetError:
         """The error for a container Docker would not create or start, naming the setting
         (and its compose line) Docker refused when it is one of the service's."""
-        reason = _docker_reason(error)
+        reason = docker_reason(error)
         refused = self.refused_settings(reason, labels) if isinstance(error, APIError) else []
         if not refused:
             return TargetError(f"the container could not start: {reason}")
@@ -363,7 +285,7 @@ class DockerTarget(Target):
             chunks, _ = self.container.get_archive(path)
             copied = unpack(chunks, destination)
         except (DockerException, OSError) as error:
-            raise TargetError(f"could not copy {path} out of {self.name}: {_first_line(error)}") from None
+            raise TargetError(f"could not copy {path} out of {self.name}: {first_line(error)}") from None
         if len(copied) != 1:
             raise TargetError(f"copying {path} out of {self.name} gave {len(copied)} entries, not one")
         return copied[0]
@@ -421,7 +343,7 @@ class DockerTarget(Target):
                 finally:
                     client.close()
             except (DockerException, OSError, TargetError) as error:
-                outcome["error"] = _docker_reason(error)
+                outcome["error"] = docker_reason(error)
 
         worker = threading.Thread(target=run, name="nself-redis-health-probe", daemon=True)
         worker.start()
@@ -447,42 +369,8 @@ class DockerTarget(Target):
         try:
             data = self.container.logs(tail=lines)
         except (DockerException, OSError) as error:
-            return f"(logs unavailable: {_first_line(error)})"
+            return f"(logs unavailable: {first_line(error)})"
         return bytes(data).decode("utf-8", "replace")
 
     def describe(self) -> str:
         return f"docker {self.image} as {self.name or '?'} on {LOOPBACK}:{self.host_port}"
-
-
-def _orphaned(labels: dict[str, str]) -> bool:
-    """Launched from this host by a harness process that no longer exists."""
-    host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def remove_leftovers() -> list[str]:
-    """Remove containers, volumes and networks whose launching harness process is gone (killed runs);
-    those of runs still going, or launched from other hosts, are left alone."""
-    client = docker_client()
-    removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if _orphaned(container.labels):
-            container.remove(force=True, v=False)
-            removed.append(f"container {container.name}")
-    for volume in client.volumes.list(filters={"label": LABEL}):
-        if _orphaned(volume.attrs.get("Labels") or {}):
-            volume.remove(force=True)
-            removed.append(f"volume {volume.name}")
-    for network in client.networks.list(filters={"label": LABEL}):
-        if _orphaned(network.attrs.get("Labels") or {}):
-            network.remove()
-            removed.append(f"network {network.name}")
-    return removed

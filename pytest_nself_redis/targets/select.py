@@ -12,7 +12,7 @@ from pytest_nself_redis.targets.base import Target, TargetOptions
 
 def docker_ready_for(image: str) -> tuple[bool, str]:
     """(usable, why not): an engine answers and the image is present locally."""
-    from pytest_nself_redis.targets.docker import docker_client, image_present
+    from pytest_nself_redis.targets.docker_engine import docker_client, image_present
 
     try:
         client = docker_client(timeout=3)

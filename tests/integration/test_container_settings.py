@@ -11,7 +11,8 @@ import pytest
 
 from pytest_nself_redis.context import load_env_context, open_project
 from pytest_nself_redis.targets.base import Target, TargetOptions
-from pytest_nself_redis.targets.docker import LABEL, DockerTarget
+from pytest_nself_redis.targets.docker import DockerTarget
+from pytest_nself_redis.targets.docker_engine import LABEL
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, NSELF_14, assert_nothing_left, make_project, run_suites

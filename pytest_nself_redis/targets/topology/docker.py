@@ -35,15 +35,15 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
-from pytest_nself_redis.targets.docker import (
+from pytest_nself_redis.targets.docker import DockerTarget
+from pytest_nself_redis.targets.docker_engine import (
     ENV_LABEL,
     LABEL,
     OWNER_LABEL,
-    DockerTarget,
-    _first_line,
-    _quiet_testcontainers,
     docker_client,
     ensure_image,
+    first_line,
+    quiet_testcontainers,
     seed_volume,
 )
 from pytest_nself_redis.targets.process import _config_line, _write_private
@@ -79,7 +79,7 @@ class SentinelContainer:
         try:
             self.volume = api.volumes.create(name=f"{self.name}-data", labels=self.topology.labels)
         except (DockerException, OSError) as error:
-            raise TargetError(f"could not create the volume of {self.name}: {_first_line(error)}") from None
+            raise TargetError(f"could not create the volume of {self.name}: {first_line(error)}") from None
         seed = resources.make_run_dir(self.topology.options.run_id, "sentinel-seed")
         try:
             _write_private(seed / "sentinel.conf", self.config)
@@ -105,7 +105,7 @@ class SentinelContainer:
             )
         except (DockerException, OSError) as error:
             raise TargetError(
-                f"the sentinel container {self.name} could not start: {_first_line(error)}"
+                f"the sentinel container {self.name} could not start: {first_line(error)}"
             ) from None
         self._wait_ready()
 
@@ -155,7 +155,7 @@ class SentinelContainer:
         try:
             return bytes(self.container.logs(tail=lines)).decode("utf-8", "replace")
         except _GONE as error:
-            return f"(logs unavailable: {_first_line(error)})"
+            return f"(logs unavailable: {first_line(error)})"
 
     def describe(self) -> str:
         return f"sentinel container {self.name} on {LOOPBACK}:{self.port}"
@@ -172,7 +172,7 @@ class DockerTopology(Topology):
         settle_timeout: float = SETTLE_TIMEOUT_S,
     ) -> None:
         super().__init__(context, options, tamper, settle_timeout)
-        _quiet_testcontainers()
+        quiet_testcontainers()
         self.client_api = docker_client(options.socket_timeout * 2)
         self.image = context.service.image
         ensure_image(self.client_api, self.image)
@@ -207,7 +207,7 @@ class DockerTopology(Topology):
                 **kwargs,
             )
         except (DockerException, OSError) as error:
-            raise TargetError(f"could not set up the topology's network: {_first_line(error)}") from None
+            raise TargetError(f"could not set up the topology's network: {first_line(error)}") from None
         self._wait_anchor()
 
     def _wait_anchor(self) -> None:
