@@ -28,6 +28,7 @@ from pytest_nself_redis.durability.fill import existing
 from pytest_nself_redis.durability.recorder import AckLog, StreamWriter
 from pytest_nself_redis.durability.snapshot import BackupError, Snapshot, SnapshotFile, take_snapshot
 from pytest_nself_redis.durability.validate import Validation, validate
+from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.keys import delete_prefix
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import Target
@@ -198,3 +199,32 @@ def backup_and_restore(
             delete_prefix(client, prefix)
         shutil.rmtree(folder, ignore_errors=True)
         resources.unregister(token)
+
+
+class BackupRound:
+    """One backup round of a server, taken when first asked for and then kept, so the checks
+    that read it (the files' validity, the restore) share it; a refusal is kept too."""
+
+    def __init__(self, target: Target, prefix: str) -> None:
+        self.target = target
+        self.prefix = prefix
+        self._result: BackupResult | None = None
+        self._refusal: HarnessError | None = None
+
+    @property
+    def taken(self) -> BackupResult | None:
+        """The result, when the round has run (for reports: never starts it)."""
+        return self._result
+
+    def result(self) -> BackupResult:
+        """The round's result; raises what stopped it (a refused snapshot, a restored server
+        that would not start: a ``HarnessError``), every time asked."""
+        if self._refusal is not None:
+            raise self._refusal
+        if self._result is None:
+            try:
+                self._result = backup_and_restore(self.target, self.prefix)
+            except HarnessError as refusal:
+                self._refusal = refusal
+                raise
+        return self._result

@@ -16,8 +16,11 @@ import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.secrets import Secret
+from pytest_nself_redis.sentinel.failover import FailoverResult, exercise_failover
 from pytest_nself_redis.sentinel.readings import SentinelView, read_all
+from pytest_nself_redis.targets.attach import endpoint_from_url
 from pytest_nself_redis.targets.base import LOOPBACK
 from pytest_nself_redis.targets.topology.base import Topology
 
@@ -71,6 +74,14 @@ class LaunchedDeployment(Deployment):
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self.master_name = topology.master_name
+        self._failover: FailoverResult | None = None
+
+    def failover(self, prefix: str) -> FailoverResult:
+        """The measured failover of this topology, run when first asked for and then kept (it
+        changes which node is the primary, so it happens once)."""
+        if self._failover is None:
+            self._failover = exercise_failover(self.topology, prefix)
+        return self._failover
 
     def views(self) -> list[SentinelView]:
         first = self.topology.sentinels[0]
@@ -113,3 +124,15 @@ class AttachedDeployment(Deployment):
 
     def describe(self) -> str:
         return f"Sentinel deployment through {self.sentinel.describe()} (master {self.master_name})"
+
+
+def attached_from_url(
+    url: str, settings: RedisSettings, timeout: float, url_flag: str, insecure: bool = False
+) -> AttachedDeployment:
+    """A running deployment through one sentinel's URL (``redis://[:password@]host:port``).
+    Sentinels often share the data nodes' password: without one in the URL, the env's
+    REDIS_PASSWORD is tried. A bad URL is refused naming ``url_flag``, its password masked."""
+    address = replace(endpoint_from_url(url, insecure=insecure, url_flag=url_flag), timeout=timeout)
+    if not address.password:
+        address = replace(address, password=settings.password.value)
+    return AttachedDeployment(address, settings.sentinel_master_name.value, settings.password.value)

@@ -160,3 +160,39 @@ def replication_lag(info: Mapping[str, Any]) -> tuple[str, list[ReplicaLag]]:
                 )
             )
     return str(info.get("role", "")), replicas
+
+
+def topology_rows(views: list[SentinelView]) -> list[dict[str, str]]:
+    """The deployment as a table for reports: the primary, each replica and each sentinel, with
+    how the sentinels see it."""
+    answered = [view for view in views if view.error is None]
+    if not answered:
+        return [
+            {"node": "sentinel", "address": view.where, "state": f"no answer: {view.error}"} for view in views
+        ]
+    first = answered[0]
+    rows = [
+        {
+            "node": "primary",
+            "address": first.master,
+            "state": ", ".join(sorted(first.flags))
+            + f" (named by {sum(v.master == first.master for v in answered)} sentinels)",
+        }
+    ]
+    rows += [
+        {
+            "node": "replica",
+            "address": peer.where,
+            "state": f"{','.join(sorted(peer.flags))}, link {peer.link or '?'}",
+        }
+        for peer in first.replicas
+    ]
+    rows += [
+        {
+            "node": "sentinel",
+            "address": view.where,
+            "state": f"no answer: {view.error}" if view.error else f"quorum {view.quorum}: {view.ckquorum}",
+        }
+        for view in views
+    ]
+    return rows
