@@ -84,13 +84,13 @@ class LaunchedDeployment(Deployment):
         return self._failover
 
     def views(self) -> list[SentinelView]:
-        first = self.topology.sentinels[0]
+        """Every sentinel the run launched (and any other they know of)."""
 
         def connect(host: str, port: int) -> redis.Redis:
             return redis.Redis(**replace(self.topology.sentinel_address(port), host=host).redis_kwargs())
 
-        client = self.topology.sentinel_connection(first)
-        return read_all(client, self.master_name, connect, f"{LOOPBACK}:{first.port}")
+        known = [(LOOPBACK, sentinel.port) for sentinel in self.topology.sentinels]
+        return read_all(known, self.master_name, connect)
 
     def data_address(self, host: str, port: int) -> ServerAddress:
         return ServerAddress(
@@ -116,8 +116,7 @@ class AttachedDeployment(Deployment):
         def connect(host: str, port: int) -> redis.Redis:
             return redis.Redis(**replace(self.sentinel, host=host, port=port).redis_kwargs())
 
-        with redis.Redis(**self.sentinel.redis_kwargs()) as first:
-            return read_all(first, self.master_name, connect, self.sentinel.where())
+        return read_all([(self.sentinel.host, self.sentinel.port)], self.master_name, connect)
 
     def data_address(self, host: str, port: int) -> ServerAddress:
         return replace(self.sentinel, host=host, port=port, password=self.data_password, username=None, db=0)

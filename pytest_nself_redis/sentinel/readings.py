@@ -10,7 +10,7 @@ reported as such, not raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,8 @@ from redis import exceptions as redis_errors
 
 # Redis's own default for min-replicas-max-lag: a replica silent longer is "lagging".
 LAG_BOUND_S = 10
+# A bound on discovery: sentinels announcing more than this are not all read.
+MAX_SENTINELS = 16
 
 
 def flags_of(state: Mapping[str, Any]) -> frozenset[str]:
@@ -118,16 +120,25 @@ def discover_sentinels(client: redis.Redis, name: str) -> list[tuple[str, int]]:
 
 
 def read_all(
-    first: redis.Redis, name: str, connect: Callable[[str, int], redis.Redis], where: str
+    known: Sequence[tuple[str, int]], name: str, connect: Callable[[str, int], redis.Redis]
 ) -> list[SentinelView]:
-    """The views of ``first`` and of every sentinel it knows (reached through ``connect``)."""
-    views = [read_sentinel(first, name, where)]
-    for peer in views[0].sentinels:
-        other = connect(peer.ip, peer.port)
+    """The views of the sentinels at ``known`` and of every other sentinel they know of (as it
+    announces itself), each read once through a client of ``connect`` (closed after)."""
+    views: list[SentinelView] = []
+    pending = [(str(host), int(port)) for host, port in known]
+    seen: set[tuple[str, int]] = set()
+    while pending and len(views) < MAX_SENTINELS:
+        host, port = pending.pop(0)
+        if (host, port) in seen:
+            continue
+        seen.add((host, port))
+        client = connect(host, port)
         try:
-            views.append(read_sentinel(other, name, peer.where))
+            view = read_sentinel(client, name, f"{host}:{port}")
         finally:
-            other.close()
+            client.close()
+        views.append(view)
+        pending += [(peer.ip, peer.port) for peer in view.sentinels]
     return views
 
 

@@ -41,9 +41,7 @@ def _views(topology: Topology) -> list[SentinelView]:
     def connect(host: str, port: int) -> redis.Redis:
         return redis.Redis(**replace(topology.sentinel_address(port), host=host).redis_kwargs())
 
-    return read_all(
-        topology.sentinel_connection(first), topology.master_name, connect, f"{LOOPBACK}:{first.port}"
-    )
+    return read_all([(LOOPBACK, first.port)], topology.master_name, connect)
 
 
 def test_a_topology_comes_up_and_hands_out_only_loopback_addresses(

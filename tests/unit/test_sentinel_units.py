@@ -4,6 +4,10 @@ INFO's replies."""
 
 from __future__ import annotations
 
+import pytest
+import redis
+
+from pytest_nself_redis.checks import REGISTRY, CheckContext, Status
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.secrets import Secret
@@ -112,4 +116,38 @@ def test_flags_and_replication_lag_are_read_from_both_reply_forms() -> None:
         ("127.0.0.1:7002", 100, True),
         ("127.0.0.1:7003", 1000, False),
         ("127.0.0.1:7004", 0, False),
+    ]
+
+
+SENTINEL_CHECKS = [check_id for check_id in REGISTRY if check_id.startswith("sentinel.")]
+
+
+@pytest.mark.parametrize("check_id", SENTINEL_CHECKS)
+def test_every_sentinel_check_skips_when_not_promised_or_out_of_reach(check_id: str) -> None:
+    """Nothing is touched: an env without Sentinel, or one whose deployment cannot be reached
+    (attach without a sentinel's URL), skips with the reason and the setting's source."""
+    project = NselfProject.open(COMPLETE)
+    client = redis.Redis(port=1)  # never used: the checks skip before any read
+    for env, deployment, reason in (
+        ("staging", None, "this env promises no Sentinel (REDIS_SENTINEL_ENABLED=false (harness default))"),
+        ("prod", None, "give a sentinel's URL (--nself-sentinel-url, doctor --sentinel-url)"),
+    ):
+        context = load_env_context(project, env)
+        checks = CheckContext(context.settings, context.service, client, lambda **_: client, env=context)
+        result = REGISTRY.run(check_id, checks, sentinel=deployment)
+        assert result.status is Status.SKIPPED, result.message
+        assert reason in result.message
+
+
+def test_the_sentinel_checks_run_on_the_deployment_not_the_env_server() -> None:
+    """An error there is never blamed on a root cause of the env's own server."""
+    assert all(REGISTRY[check_id].launches for check_id in SENTINEL_CHECKS)
+    assert len(SENTINEL_CHECKS) == 8
+    safe = sorted(check_id for check_id in SENTINEL_CHECKS if REGISTRY[check_id].safe)
+    assert safe == [
+        "sentinel.counts",
+        "sentinel.down_after",
+        "sentinel.primary",
+        "sentinel.quorum",
+        "sentinel.replication",
     ]
