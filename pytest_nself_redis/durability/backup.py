@@ -26,7 +26,13 @@ from pytest_nself_redis.durability.dataset import (
 )
 from pytest_nself_redis.durability.fill import existing
 from pytest_nself_redis.durability.recorder import AckLog, StreamWriter
-from pytest_nself_redis.durability.snapshot import BackupError, Snapshot, SnapshotFile, take_snapshot
+from pytest_nself_redis.durability.snapshot import (
+    BackupError,
+    Snapshot,
+    SnapshotFile,
+    refuse_failed_save,
+    take_snapshot,
+)
 from pytest_nself_redis.durability.validate import Validation, validate
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.keys import delete_prefix
@@ -166,34 +172,44 @@ def _restore_one(
     return Restore(item.kind, seconds, comparison, len(must_hold), lost, note)
 
 
+def _snapshot_under_writes(target: Target, prefix: str, folder: Path, log: AckLog) -> Snapshot:
+    """The snapshot, taken while one client writes new keys before, through and after it."""
+    connection = target.endpoint.redis_kwargs(
+        socket_timeout=STREAM_TIMEOUT_S, socket_connect_timeout=STREAM_TIMEOUT_S
+    )
+    writer = StreamWriter(connection, f"{prefix}during:", log)
+    writer.start()
+    try:
+        time.sleep(WRITES_BEFORE_S)
+        return take_snapshot(target, folder)
+    finally:
+        writer.finish(timeout=STREAM_TIMEOUT_S + 2)
+
+
 def backup_and_restore(
     target: Target, prefix: str, per_type: int = PER_TYPE, workdir: Path | None = None
 ) -> BackupResult:
     """The whole round: dataset, snapshot under writes, validation, restore, comparison.
-    Every key under ``prefix`` is deleted from ``target`` afterwards."""
+    Every key under ``prefix`` is deleted from ``target`` afterwards. A server whose last save
+    failed is refused before anything is written; a step the server refuses (MISCONF, OOM, an
+    ACL) ends the round as a ``BackupError`` quoting it."""
     client = target.client()
+    refuse_failed_save(target, client.info("persistence"))
     folder = resources.make_run_dir(target.options.run_id, "backup", workdir or target.options.workdir)
     token = resources.register(f"backup copy in {folder}", lambda: shutil.rmtree(folder, ignore_errors=True))
     try:
         keys = write_dataset(client, f"{prefix}data:", per_type)
         before = read_images(client, keys)
         log = AckLog()
-        connection = target.endpoint.redis_kwargs(
-            socket_timeout=STREAM_TIMEOUT_S, socket_connect_timeout=STREAM_TIMEOUT_S
-        )
-        writer = StreamWriter(connection, f"{prefix}during:", log)
-        writer.start()
-        try:
-            time.sleep(WRITES_BEFORE_S)
-            snapshot = take_snapshot(target, folder / "snapshot")
-        finally:
-            writer.finish(timeout=STREAM_TIMEOUT_S + 2)
+        snapshot = _snapshot_under_writes(target, prefix, folder / "snapshot", log)
         result = BackupResult(target.kind, snapshot, validate(snapshot, target.options.redis_server))
         result.written_during = len(log.acknowledged)
         if result.valid:
             for item in snapshot.files:
                 result.restores.append(_restore_one(target, item, snapshot, before, log))
         return result
+    except redis_errors.RedisError as error:
+        raise BackupError(f"the server refused a step of the backup: {error}") from None
     finally:
         with contextlib.suppress(redis_errors.RedisError):
             delete_prefix(client, prefix)
