@@ -3,6 +3,7 @@
 
 from pytest_nself_redis.checks import (
     auth,
+    backup,
     config,
     datastructures,
     eviction,
@@ -13,6 +14,7 @@ from pytest_nself_redis.checks import (
     pubsub,
     queue,
     ratelimit,
+    sentinel,
     sessions,
     tls,
 )
@@ -29,6 +31,7 @@ __all__ = [
     "Status",
     "VariantFactory",
     "auth",
+    "backup",
     "check",
     "config",
     "datastructures",
@@ -40,6 +43,7 @@ __all__ = [
     "pubsub",
     "queue",
     "ratelimit",
+    "sentinel",
     "sessions",
     "tls",
 ]

@@ -83,6 +83,12 @@ def _doctor(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
     parser.add_argument(
+        "--sentinel-url",
+        help="a sentinel of the env's running Sentinel deployment (redis://[:password@]host:port): "
+        "the sentinel suite's safe checks read it and the sentinels it knows (without a password, "
+        "REDIS_PASSWORD is tried)",
+    )
+    parser.add_argument(
         "--insecure",
         action="store_true",
         help="do not verify a rediss:// server's certificate and host name (the output says "

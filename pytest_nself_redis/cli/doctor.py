@@ -13,13 +13,13 @@ import argparse
 import sys
 
 from pytest_nself_redis.doctor.bounds import Interrupted, signals_interrupt
-from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
+from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, SENTINEL_URL_FLAG, URL_FLAG
 from pytest_nself_redis.doctor.output import write_human, write_json, write_nagios
 from pytest_nself_redis.doctor.runner import load_context, run_doctor
 from pytest_nself_redis.durations import parse_seconds
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 from pytest_nself_redis.secrets import Redactor
-from pytest_nself_redis.targets.attach import check_attach_options
+from pytest_nself_redis.targets.attach import check_attach_options, endpoint_from_url
 
 NAGIOS_UNKNOWN = 3
 
@@ -48,8 +48,11 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
     # The URL's password is known before anything can fail, so no message can show it.
     redactor = Redactor()
     redactor.add_url(options.redis_url)
+    redactor.add_url(options.sentinel_url)
     try:
         check_attach_options(options.redis_url, options.redis_ca, URL_FLAG, CA_FLAG)
+        if options.sentinel_url is not None:
+            endpoint_from_url(options.sentinel_url, url_flag=SENTINEL_URL_FLAG)
         with signals_interrupt():
             context = load_context(options.project, options.env, options.nself_version)
             redactor = Redactor([*redactor.values, *context.redactor.values])
@@ -61,6 +64,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
                 tuple(options.suite) if options.suite else DOCTOR_SUITES,
                 deadline,
                 insecure=options.insecure,
+                sentinel_url=options.sentinel_url,
             )
     except Interrupted as stopped:
         print(f"nself-redis: doctor stopped by {stopped}; its scratch keys were deleted", file=sys.stderr)

@@ -19,6 +19,8 @@ TITLES = {
     "auth": "Authentication",
     "monitoring": "Monitoring",
     "queue": "Queue readiness (BullMQ)",
+    "backup": "Persistence health (backups)",
+    "sentinel": "Sentinel",
     "latency": "Latency",
 }
 NAGIOS_CODES = {"ok": 0, "warning": 1, "error": 2}

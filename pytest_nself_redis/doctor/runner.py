@@ -27,12 +27,13 @@ from pytest_nself_redis.context import (
     with_password_from_environment,
 )
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
-from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
+from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, SENTINEL_URL_FLAG, URL_FLAG
 from pytest_nself_redis.errors import UnreachableError
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
 from pytest_nself_redis.live.reads import server_version
 from pytest_nself_redis.live.refusals import Kind, classify
+from pytest_nself_redis.sentinel.access import attached_from_url
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
@@ -97,15 +98,18 @@ class DoctorReport:
         }
 
 
-def _run_one(check_id: str, context: CheckContext) -> CheckResult:
-    """The check's result; also a refusal it raised is marked blocked by its root cause."""
-    return REGISTRY.attribute(_outcome(check_id, context), context)
+def _run_one(check_id: str, context: CheckContext, inputs: dict[str, Any] | None = None) -> CheckResult:
+    """The check's result; also a refusal it raised is marked blocked by its root cause.
+    ``inputs`` (e.g. the Sentinel deployment of --sentinel-url) go to the checks that take them."""
+    return REGISTRY.attribute(_outcome(check_id, context, inputs or {}), context)
 
 
-def _outcome(check_id: str, context: CheckContext) -> CheckResult:
+def _outcome(check_id: str, context: CheckContext, inputs: dict[str, Any]) -> CheckResult:
     registered = REGISTRY[check_id]
     try:
-        result = registered.run(context)
+        result = registered.run(
+            context, **{name: value for name, value in inputs.items() if registered.takes(name)}
+        )
         if result.denied:
             return replace(
                 result,
@@ -201,18 +205,30 @@ def _new_report(context: EnvContext, target: AttachTarget) -> DoctorReport:
 
 
 def _run_checks(
-    report: DoctorReport, target: AttachTarget, check_ids: list[str], bound: Deadline, timeout: float
+    report: DoctorReport,
+    target: AttachTarget,
+    check_ids: list[str],
+    bound: Deadline,
+    timeout: float,
+    *,
+    sentinel_url: str | None = None,
 ) -> None:
     """Each check on a client of its own, bounded by what is left of the deadline; none starts
     once it has passed."""
     base = CheckContext.of(target, target.client())
+    inputs: dict[str, Any] = {"sentinel": None}
+    if sentinel_url is not None:
+        settings = target.context.settings
+        inputs["sentinel"] = attached_from_url(
+            sentinel_url, settings, bound.step_timeout(timeout), SENTINEL_URL_FLAG, target.options.insecure
+        )
     for check_id in check_ids:
         if bound.expired():
             break
         step = bound.step_timeout(timeout)
         check_client = target.client(socket_timeout=step, socket_connect_timeout=step)
         try:
-            report.results.append(_run_one(check_id, replace(base, client=expiring(check_client))))
+            report.results.append(_run_one(check_id, replace(base, client=expiring(check_client)), inputs))
         finally:
             check_client.close()
 
@@ -226,6 +242,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     deadline: float = DEFAULT_DEADLINE,
     *,
     insecure: bool = False,
+    sentinel_url: str | None = None,
 ) -> DoctorReport:
     """Attach (errors raise TargetError/UnreachableError), run the safe checks, report.
 
@@ -256,7 +273,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
                     f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
                 ) from None
             report = _new_report(context, target)
-            _run_checks(report, target, check_ids, bound, timeout)
+            _run_checks(report, target, check_ids, bound, timeout, sentinel_url=sentinel_url)
         finished = True
     except DeadlineReached:
         bound.reached = True

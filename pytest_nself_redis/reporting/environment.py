@@ -19,6 +19,8 @@ SUITES = (
     "tls",
     "eviction",
     "persistence",
+    "backup",
+    "sentinel",
     "ratelimit",
     "latency",
     "pubsub",

@@ -28,6 +28,7 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.host import SERVER_NAMES, ServerHost
 from pytest_nself_redis.targets import resources
+from pytest_nself_redis.targets.archive import unpack
 from pytest_nself_redis.targets.base import (
     LOOPBACK,
     Target,
@@ -52,6 +53,7 @@ from pytest_nself_redis.targets.docker_engine import (
     ensure_image,
     first_line,
     quiet_testcontainers,
+    seed_volume,
 )
 from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, ContainerHealth, from_docker_state
 from pytest_nself_redis.targets.readiness import wait_until_ready
@@ -90,7 +92,8 @@ class DockerTarget(Target):
         self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-{id(self) % 100000}"
         self._cleanup_token = resources.register(f"container {self.name}", self.stop)
         self.host_port = self.options.host_port or free_loopback_port()
-        if self.options.host_port:
+        if self.options.host_port and not self.options.network_mode:
+            # Joined to another container's namespace, that container publishes the port.
             ensure_port_free(self.host_port)
         labels = {
             LABEL: self.options.run_id,
@@ -101,6 +104,8 @@ class DockerTarget(Target):
             self.volume = self.client_api.volumes.create(name=f"{self.name}-data", labels=labels)
         except (DockerException, OSError) as error:
             raise TargetError(f"could not create the data volume: {first_line(error)}") from None
+        if self.options.seed_dir is not None:
+            self._seed_volume(self.options.seed_dir)
         tls = None
         if self._uses_tls():
             self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
@@ -108,6 +113,10 @@ class DockerTarget(Target):
         self._endpoint = self.launched_endpoint(self.host_port, tls)
         self._create_container(labels)
         self._wait_ready()
+
+    def _seed_volume(self, folder: Path) -> None:
+        assert self.volume is not None
+        seed_volume(self.client_api, self.image, str(self.volume.name), folder, self.context.service.user)
 
     def _tls_owner(self) -> tuple[int, int] | None:
         """Who must read the bind-mounted TLS key (0600): the container's user, when not us."""
@@ -135,11 +144,16 @@ class DockerTarget(Target):
         container.with_volume_mapping(cast(str, self.volume.name), "/data", mode="rw")
         if self._tls_dir is not None:
             container.with_volume_mapping(str(self._tls_dir), "/tls", mode="ro")
-        # testcontainers' with_bind_ports takes no host IP; the SDK accepts (ip, port).
-        cast(dict[str, Any], container.ports)[f"{service.container_port}/tcp"] = (LOOPBACK, self.host_port)
+        if not self.options.network_mode:
+            # testcontainers' with_bind_ports takes no host IP; the SDK accepts (ip, port).
+            ports = cast(dict[str, Any], container.ports)
+            ports[f"{service.container_port}/tcp"] = (LOOPBACK, self.host_port)
         for key, value in service.environment.items():
             container.with_env(key, value)
         kwargs = docker_arguments(self.container_settings)
+        if self.options.network_mode:
+            # A node of a topology: in another container's namespace, which publishes its port.
+            kwargs["network_mode"] = self.options.network_mode
         # testcontainers passes its own tmpfs mapping to the engine: ours go there.
         container.tmpfs.update(kwargs.pop("tmpfs", {}))
         container.with_kwargs(labels=labels, **kwargs)
@@ -280,6 +294,18 @@ class DockerTarget(Target):
         except OSError:
             name = ""
         return ServerHost(pid, container=self.name) if name in SERVER_NAMES else None
+
+    def copy_out(self, path: str, destination: Path) -> Path:
+        if self.container is None:
+            raise TargetError("the container is gone")
+        try:
+            chunks, _ = self.container.get_archive(path)
+            copied = unpack(chunks, destination)
+        except (DockerException, OSError) as error:
+            raise TargetError(f"could not copy {path} out of {self.name}: {first_line(error)}") from None
+        if len(copied) != 1:
+            raise TargetError(f"copying {path} out of {self.name} gave {len(copied)} entries, not one")
+        return copied[0]
 
     # -- health ----------------------------------------------------------------
     def _probe_description(self) -> str:

@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "latency": 5,
     "ratelimit": 5,
     "node": 5,
+    "sentinel": 5,
     # The package itself re-exports the rate limiters (lazily).
     "": 5,
     "checks": 6,
@@ -61,7 +62,10 @@ PYTEST = frozenset({"pytest", "_pytest", "pytest_html", "pytest_metadata", "pyte
 DOCKER = frozenset({"docker", "testcontainers"})
 ONLY_IN = {
     "pytest": (PYTEST, (f"{ROOT}.plugin", f"{ROOT}.suites", f"{ROOT}.cli.check")),
-    "docker": (DOCKER, (f"{ROOT}.targets.docker", f"{ROOT}.targets.docker_engine")),
+    "docker": (
+        DOCKER,
+        (f"{ROOT}.targets.docker", f"{ROOT}.targets.docker_engine", f"{ROOT}.targets.topology.docker"),
+    ),
     # A test-only dependency (the dev extra): the package never imports it.
     "hypothesis": (frozenset({"hypothesis"}), ()),
 }
