@@ -94,6 +94,12 @@ def _doctor(subparsers: Subparsers) -> None:
         help="do not verify a rediss:// server's certificate and host name (the output says "
         "TLS verification OFF, in red)",
     )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="the server runs on this machine (directly or in a container): also read its host's "
+        "kernel settings and the server process's limits (operations suite)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON document (schema: doctor/schema.json)")
     output.add_argument("--nagios", action="store_true", help="one Nagios plugin line and status")

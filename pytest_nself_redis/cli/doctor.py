@@ -65,6 +65,7 @@ def run(options: argparse.Namespace, extra: list[str]) -> int:
                 deadline,
                 insecure=options.insecure,
                 sentinel_url=options.sentinel_url,
+                local=options.local,
             )
     except Interrupted as stopped:
         print(f"nself-redis: doctor stopped by {stopped}; its scratch keys were deleted", file=sys.stderr)

@@ -12,6 +12,7 @@ is its own: those are read inside it (``nsenter``, as root) or reported unknown 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -142,20 +143,52 @@ def _proc_text(path: Path) -> str:
         return ""
 
 
+def _namespaced_pids(process_id: int, proc: Path) -> list[int]:
+    """This machine's pids of the server processes that are ``process_id`` in a pid namespace of
+    their own (a container's): the last number of their ``NSpid`` line."""
+    found = []
+    for status in proc.glob("[0-9]*/status"):
+        try:
+            lines = status.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in lines if ":" in line)
+        nspid = fields.get("NSpid", "").split()
+        if len(nspid) > 1 and nspid[-1] == str(process_id) and fields.get("Name", "").strip() in SERVER_NAMES:
+            found.append(int(nspid[0]))
+    return found
+
+
+def _container_of(directory: Path) -> str:
+    """The short id of the Docker container a process runs in (from its cgroup), for messages."""
+    text = _proc_text(directory / "cgroup")
+    found = re.search(r"docker[/-]([0-9a-f]{12})", text)
+    return found.group(1) if found else "(a container)"
+
+
+def _serves(directory: Path, tcp_port: int) -> bool:
+    """The process is a server (redis-server, valkey-server) whose title names ``tcp_port``."""
+    name, title = _proc_text(directory / "comm"), _proc_text(directory / "cmdline")
+    return name in SERVER_NAMES and (not tcp_port or f":{tcp_port}" in title)
+
+
 def local_server(process_id: int, tcp_port: int, proc: Path = PROC, sys: Path = SYS) -> ServerHost:
-    """The server that INFO says is ``process_id``, when that process runs here: its name is
-    redis-server (or valkey-server) and its title names its port. A server in a container
-    reports its pid inside the container, which names another process here (or none)."""
-    directory = proc / str(process_id)
-    name = _proc_text(directory / "comm")
-    title = _proc_text(directory / "cmdline")
-    if not name:
-        why = f"INFO process_id is {process_id} and no process {process_id} runs on this machine"
-        return ServerHost(None, why_no_pid=why, proc=proc, sys=sys)
-    if name not in SERVER_NAMES or (tcp_port and f":{tcp_port}" not in title):
-        why = (
-            f"INFO process_id is {process_id}, but process {process_id} on this machine is {name!r}, not "
-            "this server (it runs in a container or on another machine)"
+    """The server INFO says is ``process_id`` (listening on ``tcp_port``), when it runs here:
+    that process of this machine, or the one process of a container that is ``process_id`` in
+    the container's own numbering (a containerised server reports that one). None found, or
+    several containers' servers that fit, is said in ``why_no_pid``."""
+    if _serves(proc / str(process_id), tcp_port):
+        return ServerHost(process_id, proc=proc, sys=sys)
+    candidates = [pid for pid in _namespaced_pids(process_id, proc) if _serves(proc / str(pid), tcp_port)]
+    if len(candidates) == 1:
+        return ServerHost(
+            candidates[0], container=_container_of(proc / str(candidates[0])), proc=proc, sys=sys
         )
-        return ServerHost(None, why_no_pid=why, proc=proc, sys=sys)
-    return ServerHost(process_id, proc=proc, sys=sys)
+    where = f"INFO process_id is {process_id} (port {tcp_port})"
+    why = (
+        f"{where} and {len(candidates)} containerised servers on this machine fit it (pids "
+        f"{', '.join(map(str, candidates))}), so which one answers is not known"
+        if candidates
+        else f"{where}, and no redis-server or valkey-server process of this machine is that one"
+    )
+    return ServerHost(None, why_no_pid=why, proc=proc, sys=sys)

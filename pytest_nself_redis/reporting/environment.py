@@ -27,6 +27,7 @@ SUITES = (
     "queue",
     "datastructures",
     "monitoring",
+    "operations",
 )
 
 

@@ -17,6 +17,8 @@ from redis import exceptions as redis_errors
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.host import ServerHost, local_server
+from pytest_nself_redis.live.reads import info
 from pytest_nself_redis.secrets import MASK, Secret, redact_url, split_url, url_password
 from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
@@ -198,6 +200,17 @@ class AttachTarget(Target):
 
     def stop(self) -> None:
         self.close_clients()
+
+    def server_host(self) -> ServerHost | None:
+        """This machine, when told the server runs here (``local``): the process INFO names."""
+        if not self.options.local:
+            return None
+        try:
+            fields = info(self.client(), "server")
+            return local_server(int(fields.get("process_id", 0)), int(fields.get("tcp_port", 0)))
+        except (redis_errors.RedisError, OSError, ValueError) as error:
+            why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return ServerHost(None, why_no_pid=f"INFO server could not be read ({why})")
 
     def log_tail(self, lines: int = 40) -> str:
         return "(attached server: its log is not reachable from here)"

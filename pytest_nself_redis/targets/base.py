@@ -53,6 +53,9 @@ class TargetOptions:
     # Docker only: join this container's network namespace (``container:<name>``) instead of
     # publishing a port; that container publishes ``host_port``, where this server listens.
     network_mode: str | None = None
+    # Attach only: the server runs on this machine (doctor --local), so its kernel settings and
+    # process limits can be read here (/proc, /sys).
+    local: bool = False
 
 
 @dataclass(frozen=True)

@@ -69,12 +69,11 @@ ADVISORIES = (
                 (8, 0): (8, 0, 4),
                 (8, 2): (8, 2, 2),
             },
-            "Valkey": {(8, 0): (8, 0, 6), (8, 1): (8, 1, 4)},
+            "Valkey": {(7, 2): (7, 2, 11), (8, 0): (8, 0, 6), (8, 1): (8, 1, 4)},
         },
         workaround=(
-            "until it is upgraded, deny scripting to users that do not need it (ACL SETUSER "
-            "<user> -@scripting); "
-            "BullMQ needs EVALSHA, so its user keeps it"
+            "deny scripting to users that do not need it (ACL SETUSER <user> -@scripting; BullMQ needs "
+            "EVALSHA, so its user keeps it)"
         ),
     ),
 )

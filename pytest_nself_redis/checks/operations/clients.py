@@ -1,17 +1,19 @@
-"""Clients: connections refused, clients waiting, subscribers cut off, and the maxclients Redis
-really runs with. Connected against maxclients is ``health.clients``'s."""
+"""Clients: connections refused, clients waiting, and the maxclients Redis really runs with.
+Connected against maxclients is ``health.clients``'s; subscribers cut off are ``pubsub``'s here."""
 
 from __future__ import annotations
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, config, info_section, local_host, number
+from pytest_nself_redis.checks.operations.base import Unknown, info_section, local_host, number
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, warning
 
 # File descriptors Redis keeps for itself besides its clients (CONFIG_MIN_RESERVED_FDS).
 RESERVED_FDS = 32
 DEFAULT_MAXCLIENTS = 10000
-DISCONNECTIONS = "client_output_buffer_limit_disconnections"
+RAISE_IT = (
+    "(ulimits: nofile in the compose service, LimitNOFILE in a systemd unit, ulimit -n where it starts)"
+)
 
 
 def _uptime(context: CheckContext) -> str:
@@ -71,83 +73,63 @@ def blocked_clients_are_expected(context: CheckContext) -> Outcome:
     return ok(f"{promise} Kept: {seen}{why}", str(queues.source), measured)
 
 
-@check("operations.pubsub_disconnections", safe=True)
-def subscribers_are_not_cut_off(context: CheckContext) -> Outcome:
-    """no client was cut off for its output buffer (pub/sub subscribers first)"""
-    try:
-        stats = info_section(context, "stats")
-    except Unknown as unknown:
-        return unknown.outcome()
-    try:
-        limits = config(context, "client-output-buffer-limit")
-    except Unknown:
-        limits = "unknown (CONFIG GET refused)"
-    pubsub = limits.split("pubsub", 1)[1].strip() if "pubsub" in limits else limits
-    if DISCONNECTIONS not in stats:
-        return Unknown(
-            f"this server's INFO stats has no {DISCONNECTIONS} (newer Redis and Valkey count them), so "
-            f"subscribers cut off by client-output-buffer-limit pubsub {pubsub} cannot be counted here; "
-            "the server's log says 'scheduled to be closed ASAP for overcoming of output buffer limits' "
-            "for each"
-        ).outcome()
-    cut = number(stats, DISCONNECTIONS, "stats")
-    promise = (
-        "Promise: a subscriber reading slower than the publishers is not cut off: the server closes a "
-        f"client whose output buffer passes client-output-buffer-limit (pubsub {pubsub})."
-    )
-    measured = {DISCONNECTIONS: cut, "pubsub_limit": pubsub}
-    seen = f"{DISCONNECTIONS}={cut} since the server started {_uptime(context)} ago"
-    if cut:
-        return warning(
-            f"{promise} Seen: {seen}: those clients lost their messages and had to reconnect. Make the "
-            "subscribers keep up (or read in a thread of their own), or raise the pubsub limit",
-            measured=measured,
-        )
-    return ok(f"{promise} Kept: {seen}", measured=measured)
-
-
 def _asked(context: CheckContext) -> tuple[int, str]:
     """The maxclients the deployment asks for, and where that is said."""
-    service = context.service
+    service, setting = context.service, context.settings.max_clients
     value = service.args.value("maxclients")
     if value:
-        return int(value), f"{service.describe()} passes --maxclients {value} ({service.command_source})"
+        return int(
+            value
+        ), f"{setting.cite()}; the service passes --maxclients {value} ({service.command_source})"
     return (
         DEFAULT_MAXCLIENTS,
-        f"{service.describe()} passes no --maxclients, so Redis's default {DEFAULT_MAXCLIENTS}",
+        f"{setting.cite()}; the service passes no --maxclients ({service.command_source}), so Redis's "
+        f"default {DEFAULT_MAXCLIENTS}",
     )
 
 
-def _limit_cause(context: CheckContext, live: int) -> str:
-    """What this machine says about the server's open-file limit, for the message."""
+def _limit_cause(context: CheckContext, asked: int, live: int) -> str:
+    """Why maxclients is lower than asked, as far as this machine can tell, for the message."""
+    needed = asked + RESERVED_FDS
     try:
-        host = local_host(context)
+        limit = local_host(context).open_files()
     except Unknown:
-        return f"(its open-file limit cannot be read from here; Redis uses maxclients + {RESERVED_FDS})"
-    limit = host.open_files()
-    return f"(Max open files {limit.shown()}; Redis uses maxclients + {RESERVED_FDS} = {live + RESERVED_FDS})"
+        limit = None
+    if limit is None or not limit.known:
+        return (
+            f"the server's open-file limit cannot be read from here, and Redis lowers maxclients to it minus "
+            f"{RESERVED_FDS} when it cannot raise it to {needed}: raise it to at least {needed} {RAISE_IT}"
+        )
+    if limit.value == "unlimited" or int(str(limit.value)) >= needed:
+        return (
+            f"Max open files is {limit.shown()}, enough for {asked}, so the limit is not why: maxclients was "
+            "set lower another way (CONFIG SET maxclients, a config file the server loads)"
+        )
+    return (
+        f"Max open files is {limit.shown()}, under maxclients + {RESERVED_FDS} = {needed}, so Redis lowered "
+        f"maxclients to {live} at start: raise the limit to at least {needed} {RAISE_IT}"
+    )
 
 
 @check("operations.maxclients", safe=True)
 def maxclients_is_what_was_asked(context: CheckContext) -> Outcome:
     """Redis runs with the maxclients the deployment asks for"""
     try:
-        live = int(config(context, "maxclients"))
-    except (Unknown, ValueError) as problem:
-        return Unknown(str(problem)).outcome()
+        live = number(info_section(context, "clients"), "maxclients", "clients")
+    except Unknown as unknown:
+        return unknown.outcome()
     asked, said = _asked(context)
     promise = (
-        f"Promise: Redis runs with the maxclients the deployment asks for: {said}. Redis lowers it at "
+        f"Promise: Redis runs with the maxclients the deployment asks for ({said}). Redis lowers it at "
         f"start when it cannot raise the open-file limit to maxclients + {RESERVED_FDS}."
     )
     measured = {"asked": asked, "live": live}
+    source = str(context.settings.max_clients.source)
     if live < asked:
         return error(
-            f"{promise} Broken: CONFIG GET maxclients={live}, not {asked} {_limit_cause(context, live)}: "
-            f"client {live + 1} is refused. Raise the server's open-file limit to at least "
-            f"{asked + RESERVED_FDS} (ulimits: nofile in the compose service, LimitNOFILE in a systemd unit, "
-            "ulimit -n where it is started)",
-            str(context.service.command_source),
+            f"{promise} Broken: INFO maxclients={live}, not {asked}: client {live + 1} is refused. "
+            f"{_limit_cause(context, asked, live)}",
+            source,
             measured,
         )
-    return ok(f"{promise} Kept: CONFIG GET maxclients={live}", str(context.service.command_source), measured)
+    return ok(f"{promise} Kept: INFO maxclients={live}", source, measured)

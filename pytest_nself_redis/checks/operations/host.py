@@ -9,7 +9,7 @@ host; ``net.core.somaxconn`` belongs to the container's own network namespace).
 from __future__ import annotations
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, config, local_host
+from pytest_nself_redis.checks.operations.base import Unknown, config, info_section, local_host, number
 from pytest_nself_redis.checks.operations.clients import RESERVED_FDS
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, ok, warning
@@ -41,13 +41,13 @@ def overcommit_is_on(context: CheckContext) -> Outcome:
     )
     seen = f"{OVERCOMMIT}={reading.shown()} on {host.where()}"
     if reading.value == "1":
-        return ok(f"{promise} Kept: {seen}", measured=reading.value)
+        return ok(f"{promise} Kept: {seen}", measured={OVERCOMMIT: reading.value})
     return warning(
         f"{promise} Seen: {seen}: with 0 (heuristic) or 2 (never) the kernel may refuse the fork of a big "
         "dataset, the save fails and, with stop-writes-on-bgsave-error, writes are refused (MISCONF). "
         f"Change it {_on_the_host(host)}: sysctl {OVERCOMMIT}=1, and '{OVERCOMMIT} = 1' in "
         "/etc/sysctl.conf to keep it after a reboot",
-        measured=reading.value,
+        measured={OVERCOMMIT: reading.value},
     )
 
 
@@ -126,7 +126,7 @@ def open_files_cover_maxclients(context: CheckContext) -> Outcome:
     """the server's open-file limit covers maxclients"""
     try:
         host = local_host(context)
-        maxclients = int(config(context, "maxclients"))
+        maxclients = number(info_section(context, "clients"), "maxclients", "clients")
     except (Unknown, ValueError) as problem:
         return Unknown(str(problem)).outcome()
     reading = host.open_files()

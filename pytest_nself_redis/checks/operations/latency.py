@@ -1,5 +1,5 @@
-"""Latency causes the server records: LATENCY LATEST's events, and how long a fork blocked it.
-The slow log is ``latency.slowlog``'s."""
+"""Latency causes the server records: LATENCY LATEST's events. The slow log is
+``latency.slowlog``'s, fork time ``backup.fork_time``'s."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import GB, Unknown, config, info_section, number, size
+from pytest_nself_redis.checks.operations.base import Unknown, config
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, ok, skipped, warning
 from pytest_nself_redis.live.refusals import explain
 
-# Redis's latency guide: a fork copies the page tables, about 10-20 ms per GB of RSS on real or
-# well-virtualised hardware. Under 1 GB the fixed cost dominates, so a fork is held to 1 GB's.
-FORK_MS_PER_GB = 20.0
-FORK_MINIMUM_GB = 1.0
 SUGGESTED_THRESHOLD_MS = 100
 
 
@@ -42,27 +38,39 @@ def _latest(context: CheckContext) -> list[dict[str, Any]]:
     return events
 
 
+def _threshold(context: CheckContext) -> int | None:
+    """latency-monitor-threshold in ms; None when CONFIG GET is refused (raises Unknown when
+    the value is not a number)."""
+    try:
+        return int(config(context, "latency-monitor-threshold"))
+    except Unknown:
+        return None
+    except ValueError:
+        raise Unknown("CONFIG GET latency-monitor-threshold is not a number") from None
+
+
 @check("operations.latency_events", safe=True)
 def no_latency_event(context: CheckContext) -> Outcome:
     """the latency monitor recorded no event (LATENCY LATEST)"""
     try:
-        threshold = int(config(context, "latency-monitor-threshold"))
-    except (Unknown, ValueError) as problem:
-        return Unknown(str(problem)).outcome()
-    if threshold <= 0:
-        return skipped(
-            "the latency monitor is off (latency-monitor-threshold 0), so LATENCY LATEST "
-            "records nothing: turn "
-            "it on to learn what stalls the server (CONFIG SET latency-monitor-threshold "
-            f"{SUGGESTED_THRESHOLD_MS}"
-            ", and in the server's config)"
-        )
-    try:
+        threshold = _threshold(context)
+        if threshold is not None and threshold <= 0:
+            return skipped(
+                "a note, not a verdict: the latency monitor is off (latency-monitor-threshold 0), so "
+                "LATENCY LATEST records nothing; turn it on to learn what stalls the server (CONFIG SET "
+                f"latency-monitor-threshold {SUGGESTED_THRESHOLD_MS}, and in the server's config)"
+            )
         events = _latest(context)
     except Unknown as unknown:
         return unknown.outcome()
+    if threshold is None and not events:
+        return Unknown(
+            "CONFIG GET latency-monitor-threshold is refused here and LATENCY LATEST is empty, so whether "
+            "the monitor is on (and nothing stalled) is not known"
+        ).outcome()
+    shown_threshold = f"{threshold} ms" if threshold is not None else "its threshold (CONFIG GET refused)"
     promise = (
-        f"Promise: nothing stalled the server for latency-monitor-threshold={threshold} ms or more "
+        f"Promise: nothing stalled the server for latency-monitor-threshold={shown_threshold} or more "
         "(LATENCY LATEST: commands, forks, expiry cycles, AOF fsync)."
     )
     measured = {"threshold_ms": threshold, "events": events}
@@ -76,33 +84,3 @@ def no_latency_event(context: CheckContext) -> Outcome:
         f"{promise} Seen: {shown}. LATENCY DOCTOR explains each; LATENCY RESET clears them once fixed",
         measured=measured,
     )
-
-
-@check("operations.fork_time", safe=True)
-def fork_is_fast(context: CheckContext) -> Outcome:
-    """the last fork blocked the server no longer than normal for its size"""
-    try:
-        fork_usec = number(info_section(context, "stats"), "latest_fork_usec", "stats")
-        rss = number(info_section(context, "memory"), "used_memory_rss", "memory")
-    except Unknown as unknown:
-        return unknown.outcome()
-    gigabytes = max(rss / GB, FORK_MINIMUM_GB)
-    budget_ms = FORK_MS_PER_GB * gigabytes
-    fork_ms = fork_usec / 1000
-    promise = (
-        "Promise: a background save or AOF rewrite blocks the server only for its fork, about "
-        f"{FORK_MS_PER_GB:g} ms per GB of RSS at most (Redis's latency guide; under {FORK_MINIMUM_GB:g} GB "
-        f"counted as {FORK_MINIMUM_GB:g} GB): {budget_ms:.0f} ms for RSS {size(rss)} now."
-    )
-    measured = {"latest_fork_ms": fork_ms, "used_memory_rss": rss, "budget_ms": round(budget_ms, 1)}
-    if fork_usec == 0:
-        return ok(f"{promise} Kept: no fork since the server started (latest_fork_usec=0)", measured=measured)
-    seen = f"latest_fork_usec={fork_usec} ({fork_ms:.1f} ms)"
-    if fork_ms > budget_ms:
-        return warning(
-            f"{promise} Seen: {seen}: every client waited that long. Slow forks come from a big RSS, "
-            "transparent huge pages, or a hypervisor that copies page tables slowly (Xen); see "
-            "operations.thp, save less often, or give the server a smaller dataset",
-            measured=measured,
-        )
-    return ok(f"{promise} Kept: {seen}", measured=measured)

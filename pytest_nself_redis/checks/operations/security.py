@@ -190,15 +190,15 @@ def no_known_critical_flaw(context: CheckContext) -> Outcome:
         return ok(
             f"{promise} Kept: {engine.describe()} is not affected by {'; '.join(checked)}", measured=measured
         )
-    listed = "; ".join(
-        f"{advisory.title}, fixed in {advisory.fixed_in(engine.name)} ({why}; {advisory.workaround})"
+    listed = " ".join(
+        f"Affected: {advisory.title} (published {advisory.published}; fixed in "
+        f"{advisory.fixed_in(engine.name)}): {why}. Until it is upgraded, {advisory.workaround}."
         for advisory, why in found
     )
     return warning(
-        f"{promise} Seen: {engine.describe()} predates the fix of {listed}. A warning, not an error: "
-        "distributions (Debian, Ubuntu, Alpine, Red Hat) backport security fixes into the version they ship "
-        "without changing its number, so check the package's changelog (apt changelog "
-        "redis-server, apk info) "
-        "before upgrading; an official image or a source build of this version is affected",
+        f"{promise} Seen: {engine.describe()}. {listed} A warning, not an error: distributions (Debian, "
+        "Ubuntu, Alpine, Red Hat) backport security fixes into the version they ship without changing its "
+        "number, so check the package's changelog (apt changelog redis-server, apk info) before upgrading; "
+        "an official image or a source build of this version is affected",
         measured=measured,
     )
