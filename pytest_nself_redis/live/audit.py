@@ -3,9 +3,10 @@ rate-limited SCAN of the client's database.
 
 At most ``MAX_KEYS`` keys and ``MAX_SECONDS`` seconds, ``COUNT`` keys a call with a pause
 between calls; per key one PTTL and, for a sample, one ``MEMORY USAGE`` (pipelined per batch).
-None of these commands updates a key's LRU/LFU clock, and none writes; the harness's own keys
-are left out. Keys are grouped by prefix (the text up to the first ``:``), which is how nself
-and BullMQ name theirs (``session:``, ``cache:``, ``bull:``, ``ratelimit:``).
+None of these commands updates a key's LRU/LFU clock, and none writes; each PTTL counts as a
+keyspace hit in INFO stats, as any read does. The harness's own keys are left out. Keys are
+grouped by prefix (the text up to the first ``:``), which is how nself and BullMQ name theirs
+(``session:``, ``cache:``, ``bull:``, ``ratelimit:``).
 """
 
 from __future__ import annotations
@@ -115,12 +116,17 @@ def _batch(client: redis.Redis, audit: Audit, keys: list[bytes]) -> None:
     """PTTL of every key and MEMORY USAGE of the sample, in one round trip."""
     pipe = client.pipeline(transaction=False)
     sampled = []
+    planned: dict[str, int] = {}  # samples asked in this batch, by prefix
     for key in keys:
         pipe.pttl(key)
-        stats = audit.of(prefix_of(key))
-        wanted = audit.memory_refused is None and stats.sampled < SAMPLED_PER_PREFIX
+        prefix = prefix_of(key)
+        wanted = (
+            audit.memory_refused is None
+            and audit.of(prefix).sampled + planned.get(prefix, 0) < SAMPLED_PER_PREFIX
+        )
         sampled.append(wanted)
         if wanted:
+            planned[prefix] = planned.get(prefix, 0) + 1
             pipe.execute_command("MEMORY USAGE", key)
     _record(audit, keys, pipe.execute(raise_on_error=False), sampled)
 

@@ -54,8 +54,10 @@ def config(context: CheckContext, name: str) -> str:
 
 
 def size(value: float) -> str:
-    """Bytes as MB (or GB) for messages; the exact number goes in ``measured``."""
-    return f"{value / GB:.2f} GB" if abs(value) >= GB else f"{value / MB:.1f} MB"
+    """Bytes as KB, MB or GB for messages; the exact number goes in ``measured``."""
+    if abs(value) >= GB:
+        return f"{value / GB:.2f} GB"
+    return f"{value / MB:.1f} MB" if abs(value) >= MB else f"{value / 1024:.0f} KB"
 
 
 def local_host(context: CheckContext) -> ServerHost:

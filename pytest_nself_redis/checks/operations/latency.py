@@ -65,8 +65,8 @@ def no_latency_event(context: CheckContext) -> Outcome:
         return unknown.outcome()
     if threshold is None and not events:
         return Unknown(
-            "CONFIG GET latency-monitor-threshold is refused here and LATENCY LATEST is empty, so whether "
-            "the monitor is on (and nothing stalled) is not known"
+            "CONFIG GET latency-monitor-threshold is refused or renamed here and LATENCY LATEST is empty, "
+            "so whether the monitor is on (and nothing stalled) is not known"
         ).outcome()
     shown_threshold = f"{threshold} ms" if threshold is not None else "its threshold (CONFIG GET refused)"
     promise = (
