@@ -18,8 +18,8 @@ from pytest_nself_redis.doctor.output import write_human, write_json, write_nagi
 from pytest_nself_redis.doctor.runner import load_context, run_doctor
 from pytest_nself_redis.durations import parse_seconds
 from pytest_nself_redis.errors import ExitStatus, HarnessError
+from pytest_nself_redis.live.url import check_attach_options
 from pytest_nself_redis.secrets import Redactor
-from pytest_nself_redis.targets.attach import check_attach_options
 
 NAGIOS_UNKNOWN = 3
 

@@ -12,8 +12,8 @@ from pytest_nself_redis.checks import CheckResult, Status
 from pytest_nself_redis.doctor.output import write_json
 from pytest_nself_redis.doctor.runner import DoctorReport
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.secrets import MASK, Redactor, redact_url, url_password
-from pytest_nself_redis.targets.attach import endpoint_from_url
 
 PASSWORDS = [
     "pa/ss#word",
