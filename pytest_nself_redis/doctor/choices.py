@@ -9,3 +9,5 @@ DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "latency")
 # How doctor spells the options messages name.
 URL_FLAG = "--redis-url"
 CA_FLAG = "--redis-ca"
+# Doctor's output formats (--format); --json and --nagios are aliases of two of them.
+FORMATS = ("human", "json", "nagios", "github", "prometheus", "health-json")

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -31,8 +32,9 @@ from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
 from pytest_nself_redis.errors import UnreachableError
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
-from pytest_nself_redis.live.reads import server_version
+from pytest_nself_redis.live.reads import server_info
 from pytest_nself_redis.live.refusals import Kind, classify
+from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
@@ -53,6 +55,16 @@ class DoctorReport:
     tls_unverified: bool = False
     deadline_reached: bool = False
     deadline_ids: set[str] = field(default_factory=set)
+    # INFO (default sections) as read when the run started, for the formats that show the
+    # server's own numbers (Nagios perfdata, Prometheus); {} where INFO was refused.
+    info: dict[str, Any] = field(default_factory=dict)
+    # Every secret of the run (the env's, the URL's): each format scrubs with it before it
+    # serialises, so no escaping can hide a secret from it.
+    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+    # The project the settings' sources (``.env.prod:7``) are relative to.
+    project_dir: Path | None = None
+    # When the run started (seconds since the epoch), for formats that timestamp observations.
+    started_at: float = field(default_factory=time.time)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -163,6 +175,13 @@ def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
     ]
 
 
+def run_redactor(context: EnvContext, redis_url: str | None) -> Redactor:
+    """The secrets of a run: the env's and the password of the URL (as written and decoded)."""
+    redactor = Redactor(context.redactor.values)
+    redactor.add_url(redis_url)
+    return redactor
+
+
 def load_context(project_dir: str, env: str | None, version: str | None = None) -> EnvContext:
     project = open_project(project_dir, version)
     names = project.choose_envs(env, os.environ).names
@@ -205,6 +224,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     and reported, the ones after it are reported as not run.
     """
     started = time.monotonic()
+    started_at = time.time()
     bound = Deadline(deadline)
     options = TargetOptions(
         run_id=f"doctor-{secrets.token_hex(3)}",
@@ -228,12 +248,20 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
                     f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
                 ) from None
             client = target.client()
-            report = DoctorReport(context.name, target.describe(), "unknown")
+            report = DoctorReport(
+                context.name,
+                target.describe(),
+                "unknown",
+                redactor=run_redactor(context, redis_url),
+                project_dir=context.project.dir,
+                started_at=started_at,
+            )
             report.warnings = [item.describe() for item in context.runtime_disagreements]
             if target.endpoint.unverified_tls:
                 report.tls_unverified = True
                 report.warnings.insert(0, INSECURE_NOTE)
-            report.server_version = server_version(client)
+            report.info = server_info(client)
+            report.server_version = str(report.info.get("redis_version", "unknown"))
             base = CheckContext.of(target, client)
             for check_id in check_ids:
                 if bound.expired():

@@ -64,6 +64,11 @@ class AttachTarget(Target):
                 raise TargetError(
                     f"{where} requires a password and none was given (password from {source})"
                 ) from None
+            if "without any password configured" in str(error):
+                raise TargetError(
+                    f"{where} has no password, but one was given (password from {source}): the server "
+                    "does not require the password the env promises"
+                ) from None
             raise TargetError(
                 f"{where} rejected the password from {source} (WRONGPASS); the password is not shown"
             ) from None
