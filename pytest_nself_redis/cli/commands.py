@@ -18,6 +18,9 @@ from pytest_nself_redis.project.generation import VERSION_CHOICES
 from pytest_nself_redis.targets import TARGET_KINDS
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
+# Commands whose callers read exit 2 as something else: bad arguments exit with this instead
+# (a Docker HEALTHCHECK reserves 2; a probe is healthy or not).
+USAGE_STATUS = {"probe": 1}
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Declare = Callable[[argparse.ArgumentParser], None]
 
@@ -123,6 +126,22 @@ def _run_bounds(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _probe(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Connect, authenticate and PING (with --write also SET and DEL a key under the "
+        "harness's prefix, with a TTL): exit 0 healthy, 1 unhealthy, for anything else too (bad "
+        "arguments included; Docker reserves 2). One line of output. The password comes only from "
+        "the environment (NSELF_REDIS_PASSWORD, REDISCLI_AUTH) or the env files, never from the "
+        "command line, which ps and docker inspect show: a --redis-url with a password is refused."
+    )
+    _server_options(parser, "reach the server here (redis[s]://host:port[/db], without a password)")
+    parser.add_argument("--timeout", default="2", help="seconds for the whole probe (default 2)")
+    parser.add_argument(
+        "--write", action="store_true", help="also a write round trip (catches MISCONF, READONLY, OOM)"
+    )
+    parser.set_defaults(handler=_deferred("probe", "run_probe"))
+
+
 def _node_setup(parser: argparse.ArgumentParser) -> None:
     from pytest_nself_redis import node
 
@@ -153,6 +172,7 @@ COMMANDS: dict[str, tuple[str, Declare]] = {
         "install the node modules (bullmq, ioredis) the queue suite's BullMQ round trip needs",
         _node_setup,
     ),
+    "probe": ("a health probe for Docker HEALTHCHECK and Kubernetes: exit 0 healthy, 1 unhealthy", _probe),
 }
 
 

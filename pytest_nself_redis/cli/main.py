@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_nself_redis import __version__
-from pytest_nself_redis.cli.commands import declare
+from pytest_nself_redis.cli.commands import USAGE_STATUS, declare
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 
 
@@ -38,7 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The only options before the command are --help and --version, so its first word names it.
     command = next((word for word in arguments if not word.startswith("-")), None)
     parser = build_parser(command)
-    options, extra = _parse(parser, arguments)
+    try:
+        options, extra = _parse(parser, arguments)
+    except SystemExit as stop:
+        if stop.code == ExitStatus.USAGE and command in USAGE_STATUS:
+            return USAGE_STATUS[command]
+        raise
     if options.command is None:
         parser.print_help(sys.stderr)
         return int(ExitStatus.USAGE)

@@ -225,6 +225,7 @@ FORBIDDEN_AT_STARTUP = ("pytest", "_pytest", "docker", "testcontainers", "hypoth
         ["check", "--help"],
         ["cleanup", "--help"],
         ["node-setup", "--help"],
+        ["probe", "--help"],
     ],
     ids=" ".join,
 )
