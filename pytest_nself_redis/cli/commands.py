@@ -13,7 +13,13 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE
-from pytest_nself_redis.doctor.choices import DOCTOR_SUITES, FORMATS
+from pytest_nself_redis.doctor.choices import (
+    DOCTOR_SUITES,
+    FORMATS,
+    SERVE_BIND,
+    SERVE_CACHE,
+    SERVE_PORT,
+)
 from pytest_nself_redis.project.generation import VERSION_CHOICES
 from pytest_nself_redis.targets import TARGET_KINDS
 
@@ -142,6 +148,26 @@ def _probe(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_deferred("probe", "run_probe"))
 
 
+def _serve(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Answer GET /health and /healthz with doctor's JSON: 200 when no check errs, "
+        "503 otherwise (or when doctor cannot look). Each answer is bounded by --deadline and "
+        "kept for --cache seconds, so a storm of probes runs doctor once. Binds 127.0.0.1 unless "
+        "--bind says otherwise. The password comes only from the environment (NSELF_REDIS_PASSWORD, "
+        "REDISCLI_AUTH) or the env files: a --redis-url with a password is refused."
+    )
+    _server_options(parser, "reach the server here (redis[s]://host:port[/db], without a password)")
+    _run_bounds(parser)
+    parser.add_argument("--bind", default=SERVE_BIND, help=f"address to listen on (default {SERVE_BIND})")
+    parser.add_argument(
+        "--port", default=str(SERVE_PORT), help=f"port to listen on, 1024 or above (default {SERVE_PORT})"
+    )
+    parser.add_argument(
+        "--cache", default=SERVE_CACHE, help=f"seconds an answer is reused (default {SERVE_CACHE})"
+    )
+    parser.set_defaults(handler=_deferred("serve", "run_serve"))
+
+
 def _node_setup(parser: argparse.ArgumentParser) -> None:
     from pytest_nself_redis import node
 
@@ -173,6 +199,7 @@ COMMANDS: dict[str, tuple[str, Declare]] = {
         _node_setup,
     ),
     "probe": ("a health probe for Docker HEALTHCHECK and Kubernetes: exit 0 healthy, 1 unhealthy", _probe),
+    "serve": ("an HTTP health endpoint (/health, /healthz) for nself doctor --deep and probes", _serve),
 }
 
 

@@ -226,6 +226,7 @@ FORBIDDEN_AT_STARTUP = ("pytest", "_pytest", "docker", "testcontainers", "hypoth
         ["cleanup", "--help"],
         ["node-setup", "--help"],
         ["probe", "--help"],
+        ["serve", "--help"],
     ],
     ids=" ".join,
 )
