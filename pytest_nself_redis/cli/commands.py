@@ -168,6 +168,24 @@ def _serve(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_deferred("serve", "run_serve"))
 
 
+def _nself_plugin(parser: argparse.ArgumentParser) -> None:
+    from pytest_nself_redis.nself_plugin import GENERATIONS
+
+    parser.description = (
+        "The package ships an nself plugin folder per nself generation: 0 (0.9.x: "
+        "`nself plugin install $(nself-redis nself-plugin --path --generation 0)`, then "
+        "`nself plugin redis-check doctor`) and 1 (1.x: manifest v2, `nself redis-check`, and a "
+        "compose service running `nself-redis serve` for `nself doctor --deep`)."
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--path", action="store_true", help="print the folder's path")
+    action.add_argument("--install", metavar="DIR", help="copy the folder to DIR/redis-check")
+    parser.add_argument(
+        "--generation", choices=GENERATIONS, default="1", help="0 (nself 0.9.x) or 1 (1.x, default)"
+    )
+    parser.set_defaults(handler=_deferred("nself_plugin", "run_nself_plugin"))
+
+
 def _node_setup(parser: argparse.ArgumentParser) -> None:
     from pytest_nself_redis import node
 
@@ -194,6 +212,10 @@ COMMANDS: dict[str, tuple[str, Declare]] = {
     "check": ("run the bundled suites against a project (exit status is pytest's)", _check),
     "cleanup": ("remove containers, volumes and temp dirs left by runs that were killed", _cleanup),
     "doctor": ("non-destructive health checks against the RUNNING Redis of a project", _doctor),
+    "nself-plugin": (
+        "where the nself plugin folder is (for `nself plugin install`), or install it",
+        _nself_plugin,
+    ),
     "node-setup": (
         "install the node modules (bullmq, ioredis) the queue suite's BullMQ round trip needs",
         _node_setup,
