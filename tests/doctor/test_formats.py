@@ -235,7 +235,9 @@ def test_a_failing_check_maps_to_each_formats_failure(tmp_path: Path, launch: La
     assert "Eviction policy is allkeys-lru" in text
 
     assert runs["github"].returncode == 1
-    (error,) = [item for item in github_annotations(runs["github"].stdout) if item["kind"] == "error"]
+    found = github_annotations(runs["github"].stdout)
+    assert found[0]["kind"] == "error", "errors first: GitHub shows a step's first few annotations"
+    (error,) = [item for item in found if item["kind"] == "error"]
     assert error["title"] == "queue.eviction_policy"
     assert (error["file"], error["line"]) == ("project/.env.prod", str(line))
     assert "| ❌ | `queue.eviction_policy` |" in runs["summary"]

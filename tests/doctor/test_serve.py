@@ -5,6 +5,7 @@ bounded by doctor's deadline and reused for --cache seconds, on the loopback unl
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import signal
 import socket
@@ -120,6 +121,12 @@ def test_healthy_server_answers_200_on_both_paths(launch: Launcher) -> None:
         assert headers["Content-Type"] == "application/health+json"
         assert health["status"] in ("pass", "warn")
         assert served.get("/metrics")[0] == 404
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        connection.request("HEAD", "/healthz")
+        head = connection.getresponse()
+        assert (head.status, head.read()) == (200, b"")
+        assert int(head.getheader("Content-Length", "0")) == len(json.dumps(body, indent=2)) + 1
+        connection.close()
         print(f"serve: first answer {first * 1000:.0f} ms (a doctor run), cached {cached * 1000:.1f} ms")
         assert password not in json.dumps(body) + json.dumps(health)
     assert served.process.returncode == 0  # stopped by SIGTERM: its normal end

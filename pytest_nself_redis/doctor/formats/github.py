@@ -113,10 +113,9 @@ def step_summary(report: DoctorReport) -> str:
 def render(report: DoctorReport, where: Surroundings) -> Rendered:
     scrub = report.redactor.scrub
     blocked = blocked_by_each(report)
-    lines = [
-        annotation(report, result, blocked.get(result.id, []), where)
-        for result in root_causes(report, Status.ERROR, Status.WARNING)
-    ]
+    # Errors first: GitHub shows the first few annotations of a step.
+    causes = root_causes(report, Status.ERROR) + root_causes(report, Status.WARNING)
+    lines = [annotation(report, result, blocked.get(result.id, []), where) for result in causes]
     lines += [command("warning", scrub(warning), title=TOOL) for warning in report.warnings]
     if report.deadline_reached:
         lines.append(
