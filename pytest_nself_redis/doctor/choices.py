@@ -20,3 +20,9 @@ DOCTOR_SUITES = (
 URL_FLAG = "--redis-url"
 SENTINEL_URL_FLAG = "--sentinel-url"
 CA_FLAG = "--redis-ca"
+# Doctor's output formats (--format); --json and --nagios are aliases of two of them.
+FORMATS = ("human", "json", "nagios", "github", "prometheus", "health-json")
+# `nself-redis serve`: where it listens by default, and how long an answer is reused.
+SERVE_BIND = "127.0.0.1"
+SERVE_PORT = 9479
+SERVE_CACHE = "5"

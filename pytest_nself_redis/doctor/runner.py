@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -31,8 +32,9 @@ from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, SENTINEL_U
 from pytest_nself_redis.errors import UnreachableError
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
-from pytest_nself_redis.live.reads import server_version
+from pytest_nself_redis.live.reads import server_info
 from pytest_nself_redis.live.refusals import Kind, classify
+from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.sentinel.access import attached_from_url
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
@@ -54,6 +56,16 @@ class DoctorReport:
     tls_unverified: bool = False
     deadline_reached: bool = False
     deadline_ids: set[str] = field(default_factory=set)
+    # INFO (default sections) as read when the run started, for the formats that show the
+    # server's own numbers (Nagios perfdata, Prometheus); {} where INFO was refused.
+    info: dict[str, Any] = field(default_factory=dict)
+    # Every secret of the run (the env's, the URL's): each format scrubs with it before it
+    # serialises, so no escaping can hide a secret from it.
+    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+    # The project the settings' sources (``.env.prod:7``) are relative to.
+    project_dir: Path | None = None
+    # When the run started (seconds since the epoch), for formats that timestamp observations.
+    started_at: float = field(default_factory=time.time)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -193,14 +205,32 @@ def sweep(target: AttachTarget, prefix: str, seconds: float = SWEEP_SECONDS) -> 
         pass
 
 
-def _new_report(context: EnvContext, target: AttachTarget) -> DoctorReport:
-    """The report of a started target: its warnings (TLS unverified first) and server version."""
-    report = DoctorReport(context.name, target.describe(), "unknown")
+def run_redactor(context: EnvContext, *urls: str | None) -> Redactor:
+    """The secrets of a run: the env's and the passwords of its URLs (as written and decoded)."""
+    redactor = Redactor(context.redactor.values)
+    for url in urls:
+        redactor.add_url(url)
+    return redactor
+
+
+def _new_report(
+    context: EnvContext, target: AttachTarget, urls: tuple[str | None, ...], started_at: float
+) -> DoctorReport:
+    """The report of a started target: its warnings (TLS unverified first) and the INFO read."""
+    report = DoctorReport(
+        context.name,
+        target.describe(),
+        "unknown",
+        redactor=run_redactor(context, *urls),
+        project_dir=context.project.dir,
+        started_at=started_at,
+    )
     report.warnings = [item.describe() for item in context.runtime_disagreements]
     if target.endpoint.unverified_tls:
         report.tls_unverified = True
         report.warnings.insert(0, INSECURE_NOTE)
-    report.server_version = server_version(target.client())
+    report.info = server_info(target.client())
+    report.server_version = str(report.info.get("redis_version", "unknown"))
     return report
 
 
@@ -250,7 +280,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     Ends within ``deadline`` seconds (plus the sweep): a check still running then is stopped
     and reported, the ones after it are reported as not run.
     """
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     bound = Deadline(deadline)
     options = TargetOptions(
         run_id=f"doctor-{secrets.token_hex(3)}",
@@ -274,7 +304,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
                 raise UnreachableError(
                     f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
                 ) from None
-            report = _new_report(context, target)
+            report = _new_report(context, target, (redis_url, sentinel_url), started_at)
             _run_checks(report, target, check_ids, bound, timeout, sentinel_url=sentinel_url)
         finished = True
     except DeadlineReached:

@@ -18,13 +18,13 @@ from pytest_nself_redis.context import (
 )
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.reads import server_version
+from pytest_nself_redis.live.url import check_attach_options, endpoint_from_url
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.sentinel.access import Deployment, LaunchedDeployment, attached_from_url
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.attach import check_attach_options, endpoint_from_url
 from pytest_nself_redis.targets.base import INSECURE_NOTE, Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target, resolve_kind
 from pytest_nself_redis.targets.topology import make_topology

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
+from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.sentinel.access import AttachedDeployment, LaunchedDeployment
-from pytest_nself_redis.targets.attach import endpoint_from_url
 from pytest_nself_redis.targets.base import free_loopback_port
 from tests.sentinel.conftest import PROD_PASSWORD, Launch
 

@@ -52,6 +52,8 @@ LAYERS: dict[str, int] = {
     # What runs the checks and shows their results.
     "reporting": 7,
     "doctor": 7,
+    # The nself plugin folders and their installer (nself runs the CLI).
+    "nself_plugin": 7,
     "plugin": 8,
     "suites": 8,
     "cli": 9,
@@ -223,6 +225,9 @@ FORBIDDEN_AT_STARTUP = ("pytest", "_pytest", "docker", "testcontainers", "hypoth
         ["check", "--help"],
         ["cleanup", "--help"],
         ["node-setup", "--help"],
+        ["probe", "--help"],
+        ["serve", "--help"],
+        ["nself-plugin", "--help"],
     ],
     ids=" ".join,
 )
