@@ -8,6 +8,7 @@ skipped with the reason, never failed.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -19,6 +20,8 @@ from pytest_nself_redis.live.host import ServerHost
 from pytest_nself_redis.live.refusals import explain
 
 MB = 1024 * 1024
+INFO_REUSE_SECONDS = 2.0
+_INFO = "operations.info"
 GB = 1024 * MB
 
 
@@ -30,11 +33,21 @@ class Unknown(Exception):
 
 
 def info_section(context: CheckContext, section: str) -> dict[str, Any]:
-    """INFO ``section`` (raises Unknown when refused)."""
+    """INFO's fields (``section`` names which the caller needs; raises Unknown when refused).
+
+    One ``INFO all`` serves every operations check of a run for ``INFO_REUSE_SECONDS``:
+    doctor gives each check a connection of its own, and a check that needs nothing else then
+    never opens it (on TLS, a handshake saved per check)."""
+    cached = context.memo.get(_INFO)
+    if cached is not None and time.monotonic() - cached[0] < INFO_REUSE_SECONDS:
+        fields: dict[str, Any] = cached[1]
+        return fields
     try:
-        return reads.info(context.client, section)
+        fields = reads.info(context.client, "all")
     except redis_errors.RedisError as problem:
         raise Unknown(f"INFO {section} {explain(problem)}") from None
+    context.memo[_INFO] = (time.monotonic(), fields)
+    return fields
 
 
 def number(fields: dict[str, Any], name: str, section: str) -> int:
