@@ -172,14 +172,41 @@ def _serves(directory: Path, tcp_port: int) -> bool:
     return name in SERVER_NAMES and (not tcp_port or f":{tcp_port}" in title)
 
 
-def local_server(process_id: int, tcp_port: int, proc: Path = PROC, sys: Path = SYS) -> ServerHost:
+def _tcp_address(address: str) -> str | None:
+    """``172.17.0.3:6379`` as /proc/net/tcp writes it (``0300A8C0:18EB``); None for IPv6."""
+    host, _, port = address.rpartition(":")
+    try:
+        octets = [int(part) for part in host.split(".")]
+        if len(octets) != 4:
+            return None
+        return f"{''.join(f'{octet:02X}' for octet in reversed(octets))}:{int(port):04X}"
+    except ValueError:
+        return None
+
+
+def _has_socket(directory: Path, address: str) -> bool:
+    """The process's network namespace has a TCP socket bound to ``address`` (ip:port)."""
+    wanted = _tcp_address(address)
+    if wanted is None:
+        return True  # IPv6 or unparsable: cannot tell, so it does not rule the process out
+    rows = _proc_text(directory / "net" / "tcp").splitlines()[1:]
+    return any(len(fields) > 1 and fields[1] == wanted for fields in (row.split() for row in rows))
+
+
+def local_server(
+    process_id: int, tcp_port: int, local_address: str | None = None, proc: Path = PROC, sys: Path = SYS
+) -> ServerHost:
     """The server INFO says is ``process_id`` (listening on ``tcp_port``), when it runs here:
-    that process of this machine, or the one process of a container that is ``process_id`` in
-    the container's own numbering (a containerised server reports that one). None found, or
-    several containers' servers that fit, is said in ``why_no_pid``."""
+    that process of this machine, or the process of a container that is ``process_id`` in the
+    container's own numbering (a containerised server reports that one), told apart from other
+    containers' by ``local_address``, the server's end of this client's connection (CLIENT INFO
+    laddr: the container's own address). None found, or several that fit, is said in
+    ``why_no_pid``."""
     if _serves(proc / str(process_id), tcp_port):
         return ServerHost(process_id, proc=proc, sys=sys)
     candidates = [pid for pid in _namespaced_pids(process_id, proc) if _serves(proc / str(pid), tcp_port)]
+    if local_address and len(candidates) > 1:
+        candidates = [pid for pid in candidates if _has_socket(proc / str(pid), local_address)]
     if len(candidates) == 1:
         return ServerHost(
             candidates[0], container=_container_of(proc / str(candidates[0])), proc=proc, sys=sys

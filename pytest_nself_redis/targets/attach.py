@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import EnvContext
@@ -20,6 +21,14 @@ from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.secrets import url_password
 from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
+
+
+def _local_address(client: redis.Redis) -> str | None:
+    """The server's end of this client's connection (CLIENT INFO laddr, Redis 6.2 and later)."""
+    try:
+        return str(client.client_info().get("laddr") or "") or None
+    except redis_errors.RedisError:
+        return None
 
 
 class AttachTarget(Target):
@@ -124,8 +133,11 @@ class AttachTarget(Target):
         if not self.options.local:
             return None
         try:
-            fields = info(self.client(), "server")
-            return local_server(int(fields.get("process_id", 0)), int(fields.get("tcp_port", 0)))
+            client = self.client()
+            fields = info(client, "server")
+            return local_server(
+                int(fields.get("process_id", 0)), int(fields.get("tcp_port", 0)), _local_address(client)
+            )
         except (redis_errors.RedisError, OSError, ValueError) as error:
             why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             return ServerHost(None, why_no_pid=f"INFO server could not be read ({why})")

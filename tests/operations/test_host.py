@@ -170,9 +170,12 @@ def test_doctor_local_reads_the_host_of_a_server_here(launch: Launcher, target_k
 
 
 def test_local_server_finds_the_process_info_names(launch: Launcher, target_kind: str) -> None:
+    # A neighbour: in containers both servers are pid 1 on port 6379; the connection's local
+    # address (the container's own) tells them apart.
+    launch(COMPLETE, "dev", target_kind)
     target = launch(COMPLETE, "prod", target_kind)
-    fields = target.client().info("server")
-    found = local_server(int(fields["process_id"]), int(fields["tcp_port"]))
+    fields, laddr = target.client().info("server"), target.client().client_info()["laddr"]
+    found = local_server(int(fields["process_id"]), int(fields["tcp_port"]), laddr)
     expected = target.server_host()
     assert expected is not None
     assert found.pid == expected.pid, found.why_no_pid
