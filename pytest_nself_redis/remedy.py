@@ -142,10 +142,10 @@ def add_flags(
     ``nself-redis fix``, whose compose override gives the command every promised flag."""
     flags = shlex.join(words)
     where = str(service.command_source)
-    change = f"set {flags} instead of {replacing}" if replacing else f"add {flags}"
+    change = f"set {flags} instead of {replacing} in" if replacing else f"add {flags} to"
     return Remedy(
         Layer.DEPLOYMENT,
-        f"{change} in the redis command ({where})",
+        f"{change} the redis command ({where})",
         consequence,
         where,
         fix_command(env),
