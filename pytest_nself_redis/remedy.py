@@ -81,7 +81,11 @@ class Remedy:
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> Remedy | None:
         """The remedy ``properties`` wrote, or None when they hold none (or not a valid one)."""
-        fields = {key.removeprefix(PROPERTY): str(value) for key, value in properties.items()}
+        fields = {
+            key.removeprefix(PROPERTY): str(value)
+            for key, value in properties.items()
+            if key.startswith(PROPERTY)
+        }
         try:
             return cls(
                 Layer(fields["layer"]),

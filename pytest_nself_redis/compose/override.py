@@ -25,7 +25,6 @@ sets the ceiling, and the env files must change (``MemoryFit``).
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +113,8 @@ class Override:
     healthcheck: str
     # Directives of the base command that hold a secret and are not carried over.
     dropped: tuple[str, ...] = ()
+    # What the override does with REDIS_MAXMEMORY, and why (the header says it).
+    memory_note: str = ""
 
     def script(self) -> str:
         """The shell line, as the container's shell gets it."""
@@ -135,9 +136,23 @@ class Override:
         lines += [current, _ARGUMENTS] if current else [_ARGUMENTS]
         return [line.replace("$", "$$") for line in lines]
 
-    def text(self, header: Sequence[str]) -> str:
-        """The override file: ``MARK`` and ``header`` as comments, then the service."""
-        lines = [f"{MARK} {header[0]}" if header else MARK, *(f"# {line}" for line in header[1:])]
+    def header(self, tool: str) -> list[str]:
+        """What the file says about itself, ``MARK`` first (``tool``: ``nself-redis 0.1.0``)."""
+        lines = [
+            f"{MARK} the redis service as env {self.env} promises it ({tool}).",
+            f"`nself-redis fix --env {self.env} --write` rewrites this file; it refuses any override that",
+            "does not start with the line above. No secret is written here: compose fills in",
+            "${REDIS_PASSWORD} from the env files at `up` time, and the container's shell hands it to",
+            "redis-server and to redis-cli (REDISCLI_AUTH), never on a command line.",
+            self.memory_note,
+        ]
+        if self.dropped:
+            lines.append(f"Not carried over from the base command (a secret): {', '.join(self.dropped)}.")
+        return [lines[0], *(f"# {line}" for line in lines[1:])]
+
+    def text(self, tool: str) -> str:
+        """The override file: its header as comments, then the service."""
+        lines = self.header(tool)
         lines += ["services:", "  redis:", "    command:", "      - sh", "      - -c", "      - >-"]
         lines += [f"        {line}" for line in self._script_lines()]
         lines += ["      - redis-server"]
@@ -176,6 +191,21 @@ def plan_override(settings: RedisSettings, service: RedisService) -> Override:
         fit,
         healthcheck,
         dropped,
+        _memory_note(settings, fit),
+    )
+
+
+def _memory_note(settings: RedisSettings, fit: MemoryFit) -> str:
+    promised = settings.maxmemory.cite()
+    if fit.limit is None:
+        return f"maxmemory: {promised}; the service sets no container memory limit."
+    ceiling = size_word(fit.ceiling or 0)
+    share = f"{HEADROOM_PERCENT} % of the container's memory limit {fit.limit.cite()} is {ceiling}"
+    if fit.fits:
+        return f"maxmemory: {promised}, within {share}."
+    return (
+        f"maxmemory: {ceiling}, not {promised}: {share}, and the rest is for forks, client buffers and "
+        f"fragmentation. Change the env files: REDIS_MAXMEMORY={ceiling}, or a limit of {fit.needed_limit()}."
     )
 
 
