@@ -250,7 +250,8 @@ def deployment_remedy(promise: Promise, service: RedisService, deployed: str | N
     if deployed is not None and promise.secret:
         replacing = "the password it sets"
     elif deployed is not None:
-        replacing = shlex.join([f"--{promise.directive}", deployed])
+        shown = size_word(int(deployed)) if promise.id == "maxmemory" and deployed.isdigit() else deployed
+        replacing = shlex.join([f"--{promise.directive}", shown])
     return remedy.add_flags(service, promise.flag, promise.consequence, promise.env, replacing)
 
 
