@@ -230,6 +230,7 @@ FORBIDDEN_AT_STARTUP = ("pytest", "_pytest", "docker", "testcontainers", "hypoth
         ["probe", "--help"],
         ["serve", "--help"],
         ["nself-plugin", "--help"],
+        ["fix", "--help"],
     ],
     ids=" ".join,
 )
