@@ -10,6 +10,7 @@ A remedy never holds a secret: a password is named by its setting, never written
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from pytest_nself_redis.secrets import is_secret_name
 FIX_COMMAND = "nself-redis fix --env {env}"
 # The prefix of a remedy's fields among a test's JUnit properties.
 PROPERTY = "remedy."
+# A compose reference (``${REDIS_PASSWORD}``), written as it is in a command.
+_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 class Layer(StrEnum):
@@ -144,7 +147,7 @@ def add_flags(
 ) -> Remedy:
     """Flags the redis command must carry; ``replacing`` what it sets instead. Applied by
     ``nself-redis fix``, whose compose override gives the command every promised flag."""
-    flags = shlex.join(words)
+    flags = " ".join(word if _REFERENCE.fullmatch(word) else shlex.quote(word) for word in words)
     where = str(service.command_source)
     change = f"set {flags} instead of {replacing} in" if replacing else f"add {flags} to"
     return Remedy(
