@@ -17,6 +17,7 @@ from tests.harness import (
     NSELF_099,
     NSELF_14,
     assert_nothing_left,
+    compose_file,
     make_project,
     run_cli,
     run_suites,
@@ -208,6 +209,23 @@ BAD_INPUT = {
     "invalid-value": ("{broken}", "staging", ("REDIS_MAXMEMORY=lots", "expected a whole number of bytes")),
     "redis-disabled": ("{disabled}", "staging", ("REDIS_ENABLED is not true for env staging",)),
 }
+
+
+def test_a_secret_the_base_command_carries_is_never_copied(tmp_path: Path) -> None:
+    """A directive of the base command is carried over as it is, unless that would write a secret."""
+    secret = "Sekrit-Value-12345"
+    project = make_project(
+        tmp_path / "p",
+        NSELF_099,
+        {".env": f"REDIS_PASSWORD={secret}"},
+        compose=compose_file(f"redis-server --bind {secret}"),
+    )
+    before = snapshot(project)
+    status, stdout, stderr = fix(project, "staging", "--write", cwd=tmp_path)
+    assert status == 2, stderr
+    assert "the override would hold a secret of the env" in stderr
+    assert secret not in stdout + stderr
+    assert snapshot(project) == before
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))
