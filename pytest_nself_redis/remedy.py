@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pytest_nself_redis.compose.override import override_path, plan_override
 from pytest_nself_redis.compose.service import RedisService
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.project.provenance import shown_name
 from pytest_nself_redis.project.settings import Setting
 from pytest_nself_redis.secrets import is_secret_name
 
@@ -103,6 +106,16 @@ class Remedy:
 
 def fix_command(env: str) -> str:
     return FIX_COMMAND.format(env=env)
+
+
+def proposed_override(context: EnvContext, tool: str) -> tuple[str, str] | None:
+    """(file, text) of the override ``nself-redis fix`` writes for the env (``tool`` signs it),
+    as the reports show it; None when the deployment is not read from a compose file."""
+    service = context.service
+    if service.origin != "compose" or service.compose_file is None:
+        return None
+    text = plan_override(context.settings, service).text(tool)
+    return shown_name(override_path(service.compose_file), context.project.dir), context.redactor.scrub(text)
 
 
 def env_file_of(env: str) -> str:

@@ -21,7 +21,6 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis import __version__
 from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, RegisteredCheck, Status
-from pytest_nself_redis.compose.override import override_path, plan_override
 from pytest_nself_redis.context import (
     EnvContext,
     load_env_context,
@@ -35,8 +34,7 @@ from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
 from pytest_nself_redis.live.reads import server_info
 from pytest_nself_redis.live.refusals import Kind, classify
-from pytest_nself_redis.project.provenance import shown_name
-from pytest_nself_redis.remedy import fix_command
+from pytest_nself_redis.remedy import fix_command, proposed_override
 from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.sentinel.access import attached_from_url
 from pytest_nself_redis.targets.attach import AttachTarget
@@ -246,10 +244,7 @@ def _new_report(
         started_at=started_at,
     )
     report.warnings = [item.describe() for item in context.runtime_disagreements]
-    service = context.service
-    if service.origin == "compose" and service.compose_file is not None:
-        text = plan_override(context.settings, service).text(f"nself-redis {__version__}")
-        report.override = (shown_name(override_path(service.compose_file), context.project.dir), text)
+    report.override = proposed_override(context, f"nself-redis {__version__}")
     if target.endpoint.unverified_tls:
         report.tls_unverified = True
         report.warnings.insert(0, INSECURE_NOTE)

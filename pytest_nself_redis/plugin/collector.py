@@ -153,6 +153,6 @@ class ReportCollector:
                 fragments += self.extra_html[env]
                 verdicts = [self.verdict(name) for name in env_reports]
                 others = verdicts if len(verdicts) > 1 else []
-                opening = verdict_html(self.verdict(env), others)
+                opening = verdict_html(self.verdict(env), others, env_report.override)
                 self.html[env].finish(session, env_report, fragments, opening)
                 self.written.append(self.html[env].path)

@@ -125,8 +125,11 @@ def _item(finding: Finding) -> str:
     )
 
 
-def verdict_html(verdict: EnvVerdict, others: Sequence[EnvVerdict] = ()) -> str:
-    """The section the HTML report opens with (self-contained, escaped)."""
+def verdict_html(
+    verdict: EnvVerdict, others: Sequence[EnvVerdict] = (), override: tuple[str, str] | None = None
+) -> str:
+    """The section the HTML report opens with (self-contained, escaped); ``override`` is the
+    (file, text) ``nself-redis fix`` writes, shown folded when it closes any failure."""
     state, colour = ("pass", "#1a7f37") if verdict.passed else ("fail", "#b00020")
     parts = [
         f'<section id="nself-verdict" class="nself-verdict {state}" '
@@ -158,6 +161,12 @@ def verdict_html(verdict: EnvVerdict, others: Sequence[EnvVerdict] = ()) -> str:
             f'<p id="nself-fix-command"><code>{command}</code> prints a compose override that closes '
             f"{gaps} of these (<code>--write</code> writes it where compose reads it).</p>"
         )
+        if override is not None:
+            file, text = override
+            parts.append(
+                f'<details id="nself-override"><summary>The override it writes to {html.escape(file)}'
+                f'</summary><pre style="background:#f4f4f4;padding:0.5em">{html.escape(text)}</pre></details>'
+            )
     parts.append("</section>")
     return "".join(parts)
 

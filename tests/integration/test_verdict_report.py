@@ -60,6 +60,8 @@ def test_the_report_opens_with_the_verdict_and_what_to_fix_first(tmp_path: Path,
     blob = json.loads(html.unescape(re.search(r'data-jsonblob="(.*?)"', text).group(1)))  # type: ignore[union-attr]
     assert set(anchors) <= set(blob["tests"])  # each item links to its test's row
     assert "<code>nself-redis fix --env staging</code> prints a compose override that closes 6" in text
+    printed = run_cli(["fix", "--env", "staging", "--project", str(project)], tmp_path)
+    assert html.escape(printed.stdout) in text  # the override itself, folded under the list
     assert "CVZuM9eCXed6Kd6zkVGldHqlxYcb" not in text  # the example's password
 
     assert "staging: FAIL (7 failed, 18 passed, 2 skipped)" in result.output
