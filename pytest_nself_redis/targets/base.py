@@ -16,7 +16,7 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.secrets import Secret
-from pytest_nself_redis.targets.health import ContainerHealth
+from pytest_nself_redis.targets.health import ContainerHealth, ContainerState
 from pytest_nself_redis.targets.readiness import Readiness
 
 LOOPBACK = "127.0.0.1"
@@ -195,6 +195,14 @@ class Target(ABC):
     def health_now(self) -> ContainerHealth | None:
         """The container's health (None: no container, or no healthcheck)."""
         return None
+
+    def container_state(self) -> ContainerState | None:
+        """Docker's state of the container (None: no container)."""
+        return None
+
+    def set_memory_limit(self, limit: int) -> None:
+        """Give the container another memory limit (swap equal to it), from its next start."""
+        raise self._no_lifecycle("change the memory limit of")
 
     @abstractmethod
     def log_tail(self, lines: int = 40) -> str:

@@ -52,7 +52,13 @@ from pytest_nself_redis.targets.docker_engine import (
     first_line,
     quiet_testcontainers,
 )
-from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, ContainerHealth, from_docker_state
+from pytest_nself_redis.targets.health import (
+    HEALTHY,
+    UNHEALTHY,
+    ContainerHealth,
+    ContainerState,
+    from_docker_state,
+)
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import container_user, prepare_tls
 
@@ -263,6 +269,25 @@ class DockerTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    def container_state(self) -> ContainerState | None:
+        if self.container is None:
+            return None
+        try:
+            self.container.reload()
+        except (DockerException, OSError):
+            return None
+        return ContainerState.of(self.container.attrs.get("State") or {})
+
+    def set_memory_limit(self, limit: int) -> None:
+        """``docker update``: the memory limit, with swap equal to it as at launch."""
+        if self.container is None:
+            raise TargetError("the container is gone")
+        try:
+            self.container.update(mem_limit=limit, memswap_limit=limit)
+        except (DockerException, OSError) as error:
+            reason = docker_reason(error)
+            raise TargetError(f"could not change the container's memory limit: {reason}") from None
 
     # -- health ----------------------------------------------------------------
     def _probe_description(self) -> str:

@@ -62,6 +62,33 @@ class ContainerHealth:
         return f"starting: no probe has run yet ({self.probe})"
 
 
+@dataclass(frozen=True)
+class ContainerState:
+    """What Docker says of a container's process: running, how it last ended, and whether
+    the kernel killed it for its memory limit (``OOMKilled``; Docker keeps the flag set
+    across a restart until the next exit)."""
+
+    status: str
+    running: bool
+    oom_killed: bool
+    exit_code: int | None
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> ContainerState:
+        code = state.get("ExitCode")
+        return cls(
+            status=str(state.get("Status") or "unknown"),
+            running=bool(state.get("Running")),
+            oom_killed=bool(state.get("OOMKilled")),
+            exit_code=int(code) if isinstance(code, int) else None,
+        )
+
+    def describe(self) -> str:
+        """``exited (exit code 137, OOMKilled)``."""
+        ended = f"exit code {self.exit_code}" if self.exit_code is not None else "no exit code"
+        return f"{self.status} ({ended}{', OOMKilled' if self.oom_killed else ''})"
+
+
 def from_docker_state(
     state: dict[str, Any], probe: str, scrub: Callable[[str], str]
 ) -> ContainerHealth | None:
