@@ -15,7 +15,7 @@ STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
 _OUTPUT_LIMIT = 300
 
 
-def _one_line(output: str) -> str:
+def one_line(output: str) -> str:
     text = " / ".join(line.strip() for line in output.strip().splitlines() if line.strip())
     return text if len(text) <= _OUTPUT_LIMIT else text[: _OUTPUT_LIMIT - 3] + "..."
 
@@ -51,13 +51,13 @@ class ContainerHealth:
         """One line for the reports' "container health" row."""
         if self.status == HEALTHY and self.healthy_without_pong:
             return (
-                f"healthy by its exit status only: the probe printed {_one_line(self.output)!r}, not PONG "
+                f"healthy by its exit status only: the probe printed {one_line(self.output)!r}, not PONG "
                 f"({self.probe})"
             )
         if self.status == HEALTHY:
             return f"healthy ({self.probe})"
         if self.status == UNHEALTHY:
-            said = _one_line(self.output) or f"exit status {self.exit_code}"
+            said = one_line(self.output) or f"exit status {self.exit_code}"
             return f"unhealthy: {said} ({self.probe})"
         return f"starting: no probe has run yet ({self.probe})"
 
