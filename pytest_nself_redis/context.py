@@ -7,21 +7,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_nself_redis.compose.files import ComposeFiles, named_files, project_files
+from pytest_nself_redis.compose.names import COMPOSE_FILE_NAMES
 from pytest_nself_redis.compose.render import render_service
 from pytest_nself_redis.compose.runtime import ComposeValue, parse_limit_size
-from pytest_nself_redis.compose.service import COMPOSE_FILE_NAMES, RedisService, load_compose_service
+from pytest_nself_redis.compose.service import RedisService, load_compose_service
 from pytest_nself_redis.compose.shape import compose_generation
 from pytest_nself_redis.errors import ComposeError, ProjectError
 from pytest_nself_redis.project.generation import Generation
 from pytest_nself_redis.project.model import NselfProject, ResolvedEnv, RuntimeDisagreement
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import RedisSettings, Setting, settings_from_env
-from pytest_nself_redis.secrets import Redactor, Secret
+from pytest_nself_redis.secrets import PASSWORD_VARIABLES, Redactor, Secret
 
 # Values of --nself-compose besides a comma list of files.
 COMPOSE_MODES = ("auto", "file", "render")
-# Where a password for a running server may come from instead of argv (visible in `ps`).
-PASSWORD_VARIABLES = ("NSELF_REDIS_PASSWORD", "REDISCLI_AUTH")
 # A setting that only sizes the container: a variant overriding nothing else keeps the
 # deployment's own service (the docker target applies the limit), so it runs the same command.
 CONTAINER_MEMORY = "REDIS_MEMORY"

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import unquote
 
 MASK = "********"
+# Where a password for a running server may come from instead of argv (visible in `ps`), first wins.
+PASSWORD_VARIABLES = ("NSELF_REDIS_PASSWORD", "REDISCLI_AUTH")
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN", re.IGNORECASE)
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # In free text: the userinfo runs to the LAST @ of the URL's word, so a password holding

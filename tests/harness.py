@@ -259,9 +259,11 @@ def leftover_docker(run_id: str) -> list[str]:
 
     client = docker_client()
     selector = {"label": f"{LABEL}={run_id}"}
-    return [f"container {c.name}" for c in client.containers.list(all=True, filters=selector)] + [
-        f"volume {v.name}" for v in client.volumes.list(filters=selector)
-    ]
+    return (
+        [f"container {c.name}" for c in client.containers.list(all=True, filters=selector)]
+        + [f"volume {v.name}" for v in client.volumes.list(filters=selector)]
+        + [f"network {n.name}" for n in client.networks.list(filters=selector)]
+    )
 
 
 def assert_nothing_left(run_id: str, docker: bool) -> None:
@@ -269,6 +271,15 @@ def assert_nothing_left(run_id: str, docker: bool) -> None:
     if docker:
         left += leftover_docker(run_id)
     assert not left, f"run {run_id} left behind: {left}"
+
+
+def signals_as_in_a_terminal() -> None:
+    """In the child: SIGINT and SIGTERM delivered as a user's terminal would. An ignored or
+    blocked signal is inherited across exec, and a test runner's worker may have either
+    (seen under xdist in CI: the run then slept through Ctrl-C)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def interrupt(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:

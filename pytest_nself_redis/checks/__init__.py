@@ -3,6 +3,7 @@
 
 from pytest_nself_redis.checks import (
     auth,
+    backup,
     config,
     datastructures,
     eviction,
@@ -14,6 +15,7 @@ from pytest_nself_redis.checks import (
     pubsub,
     queue,
     ratelimit,
+    sentinel,
     sessions,
     tls,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "Status",
     "VariantFactory",
     "auth",
+    "backup",
     "check",
     "config",
     "datastructures",
@@ -42,6 +45,7 @@ __all__ = [
     "pubsub",
     "queue",
     "ratelimit",
+    "sentinel",
     "sessions",
     "tls",
 ]

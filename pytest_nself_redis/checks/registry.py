@@ -24,6 +24,9 @@ from pytest_nself_redis.checks.results import CheckResult, Outcome, suite_of
 
 CheckFunction = Callable[..., Outcome]
 Function = TypeVar("Function", bound=CheckFunction)
+# Inputs that put a check on other servers than the context's (no root cause of the env's
+# server explains its errors).
+ELSEWHERE = ("launch", "sentinel")
 # A family's parameters: names (each passed as itself), or name -> what the function gets.
 Params = Sequence[str] | Mapping[str, Any]
 
@@ -50,10 +53,15 @@ class RegisteredCheck:
             return self.function(context, **inputs)
         return self.function(context, self.param, **inputs)
 
+    def takes(self, name: str) -> bool:
+        """Whether the function takes the input ``name`` (what doctor passes only to those)."""
+        return name in inspect.signature(self.function).parameters
+
     @property
     def launches(self) -> bool:
-        """It runs on servers it launches (its ``launch`` input), not on the context's server."""
-        return "launch" in inspect.signature(self.function).parameters
+        """It runs on other servers than the context's: ones it launches (its ``launch`` input)
+        or a Sentinel deployment's (its ``sentinel`` input)."""
+        return any(self.takes(name) for name in ELSEWHERE)
 
     def run(self, context: CheckContext, **inputs: Any) -> CheckResult:
         """The outcome named with this check's id and, when it ran on the context's server,

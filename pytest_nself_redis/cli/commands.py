@@ -12,14 +12,23 @@ import importlib
 from collections.abc import Callable
 from typing import TypeAlias
 
-from pytest_nself_redis import node
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE
-from pytest_nself_redis.doctor.choices import DOCTOR_SUITES
+from pytest_nself_redis.doctor.choices import (
+    DOCTOR_SUITES,
+    FORMATS,
+    SERVE_BIND,
+    SERVE_CACHE,
+    SERVE_PORT,
+)
 from pytest_nself_redis.project.generation import VERSION_CHOICES
 from pytest_nself_redis.targets import TARGET_KINDS
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
+# Commands whose callers read exit 2 as something else: bad arguments exit with this instead
+# (a Docker HEALTHCHECK reserves 2; a probe is healthy or not).
+USAGE_STATUS = {"probe": 1}
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Declare = Callable[[argparse.ArgumentParser], None]
 
 
 def _deferred(module: str, function: str) -> Handler:
@@ -32,12 +41,10 @@ def _deferred(module: str, function: str) -> Handler:
     return run
 
 
-def _check(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="run the bundled suites against a project (exit status is pytest's)",
-        description="Run the bundled suites through pytest and write the reports. Arguments "
-        "after the options (or after --) go to pytest unchanged, e.g. -m 'health or config'.",
+def _check(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run the bundled suites through pytest and write the reports. Arguments "
+        "after the options (or after --) go to pytest unchanged, e.g. -m 'health or config'."
     )
     parser.add_argument("--env", help="env name or comma-separated list (default: as nself picks)")
     parser.add_argument("--project", help="nself project directory (default: current directory)")
@@ -47,28 +54,17 @@ def _check(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=_deferred("check", "run_check"))
 
 
-def _cleanup(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser(
-        "cleanup",
-        help="remove containers, volumes and temp dirs left by runs that were killed",
-        description="Normal runs remove everything they launch, also on failure and Ctrl-C. "
+def _cleanup(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Normal runs remove everything they launch, also on failure and Ctrl-C. "
         "A run killed with SIGKILL cannot: this removes what it left (labelled containers and "
-        "volumes, nself-redis-* temp dirs whose server is gone).",
+        "volumes, nself-redis-* temp dirs whose server is gone)."
     )
     parser.set_defaults(handler=_deferred("cleanup", "run_cleanup"))
 
 
-def _doctor(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser(
-        "doctor",
-        help="non-destructive health checks against the RUNNING Redis of a project",
-        description="Run the safe checks (health, config, auth, monitoring, queue readiness, a short "
-        "latency sample) against the running server: host, port and password from the env, or "
-        "--redis-url. The password may instead come from the environment variable "
-        "NSELF_REDIS_PASSWORD (or REDISCLI_AUTH), which keeps it out of the command line and ps: it "
-        "overrides REDIS_PASSWORD of the env files and fills in when the URL has none. Never writes "
-        "outside its own key prefix; never changes config.",
-    )
+def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
+    """Where the running server is, as doctor, serve and probe find it: the project's env, or a URL."""
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
     parser.add_argument("--project", default=".", help="nself project directory (default: .)")
     parser.add_argument(
@@ -76,21 +72,61 @@ def _doctor(subparsers: Subparsers) -> None:
         choices=VERSION_CHOICES,
         help="the nself generation that wrote the project: 0 (0.9.x), 1 (1.x), auto (default: detect)",
     )
-    parser.add_argument(
-        "--redis-url",
-        help="reach the server here instead (redis[s]://[:password@]host:port); better leave the "
-        "password out and set NSELF_REDIS_PASSWORD or REDISCLI_AUTH",
-    )
+    parser.add_argument("--redis-url", help=url_help)
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
+    parser.add_argument(
+        "--sentinel-url",
+        help="a sentinel of the env's running Sentinel deployment (redis://[:password@]host:port): "
+        "the sentinel suite's safe checks read it and the sentinels it knows (without a password, "
+        "REDIS_PASSWORD is tried)",
+    )
     parser.add_argument(
         "--insecure",
         action="store_true",
         help="do not verify a rediss:// server's certificate and host name (the output says "
         "TLS verification OFF, in red)",
     )
+
+
+def _doctor(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run the safe checks (health, config, auth, monitoring, queue readiness, a short "
+        "latency sample) against the running server: host, port and password from the env, or "
+        "--redis-url. The password may instead come from the environment variable "
+        "NSELF_REDIS_PASSWORD (or REDISCLI_AUTH), which keeps it out of the command line and ps: it "
+        "overrides REDIS_PASSWORD of the env files and fills in when the URL has none. Never writes "
+        "outside its own key prefix; never changes config."
+    )
+    _server_options(
+        parser,
+        "reach the server here instead (redis[s]://[:password@]host:port); better leave the "
+        "password out and set NSELF_REDIS_PASSWORD or REDISCLI_AUTH",
+    )
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="one JSON document (schema: doctor/schema.json)")
-    output.add_argument("--nagios", action="store_true", help="one Nagios plugin line and status")
+    output.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="human",
+        help="human (default); json (schema: doctor/schema.json); nagios (one plugin line and "
+        "status); github (Actions annotations, and a summary appended to $GITHUB_STEP_SUMMARY); "
+        "prometheus (textfile-collector metrics); health-json (application/health+json)",
+    )
+    output.add_argument("--json", action="store_const", const="json", dest="format", help="--format json")
+    output.add_argument(
+        "--nagios", action="store_const", const="nagios", dest="format", help="--format nagios"
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the output to FILE instead of stdout, atomically (a temporary name in the same "
+        "directory, then renamed): e.g. --format prometheus --output /var/lib/node_exporter/redis.prom",
+    )
+    _run_bounds(parser)
+    parser.set_defaults(handler=_deferred("doctor", "run"))
+
+
+def _run_bounds(parser: argparse.ArgumentParser) -> None:
+    """What a doctor run covers and how long it may take (doctor and serve)."""
     parser.add_argument("--timeout", default="2", help="seconds per network step (default 2)")
     parser.add_argument(
         "--deadline",
@@ -100,17 +136,70 @@ def _doctor(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--suite", action="append", choices=DOCTOR_SUITES, help="only these suites (repeatable)"
     )
-    parser.set_defaults(handler=_deferred("doctor", "run"))
 
 
-def _node_setup(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser(
-        "node-setup",
-        help="install the node modules (bullmq, ioredis) the queue suite's BullMQ round trip needs",
-        description="Run `npm ci` with the package's pinned package-lock.json into a cache directory "
+def _probe(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Connect, authenticate and PING (with --write also SET and DEL a key under the "
+        "harness's prefix, with a TTL): exit 0 healthy, 1 unhealthy, for anything else too (bad "
+        "arguments included; Docker reserves 2). One line of output. The password comes only from "
+        "the environment (NSELF_REDIS_PASSWORD, REDISCLI_AUTH) or the env files, never from the "
+        "command line, which ps and docker inspect show: a --redis-url with a password is refused."
+    )
+    _server_options(parser, "reach the server here (redis[s]://host:port[/db], without a password)")
+    parser.add_argument("--timeout", default="2", help="seconds for the whole probe (default 2)")
+    parser.add_argument(
+        "--write", action="store_true", help="also a write round trip (catches MISCONF, READONLY, OOM)"
+    )
+    parser.set_defaults(handler=_deferred("probe", "run_probe"))
+
+
+def _serve(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Answer GET /health and /healthz with doctor's JSON: 200 when no check errs, "
+        "503 otherwise (or when doctor cannot look). Each answer is bounded by --deadline and "
+        "kept for --cache seconds, so a storm of probes runs doctor once. Binds 127.0.0.1 unless "
+        "--bind says otherwise. The password comes only from the environment (NSELF_REDIS_PASSWORD, "
+        "REDISCLI_AUTH) or the env files: a --redis-url with a password is refused."
+    )
+    _server_options(parser, "reach the server here (redis[s]://host:port[/db], without a password)")
+    _run_bounds(parser)
+    parser.add_argument("--bind", default=SERVE_BIND, help=f"address to listen on (default {SERVE_BIND})")
+    parser.add_argument(
+        "--port", default=str(SERVE_PORT), help=f"port to listen on, 1024 or above (default {SERVE_PORT})"
+    )
+    parser.add_argument(
+        "--cache", default=SERVE_CACHE, help=f"seconds an answer is reused (default {SERVE_CACHE})"
+    )
+    parser.set_defaults(handler=_deferred("serve", "run_serve"))
+
+
+def _nself_plugin(parser: argparse.ArgumentParser) -> None:
+    from pytest_nself_redis.nself_plugin import GENERATIONS
+
+    parser.description = (
+        "The package ships an nself plugin folder per nself generation: 0 (0.9.x: "
+        "`nself plugin install $(nself-redis nself-plugin --path --generation 0)`, then "
+        "`nself plugin redis-check doctor`) and 1 (1.x: manifest v2, `nself redis-check`, and a "
+        "compose service running `nself-redis serve` for `nself doctor --deep`)."
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--path", action="store_true", help="print the folder's path")
+    action.add_argument("--install", metavar="DIR", help="copy the folder to DIR/redis-check")
+    parser.add_argument(
+        "--generation", choices=GENERATIONS, default="1", help="0 (nself 0.9.x) or 1 (1.x, default)"
+    )
+    parser.set_defaults(handler=_deferred("nself_plugin", "run_nself_plugin"))
+
+
+def _node_setup(parser: argparse.ArgumentParser) -> None:
+    from pytest_nself_redis import node
+
+    parser.description = (
+        "Run `npm ci` with the package's pinned package-lock.json into a cache directory "
         f"(default {node.default_dir()}; --dir or ${node.DIR_ENV} choose another). Nothing is done when "
         "the modules there are already those of this version. Needs node and npm on PATH "
-        f"(or ${node.NODE_ENV} / ${node.NPM_ENV}) and the npm registry.",
+        f"(or ${node.NODE_ENV} / ${node.NPM_ENV}) and the npm registry."
     )
     parser.add_argument("--dir", help=f"where to install (default: ${node.DIR_ENV} or the user cache)")
     parser.add_argument(
@@ -124,7 +213,28 @@ def _node_setup(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=_deferred("node", "run_node_setup"))
 
 
-def declare(subparsers: Subparsers) -> None:
-    """Every subcommand, in the order ``--help`` lists them."""
-    for add in (_check, _cleanup, _doctor, _node_setup):
-        add(subparsers)
+# Each subcommand: its one-line help, and what declares its options (in ``--help`` order).
+COMMANDS: dict[str, tuple[str, Declare]] = {
+    "check": ("run the bundled suites against a project (exit status is pytest's)", _check),
+    "cleanup": ("remove containers, volumes and temp dirs left by runs that were killed", _cleanup),
+    "doctor": ("non-destructive health checks against the RUNNING Redis of a project", _doctor),
+    "nself-plugin": (
+        "where the nself plugin folder is (for `nself plugin install`), or install it",
+        _nself_plugin,
+    ),
+    "node-setup": (
+        "install the node modules (bullmq, ioredis) the queue suite's BullMQ round trip needs",
+        _node_setup,
+    ),
+    "probe": ("a health probe for Docker HEALTHCHECK and Kubernetes: exit 0 healthy, 1 unhealthy", _probe),
+    "serve": ("an HTTP health endpoint (/health, /healthz) for nself doctor --deep and probes", _serve),
+}
+
+
+def declare(subparsers: Subparsers, chosen: str | None = None) -> None:
+    """Every subcommand with its help line; the options only of the one that runs (``chosen``), so
+    a command imports only what its own options need (``probe`` is timed in milliseconds)."""
+    for name, (help_line, options) in COMMANDS.items():
+        parser = subparsers.add_parser(name, help=help_line)
+        if name == chosen:
+            options(parser)

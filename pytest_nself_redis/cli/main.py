@@ -11,29 +11,42 @@ import sys
 from collections.abc import Sequence
 
 from pytest_nself_redis import __version__
-from pytest_nself_redis.cli.commands import declare
+from pytest_nself_redis.cli.commands import USAGE_STATUS, declare
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``chosen`` command's options are declared (every command is listed)."""
     parser = argparse.ArgumentParser(
         prog="nself-redis",
         description="Conformance and health harness for the Redis of an nself project.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    declare(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    declare(parser.add_subparsers(dest="command", metavar="COMMAND"), chosen)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    arguments = list(sys.argv[1:] if argv is None else argv)
+def _parse(parser: argparse.ArgumentParser, arguments: list[str]) -> tuple[argparse.Namespace, list[str]]:
     options, extra = parser.parse_known_args(arguments)
+    if extra and options.command not in (None, "check"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return options, extra
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # The only options before the command are --help and --version, so its first word names it.
+    command = next((word for word in arguments if not word.startswith("-")), None)
+    parser = build_parser(command)
+    try:
+        options, extra = _parse(parser, arguments)
+    except SystemExit as stop:
+        if stop.code == ExitStatus.USAGE and command in USAGE_STATUS:
+            return USAGE_STATUS[command]
+        raise
     if options.command is None:
         parser.print_help(sys.stderr)
         return int(ExitStatus.USAGE)
-    if extra and options.command != "check":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(options.handler(options, extra))
     except HarnessError as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_nself_redis.compose.service import find_compose_file
+from pytest_nself_redis.compose.names import find_compose_file
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import read_text, shown_name
 

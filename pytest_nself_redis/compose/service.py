@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_nself_redis.compose.interpolate import interpolate
 from pytest_nself_redis.compose.merge import merge_services
+from pytest_nself_redis.compose.names import SERVICE_NAME
 from pytest_nself_redis.compose.ports import PortBinding, as_text, parse_port
 from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
 from pytest_nself_redis.compose.runtime import RuntimeLimits, read_runtime
@@ -27,8 +28,6 @@ from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.secrets import Secret, is_secret_name
 
-COMPOSE_FILE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
-SERVICE_NAME = "redis"
 # Options whose next word is a password: redis-server's and redis-cli's.
 _SERVER_PASSWORD_FLAGS = ("--requirepass", "--masterauth")
 _CLI_PASSWORD_FLAGS = ("-a", "--pass")
@@ -113,16 +112,6 @@ def _words(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError:
         return text.split()
-
-
-def find_compose_file(project_dir: Path) -> Path | None:
-    """The first compose file there is; one that cannot be read (a directory, no permission)
-    is still found, so reading it says so instead of silently rendering the service."""
-    for name in COMPOSE_FILE_NAMES:
-        candidate = project_dir / name
-        if candidate.exists():
-            return candidate
-    return None
 
 
 def _command(value: Any, source: Source, variables: Mapping[str, str]) -> tuple[tuple[str, ...], str]:

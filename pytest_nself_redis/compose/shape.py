@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_nself_redis.compose.interpolate import referenced_variables
-from pytest_nself_redis.compose.service import SERVICE_NAME, find_compose_file
+from pytest_nself_redis.compose.names import SERVICE_NAME, find_compose_file
 from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.generation import Generation

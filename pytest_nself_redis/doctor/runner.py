@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -27,12 +28,14 @@ from pytest_nself_redis.context import (
     with_password_from_environment,
 )
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
-from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, URL_FLAG
+from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, SENTINEL_URL_FLAG, URL_FLAG
 from pytest_nself_redis.errors import UnreachableError
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
-from pytest_nself_redis.live.reads import server_version
+from pytest_nself_redis.live.reads import server_info
 from pytest_nself_redis.live.refusals import Kind, classify
+from pytest_nself_redis.secrets import Redactor
+from pytest_nself_redis.sentinel.access import attached_from_url
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
@@ -53,6 +56,16 @@ class DoctorReport:
     tls_unverified: bool = False
     deadline_reached: bool = False
     deadline_ids: set[str] = field(default_factory=set)
+    # INFO (default sections) as read when the run started, for the formats that show the
+    # server's own numbers (Nagios perfdata, Prometheus); {} where INFO was refused.
+    info: dict[str, Any] = field(default_factory=dict)
+    # Every secret of the run (the env's, the URL's): each format scrubs with it before it
+    # serialises, so no escaping can hide a secret from it.
+    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+    # The project the settings' sources (``.env.prod:7``) are relative to.
+    project_dir: Path | None = None
+    # When the run started (seconds since the epoch), for formats that timestamp observations.
+    started_at: float = field(default_factory=time.time)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -97,15 +110,18 @@ class DoctorReport:
         }
 
 
-def _run_one(check_id: str, context: CheckContext) -> CheckResult:
-    """The check's result; also a refusal it raised is marked blocked by its root cause."""
-    return REGISTRY.attribute(_outcome(check_id, context), context)
+def _run_one(check_id: str, context: CheckContext, inputs: dict[str, Any] | None = None) -> CheckResult:
+    """The check's result; also a refusal it raised is marked blocked by its root cause.
+    ``inputs`` (e.g. the Sentinel deployment of --sentinel-url) go to the checks that take them."""
+    return REGISTRY.attribute(_outcome(check_id, context, inputs or {}), context)
 
 
-def _outcome(check_id: str, context: CheckContext) -> CheckResult:
+def _outcome(check_id: str, context: CheckContext, inputs: dict[str, Any]) -> CheckResult:
     registered = REGISTRY[check_id]
     try:
-        result = registered.run(context)
+        result = registered.run(
+            context, **{name: value for name, value in inputs.items() if registered.takes(name)}
+        )
         if result.denied:
             return replace(
                 result,
@@ -189,30 +205,60 @@ def sweep(target: AttachTarget, prefix: str, seconds: float = SWEEP_SECONDS) -> 
         pass
 
 
-def _new_report(context: EnvContext, target: AttachTarget) -> DoctorReport:
-    """The report of a started target: its warnings (TLS unverified first) and server version."""
-    report = DoctorReport(context.name, target.describe(), "unknown")
+def run_redactor(context: EnvContext, *urls: str | None) -> Redactor:
+    """The secrets of a run: the env's and the passwords of its URLs (as written and decoded)."""
+    redactor = Redactor(context.redactor.values)
+    for url in urls:
+        redactor.add_url(url)
+    return redactor
+
+
+def _new_report(
+    context: EnvContext, target: AttachTarget, urls: tuple[str | None, ...], started_at: float
+) -> DoctorReport:
+    """The report of a started target: its warnings (TLS unverified first) and the INFO read."""
+    report = DoctorReport(
+        context.name,
+        target.describe(),
+        "unknown",
+        redactor=run_redactor(context, *urls),
+        project_dir=context.project.dir,
+        started_at=started_at,
+    )
     report.warnings = [item.describe() for item in context.runtime_disagreements]
     if target.endpoint.unverified_tls:
         report.tls_unverified = True
         report.warnings.insert(0, INSECURE_NOTE)
-    report.server_version = server_version(target.client())
+    report.info = server_info(target.client())
+    report.server_version = str(report.info.get("redis_version", "unknown"))
     return report
 
 
 def _run_checks(
-    report: DoctorReport, target: AttachTarget, check_ids: list[str], bound: Deadline, timeout: float
+    report: DoctorReport,
+    target: AttachTarget,
+    check_ids: list[str],
+    bound: Deadline,
+    timeout: float,
+    *,
+    sentinel_url: str | None = None,
 ) -> None:
     """Each check on a client of its own, bounded by what is left of the deadline; none starts
     once it has passed."""
     base = CheckContext.of(target, target.client())
+    inputs: dict[str, Any] = {"sentinel": None}
+    if sentinel_url is not None:
+        settings = target.context.settings
+        inputs["sentinel"] = attached_from_url(
+            sentinel_url, settings, bound.step_timeout(timeout), SENTINEL_URL_FLAG, target.options.insecure
+        )
     for check_id in check_ids:
         if bound.expired():
             break
         step = bound.step_timeout(timeout)
         check_client = target.client(socket_timeout=step, socket_connect_timeout=step)
         try:
-            report.results.append(_run_one(check_id, replace(base, client=expiring(check_client))))
+            report.results.append(_run_one(check_id, replace(base, client=expiring(check_client)), inputs))
         finally:
             check_client.close()
 
@@ -226,13 +272,14 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     deadline: float = DEFAULT_DEADLINE,
     *,
     insecure: bool = False,
+    sentinel_url: str | None = None,
 ) -> DoctorReport:
     """Attach (errors raise TargetError/UnreachableError), run the safe checks, report.
 
     Ends within ``deadline`` seconds (plus the sweep): a check still running then is stopped
     and reported, the ones after it are reported as not run.
     """
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     bound = Deadline(deadline)
     options = TargetOptions(
         run_id=f"doctor-{secrets.token_hex(3)}",
@@ -255,8 +302,8 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
                 raise UnreachableError(
                     f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
                 ) from None
-            report = _new_report(context, target)
-            _run_checks(report, target, check_ids, bound, timeout)
+            report = _new_report(context, target, (redis_url, sentinel_url), started_at)
+            _run_checks(report, target, check_ids, bound, timeout, sentinel_url=sentinel_url)
         finished = True
     except DeadlineReached:
         bound.reached = True

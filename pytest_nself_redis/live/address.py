@@ -10,21 +10,23 @@ alone AUTH) to a server the run's own client would not trust. The password stays
 from __future__ import annotations
 
 import socket
-import ssl
 from dataclasses import dataclass, field
-from typing import Any
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from pytest_nself_redis.secrets import Secret
+
+if TYPE_CHECKING:
+    import ssl
+
+    import redis
 
 DEFAULT_TIMEOUT = 5.0
 
 
 def verifies(kwargs: dict[str, Any]) -> bool:
     """Whether redis-py connection settings check the server's certificate (its default does)."""
+    import ssl
+
     return kwargs.get("ssl_cert_reqs", "required") not in (ssl.CERT_NONE, "none", None)
 
 
@@ -51,6 +53,8 @@ class ServerAddress:
     @classmethod
     def of(cls, client: redis.Redis, timeout: float = DEFAULT_TIMEOUT) -> ServerAddress:
         """The address a redis-py client uses (its pool's settings); ``timeout`` where it sets none."""
+        import redis
+
         kwargs: dict[str, Any] = client.connection_pool.connection_kwargs
         tls = issubclass(client.connection_pool.connection_class, redis.SSLConnection)
         configured = kwargs.get("socket_timeout")
@@ -77,6 +81,9 @@ class ServerAddress:
     def client_options(self) -> dict[str, Any]:
         """How our clients talk to it, apart from where and who: timeouts, errors at once instead
         of silent retries, text replies, and the TLS policy (what ``from_url`` takes beside a URL)."""
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         options: dict[str, Any] = {
             "socket_timeout": self.timeout,
             "socket_connect_timeout": self.timeout,
@@ -86,6 +93,8 @@ class ServerAddress:
             "retry": Retry(NoBackoff(), 0),
         }
         if self.tls:
+            import ssl
+
             options.update(
                 ssl_ca_certs=self.ca_file,
                 ssl_cert_reqs=ssl.CERT_REQUIRED if self.verify else ssl.CERT_NONE,
@@ -117,6 +126,8 @@ class ServerAddress:
     def ssl_context(self) -> ssl.SSLContext:
         """For sockets of our own: certificate checked against ``ca_file`` (None: the system's
         CAs) and host name checked; nothing checked only when ``verify`` is False."""
+        import ssl
+
         context = ssl.create_default_context(cafile=self.ca_file)
         if not self.verify:
             context.check_hostname = False

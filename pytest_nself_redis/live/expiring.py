@@ -18,8 +18,20 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
-HARNESS_PREFIX = "nself-harness:"
-SCRATCH_TTL_SECONDS = 120
+from pytest_nself_redis.live.prefix import HARNESS_PREFIX, SCRATCH_TTL_SECONDS
+
+# The prefix and TTL are defined in ``prefix`` (light, for raw-socket callers) and offered here
+# too, beside the client that applies them.
+__all__ = [
+    "HARNESS_PREFIX",
+    "SCRATCH_TTL_SECONDS",
+    "ExpiringPipeline",
+    "ExpiringRedis",
+    "created_keys",
+    "expiring",
+    "without_ttls",
+]
+
 _TTL_MS = SCRATCH_TTL_SECONDS * 1000
 
 # Commands that may create the key at this argument position (args[0] is the command).

@@ -90,6 +90,15 @@ def server_version(client: redis.Redis) -> str:
         return "unknown"
 
 
+def server_info(client: redis.Redis) -> dict[str, Any]:
+    """INFO's default sections, or {} where INFO is refused; never raises a Redis error (a
+    report that shows the server's numbers must not fail for lack of them)."""
+    try:
+        return info(client)
+    except redis_errors.RedisError:
+        return {}
+
+
 def info_summary(client: redis.Redis) -> str:
     """One line per key field, for failure reports; never raises a Redis error."""
     try:

@@ -9,7 +9,7 @@ a closed connection), which redis-py hides behind its exception classes and hand
 from __future__ import annotations
 
 import socket
-import ssl
+import sys
 import time
 from collections.abc import Sequence
 
@@ -118,14 +118,21 @@ def read_reply_line(sock: socket.socket, wait: float) -> str:
             chunk = sock.recv(4096)
         except TimeoutError:
             return TIMED_OUT if not data else _shown(data)
-        except ssl.SSLError as problem:
-            return f"(TLS error: {problem.reason or problem})"
         except OSError as problem:
-            return f"(connection reset: {problem.strerror or problem})"
+            return _failure(problem)
         if not chunk:
             return CLOSED if not data else _shown(data)
         data += chunk
     return _shown(data.split(b"\r\n", 1)[0])
+
+
+def _failure(problem: OSError) -> str:
+    """A failed read as a reply line. ssl is looked up, not imported: a process that never loaded
+    it has no TLS socket to fail (a plain probe starts without it)."""
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and isinstance(problem, ssl.SSLError):
+        return f"(TLS error: {problem.reason or problem})"
+    return f"(connection reset: {problem.strerror or problem})"
 
 
 def _shown(data: bytes) -> str:

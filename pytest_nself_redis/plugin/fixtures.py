@@ -15,12 +15,14 @@ import redis
 from pytest_nself_redis.checks import CheckContext, VariantFactory
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.expiring import expiring
 from pytest_nself_redis.plugin.keyspace import Keyspace
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.plugin.run import get_run
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.project.settings import RedisSettings
+from pytest_nself_redis.sentinel.access import Deployment, LaunchedDeployment
 from pytest_nself_redis.targets.base import Target
 
 
@@ -92,6 +94,25 @@ def nself_checks(
 ) -> CheckContext:
     """What the bundled checks look at: settings, deployment and clients of this env's target."""
     return CheckContext.of(nself_target, nself_redis, get_run(request.config).run_id)
+
+
+@pytest.fixture(scope="session")
+def nself_sentinel(request: pytest.FixtureRequest, nself_context: EnvContext) -> Iterator[Deployment | None]:
+    """The env's Sentinel deployment (``REDIS_SENTINEL_ENABLED=true``): a topology of a primary,
+    ``REDIS_REPLICAS`` replicas and ``REDIS_SENTINEL_COUNT`` sentinels launched like the env's
+    server (removed after the session), or the running one of ``--nself-sentinel-url``. None
+    when the env promises no Sentinel, or on attach without a sentinel's URL."""
+    run = get_run(request.config)
+    try:
+        deployment = run.sentinel(nself_context)
+    except HarnessError as problem:
+        pytest.fail(
+            run.redactor.scrub(f"nself-redis: the Sentinel topology could not start: {problem}"),
+            pytrace=False,
+        )
+    yield deployment
+    if isinstance(deployment, LaunchedDeployment):
+        deployment.topology.stop()
 
 
 class ReportAttachments:

@@ -106,6 +106,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "or the system's CAs",
         kind="bool",
     ),
+    OptionSpec(
+        "--nself-sentinel-url",
+        "a sentinel of the env's running Sentinel deployment (redis://[:password@]host:port): the "
+        "sentinel suite reads it and the sentinels it knows (safe checks only, never a failover) "
+        "instead of launching a topology; without a password in the URL, REDIS_PASSWORD is tried",
+        metavar="URL",
+    ),
     OptionSpec("--nself-redis-server", "the redis-server binary for the process target", metavar="PATH"),
     OptionSpec(
         "--nself-reports",
@@ -250,6 +257,7 @@ class HarnessOptions:
     redis_url: str | None
     redis_ca: str | None
     redis_insecure: bool
+    sentinel_url: str | None
     redis_server: str | None
     reports: Path | None
     allow_destructive: bool
@@ -286,6 +294,7 @@ class HarnessOptions:
             redis_url=values["nself_redis_url"],
             redis_ca=values["nself_redis_ca"],
             redis_insecure=bool(values["nself_redis_insecure"]),
+            sentinel_url=values["nself_sentinel_url"],
             redis_server=values["nself_redis_server"],
             reports=reports,
             allow_destructive=bool(values["nself_allow_destructive"]),

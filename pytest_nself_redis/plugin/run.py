@@ -18,20 +18,23 @@ from pytest_nself_redis.context import (
 )
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.reads import server_version
+from pytest_nself_redis.live.url import check_attach_options, endpoint_from_url
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.secrets import Redactor
+from pytest_nself_redis.sentinel.access import Deployment, LaunchedDeployment, attached_from_url
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.attach import check_attach_options
 from pytest_nself_redis.targets.base import INSECURE_NOTE, Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target, resolve_kind
+from pytest_nself_redis.targets.topology import make_topology
 
 ENV_FIXTURE = "nself_env_name"
 RUN_ID_VARIABLE = "NSELF_RUN_ID"
 # The run id is part of the key prefix the run SCANs and deletes: no glob character may widen it.
 RUN_ID_FORM = re.compile(r"[a-z0-9-]{1,32}")
 RUN_KEY = pytest.StashKey["NselfRun"]()
+SENTINEL_URL_FLAG = "--nself-sentinel-url"
 # Exit status for a run that cannot start (bad project, no Docker, ...): pytest's usage error.
 SETUP_EXIT_STATUS = pytest.ExitCode.USAGE_ERROR
 
@@ -103,7 +106,10 @@ class NselfRun:
                 "and - (it names the run's containers, temp dirs and key prefix)"
             )
         self.redactor.add_url(self.options.redis_url)
+        self.redactor.add_url(self.options.sentinel_url)
         check_attach_options(self.options.redis_url, self.options.redis_ca)
+        if self.options.sentinel_url is not None:
+            endpoint_from_url(self.options.sentinel_url, url_flag=SENTINEL_URL_FLAG)
         first = None
         for env in self.env_names():
             context = self.context(env)
@@ -197,6 +203,32 @@ class NselfRun:
                     report.container_health = self.redactor.scrub(health.describe())
         self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), target.ready_seconds))
         return target
+
+    def sentinel(self, context: EnvContext) -> Deployment | None:
+        """The env's Sentinel deployment: the running one of --nself-sentinel-url, else a topology
+        launched like the env's server (the caller stops it). None: the env promises no Sentinel,
+        or the run attaches without a sentinel's URL."""
+        if not context.settings.sentinel_enabled.value:
+            return None
+        if self.options.sentinel_url is not None:
+            return attached_from_url(
+                self.options.sentinel_url,
+                context.settings,
+                self.options.timeout,
+                SENTINEL_URL_FLAG,
+                self.options.redis_insecure,
+            )
+        if self.kind not in ("docker", "process"):
+            return None
+        resources.install_handlers()
+        topology = make_topology(self.kind, context, self.target_options(variant=True))
+        try:
+            topology.start()
+        except BaseException:
+            topology.stop()
+            raise
+        self.launches.append(LaunchRecord(context.name, topology.kind, topology.describe(), None))
+        return LaunchedDeployment(topology)
 
     def release(self, target: Target) -> None:
         if self.live_targets.get(target.context.name) is target:

@@ -36,6 +36,8 @@ RATE_LIMIT_STORES = ("redis", "memory")
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off", ""}
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+# A Sentinel master name as the harness writes it into sentinel.conf and SENTINEL commands.
+_MASTER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,12 @@ def _image_tag(text: str) -> str:
     return text
 
 
+def _master_name(text: str) -> str:
+    if not _MASTER_NAME.match(text):
+        raise ValueError("expected a name of 1 to 64 letters, digits, '.', '_' or '-' (e.g. mymaster)")
+    return text
+
+
 def _text(text: str) -> str:
     return text
 
@@ -164,6 +172,59 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("cpu", "REDIS_CPU", "0.5", _text, "container CPU limit"),
     # Not an nself key: states that this env runs (BullMQ) queues, so queue readiness is a promise.
     _Spec("queues", "REDIS_QUEUES", "false", _bool, "this env runs BullMQ queues", True),
+    # Not nself keys: Sentinel, which nself's documentation promises for production but no
+    # nself version configures; these state the deployment the sentinel suite holds it to.
+    _Spec(
+        "sentinel_enabled",
+        "REDIS_SENTINEL_ENABLED",
+        "false",
+        _bool,
+        "Sentinel runs for this env",
+        harness_owned=True,
+    ),
+    _Spec(
+        "sentinel_master_name",
+        "REDIS_SENTINEL_MASTER_NAME",
+        "mymaster",
+        _master_name,
+        "the name Sentinel monitors the primary under",
+        harness_owned=True,
+    ),
+    _Spec(
+        "sentinel_quorum",
+        "REDIS_SENTINEL_QUORUM",
+        "2",
+        _int_at_least(1),
+        "sentinels that must agree the primary is down",
+        harness_owned=True,
+    ),
+    _Spec(
+        "sentinel_count",
+        "REDIS_SENTINEL_COUNT",
+        "3",
+        _int_at_least(1, 9),
+        "sentinels deployed",
+        harness_owned=True,
+    ),
+    _Spec(
+        "replicas", "REDIS_REPLICAS", "1", _int_at_least(0, 9), "replicas of the primary", harness_owned=True
+    ),
+    _Spec(
+        "sentinel_down_after_ms",
+        "REDIS_SENTINEL_DOWN_AFTER_MS",
+        "5000",
+        _int_at_least(100),
+        "down-after-milliseconds: silence before a sentinel calls the primary down",
+        harness_owned=True,
+    ),
+    _Spec(
+        "sentinel_failover_budget_ms",
+        "REDIS_SENTINEL_FAILOVER_BUDGET_MS",
+        "15000",
+        _int_at_least(100),
+        "longest acceptable time from a primary's crash to a write accepted by the new one",
+        harness_owned=True,
+    ),
     _Spec("rate_limit_enabled", "AUTH_RATE_LIMIT_ENABLED", "true", _bool, "auth rate limiting"),
     _Spec("rate_limit_window", "AUTH_RATE_LIMIT_WINDOW", "60", _int_at_least(1), "rate-limit window (s)"),
     _Spec(
@@ -210,6 +271,13 @@ class RedisSettings:
     memory: Setting[str]
     cpu: Setting[str]
     queues: Setting[bool]
+    sentinel_enabled: Setting[bool]
+    sentinel_master_name: Setting[str]
+    sentinel_quorum: Setting[int]
+    sentinel_count: Setting[int]
+    replicas: Setting[int]
+    sentinel_down_after_ms: Setting[int]
+    sentinel_failover_budget_ms: Setting[int]
     rate_limit_enabled: Setting[bool]
     rate_limit_window: Setting[int]
     rate_limit_max_requests: Setting[int]

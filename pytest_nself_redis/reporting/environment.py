@@ -20,6 +20,8 @@ SUITES = (
     "eviction",
     "persistence",
     "headroom",
+    "backup",
+    "sentinel",
     "ratelimit",
     "latency",
     "pubsub",

@@ -46,6 +46,12 @@ class TargetOptions:
     extra_args: tuple[str, ...] = field(default=())
     # Attach only: skip TLS certificate and host name checks (--nself-redis-insecure).
     insecure: bool = False
+    # Launched only: files put into the data dir before the first start (a restored backup,
+    # a sentinel's config), so a fresh server starts on them.
+    seed_dir: Path | None = None
+    # Docker only: join this container's network namespace (``container:<name>``) instead of
+    # publishing a port; that container publishes ``host_port``, where this server listens.
+    network_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,11 @@ class Target(ABC):
     def crash_and_restart(self) -> None:
         self.kill()
         self.resume()
+
+    def copy_out(self, path: str, destination: Path) -> Path:
+        """Copy a file or folder of the server's file system (``path`` as the server names it,
+        e.g. from ``CONFIG GET dir``) into ``destination``; returns the copy."""
+        raise self._no_lifecycle("copy files out of")
 
     def _no_lifecycle(self, what: str) -> TargetError:
         return TargetError(f"the {self.kind} target cannot {what} the server")

@@ -3,7 +3,7 @@
 The docker target applies every one, so the container runs as the deployment's does
 (limits, hardening, healthcheck); the process target can apply none and lists them.
 When Docker refuses one, ``refused_by_message`` finds which from Docker's own words.
-Plain data only: the Docker SDK stays in ``targets.docker``.
+Plain data only: the Docker SDK stays in ``targets.docker`` and ``targets.docker_engine``.
 """
 
 from __future__ import annotations

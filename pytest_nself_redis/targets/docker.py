@@ -27,6 +27,7 @@ from pytest_nself_redis.compose.redis_args import parse_redis_args
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
+from pytest_nself_redis.targets.archive import unpack
 from pytest_nself_redis.targets.base import (
     LOOPBACK,
     Target,
@@ -51,6 +52,7 @@ from pytest_nself_redis.targets.docker_engine import (
     ensure_image,
     first_line,
     quiet_testcontainers,
+    seed_volume,
 )
 from pytest_nself_redis.targets.health import (
     HEALTHY,
@@ -95,7 +97,8 @@ class DockerTarget(Target):
         self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-{id(self) % 100000}"
         self._cleanup_token = resources.register(f"container {self.name}", self.stop)
         self.host_port = self.options.host_port or free_loopback_port()
-        if self.options.host_port:
+        if self.options.host_port and not self.options.network_mode:
+            # Joined to another container's namespace, that container publishes the port.
             ensure_port_free(self.host_port)
         labels = {
             LABEL: self.options.run_id,
@@ -106,6 +109,8 @@ class DockerTarget(Target):
             self.volume = self.client_api.volumes.create(name=f"{self.name}-data", labels=labels)
         except (DockerException, OSError) as error:
             raise TargetError(f"could not create the data volume: {first_line(error)}") from None
+        if self.options.seed_dir is not None:
+            self._seed_volume(self.options.seed_dir)
         tls = None
         if self._uses_tls():
             self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
@@ -113,6 +118,10 @@ class DockerTarget(Target):
         self._endpoint = self.launched_endpoint(self.host_port, tls)
         self._create_container(labels)
         self._wait_ready()
+
+    def _seed_volume(self, folder: Path) -> None:
+        assert self.volume is not None
+        seed_volume(self.client_api, self.image, str(self.volume.name), folder, self.context.service.user)
 
     def _tls_owner(self) -> tuple[int, int] | None:
         """Who must read the bind-mounted TLS key (0600): the container's user, when not us."""
@@ -140,11 +149,16 @@ class DockerTarget(Target):
         container.with_volume_mapping(cast(str, self.volume.name), "/data", mode="rw")
         if self._tls_dir is not None:
             container.with_volume_mapping(str(self._tls_dir), "/tls", mode="ro")
-        # testcontainers' with_bind_ports takes no host IP; the SDK accepts (ip, port).
-        cast(dict[str, Any], container.ports)[f"{service.container_port}/tcp"] = (LOOPBACK, self.host_port)
+        if not self.options.network_mode:
+            # testcontainers' with_bind_ports takes no host IP; the SDK accepts (ip, port).
+            ports = cast(dict[str, Any], container.ports)
+            ports[f"{service.container_port}/tcp"] = (LOOPBACK, self.host_port)
         for key, value in service.environment.items():
             container.with_env(key, value)
         kwargs = docker_arguments(self.container_settings)
+        if self.options.network_mode:
+            # A node of a topology: in another container's namespace, which publishes its port.
+            kwargs["network_mode"] = self.options.network_mode
         # testcontainers passes its own tmpfs mapping to the engine: ours go there.
         container.tmpfs.update(kwargs.pop("tmpfs", {}))
         container.with_kwargs(labels=labels, **kwargs)
@@ -213,14 +227,19 @@ class DockerTarget(Target):
         )
         self.ready_seconds = self.readiness.seconds
 
-    def _is_running(self) -> bool:
+    def _state(self) -> dict[str, Any] | None:
+        """Docker's ``State`` of the container, read now (None: no container, or no answer)."""
         if self.container is None:
-            return False
+            return None
         try:
             self.container.reload()
         except (DockerException, OSError):
-            return False
-        return bool(self.container.status in ("running", "created", "restarting"))
+            return None
+        return dict(self.container.attrs.get("State") or {})
+
+    def _is_running(self) -> bool:
+        state = self._state()
+        return state is not None and state.get("Status") in ("running", "created", "restarting")
 
     # -- lifecycle -------------------------------------------------------------
     def terminate(self) -> None:
@@ -271,13 +290,8 @@ class DockerTarget(Target):
             self._cleanup_token = None
 
     def container_state(self) -> ContainerState | None:
-        if self.container is None:
-            return None
-        try:
-            self.container.reload()
-        except (DockerException, OSError):
-            return None
-        return ContainerState.of(self.container.attrs.get("State") or {})
+        state = self._state()
+        return None if state is None else ContainerState.of(state)
 
     def set_memory_limit(self, limit: int) -> None:
         """``docker update``: the memory limit, with swap equal to it as at launch."""
@@ -289,6 +303,18 @@ class DockerTarget(Target):
             reason = docker_reason(error)
             raise TargetError(f"could not change the container's memory limit: {reason}") from None
 
+    def copy_out(self, path: str, destination: Path) -> Path:
+        if self.container is None:
+            raise TargetError("the container is gone")
+        try:
+            chunks, _ = self.container.get_archive(path)
+            copied = unpack(chunks, destination)
+        except (DockerException, OSError) as error:
+            raise TargetError(f"could not copy {path} out of {self.name}: {first_line(error)}") from None
+        if len(copied) != 1:
+            raise TargetError(f"copying {path} out of {self.name} gave {len(copied)} entries, not one")
+        return copied[0]
+
     # -- health ----------------------------------------------------------------
     def _probe_description(self) -> str:
         check = self.context.service.runtime.healthcheck
@@ -298,12 +324,7 @@ class DockerTarget(Target):
         """Docker's view of the container's health (None: no healthcheck, or no container);
         with ``wait``, up to that many seconds for its first probe result."""
         deadline = time.monotonic() + wait
-        while self.container is not None:
-            try:
-                self.container.reload()
-            except (DockerException, OSError):
-                return None
-            state = self.container.attrs.get("State") or {}
+        while (state := self._state()) is not None:
             found = from_docker_state(state, self._probe_description(), self.context.redactor.scrub)
             if found is None or found.answered or time.monotonic() >= deadline:
                 return found

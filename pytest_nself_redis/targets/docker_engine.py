@@ -1,20 +1,22 @@
-"""The Docker engine as the harness uses it: a checked client, the local image, the labels
-that mark what a run launched, and removing what a killed run left behind.
-
-Kept apart from the target (targets/docker.py) so `nself-redis cleanup` and the target
-choice need no container logic.
+"""The Docker engine as the docker targets use it: a checked client, the image (present or
+pulled), volumes seeded before a server starts, the labels every launched thing carries, and
+the removal of what a killed run left (``nself-redis cleanup``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+from pathlib import Path
 
 import docker
 from docker.errors import DockerException, ImageNotFound
 
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.targets.archive import pack
+from pytest_nself_redis.targets.tls import container_user
 
 LABEL = "org.nself.redis-harness.run"
 ENV_LABEL = "org.nself.redis-harness.env"
@@ -86,6 +88,24 @@ def ensure_image(client: docker.DockerClient, image: str) -> None:
     )
 
 
+def seed_volume(client: docker.DockerClient, image: str, volume: str, folder: Path, user: str | None) -> None:
+    """Put the files of ``folder`` into a new volume before a server first starts on it, owned
+    by the user the container runs as, through a container that is created but never started."""
+    try:
+        helper = client.containers.create(
+            image, command=["true"], volumes={volume: {"bind": "/data", "mode": "rw"}}
+        )
+    except (DockerException, OSError) as error:
+        raise TargetError(f"could not seed the volume {volume}: {first_line(error)}") from None
+    try:
+        helper.put_archive("/data", pack(folder, container_user(user)))
+    except (DockerException, OSError) as error:
+        raise TargetError(f"could not seed the volume {volume}: {first_line(error)}") from None
+    finally:
+        with contextlib.suppress(DockerException, OSError):
+            helper.remove(force=True)
+
+
 def _orphaned(labels: dict[str, str]) -> bool:
     """Launched from this host by a harness process that no longer exists."""
     host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
@@ -101,7 +121,7 @@ def _orphaned(labels: dict[str, str]) -> bool:
 
 
 def remove_leftovers() -> list[str]:
-    """Remove containers and volumes whose launching harness process is gone (killed runs);
+    """Remove containers, volumes and networks whose launching harness process is gone (killed runs);
     those of runs still going, or launched from other hosts, are left alone."""
     client = docker_client()
     removed = []
@@ -113,4 +133,8 @@ def remove_leftovers() -> list[str]:
         if _orphaned(volume.attrs.get("Labels") or {}):
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
+    for network in client.networks.list(filters={"label": LABEL}):
+        if _orphaned(network.attrs.get("Labels") or {}):
+            network.remove()
+            removed.append(f"network {network.name}")
     return removed

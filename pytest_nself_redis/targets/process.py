@@ -70,7 +70,10 @@ def redis_server_args(service: RedisService) -> RedisArgs:
 
 
 def _die_with_parent() -> None:
-    """In the child: get SIGKILL if the harness dies, so no server outlives a killed run."""
+    """In the child: get SIGKILL if the harness dies, so no server outlives a killed run; and
+    umask 077, so what the server writes is its owner's only: its config file, which holds the
+    password, is rewritten by CONFIG REWRITE (Sentinel sends one on every failover)."""
+    os.umask(0o077)
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -187,6 +190,8 @@ class ProcessTarget(Target):
         self.workdir = resources.make_run_dir(self.options.run_id, "process", self.options.workdir)
         self._cleanup_token = resources.register(f"redis-server in {self.workdir}", self.stop)
         self.data_dir.mkdir()
+        if self.options.seed_dir is not None:
+            shutil.copytree(self.options.seed_dir, self.data_dir, dirs_exist_ok=True)
         port = self.options.host_port or free_loopback_port()
         if self.options.host_port:
             ensure_port_free(port)
@@ -268,6 +273,21 @@ class ProcessTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    def copy_out(self, path: str, destination: Path) -> Path:
+        source = Path(path)
+        if not source.is_absolute():
+            source = self.data_dir / source
+        copy = destination / source.name
+        try:
+            if source.is_dir():
+                shutil.copytree(source, copy)
+            else:
+                shutil.copy2(source, copy)
+        except OSError as error:
+            reason = error.strerror or error
+            raise TargetError(f"could not copy {source} out of the data dir: {reason}") from None
+        return copy
 
     def unreproduced(self) -> tuple[str, ...]:
         """Every container setting of the service that matters outside a container: a local

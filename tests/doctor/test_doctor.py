@@ -156,7 +156,8 @@ def test_nagios_line(tmp_path: Path, launch: Launcher) -> None:
     (line,) = completed.stdout.splitlines()
     assert line.startswith("REDIS CRITICAL - ")
     assert "Eviction policy is allkeys-lru" in line
-    assert "| ok=" in line
+    assert "| 'used_memory'=" in line
+    assert "'ok'=" in line
     # dev runs no queue: its cache policy is a warning there.
     target = launch(COMPLETE, "dev")
     completed = doctor("--redis-url", url(target), "--nagios", env="dev")

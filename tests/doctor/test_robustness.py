@@ -5,7 +5,6 @@ signal mid-run leaves no key behind."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import signal
 import socket
@@ -55,7 +54,7 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
     password masked; the run goes on."""
     from pytest_nself_redis.checks import REGISTRY, CheckContext, Outcome, check
     from pytest_nself_redis.context import load_env_context
-    from pytest_nself_redis.doctor.output import write_json
+    from pytest_nself_redis.doctor.formats import render
     from pytest_nself_redis.doctor.runner import run_doctor
     from pytest_nself_redis.project.model import NselfProject
 
@@ -74,13 +73,12 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
         )
     finally:
         REGISTRY.remove("health.zz_surprised")
-    out = io.StringIO()
-    write_json(report, out, context.redactor)
-    checks = by_id(json.loads(out.getvalue()))
+    text = render("json", report).stdout  # scrubbed with the run's own redactor
+    checks = by_id(json.loads(text))
     result = checks["health.zz_surprised"]
     assert result["status"] == "error"
     assert "could not complete (ValueError: cannot parse reply for ********)" in result["message"], result
-    assert password not in out.getvalue()
+    assert password not in text
     assert checks["health.monitoring_fields"]["status"] == "ok"  # the run went on
 
 

@@ -13,6 +13,7 @@ from tests.harness import (
     NSELF_14,
     STAGING_APPENDED,
     STAGING_COMMAND,
+    appended_line,
     compose_file,
     make_project,
     run_suites,
@@ -73,7 +74,7 @@ BROKEN = {
         compose_file(),
         {".env": "REDIS_VERSION=6.2-alpine"},
         "test_version_major_matches",
-        ["REDIS_VERSION=6.2-alpine (.env:10)", "runs image redis:7-alpine"],
+        [f"REDIS_VERSION=6.2-alpine (.env:{appended_line('.env')})", "runs image redis:7-alpine"],
     ),
     "host port differs from REDIS_PORT": (
         compose_file(port="127.0.0.1:6380:6379"),

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from pytest_nself_redis.targets.resources import OWNER_FILE, TEMP_PREFIX
-from tests.harness import COMPLETE, assert_nothing_left, base_env, leftover_docker, run_cli
+from tests.harness import (
+    COMPLETE,
+    assert_nothing_left,
+    base_env,
+    leftover_docker,
+    run_cli,
+    signals_as_in_a_terminal,
+)
 
 SLOW_TEST = """
 import pathlib
@@ -27,15 +34,6 @@ def test_slow(nself_target, nself_redis):
     pathlib.Path("started").write_text("yes")
     time.sleep(60)
 """
-
-
-def _signals_as_in_a_terminal() -> None:
-    """In the child: SIGINT and SIGTERM delivered as a user's terminal would. An ignored or
-    blocked signal is inherited across exec, and a test runner's worker may have either
-    (seen under xdist in CI: the run then slept through Ctrl-C)."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 def start_slow_run(tmp_path: Path, kind: str, run_id: str) -> subprocess.Popen[str]:
@@ -63,7 +61,7 @@ def start_slow_run(tmp_path: Path, kind: str, run_id: str) -> subprocess.Popen[s
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=_signals_as_in_a_terminal,  # noqa: PLW1509 - resets signal state only, takes no lock
+        preexec_fn=signals_as_in_a_terminal,  # noqa: PLW1509 - resets signal state only, takes no lock
     )
     deadline = time.monotonic() + 60
     while not (tmp_path / "started").exists():

@@ -16,12 +16,12 @@ from pytest_nself_redis.compose.interpolate import MAX_NESTING, InterpolationErr
 from pytest_nself_redis.compose.service import load_compose_service
 from pytest_nself_redis.compose.yaml_lines import MAX_DEPTH
 from pytest_nself_redis.errors import ComposeError, ProjectError
+from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.project.envfile import EnvEntry, EnvFileError, parse_env_text, read_env_file
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import SETTING_KEYS, settings_from_env
 from pytest_nself_redis.project.sizes import parse_redis_size
 from pytest_nself_redis.secrets import MASK, Redactor, redact_url
-from pytest_nself_redis.targets.attach import endpoint_from_url
 
 ENV = Path("/project/.env.prod")
 LOCATED = re.compile(r"^\.env\.prod:(\d+): \S")

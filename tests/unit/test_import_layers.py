@@ -45,12 +45,15 @@ LAYERS: dict[str, int] = {
     "latency": 5,
     "ratelimit": 5,
     "node": 5,
+    "sentinel": 5,
     # The package itself re-exports the rate limiters (lazily).
     "": 5,
     "checks": 6,
     # What runs the checks and shows their results.
     "reporting": 7,
     "doctor": 7,
+    # The nself plugin folders and their installer (nself runs the CLI).
+    "nself_plugin": 7,
     "plugin": 8,
     "suites": 8,
     "cli": 9,
@@ -61,7 +64,10 @@ PYTEST = frozenset({"pytest", "_pytest", "pytest_html", "pytest_metadata", "pyte
 DOCKER = frozenset({"docker", "testcontainers"})
 ONLY_IN = {
     "pytest": (PYTEST, (f"{ROOT}.plugin", f"{ROOT}.suites", f"{ROOT}.cli.check")),
-    "docker": (DOCKER, (f"{ROOT}.targets.docker", f"{ROOT}.targets.docker_engine")),
+    "docker": (
+        DOCKER,
+        (f"{ROOT}.targets.docker", f"{ROOT}.targets.docker_engine", f"{ROOT}.targets.topology.docker"),
+    ),
     # A test-only dependency (the dev extra): the package never imports it.
     "hypothesis": (frozenset({"hypothesis"}), ()),
 }
@@ -219,6 +225,9 @@ FORBIDDEN_AT_STARTUP = ("pytest", "_pytest", "docker", "testcontainers", "hypoth
         ["check", "--help"],
         ["cleanup", "--help"],
         ["node-setup", "--help"],
+        ["probe", "--help"],
+        ["serve", "--help"],
+        ["nself-plugin", "--help"],
     ],
     ids=" ".join,
 )

@@ -25,7 +25,17 @@ DATA_FILES = (
     "pytest_nself_redis/node/package.json",
     "pytest_nself_redis/node/package-lock.json",
     "pytest_nself_redis/node/bullmq_roundtrip.cjs",
+    "pytest_nself_redis/nself_plugin/v0/plugin.json",
+    "pytest_nself_redis/nself_plugin/v0/lib/nself-redis.sh",
+    "pytest_nself_redis/nself_plugin/v1/plugin.json",
+    "pytest_nself_redis/nself_plugin/v1/lib/nself-redis.sh",
+    "pytest_nself_redis/nself_plugin/v1/compose.yml",
+    "pytest_nself_redis/nself_plugin/v1/Dockerfile",
+    *(f"pytest_nself_redis/nself_plugin/v0/actions/{action}.sh" for action in ("doctor", "check", "probe")),
+    "pytest_nself_redis/nself_plugin/v1/bin/nself-redis-check",
 )
+# nself runs these: pip keeps a file executable when the wheel records it so.
+EXECUTABLES = [name for name in DATA_FILES if "/actions/" in name or "/bin/" in name]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +72,22 @@ def test_every_module_suite_and_data_file_is_in_the_wheel(wheel: zipfile.ZipFile
     assert not missing, f"not in the wheel: {missing}"
     assert "pytest_nself_redis/suites/test_health.py" in names
     assert not [name for name in names if name.startswith(("tests/", "suites/", "examples/"))]
+
+
+def test_the_nself_plugin_scripts_stay_executable(wheel: zipfile.ZipFile) -> None:
+    for name in EXECUTABLES:
+        mode = wheel.getinfo(name).external_attr >> 16
+        assert mode & 0o111, f"{name} is not executable in the wheel ({oct(mode)})"
+
+
+def test_every_file_of_the_plugin_folders_ships(wheel: zipfile.ZipFile) -> None:
+    """A file added to a plugin folder and forgotten in package-data would be missing for users."""
+    shipped = {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "pytest_nself_redis" / "nself_plugin").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert not shipped - set(wheel.namelist())
 
 
 def _metadata(wheel: zipfile.ZipFile) -> email.message.Message:

@@ -3,17 +3,16 @@ shown: URL redaction trusts nothing after the last @, JSON is scrubbed before it
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
 from pytest_nself_redis.checks import CheckResult, Status
-from pytest_nself_redis.doctor.output import write_json
+from pytest_nself_redis.doctor.formats import render
 from pytest_nself_redis.doctor.runner import DoctorReport
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.secrets import MASK, Redactor, redact_url, url_password
-from pytest_nself_redis.targets.attach import endpoint_from_url
 
 PASSWORDS = [
     "pa/ss#word",
@@ -82,14 +81,12 @@ def test_a_redactor_learns_the_password_as_written_and_decoded() -> None:
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_doctor_json_is_scrubbed_before_escaping(password: str) -> None:
     """A message holding the password (with " or \\ it is escaped in JSON) is scrubbed first."""
-    report = DoctorReport("prod", "attach redis://127.0.0.1:6379/0", "7.0.15")
+    report = DoctorReport("prod", "attach redis://127.0.0.1:6379/0", "7.0.15", redactor=Redactor([password]))
     report.results.append(
         CheckResult("health.ping", "health", Status.OK, f"saw {password}", "x", {password: [password]})
     )
     report.warnings.append(f"warning about {password}")
-    stream = io.StringIO()
-    write_json(report, stream, Redactor([password]))
-    text = stream.getvalue()
+    text = render("json", report).stdout
     for form in (password, json.dumps(password)[1:-1], json.dumps(password, ensure_ascii=False)[1:-1]):
         assert form not in text
     document = json.loads(text)

@@ -115,3 +115,43 @@ def test_invalid_values_name_key_source_and_choices() -> None:
     assert "REDIS_PORT=70000 (.env.staging:2): expected a whole number >= 0 and <= 65535" in message
     assert "REDIS_MAXMEMORY=lots (.env.staging:3): expected a whole number of bytes" in message
     assert "REDIS_AOF_ENABLED=maybe (.env.staging:4): expected true or false" in message
+
+
+def test_sentinel_settings_are_the_harnesss_own_with_its_defaults() -> None:
+    """nself has no Sentinel keys: their defaults are the harness's, and cited as such."""
+    settings = settings_from_env("prod", {})
+    assert (
+        settings.sentinel_enabled.value,
+        settings.sentinel_master_name.value,
+        settings.sentinel_quorum.value,
+        settings.sentinel_count.value,
+        settings.replicas.value,
+        settings.sentinel_down_after_ms.value,
+        settings.sentinel_failover_budget_ms.value,
+    ) == (False, "mymaster", 2, 3, 1, 5000, 15000)
+    assert settings.sentinel_quorum.cite() == "REDIS_SENTINEL_QUORUM=2 (harness default)"
+    assert settings.replicas.cite() == "REDIS_REPLICAS=1 (harness default)"
+
+
+def test_sentinel_settings_are_validated() -> None:
+    with pytest.raises(ProjectError) as caught:
+        settings_from_env(
+            "prod",
+            entries(
+                REDIS_SENTINEL_MASTER_NAME="my master",
+                REDIS_SENTINEL_QUORUM="0",
+                REDIS_SENTINEL_COUNT="12",
+                REDIS_SENTINEL_DOWN_AFTER_MS="fast",
+            ),
+        )
+    message = str(caught.value)
+    assert "REDIS_SENTINEL_MASTER_NAME=my master (.env.staging:1): expected a name of 1 to 64" in message
+    assert "REDIS_SENTINEL_QUORUM=0 (.env.staging:2): expected a whole number >= 1" in message
+    assert "REDIS_SENTINEL_COUNT=12 (.env.staging:3): expected a whole number >= 1 and <= 9" in message
+    assert "REDIS_SENTINEL_DOWN_AFTER_MS=fast (.env.staging:4): expected a whole number >= 100" in message
+
+
+def test_a_quorum_above_the_sentinels_is_not_a_parse_error() -> None:
+    """It is a deployment that cannot fail over: the sentinel suite reports it, with its source."""
+    settings = settings_from_env("prod", entries(REDIS_SENTINEL_QUORUM="4", REDIS_SENTINEL_COUNT="3"))
+    assert (settings.sentinel_quorum.value, settings.sentinel_count.value) == (4, 3)

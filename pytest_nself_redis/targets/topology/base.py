@@ -1,0 +1,253 @@
+"""A Sentinel deployment launched for the run: a primary, ``REDIS_REPLICAS`` replicas and
+``REDIS_SENTINEL_COUNT`` sentinels, all real servers, all removed at the end (also on
+failure, Ctrl-C and SIGTERM, through ``resources``).
+
+The data nodes are ordinary launched targets (same image or binary, same command as the
+deployment, plus what replication needs), so everything a target offers (clients, kill,
+resume, logs) works on each. The kinds differ only in how a node is started: local
+processes on loopback ports, or containers sharing one network namespace (``docker``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import redis
+from redis.sentinel import Sentinel
+
+from pytest_nself_redis.compose.redis_args import parse_redis_args
+from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.secrets import Secret
+from pytest_nself_redis.targets import resources
+from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions, free_loopback_port
+from pytest_nself_redis.targets.topology.plan import TopologyPlan
+
+SETTLE_TIMEOUT_S = 20.0
+POLL_S = 0.1
+Tamper = Callable[[TopologyPlan], TopologyPlan]
+
+
+class SentinelNode(Protocol):
+    """One sentinel, however it runs."""
+
+    port: int
+
+    def start(self) -> None: ...
+    def kill(self) -> None: ...
+    def resume(self) -> None: ...
+    def stop(self) -> None: ...
+    def log_tail(self, lines: int = 40) -> str: ...
+    def describe(self) -> str: ...
+
+
+@dataclass
+class Settled:
+    """Whether the topology reached the promised picture, and what each part showed."""
+
+    ok: bool = False
+    seconds: float = 0.0
+    seen: list[str] = field(default_factory=list)
+
+
+class Topology(ABC):
+    """Primary, replicas and sentinels of one env; ``start`` launches, ``stop`` removes all."""
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        context: EnvContext,
+        options: TargetOptions,
+        tamper: Tamper | None = None,
+        settle_timeout: float = SETTLE_TIMEOUT_S,
+    ) -> None:
+        if parse_redis_args(context.service.command).value("tls-port") not in (None, "0"):
+            raise TargetError(
+                "the Sentinel topology runs plaintext deployments only, and "
+                f"{context.settings.tls_enabled.cite()}"
+            )
+        self.context = context
+        self.options = options
+        self.tamper = tamper
+        self.settle_timeout = settle_timeout
+        self.password = Secret(context.service.args.value("requirepass") or "")
+        self.plan: TopologyPlan | None = None
+        self.nodes: list[Target] = []
+        self.sentinels: list[SentinelNode] = []
+        self.settled: Settled | None = None
+        self._token: int | None = None
+        self._clients: dict[tuple[int, float | None], redis.Redis] = {}
+
+    # -- launch ------------------------------------------------------------------
+    def _ports(self) -> tuple[list[int], list[int]]:
+        settings = self.context.settings
+        wanted = 1 + settings.replicas.value + settings.sentinel_count.value
+        ports: list[int] = []
+        while len(ports) < wanted:
+            port = free_loopback_port()
+            if port not in ports:
+                ports.append(port)
+        data = 1 + settings.replicas.value
+        return ports[:data], ports[data:]
+
+    def start(self) -> None:
+        self._token = resources.register(f"sentinel topology of run {self.options.run_id}", self.stop)
+        data_ports, sentinel_ports = self._ports()
+        plan = TopologyPlan.of(self.context.settings, self.password, data_ports, sentinel_ports)
+        self.plan = self.tamper(plan) if self.tamper else plan
+        self._prepare(self.plan)
+        for node_plan in self.plan.nodes:
+            node = self._data_node(self.plan, node_plan)
+            self.nodes.append(node)
+            node.start()
+        for sentinel_plan in self.plan.sentinels:
+            sentinel = self._sentinel_node(self.plan, sentinel_plan)
+            self.sentinels.append(sentinel)
+            sentinel.start()
+        self.settled = self.settle(self.settle_timeout)
+
+    @abstractmethod
+    def _prepare(self, plan: TopologyPlan) -> None:
+        """What the nodes need before the first starts (docker: the network)."""
+
+    @abstractmethod
+    def _data_node(self, plan: TopologyPlan, node: Any) -> Target:
+        """A data node, not yet started."""
+
+    @abstractmethod
+    def _sentinel_node(self, plan: TopologyPlan, sentinel: Any) -> SentinelNode:
+        """A sentinel, not yet started."""
+
+    @abstractmethod
+    def _teardown(self) -> None:
+        """Remove what ``_prepare`` made."""
+
+    def stop(self) -> None:
+        """Remove every node and what they shared; safe to call twice."""
+        for client in self._clients.values():
+            with contextlib.suppress(Exception):
+                client.close()
+        self._clients.clear()
+        for sentinel in reversed(self.sentinels):
+            sentinel.stop()
+        for node in reversed(self.nodes):
+            node.stop()
+        self._teardown()
+        if self._token is not None:
+            resources.unregister(self._token)
+            self._token = None
+
+    def __enter__(self) -> Topology:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- reaching it -------------------------------------------------------------
+    def node_options(self, port: int, extra_args: tuple[str, ...]) -> TargetOptions:
+        return TargetOptions(
+            run_id=self.options.run_id,
+            redis_server=self.options.redis_server,
+            host_port=port,
+            startup_timeout=self.options.startup_timeout,
+            socket_timeout=self.options.socket_timeout,
+            workdir=self.options.workdir,
+            extra_args=(*self.options.extra_args, *extra_args),
+        )
+
+    @property
+    def master_name(self) -> str:
+        return self.context.settings.sentinel_master_name.value
+
+    def sentinel_address(self, port: int) -> ServerAddress:
+        """Where the sentinel on ``port`` listens, with the password it requires."""
+        return ServerAddress(LOOPBACK, port, password=self.password, timeout=self.options.socket_timeout)
+
+    def sentinel_connection(self, sentinel: SentinelNode, timeout: float | None = None) -> redis.Redis:
+        """A client of one sentinel (authenticated as the sentinels require), kept for reuse."""
+        key = (sentinel.port, timeout)
+        if key not in self._clients:
+            overrides = {}
+            if timeout is not None:
+                overrides = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+            self._clients[key] = redis.Redis(**self.sentinel_address(sentinel.port).redis_kwargs(**overrides))
+        return self._clients[key]
+
+    def sentinel_client(self, timeout: float = 1.0) -> Sentinel:
+        """A Sentinel-aware redis-py client: it asks the sentinels where the primary is."""
+        password = self.password.reveal() or None
+        common = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "password": password}
+        return Sentinel(
+            [(LOOPBACK, sentinel.port) for sentinel in self.sentinels],
+            sentinel_kwargs=dict(common),
+            decode_responses=True,
+            **common,
+        )
+
+    def node_at(self, port: int) -> Target:
+        for node in self.nodes:
+            if node.endpoint.port == port:
+                return node
+        raise TargetError(f"no data node of this topology listens on {LOOPBACK}:{port}")
+
+    @staticmethod
+    def replication(node: Target) -> dict[str, Any]:
+        """INFO replication of a node, through a short-lived client (empty: it does not answer)."""
+        try:
+            with node.probe_client() as client:
+                return dict(client.info("replication"))
+        except (redis.RedisError, OSError):
+            return {}
+
+    def role_of(self, node: Target) -> str:
+        """role from INFO replication ("down" when the node does not answer)."""
+        return str(self.replication(node).get("role", "down"))
+
+    # -- settling ----------------------------------------------------------------
+    def _picture(self) -> list[str]:
+        """What is not yet as promised (empty: settled)."""
+        assert self.plan is not None
+        settings = self.context.settings
+        missing = []
+        for node in self.nodes[1:]:
+            link = self.replication(node).get("master_link_status", "unknown (no answer)")
+            if link != "up":
+                missing.append(f"replica {node.endpoint.where()}: master_link_status={link}")
+        for sentinel in self.sentinels:
+            try:
+                master = self.sentinel_connection(sentinel, 1.0).sentinel_master(self.master_name)
+            except (redis.RedisError, OSError) as error:
+                missing.append(f"sentinel {LOOPBACK}:{sentinel.port}: {error}")
+                continue
+            replicas, others = int(master.get("num-slaves", 0)), int(master.get("num-other-sentinels", 0))
+            if replicas != settings.replicas.value or others != len(self.sentinels) - 1:
+                where = f"{LOOPBACK}:{sentinel.port}"
+                missing.append(f"sentinel {where} sees {replicas} replicas and {others} other sentinels")
+        return missing
+
+    def settle(self, timeout: float) -> Settled:
+        """Wait (bounded) until every replica is linked and every sentinel sees all replicas
+        and all other sentinels; a broken topology never gets there, and says what it saw."""
+        began = time.monotonic()
+        seen = self._picture()
+        while seen and time.monotonic() - began < timeout:
+            time.sleep(POLL_S * 5)
+            seen = self._picture()
+        return Settled(not seen, time.monotonic() - began, seen)
+
+    def describe(self) -> str:
+        sentinels = ", ".join(f"{LOOPBACK}:{sentinel.port}" for sentinel in self.sentinels)
+        nodes = ", ".join(node.endpoint.where() for node in self.nodes)
+        return f"{self.kind} Sentinel topology: data nodes {nodes}; sentinels {sentinels}"
