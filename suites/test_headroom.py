@@ -51,8 +51,8 @@ def test_container_survives_a_fill(
         elif rows:
             first = rows[0]
             nself_report.closing_line(
-                f"headroom: a {first['limit']} container held the line ({first['outcome']}, BGSAVE "
-                f"{first['bgsave']}); {first['acknowledged']} writes acknowledged"
+                f"headroom: a {first['limit']} container with maxmemory {first['maxmemory']}: "
+                f"{first['outcome']}, BGSAVE {first['bgsave']}; {first['acknowledged']} writes acknowledged"
             )
 
     run_check("headroom.oom", nself_checks, launch=nself_variant, report=report)

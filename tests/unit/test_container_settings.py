@@ -167,7 +167,7 @@ def test_a_rendered_1x_service_gets_nself_1x_limits() -> None:
     assert context.service.origin == "rendered"
     runtime = context.service.runtime
     assert runtime.memory is not None
-    assert runtime.memory.cite() == f"512M (.env:{_line_of(COMPLETE / '.env', 'REDIS_MEMORY=')})"
+    assert runtime.memory.cite() == f"1G (.env:{_line_of(COMPLETE / '.env', 'REDIS_MEMORY=')})"
     assert runtime.cpu is not None
     assert runtime.cpu.cite() == "0.5 (the nself 1.x default of REDIS_CPU)"
     assert runtime.cpu.value == 0.5
