@@ -63,6 +63,15 @@ def _cleanup(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_deferred("cleanup", "run_cleanup"))
 
 
+def _sentinel_option(parser: argparse.ArgumentParser, url_help: str) -> None:
+    """Doctor and serve read a running Sentinel deployment too; the probe checks one server."""
+    parser.add_argument(
+        "--sentinel-url",
+        help="a sentinel of the env's running Sentinel deployment: the sentinel suite's safe checks "
+        f"read it and the sentinels it knows ({url_help})",
+    )
+
+
 def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
     """Where the running server is, as doctor, serve and probe find it: the project's env, or a URL."""
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
@@ -74,12 +83,6 @@ def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
     )
     parser.add_argument("--redis-url", help=url_help)
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
-    parser.add_argument(
-        "--sentinel-url",
-        help="a sentinel of the env's running Sentinel deployment (redis://[:password@]host:port): "
-        "the sentinel suite's safe checks read it and the sentinels it knows (without a password, "
-        "REDIS_PASSWORD is tried)",
-    )
     parser.add_argument(
         "--insecure",
         action="store_true",
@@ -102,6 +105,7 @@ def _doctor(parser: argparse.ArgumentParser) -> None:
         "reach the server here instead (redis[s]://[:password@]host:port); better leave the "
         "password out and set NSELF_REDIS_PASSWORD or REDISCLI_AUTH",
     )
+    _sentinel_option(parser, "redis://[:password@]host:port; without a password, REDIS_PASSWORD is tried")
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--format",
@@ -163,6 +167,7 @@ def _serve(parser: argparse.ArgumentParser) -> None:
         "REDISCLI_AUTH) or the env files: a --redis-url with a password is refused."
     )
     _server_options(parser, "reach the server here (redis[s]://host:port[/db], without a password)")
+    _sentinel_option(parser, "redis://host:port, without a password: REDIS_PASSWORD is used")
     _run_bounds(parser)
     parser.add_argument("--bind", default=SERVE_BIND, help=f"address to listen on (default {SERVE_BIND})")
     parser.add_argument(

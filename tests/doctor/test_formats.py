@@ -407,3 +407,18 @@ def test_json_and_nagios_stay_aliases_of_one_format() -> None:
     bad = doctor("--format", "xml")
     assert bad.returncode == 2
     assert "invalid choice: 'xml'" in bad.stderr
+
+
+def test_skips_for_one_reason_are_said_once() -> None:
+    """Five sentinel checks skipped because no deployment is reachable: one line names all five;
+    a skip for another reason, and the JSON's one entry per check, stay as they are."""
+    report = DoctorReport("prod", "attach 127.0.0.1:6379", "7.0.15")
+    reason = "Sentinel is promised (REDIS_SENTINEL_ENABLED=true (.env.prod:19)) but none is reachable"
+    ids = [f"sentinel.check_{number}" for number in range(5)]
+    report.results += [CheckResult(check_id, "sentinel", Status.SKIPPED, reason) for check_id in ids]
+    report.results.append(CheckResult("sentinel.other", "sentinel", Status.SKIPPED, "another reason"))
+    lines = render("human", report).stdout.splitlines()
+    folded = [line for line in lines if reason in line]
+    assert folded == [f"  ○ {reason} (for 5 checks: {', '.join(ids)})"]
+    assert "  ○ another reason" in lines
+    assert len(json.loads(render("json", report).stdout)["checks"]) == 6
