@@ -31,9 +31,14 @@ PROOF_LIMIT = 64 * MIB
 DEPLOYED, REMEDY = "the deployment's command", "with --maxmemory {}"
 
 
+def _whole_mib(size: float) -> int:
+    """A maxmemory for the proof in whole MiB, as messages write it (at least 1 MiB when not 0)."""
+    return max(MIB, int(size) // MIB * MIB) if size > 0 else 0
+
+
 def _scaled(budget: Budget) -> int:
     """The deployment's maxmemory, scaled to the proof's container as it is to its own."""
-    return round(budget.maxmemory * PROOF_LIMIT / budget.limit.value)
+    return _whole_mib(budget.maxmemory * PROOF_LIMIT / budget.limit.value)
 
 
 def _run(context: CheckContext, launch: VariantFactory, maxmemory: int, label: str) -> FillResult:
@@ -82,7 +87,7 @@ def _failed_to_hold(result: FillResult) -> str | None:
 
 def _remedy(context: CheckContext, budget: Budget, launch: VariantFactory) -> tuple[str, FillResult | None]:
     """The same fill with the largest maxmemory that leaves headroom, scaled like the deployment's."""
-    maxmemory = int(budget.safe_fraction * PROOF_LIMIT)
+    maxmemory = _whole_mib(budget.safe_fraction * PROOF_LIMIT) if budget.safe_maxmemory else 0
     if not maxmemory:
         return " No maxmemory leaves room here: the client buffers alone fill the limit.", None
     result = _run(context, launch, maxmemory, "remedy")
