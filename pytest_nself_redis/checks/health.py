@@ -20,6 +20,7 @@ from pytest_nself_redis.live import reads
 from pytest_nself_redis.live.expiring import SCRATCH_TTL_SECONDS
 from pytest_nself_redis.live.reads import Unreadable, config_get, info_field, info_number
 from pytest_nself_redis.live.refusals import explain, is_refused
+from pytest_nself_redis.remedy import Consequence, set_setting
 from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, one_line
 
 HEADROOM = 0.9
@@ -203,7 +204,13 @@ def clients_have_headroom(context: CheckContext) -> Outcome:
         f"can connect ({setting.cite()}). Seen: {connected} of {limit} connected",
         str(setting.source),
         {"connected_clients": connected, "maxclients": limit},
+        set_setting(setting, str(_room_for(connected)), Consequence.AVAILABILITY, context.settings.env),
     )
+
+
+def _room_for(used: float) -> int:
+    """The limit under which ``used`` is 70 %: headroom below the 90 % line again."""
+    return int(used / 0.7) + 1
 
 
 @check("health.memory", safe=True)
@@ -233,6 +240,9 @@ def memory_has_headroom(context: CheckContext) -> Outcome:
         f"Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); {then}",
         str(setting.source),
         {"used_memory": used, "maxmemory": limit},
+        set_setting(
+            setting, f"{_room_for(used) // 1024**2 + 1}mb", Consequence.AVAILABILITY, context.settings.env
+        ),
     )
 
 

@@ -179,6 +179,30 @@ def _serve(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_deferred("serve", "run_serve"))
 
 
+def _fix(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Print the compose override that makes the redis service keep every promise of the env "
+        "(maxmemory within 75%% of the container's memory limit, policy, save schedule, "
+        "appendfsync, maxclients, timeout, keepalive, loglevel, TLS; the password through the "
+        "container's environment, a healthcheck that does not show it). With --write, write it as "
+        "docker-compose.override.yml beside the compose file (and list it in .nself/compose-files.txt "
+        "for nself 1.x); an override it did not write is never replaced, no secret is ever written. "
+        "Exit 0: every config promise kept; 1: some promise needs the env files changed (stderr says "
+        "which); 2: bad usage or input."
+    )
+    parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
+    parser.add_argument("--project", default=".", help="nself project directory (default: .)")
+    parser.add_argument(
+        "--nself-version",
+        choices=VERSION_CHOICES,
+        help="the nself generation that wrote the project: 0 (0.9.x), 1 (1.x), auto (default: detect)",
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write the override where compose reads it (default: print it)"
+    )
+    parser.set_defaults(handler=_deferred("fix", "run_fix"))
+
+
 def _nself_plugin(parser: argparse.ArgumentParser) -> None:
     from pytest_nself_redis.nself_plugin import GENERATIONS
 
@@ -223,6 +247,7 @@ COMMANDS: dict[str, tuple[str, Declare]] = {
     "check": ("run the bundled suites against a project (exit status is pytest's)", _check),
     "cleanup": ("remove containers, volumes and temp dirs left by runs that were killed", _cleanup),
     "doctor": ("non-destructive health checks against the RUNNING Redis of a project", _doctor),
+    "fix": ("the compose override that makes the redis service keep every promise of an env", _fix),
     "nself-plugin": (
         "where the nself plugin folder is (for `nself plugin install`), or install it",
         _nself_plugin,

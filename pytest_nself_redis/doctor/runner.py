@@ -34,12 +34,13 @@ from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
 from pytest_nself_redis.live.reads import server_info
 from pytest_nself_redis.live.refusals import Kind, classify
+from pytest_nself_redis.remedy import fix_command, proposed_override
 from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.sentinel.access import attached_from_url
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # ``measured`` of a check the deadline stopped or kept from running.
 DEADLINE_MARK = "deadline reached"
 
@@ -66,6 +67,8 @@ class DoctorReport:
     project_dir: Path | None = None
     # When the run started (seconds since the epoch), for formats that timestamp observations.
     started_at: float = field(default_factory=time.time)
+    # The compose override ``nself-redis fix`` would write (file, text), None without a compose file.
+    override: tuple[str, str] | None = None
 
     @property
     def totals(self) -> dict[str, int]:
@@ -100,6 +103,7 @@ class DoctorReport:
                     "source": result.source,
                     "measured": result.measured,
                     "blocked_by": result.blocked_by,
+                    "remedy": result.remedy.to_json() if result.remedy else None,
                 }
                 for result in self.results
             ],
@@ -107,6 +111,20 @@ class DoctorReport:
             "warnings": self.warnings,
             "deadline_reached": self.deadline_reached,
             "duration_ms": round(self.duration_ms, 1),
+            "fix": self.fix_json(),
+        }
+
+    def fix_json(self) -> dict[str, Any] | None:
+        """What ``nself-redis fix`` closes of this run's failures and warnings, and its override."""
+        closes = [result.id for result in self.results if result.remedy and result.remedy.fixed_by]
+        if not closes or self.override is None:
+            return None
+        file, text = self.override
+        return {
+            "command": f"{fix_command(self.env)} --write",
+            "file": file,
+            "closes": closes,
+            "override": text,
         }
 
 
@@ -226,6 +244,7 @@ def _new_report(
         started_at=started_at,
     )
     report.warnings = [item.describe() for item in context.runtime_disagreements]
+    report.override = proposed_override(context, f"nself-redis {__version__}")
     if target.endpoint.unverified_tls:
         report.tls_unverified = True
         report.warnings.insert(0, INSECURE_NOTE)

@@ -12,7 +12,11 @@ from pytest_nself_redis.live.reads import info_summary
 from pytest_nself_redis.plugin.collector import ReportCollector
 from pytest_nself_redis.plugin.redaction import scrub_report
 from pytest_nself_redis.plugin.run import NselfRun
-from pytest_nself_redis.plugin.verdicts import PromiseWarning
+from pytest_nself_redis.plugin.verdicts import PromiseWarning, collecting, result_properties
+from pytest_nself_redis.remedy import Remedy
+from pytest_nself_redis.reporting.verdict import verdict_lines
+
+REMEDY_SECTION = "nself-redis remediation"
 
 
 class HarnessReporting:
@@ -28,12 +32,24 @@ class HarnessReporting:
         self.collector.start(session, envs)
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
+        """The check the test ran and its remedy, in the test's properties (JUnit, HTML, verdict)."""
+        with collecting() as results:
+            yield
+        item.user_properties.extend(result_properties(results))
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, None]:
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
-        if report.when != "call" or not report.failed:
+        if report.when != "call":
+            return
+        remedy = Remedy.from_properties(dict(report.user_properties))
+        if remedy is not None:
+            report.sections.append((REMEDY_SECTION, remedy.line()))
+        if not report.failed:
             return
         target = getattr(item, "funcargs", {}).get("nself_target")
         if target is None:
@@ -92,5 +108,8 @@ class HarnessReporting:
             if launch.ready_seconds is not None:
                 write(f"launch {launch.env} ({launch.kind}): ready in {launch.ready_seconds * 1000:.1f} ms")
         if self.collector is not None:
+            for env in run.env_reports:
+                for number, line in enumerate(verdict_lines(self.collector.verdict(env))):
+                    write(run.redactor.scrub(line), bold=number == 0)
             for path in self.collector.written:
                 write(f"report: {path}")

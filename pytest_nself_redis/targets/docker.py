@@ -23,7 +23,6 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 
-from pytest_nself_redis.compose.redis_args import parse_redis_args
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
@@ -91,7 +90,7 @@ class DockerTarget(Target):
         return command + list(self.options.extra_args)
 
     def _uses_tls(self) -> bool:
-        return parse_redis_args(self.context.service.command).value("tls-port") not in (None, "0")
+        return self.context.service.args.value("tls-port") not in (None, "0")
 
     def start(self) -> None:
         self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-{id(self) % 100000}"

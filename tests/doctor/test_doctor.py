@@ -448,7 +448,10 @@ def test_insecure_is_explicit_and_said_in_red(tmp_path: Path, launch: Launcher) 
     refused = doctor("--redis-url", where, project=project)
     assert refused.returncode == 2
     assert "presented a TLS certificate this run does not trust" in refused.stderr
-    document = as_json(doctor("--redis-url", where, "--insecure", "--json", project=project))
+    # Health only: what is judged is the TLS warning, not latency on a loaded test machine.
+    document = as_json(
+        doctor("--redis-url", where, "--insecure", "--json", "--suite", "health", project=project)
+    )
     assert document["warnings"][0].startswith(
         "TLS verification OFF (--nself-redis-insecure / doctor --insecure)"
     )

@@ -1,4 +1,5 @@
-"""Lines in the style of ``nself doctor``: a header, one line per check under its suite, a summary."""
+"""Lines in the style of ``nself doctor``: a header, one line per check under its suite (a failed
+or warned one followed by its fix), a summary."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ def render(report: DoctorReport, where: Surroundings) -> Rendered:
             continue
         lines.append(f"  {mark} {scrub(result.message)}")
         folded = [result] if result.status is Status.SKIPPED else []
+        if result.remedy is not None:  # never on a skip: the line folded skips rewrite stays last
+            lines.append(scrub(f"      fix: {result.remedy.line()}"))
         if result.id in consequences:
             names = consequences[result.id]
             lines.append(scrub(f"      blocked by it ({len(names)}): {', '.join(names)}"))
@@ -101,6 +104,11 @@ def render(report: DoctorReport, where: Surroundings) -> Rendered:
     )
     overall = {"ok": Status.OK, "warning": Status.WARNING, "error": Status.ERROR}[report.status]
     lines += ["", _paint(summary, overall, colour)]
+    fix = report.fix_json()
+    if fix is not None:
+        lines.append(
+            scrub(f"`{fix['command']}` writes {fix['file']}, which closes {len(fix['closes'])} of these")
+        )
     return Rendered(stdout="\n".join(lines) + "\n", status=exit_status(report))
 
 
