@@ -8,7 +8,8 @@ and ``INFO stats``, so one round trip both writes and measures. The fill stops w
 - Redis holds the line itself (a write refused with ``OOM``, or ``evicted_keys`` grows):
   a ``BGSAVE`` starts and the fill goes on until it ends, so the fork's copy-on-write
   happens under the same load, and the container must live through it;
-- a bound is reached: ``FILL_BOUND`` times the limit written, or ``FILL_TIMEOUT_S``.
+- a bound is reached: ``FILL_BOUND`` times the limit written (unless a BGSAVE is running),
+  or ``FILL_TIMEOUT_S``.
 
 After a kill, ``restart_and_count`` starts the container again (with a larger limit, so
 loading the data cannot be killed too) and counts the acknowledged writes that are gone.
@@ -170,7 +171,8 @@ def fill(target: Target, prefix: str, limit: int, maxmemory: int) -> FillResult:
     deadline = began + FILL_TIMEOUT_S
     saving = False
     try:
-        while time.monotonic() < deadline and result.written < FILL_BOUND * limit:
+        # Once a BGSAVE runs, only the deadline ends the fill: the save must be seen through.
+        while time.monotonic() < deadline and (saving or result.written < FILL_BOUND * limit):
             persistence = _round(client, result, prefix, saving)
             if saving and not int(persistence.get("rdb_bgsave_in_progress", 1)):
                 result.bgsave = str(persistence.get("rdb_last_bgsave_status", "?"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_nself_redis.checks.headroom.budget import Budget, limit_size, redis_size
+from pytest_nself_redis.checks.headroom.proof import proof_limit
 from pytest_nself_redis.compose.runtime import ComposeValue, RuntimeLimits
 from pytest_nself_redis.context import load_env_context, open_project
 from pytest_nself_redis.errors import ProjectError
@@ -12,11 +13,20 @@ from pytest_nself_redis.project.provenance import Source
 from tests.harness import COMPLETE, NSELF_14
 
 MIB = 1024**2
-LIMIT = ComposeValue(512 * MIB, "512M", Source.default("test"))
 
 
-def budget(maxmemory: int, maxclients: int = 50, forks: str = "appendonly yes", cow: int = 0) -> Budget:
-    return Budget(LIMIT, maxmemory, "test", maxclients, "test", forks, cow)
+def budget(
+    maxmemory: int, maxclients: int = 50, forks: str = "appendonly yes", cow: int = 0, limit: int = 512 * MIB
+) -> Budget:
+    return Budget(
+        ComposeValue(limit, "limit", Source.default("test")),
+        maxmemory,
+        "test",
+        maxclients,
+        "test",
+        forks,
+        cow,
+    )
 
 
 @pytest.mark.parametrize(
@@ -85,3 +95,16 @@ def test_with_memory_replaces_whichever_spelling_was_in_effect() -> None:
 def test_a_variant_size_that_is_no_size_is_named() -> None:
     with pytest.raises(ProjectError, match=r"REDIS_MEMORY=lots \(variant override\)"):
         load_env_context(open_project(COMPLETE), "staging", overrides={"REDIS_MEMORY": "lots"})
+
+
+@pytest.mark.parametrize(
+    ("limit", "model"),
+    [
+        (512 * MIB, 85 * MIB),  # 64 MiB for the dataset's share, 7/8 of the 24 MiB that does not scale
+        (2048 * MIB, 87 * MIB),
+        (64 * MIB, 64 * MIB),  # already that small: the container itself
+        (48 * MIB, 48 * MIB),
+    ],
+)
+def test_the_proof_runs_in_a_scale_model_that_keeps_the_overhead(limit: int, model: int) -> None:
+    assert proof_limit(budget(0, limit=limit)) == model

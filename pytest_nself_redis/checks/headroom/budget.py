@@ -69,10 +69,6 @@ class Budget:
         return max(0, room // 2 if self.forks else room)
 
     @property
-    def safe_fraction(self) -> float:
-        return self.safe_maxmemory / self.limit.value
-
-    @property
     def verdict(self) -> str:
         """unbounded (no maxmemory), over (not even the reserve fits), tight (the reserve fits,
         the worst fork does not) or fits."""
