@@ -33,7 +33,8 @@ BATCH = 8  # 128 KiB a round trip
 FILL_BOUND = 4  # an evicting server never fills: stop after writing 4x its limit
 FILL_TIMEOUT_S = 20.0
 EXIT_WAIT_S = 10.0
-SOCKET_TIMEOUT_S = 3.0
+SOCKET_TIMEOUT_S = 5.0
+RETRY_PAUSE_S = 0.1
 RESTART_LIMIT_FACTOR = 4
 MIB = 1024**2
 
@@ -62,6 +63,7 @@ class FillResult:
     peak: int = 0  # used_memory_peak
     written: int = 0  # bytes of values sent
     state: ContainerState | None = None
+    saving: bool = False  # a BGSAVE was started under the fill
     bgsave: str | None = None  # rdb_last_bgsave_status after the BGSAVE; None: none ran
     seconds: float = 0.0
     restart_s: float | None = None
@@ -163,25 +165,38 @@ def _round(client: redis.Redis, result: FillResult, prefix: str, saving: bool) -
     return dict(replies[BATCH + 2]) if saving else {}
 
 
+def _rounds(client: redis.Redis, result: FillResult, prefix: str, deadline: float) -> None:
+    """Rounds until Redis held the line and its BGSAVE ended, or a bound; raises when the
+    server does not answer. Once a BGSAVE runs, only the deadline ends it: it is seen through."""
+    while time.monotonic() < deadline and (result.saving or result.written < FILL_BOUND * result.limit):
+        persistence = _round(client, result, prefix, result.saving)
+        if result.saving and not int(persistence.get("rdb_bgsave_in_progress", 1)):
+            result.bgsave = str(persistence.get("rdb_last_bgsave_status", "?"))
+            return
+        if result.held and not result.saving:
+            client.bgsave(schedule=True)
+            result.saving = True
+
+
 def fill(target: Target, prefix: str, limit: int, maxmemory: int) -> FillResult:
-    """Fill ``target`` (a container with ``limit`` bytes) as the module says."""
+    """Fill ``target`` (a container with ``limit`` bytes) as the module says. A server that stops
+    answering while its container still runs is slow, not gone (a loaded machine): the fill goes
+    on, on a new connection, until the deadline."""
     result = FillResult(limit, maxmemory)
     client = _client(target)
     began = time.monotonic()
     deadline = began + FILL_TIMEOUT_S
-    saving = False
     try:
-        # Once a BGSAVE runs, only the deadline ends the fill: the save must be seen through.
-        while time.monotonic() < deadline and (saving or result.written < FILL_BOUND * limit):
-            persistence = _round(client, result, prefix, saving)
-            if saving and not int(persistence.get("rdb_bgsave_in_progress", 1)):
-                result.bgsave = str(persistence.get("rdb_last_bgsave_status", "?"))
+        while True:
+            try:
+                _rounds(client, result, prefix, deadline)
                 break
-            if result.held and not saving:
-                client.bgsave(schedule=True)
-                saving = True
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError):
-        result.state = went_away(target)
+            except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError):
+                state = target.container_state()
+                if state is None or not state.running or time.monotonic() >= deadline:
+                    result.state = went_away(target)
+                    break
+                time.sleep(RETRY_PAUSE_S)
     except redis_errors.ResponseError as problem:
         raise FillError(f"the server refused the fill: {problem}") from None
     finally:
