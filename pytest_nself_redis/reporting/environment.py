@@ -30,6 +30,7 @@ SUITES = (
     "queue",
     "datastructures",
     "monitoring",
+    "operations",
 )
 
 

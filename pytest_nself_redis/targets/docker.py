@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +24,7 @@ from docker.models.volumes import Volume
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.host import SERVER_NAMES, ServerHost
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.archive import unpack
 from pytest_nself_redis.targets.base import (
@@ -51,6 +51,7 @@ from pytest_nself_redis.targets.docker_engine import (
     ensure_image,
     first_line,
     quiet_testcontainers,
+    run_bounded,
     seed_volume,
 )
 from pytest_nself_redis.targets.health import (
@@ -302,6 +303,19 @@ class DockerTarget(Target):
             reason = docker_reason(error)
             raise TargetError(f"could not change the container's memory limit: {reason}") from None
 
+    def server_host(self) -> ServerHost | None:
+        """This machine, when the engine runs here (the container's server process is one of
+        ours); None for an engine elsewhere (DOCKER_HOST), whose kernel is not this one's."""
+        state = self._state()
+        if state is None:
+            return None
+        pid = int(state.get("Pid") or 0)
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip() if pid else ""
+        except OSError:
+            name = ""
+        return ServerHost(pid, container=self.name) if name in SERVER_NAMES else None
+
     def copy_out(self, path: str, destination: Path) -> Path:
         if self.container is None:
             raise TargetError("the container is gone")
@@ -349,26 +363,9 @@ class DockerTarget(Target):
         )
         limit = check.timeout.value if check.timeout and check.timeout.value else DEFAULT_HEALTH_TIMEOUT
         limit = min(limit, self.options.startup_timeout)
-        container_id = cast(str, self.container.id)
-        outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                client = docker_client(limit + 5)
-                try:
-                    exec_id = client.api.exec_create(container_id, command)["Id"]
-                    outcome["output"] = bytes(client.api.exec_start(exec_id)).decode("utf-8", "replace")
-                    outcome["exit_code"] = client.api.exec_inspect(exec_id).get("ExitCode")
-                finally:
-                    client.close()
-            except (DockerException, OSError, TargetError) as error:
-                outcome["error"] = docker_reason(error)
-
-        worker = threading.Thread(target=run, name="nself-redis-health-probe", daemon=True)
-        worker.start()
-        worker.join(limit + 1)
+        outcome = run_bounded(cast(str, self.container.id), command, limit)
         probe, scrub = self._probe_description(), self.context.redactor.scrub
-        if worker.is_alive() or "error" in outcome or not isinstance(outcome.get("exit_code"), int):
+        if "error" in outcome or not isinstance(outcome.get("exit_code"), int):
             said = outcome.get("error") or f"the probe did not finish within {limit:g} s"
             return ContainerHealth(UNHEALTHY, scrub(str(said)), -1, probe, by="harness")
         code = int(outcome["exit_code"])
