@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import NSELF_099, NSELF_14, RunResult, assert_nothing_left, run_suites
+from tests.harness import COMPLETE, NSELF_099, NSELF_14, RunResult, assert_nothing_left, run_suites
 
 NSELF_14_PASSWORD = "CVZuM9eCXed6Kd6zkVGldHqlxYcb"  # written in examples/nself-1.4's compose file
 HEADROOM = ("-m", "headroom")
@@ -179,3 +179,21 @@ def test_a_container_without_a_memory_limit_has_no_headroom_to_check(tmp_path: P
     case = result.case("test_memory_fits_the_container")
     assert case.outcome == "skipped"
     assert "sets no memory limit (deploy.resources.limits.memory, mem_limit)" in case.message
+
+
+@pytest.mark.parametrize("version", ["0", "1"])
+def test_the_complete_example_fits_in_every_env_under_both_generations(tmp_path: Path, version: str) -> None:
+    result = run_suites(
+        COMPLETE,
+        tmp_path,
+        "--nself-env",
+        "dev,staging,prod",
+        "--nself-target",
+        "process",
+        *HEADROOM,
+        env={"NSELF_VERSION": version},
+    )
+    assert result.status == 0, result.output[-3000:]
+    for env in ("dev", "staging", "prod"):
+        assert result.outcomes(env)[f"test_memory_fits_the_container[{env}]"] == "passed"
+    assert "PromiseWarning" not in result.output
