@@ -9,6 +9,7 @@ from pathlib import Path
 from pytest_nself_redis.compose.files import ComposeFiles, named_files, project_files
 from pytest_nself_redis.compose.names import COMPOSE_FILE_NAMES
 from pytest_nself_redis.compose.render import render_service
+from pytest_nself_redis.compose.runtime import ComposeValue, parse_limit_size
 from pytest_nself_redis.compose.service import RedisService, load_compose_service
 from pytest_nself_redis.compose.shape import compose_generation
 from pytest_nself_redis.errors import ComposeError, ProjectError
@@ -20,6 +21,10 @@ from pytest_nself_redis.secrets import PASSWORD_VARIABLES, Redactor, Secret
 
 # Values of --nself-compose besides a comma list of files.
 COMPOSE_MODES = ("auto", "file", "render")
+# A setting that only sizes the container: a variant overriding nothing else keeps the
+# deployment's own service (the docker target applies the limit), so it runs the same command.
+CONTAINER_MEMORY = "REDIS_MEMORY"
+VARIANT_LIMIT = Source.default("variant override")
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def load_env_context(
 
     ``compose_mode`` is auto, file, render or a comma list of compose files. ``overrides``
     replace settings for variant targets; the service is then rendered from the overridden
-    settings, since a compose file cannot follow them.
+    settings, since a compose file cannot follow them, except when only ``REDIS_MEMORY`` is
+    overridden: the deployment's service runs as it is, in a container of that size.
     """
     resolved = project.resolve(env)
     settings = settings_from_env(env, resolved.values, overrides)
@@ -99,10 +105,12 @@ def load_env_context(
                 f"{project.dir} has no compose file (looked for {', '.join(COMPOSE_FILE_NAMES)}); "
                 "--nself-compose file needs one: run `nself build` there, or use --nself-compose render"
             )
-        if files is None or overrides:
+        if files is None or (overrides and set(overrides) != {CONTAINER_MEMORY}):
             service = render_service(settings, variables, project.generation.is_1x)
         else:
             service = load_compose_service(files.paths, variables, files.names)
+        if overrides and CONTAINER_MEMORY in overrides:
+            service = _sized(service, overrides[CONTAINER_MEMORY])
     except ComposeError as error:
         # The file may hold a secret of the env as a literal, next to what is wrong.
         raise type(error)(redactor.scrub(error.message)) from None
@@ -117,6 +125,15 @@ def load_env_context(
         redactor=redactor,
         compose_files=files if service.origin == "compose" else None,
     )
+
+
+def _sized(service: RedisService, text: str) -> RedisService:
+    """``service`` in a container limited to ``text`` (a variant's ``REDIS_MEMORY``)."""
+    try:
+        limit = ComposeValue(parse_limit_size(text), text, VARIANT_LIMIT)
+    except ValueError as problem:
+        raise ProjectError(f"{CONTAINER_MEMORY}={text} (variant override): {problem}") from None
+    return replace(service, runtime=service.runtime.with_memory(limit))
 
 
 def with_password_from_environment(context: EnvContext, environ: Mapping[str, str]) -> EnvContext:

@@ -44,3 +44,7 @@ def test_memory_has_headroom(nself_checks: CheckContext) -> None:
 
 def test_monitoring_fields_are_reported(nself_checks: CheckContext) -> None:
     run_check("health.monitoring_fields", nself_checks)
+
+
+def test_container_healthcheck_passes(nself_checks: CheckContext) -> None:
+    run_check("health.container", nself_checks)

@@ -22,6 +22,7 @@ from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.host import ServerHost
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.targets.base import Target
+from pytest_nself_redis.targets.health import ContainerHealth
 
 
 class VariantFactory(Protocol):
@@ -46,6 +47,8 @@ class CheckContext:
     env: EnvContext | None = None
     # The target's kind (docker, process, attach), when known.
     kind: str | None = None
+    # The container's healthcheck result (the docker target's ``health_now``), when there is one.
+    container_health: Callable[[], ContainerHealth | None] | None = None
     _keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     # Root-cause check id -> whether it failed, shared by every check of the run on this server.
     causes: dict[str, bool] = field(default_factory=dict)
@@ -72,6 +75,7 @@ class CheckContext:
             launched=target.launched,
             env=target.context,
             kind=target.kind,
+            container_health=target.health_now,
             server_host=target.server_host,
         )
 

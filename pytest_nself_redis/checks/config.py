@@ -7,12 +7,13 @@ live server; a broken one names the first layer that departs from it.
 from __future__ import annotations
 
 import re
+import shlex
 
 from pytest_nself_redis import remedy
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, verdict
-from pytest_nself_redis.layers import compare_layers, config_promises
+from pytest_nself_redis.layers import DEPLOYMENT, LayerVerdict, Promise, compare_layers, config_promises
 from pytest_nself_redis.live.reads import config_get, info, version_tuple
 from pytest_nself_redis.remedy import Consequence
 
@@ -29,6 +30,17 @@ PROMISE_IDS = (
     "loglevel",
     "requirepass",
 )
+# The Redis keys of the env files nself 1.x reads; every other promise never reaches its compose file.
+NSELF_1X_READS = (
+    "REDIS_ENABLED",
+    "REDIS_VERSION",
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
+    "REDIS_MEMORY",
+    "REDIS_CPU",
+)
+# nself 1.x writes --maxclients from its connection pool size, whose default is this.
+NSELF_1X_POOL_DEFAULT = 50
 
 
 @check(
@@ -53,7 +65,47 @@ def setting_reaches_the_server(context: CheckContext, promise_id: str) -> Outcom
         "deployment": None if promise.secret else result.deployment,
         "live": None if promise.secret else result.live,
     }
-    return verdict(result.ok, result.message, source, measured, result.remedy)
+    message = result.message + nself_1x_cause(context, promise, result)
+    return verdict(result.ok, message, source, measured, result.remedy)
+
+
+def nself_1x_cause(context: CheckContext, promise: Promise, result: LayerVerdict) -> str:
+    """Why a compose file nself 1.x wrote departs from a setting: 1.x never reads it (and
+    writes --maxclients from its pool size). Empty for any other deployment."""
+    env, service = context.env, context.service
+    if (
+        result.broken_layer != DEPLOYMENT
+        or env is None
+        or not env.generation.is_1x
+        or service.origin != "compose"
+    ):
+        return ""
+    unread = [setting for setting in promise.settings if setting.key not in NSELF_1X_READS and setting.is_set]
+    unread = unread or [setting for setting in promise.settings if setting.key not in NSELF_1X_READS]
+    maxclients = promise.directive == "maxclients" and result.deployment is not None
+    if not unread or (result.deployment is not None and not maxclients):
+        return ""  # no setting 1.x ignores, or a value written in by hand
+    keys = ", ".join(setting.key for setting in unread)
+    value = unread[-1].text if promise.directive == "maxmemory" else promise.expected
+    flag = f"--{promise.directive} {shlex.quote(value)}"
+    written = service.compose_file.name if service.compose_file else "the compose file"
+    override = (
+        f"Keep the promise with {flag} in the redis command of a compose override "
+        f"(nself build rewrites {written})"
+    )
+    if maxclients:
+        setting = unread[0]
+        where = f"({setting.source})" if setting.is_set else "in the env's own file"
+        return (
+            f" Cause: nself 1.x does not read {setting.key}: it writes --maxclients {result.deployment} "
+            f"({service.command_source}) from its own connection pool size (default "
+            f"{NSELF_1X_POOL_DEFAULT}), whatever {setting.cite()} says. {override}, or promise what "
+            f"runs: {setting.key}={result.deployment} {where}."
+        )
+    return (
+        f" Cause: nself 1.x does not read {keys} (it reads only {', '.join(NSELF_1X_READS)}), "
+        f"so its compose file carries no --{promise.directive}. {override}."
+    )
 
 
 def _major(tag: str) -> str | None:

@@ -15,12 +15,13 @@ from redis import exceptions as redis_errors
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.refusals import refusal_in
 from pytest_nself_redis.checks.registry import check
-from pytest_nself_redis.checks.results import Outcome, error, ok, refused, skipped, verdict
+from pytest_nself_redis.checks.results import Outcome, error, ok, refused, skipped, verdict, warning
 from pytest_nself_redis.live import reads
 from pytest_nself_redis.live.expiring import SCRATCH_TTL_SECONDS
 from pytest_nself_redis.live.reads import Unreadable, config_get, info_field, info_number
 from pytest_nself_redis.live.refusals import explain, is_refused
 from pytest_nself_redis.remedy import Consequence, set_setting
+from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, one_line
 
 HEADROOM = 0.9
 # The INFO fields behind the monitoring bundle's metrics (docs/suites/monitoring.md).
@@ -258,3 +259,46 @@ def monitoring_fields_are_reported(context: CheckContext) -> Outcome:
     if missing or not_numbers:
         return error(message, measured=missing + not_numbers)
     return ok(message)
+
+
+@check("health.container", safe=True)
+def container_healthcheck_passes(context: CheckContext) -> Outcome:
+    """the container's healthcheck passes"""
+    service = context.service
+    healthcheck = service.runtime.healthcheck
+    if healthcheck is None or healthcheck.disabled or not healthcheck.test:
+        return skipped(f"{service.describe()} has no healthcheck of its own", str(service.source))
+    where = str(healthcheck.test_source or healthcheck.source)
+    seen = context.container_health() if context.container_health is not None else None
+    if seen is None:
+        return skipped(
+            f"the {context.kind or 'this'} target runs no container, so the healthcheck ({where}) does "
+            "not run here; --nself-target docker runs it",
+            where,
+        )
+    head = (
+        f"Promise: the container's healthcheck ({seen.probe}; {where}) passes, so compose's "
+        "`depends_on: condition: service_healthy` and orchestrators see a Redis that answers."
+    )
+    measured = {"status": seen.status, "exit_code": seen.exit_code, "by": seen.by}
+    failing = seen.status == UNHEALTHY or (seen.exit_code is not None and seen.exit_code != 0)
+    said = one_line(seen.output) or "no output"
+    if failing:
+        return error(
+            f"{head} Broken: the probe ({'run by Docker' if seen.by == 'docker' else 'run once at launch'}) "
+            f"exits {seen.exit_code} and says: {said}; compose marks the container unhealthy and "
+            "services waiting for it never start",
+            where,
+            measured,
+        )
+    if seen.healthy_without_pong:
+        return warning(
+            f"{head} Seen: healthy by its exit status only: the probe printed: {said}; not PONG "
+            "(redis-cli exits 0 on an error reply), so a server that refuses it still counts as "
+            "healthy. Give redis-cli -e, or end the test with `| grep -q PONG`",
+            where,
+            measured,
+        )
+    if seen.status != HEALTHY:
+        return warning(f"{head} Seen: {seen.describe()}", where, measured)
+    return ok(f"{head} Kept: {seen.describe()}", where, measured)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from pytest_nself_redis.compose.interpolate import interpolate
@@ -108,6 +108,11 @@ class RuntimeLimits:
     @property
     def pids(self) -> ComposeValue[int] | None:
         return self.deploy_pids or self.pids_limit
+
+    def with_memory(self, memory: ComposeValue[int]) -> RuntimeLimits:
+        """The same settings with another memory limit (a variant container's): the one in
+        effect, whichever spelling the service used."""
+        return replace(self, deploy_memory=memory, mem_limit=None)
 
 
 def parse_duration(text: str) -> float:

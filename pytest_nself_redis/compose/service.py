@@ -10,19 +10,20 @@ written in them). Every value cites the file and line that set it.
 from __future__ import annotations
 
 import itertools
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_nself_redis.compose.interpolate import interpolate, referenced_variables
+from pytest_nself_redis.compose.interpolate import interpolate
 from pytest_nself_redis.compose.merge import merge_services
 from pytest_nself_redis.compose.names import SERVICE_NAME
 from pytest_nself_redis.compose.ports import PortBinding, as_text, parse_port
 from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
 from pytest_nself_redis.compose.runtime import RuntimeLimits, read_runtime
-from pytest_nself_redis.compose.shell import shell_reference, unwrap_shell
+from pytest_nself_redis.compose.shell import unwrap_shell
 from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines, shape_of
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
@@ -31,16 +32,26 @@ from pytest_nself_redis.secrets import Secret, is_secret_name
 # Options whose next word is a password: redis-server's and redis-cli's.
 _SERVER_PASSWORD_FLAGS = ("--requirepass", "--masterauth")
 _CLI_PASSWORD_FLAGS = ("-a", "--pass")
+LITERAL, LITERAL_FALLBACK = "a literal value", "a literal fallback (${VAR:-value})"
+_REFERENCE = re.compile(r"\$+\{?[A-Za-z_]")
+# ${VAR:-fallback} / ${VAR-fallback}: a reference that still writes a password into the file.
+_FALLBACK = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-[^}]+\}")
 
 
 @dataclass(frozen=True)
 class LiteralPassword:
     """A password the compose files write out instead of referencing ``${VAR}``: anyone who
-    can read the file, ``docker inspect`` the container or list its processes can read it."""
+    can read the file, ``docker inspect`` the container or list its processes can read it.
+    ``value`` is what the container gets (for a fallback: the variable's value when set)."""
 
     where: str  # "the command's --requirepass", "the healthcheck's -a", "environment REDIS_PASSWORD"
     source: Source
     value: Secret
+    kind: str = LITERAL  # or LITERAL_FALLBACK
+
+    def describe(self) -> str:
+        """``the healthcheck's -a is a literal value (docker-compose.yml:21)``."""
+        return f"{self.where} is {self.kind} ({self.source})"
 
 
 @dataclass(frozen=True)
@@ -172,22 +183,37 @@ def _environment(value: Any, variables: Mapping[str, str]) -> dict[str, str]:
     return environment
 
 
-def _literal(raw: str) -> bool:
-    """A password value written out: not empty and referencing no variable (of compose, or of
-    the container's shell: ``$$REDIS_PASSWORD``)."""
-    return bool(raw) and not referenced_variables(raw) and not shell_reference(raw.replace("$$", "$"))
+def literal_kind(raw: str) -> str | None:
+    """How a password value is written out: None for a pure reference (``${REDIS_PASSWORD}``,
+    ``$REDIS_PASSWORD``, ``$$REDIS_PASSWORD`` for the shell) or an empty value."""
+    if not raw:
+        return None
+    if not _REFERENCE.search(raw):
+        return LITERAL
+    if _FALLBACK.search(raw):
+        return LITERAL_FALLBACK
+    return None
 
 
 def _literal_passwords(service: LineDict, variables: Mapping[str, str]) -> tuple[LiteralPassword, ...]:
-    """Where the files write a password itself: after --requirepass/--masterauth in the
-    command, after redis-cli's -a/--pass in the healthcheck, as a secret's environment value."""
+    """Where the files write a password itself (or as a ``${VAR:-value}`` fallback): after a
+    password option of redis-server or redis-cli, or as ``NAME=value`` of a secret, in the
+    command or the healthcheck; as a secret's environment value."""
     found: list[LiteralPassword] = []
 
-    def scan(words: list[tuple[str, Source]], flags: tuple[str, ...], what: str) -> None:
-        for (flag, _), (raw, source) in itertools.pairwise(words):
-            if flag.lower() in flags and _literal(raw):
-                value = interpolate(raw, variables, str(source))
-                found.append(LiteralPassword(f"the {what}'s {flag.lower()}", source, Secret(value)))
+    def add(where: str, raw: str, source: Source) -> None:
+        kind = literal_kind(raw)
+        if kind is not None:
+            value = interpolate(raw, variables, str(source))
+            found.append(LiteralPassword(where, source, Secret(value), kind))
+
+    def scan(words: list[tuple[str, Source]], what: str) -> None:
+        for (word, source), (after, after_source) in itertools.pairwise([*words, ("", Source.default())]):
+            name, assigned, value = word.partition("=")
+            if word.lower() in _SERVER_PASSWORD_FLAGS + _CLI_PASSWORD_FLAGS:
+                add(f"the {what}'s {word.lower()}", after, after_source)
+            elif assigned and (is_secret_name(name) or name == "REDISCLI_AUTH"):
+                add(f"the {what}'s {name}=", value, source)
 
     def words_of(value: Any, source: Source) -> list[tuple[str, Source]]:
         if isinstance(value, str):
@@ -202,18 +228,15 @@ def _literal_passwords(service: LineDict, variables: Mapping[str, str]) -> tuple
         return []
 
     if service.get("command") is not None:
-        scan(words_of(service["command"], service.source_of("command")), _SERVER_PASSWORD_FLAGS, "command")
+        scan(words_of(service["command"], service.source_of("command")), "command")
     health = service.get("healthcheck")
     if isinstance(health, LineDict) and health.get("test") is not None:
-        scan(words_of(health["test"], health.source_of("test")), _CLI_PASSWORD_FLAGS, "healthcheck")
+        scan(words_of(health["test"], health.source_of("test")), "healthcheck")
     environment = service.get("environment")
     if isinstance(environment, LineDict):
         for key, raw in environment.items():
-            secret = is_secret_name(str(key)) or key == "REDISCLI_AUTH"
-            if secret and isinstance(raw, str) and _literal(raw):
-                source = environment.source_of(key)
-                value = interpolate(raw, variables, str(source))
-                found.append(LiteralPassword(f"environment {key}", source, Secret(value)))
+            if (is_secret_name(str(key)) or key == "REDISCLI_AUTH") and isinstance(raw, str):
+                add(f"environment {key}", raw, environment.source_of(key))
     return tuple(found)
 
 

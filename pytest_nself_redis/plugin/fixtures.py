@@ -132,6 +132,12 @@ class ReportAttachments:
         if collector is not None:
             collector.add_table(self.env, get_run(self._request.config).redactor.scrub(title), rows)
 
+    def closing_line(self, text: str) -> None:
+        """A line of measured figures for the env's closing note (terminal) and report table."""
+        report = get_run(self._request.config).env_reports.get(self.env)
+        if report is not None:
+            report.measured.append(get_run(self._request.config).redactor.scrub(text))
+
     def html(self, fragment: str) -> None:
         """Self-contained HTML (inline SVG, no network) for the env's HTML summary."""
         collector = self._collector()

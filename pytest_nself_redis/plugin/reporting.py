@@ -101,6 +101,8 @@ class HarnessReporting:
             unreproduced = report.unreproduced_line()
             if unreproduced:
                 write(f"  {unreproduced}", yellow=True)
+            for line in report.measured:
+                write(f"  {line}")
         # One line per launch (variants included: dozens in a full run) is detail for -v.
         for launch in run.launches if run.config.get_verbosity() > 0 else ():
             if launch.ready_seconds is not None:

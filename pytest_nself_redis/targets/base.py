@@ -17,7 +17,7 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.host import ServerHost
 from pytest_nself_redis.secrets import Secret
-from pytest_nself_redis.targets.health import ContainerHealth
+from pytest_nself_redis.targets.health import ContainerHealth, ContainerState
 from pytest_nself_redis.targets.readiness import Readiness
 
 LOOPBACK = "127.0.0.1"
@@ -210,6 +210,14 @@ class Target(ABC):
     def health_now(self) -> ContainerHealth | None:
         """The container's health (None: no container, or no healthcheck)."""
         return None
+
+    def container_state(self) -> ContainerState | None:
+        """Docker's state of the container (None: no container)."""
+        return None
+
+    def set_memory_limit(self, limit: int) -> None:
+        """Give the container another memory limit (swap equal to it), from its next start."""
+        raise self._no_lifecycle("change the memory limit of")
 
     def server_host(self) -> ServerHost | None:
         """The machine the server runs on, when it is this one (None: not known here)."""

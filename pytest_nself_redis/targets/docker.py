@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -52,9 +51,16 @@ from pytest_nself_redis.targets.docker_engine import (
     ensure_image,
     first_line,
     quiet_testcontainers,
+    run_bounded,
     seed_volume,
 )
-from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, ContainerHealth, from_docker_state
+from pytest_nself_redis.targets.health import (
+    HEALTHY,
+    UNHEALTHY,
+    ContainerHealth,
+    ContainerState,
+    from_docker_state,
+)
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import container_user, prepare_tls
 
@@ -221,14 +227,19 @@ class DockerTarget(Target):
         )
         self.ready_seconds = self.readiness.seconds
 
-    def _is_running(self) -> bool:
+    def _state(self) -> dict[str, Any] | None:
+        """Docker's ``State`` of the container, read now (None: no container, or no answer)."""
         if self.container is None:
-            return False
+            return None
         try:
             self.container.reload()
         except (DockerException, OSError):
-            return False
-        return bool(self.container.status in ("running", "created", "restarting"))
+            return None
+        return dict(self.container.attrs.get("State") or {})
+
+    def _is_running(self) -> bool:
+        state = self._state()
+        return state is not None and state.get("Status") in ("running", "created", "restarting")
 
     # -- lifecycle -------------------------------------------------------------
     def terminate(self) -> None:
@@ -278,16 +289,27 @@ class DockerTarget(Target):
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
 
+    def container_state(self) -> ContainerState | None:
+        state = self._state()
+        return None if state is None else ContainerState.of(state)
+
+    def set_memory_limit(self, limit: int) -> None:
+        """``docker update``: the memory limit, with swap equal to it as at launch."""
+        if self.container is None:
+            raise TargetError("the container is gone")
+        try:
+            self.container.update(mem_limit=limit, memswap_limit=limit)
+        except (DockerException, OSError) as error:
+            reason = docker_reason(error)
+            raise TargetError(f"could not change the container's memory limit: {reason}") from None
+
     def server_host(self) -> ServerHost | None:
         """This machine, when the engine runs here (the container's server process is one of
         ours); None for an engine elsewhere (DOCKER_HOST), whose kernel is not this one's."""
-        if self.container is None:
+        state = self._state()
+        if state is None:
             return None
-        try:
-            self.container.reload()
-        except (DockerException, OSError):
-            return None
-        pid = int((self.container.attrs.get("State") or {}).get("Pid") or 0)
+        pid = int(state.get("Pid") or 0)
         try:
             name = Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip() if pid else ""
         except OSError:
@@ -315,12 +337,7 @@ class DockerTarget(Target):
         """Docker's view of the container's health (None: no healthcheck, or no container);
         with ``wait``, up to that many seconds for its first probe result."""
         deadline = time.monotonic() + wait
-        while self.container is not None:
-            try:
-                self.container.reload()
-            except (DockerException, OSError):
-                return None
-            state = self.container.attrs.get("State") or {}
+        while (state := self._state()) is not None:
             found = from_docker_state(state, self._probe_description(), self.context.redactor.scrub)
             if found is None or found.answered or time.monotonic() >= deadline:
                 return found
@@ -346,26 +363,9 @@ class DockerTarget(Target):
         )
         limit = check.timeout.value if check.timeout and check.timeout.value else DEFAULT_HEALTH_TIMEOUT
         limit = min(limit, self.options.startup_timeout)
-        container_id = cast(str, self.container.id)
-        outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                client = docker_client(limit + 5)
-                try:
-                    exec_id = client.api.exec_create(container_id, command)["Id"]
-                    outcome["output"] = bytes(client.api.exec_start(exec_id)).decode("utf-8", "replace")
-                    outcome["exit_code"] = client.api.exec_inspect(exec_id).get("ExitCode")
-                finally:
-                    client.close()
-            except (DockerException, OSError, TargetError) as error:
-                outcome["error"] = docker_reason(error)
-
-        worker = threading.Thread(target=run, name="nself-redis-health-probe", daemon=True)
-        worker.start()
-        worker.join(limit + 1)
+        outcome = run_bounded(cast(str, self.container.id), command, limit)
         probe, scrub = self._probe_description(), self.context.redactor.scrub
-        if worker.is_alive() or "error" in outcome or not isinstance(outcome.get("exit_code"), int):
+        if "error" in outcome or not isinstance(outcome.get("exit_code"), int):
             said = outcome.get("error") or f"the probe did not finish within {limit:g} s"
             return ContainerHealth(UNHEALTHY, scrub(str(said)), -1, probe, by="harness")
         code = int(outcome["exit_code"])

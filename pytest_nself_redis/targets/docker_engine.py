@@ -9,7 +9,10 @@ import contextlib
 import os
 import re
 import socket
+import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
@@ -142,3 +145,28 @@ def remove_leftovers() -> list[str]:
                 network.remove()
             removed.append(f"network {network.name}")
     return removed
+
+
+def run_bounded(container_id: str, command: Sequence[str], limit: float) -> dict[str, Any]:
+    """``command`` run in the container as its user (``docker exec``), waited for ``limit`` s at
+    most: ``output`` and ``exit_code``, or ``error`` (a probe that hangs must not hang the run)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            client = docker_client(limit + 5)
+            try:
+                exec_id = client.api.exec_create(container_id, list(command))["Id"]
+                outcome["output"] = bytes(client.api.exec_start(exec_id)).decode("utf-8", "replace")
+                outcome["exit_code"] = client.api.exec_inspect(exec_id).get("ExitCode")
+            finally:
+                client.close()
+        except (DockerException, OSError, TargetError) as error:
+            outcome["error"] = docker_reason(error)
+
+    worker = threading.Thread(target=run, name="nself-redis-exec", daemon=True)
+    worker.start()
+    worker.join(limit + 1)
+    if worker.is_alive():
+        return {"error": f"the probe did not finish within {limit:g} s"}
+    return outcome

@@ -15,7 +15,7 @@ STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
 _OUTPUT_LIMIT = 300
 
 
-def _one_line(output: str) -> str:
+def one_line(output: str) -> str:
     text = " / ".join(line.strip() for line in output.strip().splitlines() if line.strip())
     return text if len(text) <= _OUTPUT_LIMIT else text[: _OUTPUT_LIMIT - 3] + "..."
 
@@ -51,15 +51,42 @@ class ContainerHealth:
         """One line for the reports' "container health" row."""
         if self.status == HEALTHY and self.healthy_without_pong:
             return (
-                f"healthy by its exit status only: the probe printed {_one_line(self.output)!r}, not PONG "
+                f"healthy by its exit status only: the probe printed {one_line(self.output)!r}, not PONG "
                 f"({self.probe})"
             )
         if self.status == HEALTHY:
             return f"healthy ({self.probe})"
         if self.status == UNHEALTHY:
-            said = _one_line(self.output) or f"exit status {self.exit_code}"
+            said = one_line(self.output) or f"exit status {self.exit_code}"
             return f"unhealthy: {said} ({self.probe})"
         return f"starting: no probe has run yet ({self.probe})"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What Docker says of a container's process: running, how it last ended, and whether
+    the kernel killed it for its memory limit (``OOMKilled``; Docker keeps the flag set
+    across a restart until the next exit)."""
+
+    status: str
+    running: bool
+    oom_killed: bool
+    exit_code: int | None
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> ContainerState:
+        code = state.get("ExitCode")
+        return cls(
+            status=str(state.get("Status") or "unknown"),
+            running=bool(state.get("Running")),
+            oom_killed=bool(state.get("OOMKilled")),
+            exit_code=int(code) if isinstance(code, int) else None,
+        )
+
+    def describe(self) -> str:
+        """``exited (exit code 137, OOMKilled)``."""
+        ended = f"exit code {self.exit_code}" if self.exit_code is not None else "no exit code"
+        return f"{self.status} ({ended}{', OOMKilled' if self.oom_killed else ''})"
 
 
 def from_docker_state(

@@ -8,6 +8,7 @@ a password.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.conftest import Launcher
 from tests.harness import (
     COMPLETE,
     NSELF_099,
+    NSELF_14,
     STAGING_COMMAND,
     RunResult,
     appended_line,
@@ -131,8 +133,10 @@ BROKEN = {
         compose=compose_file(STAGING_COMMAND.replace("${REDIS_PASSWORD}", PASSWORDS["staging"])),
         failed={
             "test_compose_holds_no_literal_password": [
-                "the command (docker-compose.yml:5) gives --requirepass a literal value",
-                "the value of REDIS_PASSWORD itself is written at docker-compose.yml:5",
+                "Broken: the command's --requirepass is a literal value (docker-compose.yml:5); anyone who "
+                "can read the file (or its git history) has the password, and so does anyone who can run "
+                "`docker inspect` on the container",
+                "Write ${REDIS_PASSWORD} and keep the value in .env.secrets",
             ]
         },
         secrets=(PASSWORDS["staging"],),
@@ -142,7 +146,7 @@ BROKEN = {
         compose=compose_file(STAGING_COMMAND.replace("${REDIS_PASSWORD}", LITERAL)),
         failed={
             "test_compose_holds_no_literal_password": [
-                "the command (docker-compose.yml:5) gives --requirepass a literal value"
+                "the command's --requirepass is a literal value (docker-compose.yml:5)"
             ],
             "test_right_password_works": ["-WRONGPASS", "requires a different password than REDIS_PASSWORD"],
             "test_url_form_works": ["PING through it got AuthenticationError"],
@@ -379,3 +383,58 @@ def test_acl_users_are_not_judged_where_acl_is_refused(launch: Launcher) -> None
     assert result.status is Status.SKIPPED, result.message
     assert "ACL LIST" in result.message
     assert "no permissions" in result.message
+
+
+NSELF_14_PASSWORD = "CVZuM9eCXed6Kd6zkVGldHqlxYcb"  # written in examples/nself-1.4's compose file
+
+
+def test_nself_14_writes_the_password_where_docker_inspect_shows_it(tmp_path: Path) -> None:
+    result = run_suites(NSELF_14, tmp_path, "--nself-target", "process", "-m", "auth")
+    assert result.status == 1, result.output[-3000:]
+    assert failed_tests(result) == ["test_compose_holds_no_literal_password"]
+    details = result.case("test_compose_holds_no_literal_password").details
+    assert (
+        "Broken: the command's --requirepass is a literal value (docker-compose.yml:17); "
+        "the healthcheck's -a is a literal value (docker-compose.yml:21); anyone who can read the file"
+    ) in details
+    assert "`docker inspect` on the container, whose config keeps its command, healthcheck" in details
+    assert "nself 1.x writes every value into the file on each build, the password too" in details
+    assert "REDIS_PASSWORD=******** (.env.secrets:3)" in details
+    assert "the healthcheck (docker-compose.yml:21) runs redis-cli -a <password>" in result.output
+    assert "`docker inspect` shows the probe's argv" in result.output
+    no_secret_leaked(result, NSELF_14_PASSWORD)
+
+
+# The redis service nself 1.x writes for a project without REDIS_PASSWORD.
+NSELF_1X_NO_PASSWORD = """services:
+  redis:
+    image: redis:7-alpine
+    user: "999:999"
+    command: redis-server --appendonly yes --protected-mode no --maxclients 50
+    volumes: [redis_data:/data]
+    ports: ["127.0.0.1:6379:6379"]
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+    deploy: {resources: {limits: {memory: 512M, cpus: "0.5"}}}
+    cap_drop: [ALL]
+    read_only: true
+    tmpfs: [/tmp]
+volumes:
+  redis_data:
+"""
+
+
+def test_nself_1x_without_a_password_turns_protected_mode_off(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(NSELF_14, project)
+    (project / "docker-compose.yml").write_text(NSELF_1X_NO_PASSWORD)
+    (project / ".env.secrets").write_text("REDIS_PASSWORD=\n")
+    result = run_suites(project, tmp_path, "--nself-target", "process", "-m", "auth")
+    assert result.status == 1, result.output[-3000:]
+    assert failed_tests(result) == ["test_protected_mode_without_password"]
+    details = result.case("test_protected_mode_without_password").details
+    assert "without a password (REDIS_PASSWORD=(empty) (.env.secrets:1))" in details
+    assert "sets --protected-mode no (docker-compose.yml:5); live protected-mode=no" in details
+    assert "any client that reaches the port gets in" in details
+    assert "Cause: nself 1.x writes --protected-mode no whenever REDIS_PASSWORD is empty" in details
+    assert result.outcomes("dev")["test_healthcheck_keeps_password_off_the_command_line"] == "skipped"

@@ -186,8 +186,8 @@ def test_literals_in_environment_and_healthcheck_are_found(tmp_path: Path) -> No
     service = load_env_context(NselfProject.open(project), "staging").service
     findings = auth.literal_password_findings(service, "unrelated-password-value")
     assert findings == [
-        "the healthcheck (docker-compose.yml:11) gives -a a literal value",
-        "the environment sets REDIS_PASSWORD to a literal value (docker-compose.yml:6)",
+        "the healthcheck's -a is a literal value (docker-compose.yml:11)",
+        "environment REDIS_PASSWORD is a literal value (docker-compose.yml:6)",
     ]
 
 
@@ -217,7 +217,7 @@ def test_a_literal_fallback_in_the_command_is_found(tmp_path: Path) -> None:
     findings = auth.literal_password_findings(service, "unrelated-password-value")
     assert (
         findings[0]
-        == "the command (docker-compose.yml:4) gives --requirepass a literal fallback (${VAR:-value})"
+        == "the command's --requirepass is a literal fallback (${VAR:-value}) (docker-compose.yml:4)"
     )
 
 

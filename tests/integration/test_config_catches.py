@@ -11,6 +11,7 @@ from tests.conftest import Launcher
 from tests.harness import (
     COMPLETE,
     NSELF_099,
+    NSELF_14,
     STAGING_APPENDED,
     STAGING_COMMAND,
     appended_line,
@@ -161,3 +162,55 @@ def test_a_server_changed_at_run_time_breaks_the_live_layer(tmp_path: Path, laun
     assert properties["remedy.layer"] == "server"
     assert "CONFIG SET maxmemory-policy 'noeviction'" in properties["remedy.edit"]
     assert password not in result.output
+
+
+EXPECTED_14 = {
+    # promise id -> the setting with its file:line (examples/nself-1.4, env dev)
+    "maxmemory": "REDIS_MAXMEMORY=256mb (.env.dev:6)",
+    "maxmemory-policy": "REDIS_MAXMEMORY_POLICY=allkeys-lru (.env.dev:7)",
+    "save": "REDIS_RDB_FREQUENCY=900 (.env.dev:8)",
+    "maxclients": "REDIS_MAX_CLIENTS=10000 (.env.dev:9)",
+    "timeout": "REDIS_TIMEOUT=300 (.env.dev:10)",
+    "tcp-keepalive": "REDIS_TCP_KEEPALIVE=60 (.env.dev:11)",
+    "loglevel": "REDIS_LOG_LEVEL=warning (.env.dev:12)",
+}
+
+
+def test_nself_14_failures_name_what_1x_does_not_read(tmp_path: Path) -> None:
+    result = run_suites(NSELF_14, tmp_path, "--nself-target", "process", "-m", "config")
+    assert result.status == 1, result.output[-2000:]
+    failed = {name for name, outcome in result.outcomes("dev").items() if outcome == "failed"}
+    assert failed == {f"test_setting_reaches_the_server[{pid}]" for pid in EXPECTED_14}
+    maxclients = result.case("test_setting_reaches_the_server[maxclients]").details
+    assert "REDIS_MAX_CLIENTS=10000 (.env.dev:9)" in maxclients
+    assert "sets --maxclients 50; live maxclients=50" in maxclients
+    assert (
+        "Cause: nself 1.x does not read REDIS_MAX_CLIENTS: it writes --maxclients 50 (docker-compose.yml:17) "
+        "from its own connection pool size (default 50)"
+    ) in maxclients
+    assert "or promise what runs: REDIS_MAX_CLIENTS=50 (.env.dev:9)" in maxclients
+    for promise_id in set(EXPECTED_14) - {"maxclients"}:
+        details = result.case(f"test_setting_reaches_the_server[{promise_id}]").details
+        assert EXPECTED_14[promise_id] in details
+        key = EXPECTED_14[promise_id].partition("=")[0]
+        assert f"Cause: nself 1.x does not read {key} (it reads only REDIS_ENABLED," in details
+        assert f"Keep the promise with --{promise_id} " in details
+
+
+def test_the_1x_cause_is_not_given_when_the_project_is_read_as_0_9(tmp_path: Path) -> None:
+    """The same files read as nself 0.9.x: the maxclients promise still breaks, the 1.x cause is not given."""
+    result = run_suites(
+        NSELF_14,
+        tmp_path,
+        "--nself-target",
+        "process",
+        "-m",
+        "config",
+        "-k",
+        "maxclients",
+        env={"NSELF_VERSION": "0"},
+    )
+    assert result.status == 1, result.output[-2000:]
+    details = result.case("test_setting_reaches_the_server[maxclients]").details
+    assert "sets --maxclients 50" in details
+    assert "nself 1.x" not in details

@@ -194,13 +194,13 @@ def test_redis_cli_without_e_is_healthy_by_exit_status_only(
 def test_a_rendered_service_runs_with_the_limits_nself_would_write(
     run_id: str, docker_engine: None, version: str, cpus: int
 ) -> None:
-    # examples/complete sets REDIS_MEMORY=512M and no REDIS_CPU: 0.9 limits memory only, 1.x
+    # examples/complete sets REDIS_MEMORY=1G and no REDIS_CPU: 0.9 limits memory only, 1.x
     # adds its 0.5 CPU default. The rendered healthcheck is a shell command: it runs too.
     context = load_env_context(open_project(COMPLETE, version), "staging")
     with make_target("docker", context, TargetOptions(run_id=run_id)) as target:
         container = docker(target).container
         assert container is not None
-        assert container.attrs["HostConfig"]["Memory"] == 512 * MIB
+        assert container.attrs["HostConfig"]["Memory"] == 1024 * MIB
         assert container.attrs["HostConfig"]["NanoCpus"] == cpus
         health = target.health_now()
         assert health is not None

@@ -11,7 +11,7 @@ import redis
 
 from pytest_nself_redis.targets.process import ProcessTarget
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, RunResult, run_suites
+from tests.harness import COMPLETE, NSELF_14, RunResult, make_project, run_suites
 
 
 def attach_health(target_port: int, password: str, cwd: Path, *extra: str) -> RunResult:
@@ -157,3 +157,72 @@ def test_refused_writes_are_caught(tmp_path: Path, launch: Launcher) -> None:
     assert "set min-replicas-to-write 0" in details
     assert "live min-replicas-max-lag=10, min-replicas-to-write=1" in details
     assert target.client().keys("nself-harness:*") == []
+
+
+# A service whose healthcheck authenticates with a password the server does not take.
+WRONG_PASSWORD_HEALTHCHECK = (
+    "services:\n"
+    "  redis:\n"
+    "    image: redis:7-alpine\n"
+    '    user: "999:999"\n'
+    "    command: redis-server --requirepass ${{REDIS_PASSWORD}}\n"
+    "    healthcheck:\n"
+    '      test: ["CMD", "redis-cli", {flags}"-a", "wrong-pw-5e1d", "ping"]\n'
+    "      interval: 1s\n"
+    "      retries: 1\n"
+)
+HEALTHCHECK_TEST = ("-m", "health", "-k", "test_container_healthcheck_passes")
+
+
+def test_a_failing_healthcheck_fails_with_its_exit_status_and_output(
+    tmp_path: Path, docker_engine: None
+) -> None:
+    compose = WRONG_PASSWORD_HEALTHCHECK.format(flags='"-e", ')
+    project = make_project(tmp_path / "project", compose=compose)
+    result = run_suites(
+        project, tmp_path, "--nself-env", "staging", "--nself-target", "docker", *HEALTHCHECK_TEST
+    )
+    assert result.status == 1, result.output[-3000:]
+    case = result.case("test_container_healthcheck_passes")
+    assert case.outcome == "failed"
+    assert (
+        "Promise: the container's healthcheck (redis-cli -e ping, every 1 s; docker-compose.yml:7) passes"
+        in (case.details)
+    )
+    assert (
+        "Broken: the probe (run once at launch) exits 1 and says: Warning: Using a password" in case.details
+    )
+    assert "/ AUTH failed: WRONGPASS invalid username-password pair" in case.details
+    assert "compose marks the container unhealthy" in case.details
+    assert "wrong-pw-5e1d" not in result.output
+    assert all("wrong-pw-5e1d" not in path.read_text() for path in result.reports.iterdir())
+
+
+def test_a_healthcheck_healthy_by_exit_status_only_is_a_warning(tmp_path: Path, docker_engine: None) -> None:
+    project = make_project(tmp_path / "project", compose=WRONG_PASSWORD_HEALTHCHECK.format(flags=""))
+    result = run_suites(
+        project, tmp_path, "--nself-env", "staging", "--nself-target", "docker", *HEALTHCHECK_TEST
+    )
+    assert result.status == 0, result.output[-3000:]
+    assert result.case("test_container_healthcheck_passes").outcome == "passed"
+    assert "PromiseWarning" in result.output
+    assert "healthy by its exit status only: the probe printed: Warning: Using a password" in result.output
+    assert "AUTH failed: WRONGPASS invalid username-password pair" in result.output
+    assert "; not PONG (redis-cli exits 0 on an error reply)" in result.output
+    assert "wrong-pw-5e1d" not in result.output
+
+
+def test_the_healthcheck_runs_on_docker_and_is_named_as_not_run_on_process(
+    tmp_path: Path, target_kind: str
+) -> None:
+    result = run_suites(NSELF_14, tmp_path, "--nself-target", target_kind, *HEALTHCHECK_TEST)
+    assert result.status == 0, result.output[-3000:]
+    case = result.case("test_container_healthcheck_passes")
+    if target_kind == "docker":
+        assert case.outcome == "passed"
+    else:
+        assert case.outcome == "skipped"
+        assert (
+            "the process target runs no container, so the healthcheck (docker-compose.yml:21) does not run"
+            in (case.message)
+        )

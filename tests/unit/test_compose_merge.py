@@ -314,3 +314,34 @@ def test_literal_passwords_in_the_environment_and_in_fallbacks(tmp_path: Path) -
     ]
     assert "Wm4kR9sLq2Tz7Xc5Bn8V" in service.secret_values()
     assert "Wm4kR9sLq2Tz7Xc5Bn8V" not in repr(service.literal_passwords)
+
+
+def test_fallbacks_and_assignments_in_the_command_and_healthcheck_are_literal_passwords(
+    tmp_path: Path,
+) -> None:
+    """A ${VAR:-value} fallback writes a password into the file too, and so does REDISCLI_AUTH=value
+    in a shell healthcheck; $$VAR (for the container's shell) and ${VAR} do not."""
+    paths = _write(
+        tmp_path,
+        {
+            "docker-compose.yml": "services:\n  redis:\n    image: r\n"
+            "    command: redis-server --requirepass ${REDIS_PASSWORD:-Fallback-pw-0123}\n"
+            "    healthcheck:\n"
+            '      test: ["CMD-SHELL", "REDISCLI_AUTH=Shell-pw-4567 redis-cli ping"]\n'
+            "  other:\n    image: r\n",
+            "docker-compose.override.yml": "services:\n  redis:\n"
+            "    environment:\n"
+            "      REDISCLI_AUTH: $$REDIS_PASSWORD\n",
+        },
+    )
+    service = load_compose_service(paths, {})
+    assert [literal.describe() for literal in service.literal_passwords] == [
+        "the command's --requirepass is a literal fallback (${VAR:-value}) (docker-compose.yml:4)",
+        "the healthcheck's REDISCLI_AUTH= is a literal value (docker-compose.yml:6)",
+    ]
+    assert [literal.value.reveal() for literal in service.literal_passwords] == [
+        "Fallback-pw-0123",
+        "Shell-pw-4567",
+    ]
+    with_variable = load_compose_service(paths, {"REDIS_PASSWORD": "from-env-files-123"})
+    assert with_variable.literal_passwords[0].value.reveal() == "from-env-files-123"

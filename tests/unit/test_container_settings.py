@@ -167,7 +167,7 @@ def test_a_rendered_1x_service_gets_nself_1x_limits() -> None:
     assert context.service.origin == "rendered"
     runtime = context.service.runtime
     assert runtime.memory is not None
-    assert runtime.memory.cite() == f"512M (.env:{_line_of(COMPLETE / '.env', 'REDIS_MEMORY=')})"
+    assert runtime.memory.cite() == f"1G (.env:{_line_of(COMPLETE / '.env', 'REDIS_MEMORY=')})"
     assert runtime.cpu is not None
     assert runtime.cpu.cite() == "0.5 (the nself 1.x default of REDIS_CPU)"
     assert runtime.cpu.value == 0.5
@@ -177,7 +177,7 @@ def test_a_rendered_09_service_gets_only_the_limits_its_env_files_set(tmp_path: 
     context = load_env_context(open_project(COMPLETE), "staging")
     assert str(context.generation).startswith("0.9.x")
     assert context.service.runtime.memory is not None
-    assert context.service.runtime.memory.value == 512 * 1024**2
+    assert context.service.runtime.memory.value == 1024**3
     assert context.service.runtime.cpu is None  # REDIS_CPU is set nowhere: nself 0.9 writes no limit
     settings = settings_from_env("dev", {})
     assert render_service(settings, {}).runtime.memory is None

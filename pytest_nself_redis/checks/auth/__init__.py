@@ -23,11 +23,8 @@ from pytest_nself_redis.checks.auth.connections import (
     oversized_unauthenticated_request_is_refused,
 )
 from pytest_nself_redis.checks.auth.password import minimum_length
-from pytest_nself_redis.checks.auth.service import (
-    literal_kind,
-    literal_password_findings,
-    password_on_command_line,
-)
+from pytest_nself_redis.checks.auth.service import literal_password_findings, password_on_command_line
+from pytest_nself_redis.compose.service import literal_kind
 
 __all__ = [
     "REFUSAL_WAIT",

@@ -12,30 +12,18 @@ from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, warning
 from pytest_nself_redis.compose.service import RedisService
-from pytest_nself_redis.compose.yaml_lines import LineDict, load_yaml_with_lines
-from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.live.reads import config_get
 from pytest_nself_redis.remedy import Consequence, Remedy, add_flags, deployment
-from pytest_nself_redis.secrets import is_secret_name
 
 # Below this length a verbatim search of the compose file would match ordinary words.
 VERBATIM_MIN = 8
-_REFERENCE = re.compile(r"\$+\{?[A-Za-z_]")
-# ${VAR:-fallback} / ${VAR-fallback}: a reference that still writes a password into the file.
-_FALLBACK = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-[^}]+\}")
-_PASSWORD_FLAGS = {"--requirepass", "--masterauth"}
-
-
-def literal_kind(value: str) -> str | None:
-    """How a password value is written out: None for a pure reference (``${REDIS_PASSWORD}``,
-    ``$REDIS_PASSWORD``, ``$$REDIS_PASSWORD`` for the shell) or an empty value."""
-    if not value:
-        return None
-    if not _REFERENCE.search(value):
-        return "a literal value"
-    if _FALLBACK.search(value):
-        return "a literal fallback (${VAR:-value})"
-    return None
+# Who else reads a password the compose file holds: the container's config keeps the command,
+# the healthcheck and the environment as written there.
+READABLE_BY = (
+    "anyone who can read the file (or its git history) has the password, and so does anyone who "
+    "can run `docker inspect` on the container, whose config keeps its command, healthcheck and "
+    "environment"
+)
 
 
 def _words(text: str) -> list[str]:
@@ -45,70 +33,25 @@ def _words(text: str) -> list[str]:
         return text.split()
 
 
-def _literal_flags(words: Sequence[str]) -> list[str]:
-    """Password-carrying options whose value is written out, e.g. ``--requirepass a literal value``."""
-    found = []
-    for index, word in enumerate(words):
-        lowered = word.lower()
-        value = words[index + 1] if index + 1 < len(words) else ""
-        if lowered in _PASSWORD_FLAGS | {"-a", "--pass"} and (kind := literal_kind(value)):
-            found.append(f"{lowered} {kind}")
-        elif "=" in word:
-            name, _, assigned = word.partition("=")
-            if (is_secret_name(name) or name == "REDISCLI_AUTH") and (kind := literal_kind(assigned)):
-                found.append(f"{name}= {kind}")
-    return found
-
-
-def _raw_environment(service: RedisService) -> list[tuple[str, str, int]]:
-    """(name, raw value, line) of the redis service's environment, before interpolation."""
-    if service.compose_file is None:
-        return []
-    try:
-        document = load_yaml_with_lines(service.compose_file)
-    except ComposeError:
-        return []
-    redis_service = (document.get("services") or {}).get("redis") if isinstance(document, dict) else None
-    if not isinstance(redis_service, LineDict):
-        return []
-    raw = redis_service.get("environment")
-    line = redis_service.line_of("environment")
-    if isinstance(raw, dict):
-        lines = raw.lines if isinstance(raw, LineDict) else {}
-        return [
-            (str(key), "" if value is None else str(value), lines.get(key, line))
-            for key, value in raw.items()
-        ]
-    if isinstance(raw, list):
-        item_lines = getattr(raw, "lines", [line] * len(raw))
-        return [
-            (str(item).partition("=")[0], str(item).partition("=")[2], item_line)
-            for item, item_line in zip(raw, item_lines, strict=True)
-        ]
-    return []
-
-
 def literal_password_findings(service: RedisService, password: str) -> list[str]:
-    """Where the compose file writes a password out instead of referencing ${REDIS_PASSWORD}."""
-    findings = []
-    for flag in _literal_flags(_words(service.raw_command)):
-        findings.append(f"the command ({service.command_source}) gives {flag}")
-    if service.raw_healthcheck is not None:
-        for flag in _literal_flags(_words(service.raw_healthcheck)):
-            findings.append(f"the healthcheck ({service.healthcheck_source}) gives {flag}")
-    name = service.compose_file.name if service.compose_file else "the compose file"
-    for key, value, line in _raw_environment(service):
-        if (is_secret_name(key) or key == "REDISCLI_AUTH") and (kind := literal_kind(value)):
-            findings.append(f"the environment sets {key} to {kind} ({name}:{line})")
+    """Where the compose file writes a password out instead of referencing ${REDIS_PASSWORD}
+    (``service.literal_passwords``), then any other line holding REDIS_PASSWORD's value."""
+    findings = [literal.describe() for literal in service.literal_passwords]
     if service.compose_file is not None and len(password) >= VERBATIM_MIN:
         try:
             text = service.compose_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = ""
-        lines = [number for number, line in enumerate(text.splitlines(), start=1) if password in line]
+        name = service.compose_file.name
+        reported = {str(literal.source) for literal in service.literal_passwords}
+        lines = [
+            f"{name}:{number}"
+            for number, line in enumerate(text.splitlines(), start=1)
+            if password in line and f"{name}:{number}" not in reported
+        ]
         if lines:
-            where = ", ".join(f"{name}:{number}" for number in lines)
-            findings.append(f"the value of REDIS_PASSWORD itself is written at {where}")
+            again = " also" if findings else ""
+            findings.append(f"the value of REDIS_PASSWORD itself is{again} written at {', '.join(lines)}")
     return findings
 
 
@@ -116,7 +59,7 @@ def _literal_remedy(context: CheckContext, findings: list[str]) -> Remedy:
     """What runs is fixed by the override (command and healthcheck replaced, the password from
     the environment); a value the file itself still holds can only be kept from readers."""
     service = context.service
-    in_text = [finding for finding in findings if "is written at" in finding]
+    in_text = [finding for finding in findings if finding.startswith("the value of REDIS_PASSWORD itself")]
     running = len(findings) > len(in_text)
     where = str(service.source)
     if in_text and not running:
@@ -152,10 +95,15 @@ def compose_holds_no_literal_password(context: CheckContext) -> Outcome:
         )
     findings = literal_password_findings(service, password_of(context))
     if findings:
+        env = context.env
+        advice = (
+            "nself 1.x writes every value into the file on each build, the password too: keep the file "
+            "and the Docker socket readable by the deployment's operators only"
+            if env is not None and env.generation.is_1x
+            else "Write ${REDIS_PASSWORD} and keep the value in .env.secrets"
+        )
         return error(
-            f"{head} Broken: {'; '.join(findings)}; anyone who reads the file (or its git history) "
-            f"has the password. Write ${{REDIS_PASSWORD}} and keep the value in .env.secrets "
-            f"({setting.cite()})",
+            f"{head} Broken: {'; '.join(findings)}; {READABLE_BY}. {advice} ({setting.cite()})",
             str(service.source),
             len(findings),
             _literal_remedy(context, findings),
@@ -243,9 +191,18 @@ def protected_mode_without_password(context: CheckContext) -> Outcome:
     live_value = config_get(context.client, "protected-mode")
     measured = {"deployment": deployed, "live": live_value, "unauthenticated_ping": reply}
     if deployed == "no":
+        env = context.env
+        cause = (
+            f" Cause: nself 1.x writes --protected-mode no whenever REDIS_PASSWORD is empty "
+            f"({setting.cite()}); set a password in .env.secrets and run nself build again, which "
+            "writes --protected-mode yes and --requirepass"
+            if env is not None and env.generation.is_1x and service.origin == "compose"
+            else ""
+        )
         return error(
             f"{head} Broken at the deployment layer: {service.describe()} sets --protected-mode no "
-            f"({service.command_source}); live protected-mode={live_value or '?'}",
+            f"({service.command_source}); live protected-mode={live_value or '?'}: any client that "
+            f"reaches the port gets in.{cause}",
             str(service.command_source),
             measured,
             add_flags(
@@ -312,7 +269,8 @@ def healthcheck_keeps_password_off_the_command_line(context: CheckContext) -> Ou
     if found:
         return warning(
             f"{head} Seen: the healthcheck ({where}) runs {', '.join(found)}; with it, `ps` in the "
-            "container shows the password every interval. Avoidable: "
+            "container shows the password every interval, and `docker inspect` shows the probe's argv "
+            "with it. Avoidable: "
             'test: ["CMD-SHELL", "REDISCLI_AUTH=\\"$$REDIS_PASSWORD\\" redis-cli ping"] with '
             "REDIS_PASSWORD in the service's environment",
             str(where),
