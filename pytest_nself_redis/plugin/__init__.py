@@ -6,6 +6,9 @@ unrelated projects see only the options.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import pytest
 
 from pytest_nself_redis.errors import HarnessError
@@ -14,7 +17,7 @@ from pytest_nself_redis.plugin.bundled import Collection, choose_collection, har
 from pytest_nself_redis.plugin.options import OPTIONS, HarnessOptions, add_options
 from pytest_nself_redis.plugin.redaction import ScrubbingLogRecords
 from pytest_nself_redis.plugin.reporting import HarnessReporting
-from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
+from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run, worker_id
 from pytest_nself_redis.reporting.environment import SUITES, suite_of
 
 SAFETY_MARKERS = {
@@ -24,10 +27,37 @@ SAFETY_MARKERS = {
 }
 _LOGS = pytest.StashKey[ScrubbingLogRecords]()
 _COLLECTION = pytest.StashKey[Collection]()
+# Whether the user chose how pytest-xdist distributes (--dist), and whether the harness was asked for.
+_DIST_CHOSEN = pytest.StashKey[bool]()
+_REQUESTED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    """Seen before pytest-xdist turns ``-n`` into ``--dist load``: did the user pick a --dist?"""
+    option = config.option
+    chosen = getattr(option, "dist", "no") != "no" or bool(getattr(option, "distload", False))
+    config.stash[_DIST_CHOSEN] = chosen
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``pytest -n`` with no ``--dist`` on a harness run: each env's suite modules whole on one
+    worker, env by env (``scheduling``)."""
+    if config.stash.get(_DIST_CHOSEN, True) or not config.stash.get(_REQUESTED, False):
+        return None
+    from pytest_nself_redis.plugin.scheduling import SuiteScheduling
+
+    try:
+        envs = get_run(config).env_names()
+    except HarnessError:
+        envs = ()  # the workers stop the run with the message
+    return SuiteScheduling(config, log, envs)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     options = HarnessOptions.from_config(config)
     requested = harness_requested(config, [spec.dest for spec in OPTIONS])
+    config.stash[_REQUESTED] = requested
     collection = choose_collection(config, parse_suites(options.suites), requested)
     config.args[:] = collection.args
     config.stash[_COLLECTION] = collection
@@ -124,7 +155,7 @@ def pytest_collection_modifyitems(
                     )
                 )
                 break
-    if run.options.reports is not None and not config.option.collectonly:
+    if run.options.reports is not None and not config.option.collectonly and worker_id(config) is None:
         reporting = config.pluginmanager.get_plugin("nself-redis-reporting")
         assert isinstance(reporting, HarnessReporting)
         reporting.start(session, list(envs))

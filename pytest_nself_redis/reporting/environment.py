@@ -49,6 +49,8 @@ class EnvReport:
     container_health: str | None = None
     # Container settings of the service the target does not apply (``memory 512M (file:line)``).
     unreproduced: list[str] = field(default_factory=list)
+    # Under pytest -n: the workers that ran the env's tests, each on its own server (or attach).
+    workers: list[str] = field(default_factory=list)
 
     @classmethod
     def from_context(cls, context: EnvContext) -> EnvReport:
@@ -83,6 +85,8 @@ class EnvReport:
             rows["TLS verification"] = self.tls_unverified
         if self.ready_seconds is not None:
             rows["start to ready"] = f"{self.ready_seconds * 1000:.1f} ms"
+        if self.workers:
+            rows["xdist workers"] = ", ".join(self.workers)
         if self.container_health:
             rows["container health"] = self.container_health
         line = self.unreproduced_line()
