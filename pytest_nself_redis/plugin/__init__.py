@@ -14,10 +14,11 @@ import pytest
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin import fixtures
 from pytest_nself_redis.plugin.bundled import Collection, choose_collection, harness_requested, parse_suites
-from pytest_nself_redis.plugin.options import OPTIONS, HarnessOptions, add_options
+from pytest_nself_redis.plugin.options import OPTIONS, HarnessOptions, add_options, origin_of
 from pytest_nself_redis.plugin.redaction import ScrubbingLogRecords
 from pytest_nself_redis.plugin.reporting import HarnessReporting
-from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run, worker_id
+from pytest_nself_redis.plugin.roles import distributing, leave_stop_message, worker_id
+from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
 from pytest_nself_redis.reporting.environment import SUITES, suite_of
 
 SAFETY_MARKERS = {
@@ -68,6 +69,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "markers", f"{marker}: {meaning}; skipped on attach unless --nself-allow-destructive"
         )
     options = HarnessOptions.from_config(config)
+    if options.port and distributing(config):
+        raise pytest.UsageError(
+            f"nself-redis: {origin_of('--nself-port', config)}={options.port} puts the env's server on "
+            "that one port, but under -n each pytest-xdist worker starts its own server: drop the "
+            "port or -n"
+        )
     requested = harness_requested(config, [spec.dest for spec in OPTIONS])
     config.stash[_REQUESTED] = requested
     collection = choose_collection(config, parse_suites(options.suites), requested)
@@ -137,7 +144,9 @@ def pytest_collection_modifyitems(
             raise run.deferred_error
         run.prepare()
     except HarnessError as error:
-        raise pytest.UsageError(run.redactor.scrub(f"nself-redis: {error}")) from None
+        message = run.redactor.scrub(f"nself-redis: {error}")
+        leave_stop_message(config, "usage", message)
+        raise pytest.UsageError(message) from None
     envs = run.env_names()
     for item in nself_items:
         run.item_envs[item.nodeid] = _env_of(item, envs[0])

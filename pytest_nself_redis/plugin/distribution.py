@@ -26,11 +26,6 @@ WIRE_KEY = "nself_redis"
 REPORT_TAG = "nself_redis"
 
 
-def is_controller(config: pytest.Config) -> bool:
-    """True in the pytest-xdist controller (``-n`` with workers): it runs no test itself."""
-    return config.pluginmanager.has_plugin("dsession")
-
-
 def tag_of(report: pytest.TestReport) -> tuple[str, str] | None:
     """(env, suite) a worker (or this process) tagged the report with."""
     tag = getattr(report, REPORT_TAG, None)

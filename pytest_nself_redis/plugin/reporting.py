@@ -15,9 +15,10 @@ import pytest
 
 from pytest_nself_redis.live.reads import info_summary
 from pytest_nself_redis.plugin.collector import ReportCollector
-from pytest_nself_redis.plugin.distribution import WIRE_KEY, is_controller, merge_wire, tag, tag_of, to_wire
+from pytest_nself_redis.plugin.distribution import WIRE_KEY, merge_wire, tag, tag_of, to_wire
 from pytest_nself_redis.plugin.redaction import scrub_report
-from pytest_nself_redis.plugin.run import NselfRun, worker_id
+from pytest_nself_redis.plugin.roles import is_controller, stop_as_the_worker_did, worker_id
+from pytest_nself_redis.plugin.run import NselfRun
 from pytest_nself_redis.plugin.verdicts import PromiseWarning
 
 
@@ -84,8 +85,11 @@ class HarnessReporting:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """An xdist worker ended: merge what it sent (nothing, if it crashed)."""
-        wire = getattr(node, "workeroutput", {}).get(WIRE_KEY)
+        """An xdist worker ended: stop the run as it did, or merge what it sent (nothing, if it
+        crashed)."""
+        output = getattr(node, "workeroutput", {})
+        stop_as_the_worker_did(output)
+        wire = output.get(WIRE_KEY)
         if isinstance(wire, dict):
             merge_wire(self.run, wire, str(node.gateway.id))
 

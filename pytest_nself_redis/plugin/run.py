@@ -21,6 +21,7 @@ from pytest_nself_redis.live.reads import server_version
 from pytest_nself_redis.live.url import check_attach_options, endpoint_from_url
 from pytest_nself_redis.plugin.benchmark_json import BenchmarkRecord
 from pytest_nself_redis.plugin.options import HarnessOptions
+from pytest_nself_redis.plugin.roles import leave_stop_message, worker_id
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.secrets import Redactor
@@ -196,6 +197,7 @@ class NselfRun:
             message = self.redactor.scrub(f"nself-redis: {error}")
             if not record:
                 raise HarnessError(message) from None
+            leave_stop_message(self.config, "exit", message)
             pytest.exit(message, returncode=SETUP_EXIT_STATUS)
         if record:
             self.live_targets[context.name] = target
@@ -257,12 +259,6 @@ class NselfRun:
         if self.live_targets.get(target.context.name) is target:
             del self.live_targets[target.context.name]
         target.stop()
-
-
-def worker_id(config: pytest.Config) -> str | None:
-    """The pytest-xdist worker this process is (``gw0``), None in the controller or without -n."""
-    workerinput = getattr(config, "workerinput", None)
-    return str(workerinput["workerid"]) if isinstance(workerinput, dict) else None
 
 
 def get_run(config: pytest.Config) -> NselfRun:

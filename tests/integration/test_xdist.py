@@ -14,6 +14,7 @@ import pytest
 
 from pytest_nself_redis.latency.budgets import COMMANDS
 from tests.harness import COMPLETE, RunResult, assert_nothing_left, run_pytest, run_suites
+from tests.integration.test_bad_input import assert_clear_failure
 from tests.integration.test_reports import html_data
 
 QUICK = ("--nself-target", "process", "-m", "health or config or auth")
@@ -214,3 +215,35 @@ def test_workers_keep_apart_key_prefixes_under_one_run_id(tmp_path: Path) -> Non
     assert len(prefixes) == 6
     assert len(set(prefixes)) == 6, prefixes
     assert {prefix.split(":")[1] for prefix in prefixes} == {"samerun-gw0", "samerun-gw1"}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--nself-project", "{tmp}"), "holds no .env files"),
+        (("--nself-port", "6390"), "under -n each pytest-xdist worker starts its own server"),
+        (("--nself-startup-timeout", "0.000001"), "was not ready within"),
+    ],
+    ids=["not-a-project", "fixed-port", "server-not-ready"],
+)
+def test_a_run_that_cannot_start_under_n_ends_with_the_one_message(
+    tmp_path: Path, run_id: str, args: tuple[str, ...], fragment: str
+) -> None:
+    """Without this a worker ending early was xdist's INTERNALERROR (status 3, a traceback)."""
+    result = run_suites(
+        COMPLETE,
+        tmp_path,
+        "--nself-env",
+        "staging",
+        "--nself-target",
+        "process",
+        "-m",
+        "health or config",
+        "-n",
+        "2",
+        *(arg.format(tmp=tmp_path) for arg in args),
+        env={"NSELF_RUN_ID": run_id},
+    )
+    assert_clear_failure(result, fragment)
+    assert "INTERNALERROR" not in result.output
+    assert_nothing_left(run_id, docker=False)
