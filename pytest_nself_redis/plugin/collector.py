@@ -101,6 +101,10 @@ class ReportCollector:
         phases = self.phases.get(nodeid)
         return None if phases is None else (phases.env, phases.suite)
 
+    def envs(self) -> list[str]:
+        """The envs of the tests seen, in the order they first came."""
+        return list(dict.fromkeys(phases.env for phases in self.phases.values()))
+
     def add(self, report: pytest.TestReport, env: str, suite: str) -> None:
         phases = self.phases.setdefault(report.nodeid, _Phases(env, suite))
         phases.reports.append(report)

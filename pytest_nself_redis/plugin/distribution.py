@@ -10,11 +10,13 @@ when a worker ends, scrubbed of the worker's secrets, and is merged into the con
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin.benchmark_json import BenchmarkRecord
 from pytest_nself_redis.plugin.run import LaunchRecord, NselfRun
 from pytest_nself_redis.reporting.environment import EnvReport
@@ -81,3 +83,18 @@ def _merge_env_report(run: NselfRun, incoming: EnvReport, worker: str) -> None:
         current.workers = workers
     if launched:
         current.workers = sorted([*current.workers, worker], key=lambda name: (len(name), name))
+
+
+def fill_in_unreported_envs(run: NselfRun, envs: Iterable[str]) -> None:
+    """An env whose tests came in but whose workers all crashed before sending the rest still
+    gets its reports: its header is read from the project, saying what is missing."""
+    for env in envs:
+        if env in run.env_reports:
+            continue
+        try:
+            run.context(env)
+        except HarnessError:
+            continue  # the workers read the same project; they would have stopped the run
+        run.env_reports[env].notes.append(
+            "no pytest-xdist worker that ran this env reported its server (a worker crashed)"
+        )

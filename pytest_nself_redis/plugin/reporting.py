@@ -15,7 +15,14 @@ import pytest
 
 from pytest_nself_redis.live.reads import info_summary
 from pytest_nself_redis.plugin.collector import ReportCollector
-from pytest_nself_redis.plugin.distribution import WIRE_KEY, merge_wire, tag, tag_of, to_wire
+from pytest_nself_redis.plugin.distribution import (
+    WIRE_KEY,
+    fill_in_unreported_envs,
+    merge_wire,
+    tag,
+    tag_of,
+    to_wire,
+)
 from pytest_nself_redis.plugin.redaction import scrub_report
 from pytest_nself_redis.plugin.roles import is_controller, stop_as_the_worker_did, worker_id
 from pytest_nself_redis.plugin.run import NselfRun
@@ -63,6 +70,7 @@ class HarnessReporting:
             return
         found = tag_of(report) or self.collector.env_of(report.nodeid)
         if found is not None:
+            self.run.used = True  # the xdist controller learns it here
             self.collector.add(report, *found)
 
     @pytest.hookimpl(tryfirst=True)
@@ -103,8 +111,11 @@ class HarnessReporting:
             if run.used:
                 run.config.workeroutput[WIRE_KEY] = to_wire(run)  # type: ignore[attr-defined]
             return
-        if self.collector is not None and run.used:
-            self.collector.finish(session, run.env_reports, run.attachments, run.benchmarks)
+        if self.collector is None or not run.used:
+            return
+        if is_controller(run.config):
+            fill_in_unreported_envs(run, self.collector.envs())
+        self.collector.finish(session, run.env_reports, run.attachments, run.benchmarks)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_nself_redis.latency.budgets import COMMANDS
-from tests.harness import COMPLETE, RunResult, assert_nothing_left, run_pytest, run_suites
+from tests.harness import COMPLETE, RunResult, assert_nothing_left, leftover_dirs, run_pytest, run_suites
 from tests.integration.test_bad_input import assert_clear_failure
 from tests.integration.test_reports import html_data
 
@@ -247,3 +248,30 @@ def test_a_run_that_cannot_start_under_n_ends_with_the_one_message(
     assert_clear_failure(result, fragment)
     assert "INTERNALERROR" not in result.output
     assert_nothing_left(run_id, docker=False)
+
+
+CRASHING_TESTS = """
+import os
+
+def test_answers(nself_redis):
+    assert nself_redis.ping()
+
+def test_zz_takes_its_worker_down(nself_redis):
+    os._exit(3)
+"""
+
+
+def test_a_crashed_workers_tests_are_still_reported(tmp_path: Path, run_id: str) -> None:
+    """The only worker dies before it can send its env's server: the env's reports are still
+    written, the crashed test in them as failed."""
+    (tmp_path / "test_crash.py").write_text(CRASHING_TESTS)
+    args = ["test_crash.py", "--nself-project", str(COMPLETE), "--nself-env", "staging"]
+    args += ["--nself-target", "process", "-n", "1", "--max-worker-restart", "0"]
+    result = run_pytest(args, tmp_path, env={"NSELF_RUN_ID": run_id})
+    assert result.status == 1, result.output[-3000:]
+    assert result.outcomes("staging") == {"test_answers": "passed", "test_zz_takes_its_worker_down": "error"}
+    notes = suite_properties(result.reports / "junit-staging.xml")
+    assert "a worker crashed" in notes["notes.1"], notes
+    assert (result.reports / "report-staging.html").is_file()
+    for left in leftover_dirs(run_id):  # the crashed worker could not remove its server's folder
+        shutil.rmtree(left)
