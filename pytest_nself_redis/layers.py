@@ -8,15 +8,35 @@ from the contract, with all three values in the message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, replace
 from typing import Any
 
+from pytest_nself_redis import remedy
+from pytest_nself_redis.compose.override import HEADROOM_PERCENT, MemoryFit
 from pytest_nself_redis.compose.redis_args import REDIS_DEFAULTS, normalise
+from pytest_nself_redis.compose.render import size_word
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.project.settings import RedisSettings, Setting
 from pytest_nself_redis.project.sizes import format_size
+from pytest_nself_redis.remedy import Consequence, Remedy
 
 CONTRACT, DEPLOYMENT, LIVE = "contract", "deployment", "live"
+# What breaking each promise costs: the reports fix data loss and security first.
+CONSEQUENCES = {
+    "maxmemory": Consequence.AVAILABILITY,
+    "maxmemory-policy": Consequence.DATA_LOSS,
+    "appendonly": Consequence.DATA_LOSS,
+    "appendfsync": Consequence.DATA_LOSS,
+    "save": Consequence.DATA_LOSS,
+    "requirepass": Consequence.SECURITY,
+    "maxclients": Consequence.AVAILABILITY,
+    "timeout": Consequence.TUNING,
+    "tcp-keepalive": Consequence.TUNING,
+    "loglevel": Consequence.TUNING,
+}
+# redis-server lowers maxclients to what the open-file limit allows, keeping this many for itself.
+_RESERVED_FDS = 32
 
 
 @dataclass(frozen=True)
@@ -29,9 +49,20 @@ class Promise:
     directive: str
     expected: str
     secret: bool = False
+    consequence: Consequence = Consequence.TUNING
+    # The flag's value as the command should write it (``512mb``, ``'900 1'``).
+    flag_value: str = ""
+    env: str = ""
+    # The setting behind the container limit the promise must fit in (REDIS_MEMORY for maxmemory).
+    limit_setting: Setting[Any] | None = None
 
     def cite(self) -> str:
         return ", ".join(setting.cite() for setting in self.settings)
+
+    @property
+    def flag(self) -> tuple[str, str]:
+        """The command words that keep it (a password as the reference, never the value)."""
+        return (f"--{self.directive}", "${REDIS_PASSWORD}" if self.secret else self.flag_value)
 
 
 @dataclass(frozen=True)
@@ -41,6 +72,7 @@ class LayerVerdict:
     live: str | None
     broken_layer: str | None
     message: str
+    remedy: Remedy | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,7 +172,19 @@ def config_promises(settings: RedisSettings) -> dict[str, Promise]:
                 settings.aof_fsync.value,
             )
         )
-    return {promise.id: promise for promise in promises}
+    return {promise.id: _completed(promise, settings) for promise in promises}
+
+
+def _completed(promise: Promise, settings: RedisSettings) -> Promise:
+    """The promise with what its remedy needs: its consequence, flag value and env."""
+    memory = promise.id == "maxmemory"
+    return replace(
+        promise,
+        consequence=CONSEQUENCES[promise.id],
+        flag_value=size_word(settings.maxmemory.value) if memory else promise.expected,
+        env=settings.env,
+        limit_setting=settings.memory if memory else None,
+    )
 
 
 def compare_layers(promise: Promise, service: RedisService, live: str | None) -> LayerVerdict:
@@ -177,6 +221,7 @@ def compare_layers(promise: Promise, service: RedisService, live: str | None) ->
             live_value,
             DEPLOYMENT,
             f"{head} Broken at the deployment layer: {deployment_text}; {live_text}.",
+            deployment_remedy(promise, service, deployed),
         )
     if live_value is not None and live_value != promise.expected:
         return LayerVerdict(
@@ -188,5 +233,59 @@ def compare_layers(promise: Promise, service: RedisService, live: str | None) ->
             f"running server reports {promise.directive}="
             f"{_show(promise, live_value)} (changed by CONFIG SET, a config "
             "file or a server limit).",
+            live_remedy(promise, live_value),
         )
     return LayerVerdict(promise, deployed, live_value, None, f"{head} Kept: {deployment_text}; {live_text}.")
+
+
+def deployment_remedy(promise: Promise, service: RedisService, deployed: str | None) -> Remedy:
+    """What closes a deployment gap: the flag the command must carry (``nself-redis fix``
+    writes it), or, when the deployment cannot keep the promise (a maxmemory that leaves no
+    headroom below the container's memory limit), the env-file edit."""
+    if promise.id == "maxmemory":
+        fit = MemoryFit(int(promise.expected), service.runtime.memory)
+        if not fit.fits:
+            return memory_remedy(promise, fit)
+    replacing = None
+    if deployed is not None and promise.secret:
+        replacing = "the password it sets"
+    elif deployed is not None:
+        shown = size_word(int(deployed)) if promise.id == "maxmemory" and deployed.isdigit() else deployed
+        replacing = shlex.join([f"--{promise.directive}", shown])
+    return remedy.add_flags(service, promise.flag, promise.consequence, promise.env, replacing)
+
+
+def memory_remedy(promise: Promise, fit: MemoryFit) -> Remedy:
+    """A maxmemory that does not fit the container: lower it, or raise the limit."""
+    assert fit.ceiling is not None
+    assert fit.limit is not None
+    lower = remedy.set_setting(promise.settings[0], size_word(fit.ceiling), promise.consequence, promise.env)
+    limit = promise.limit_setting
+    why = (
+        f" (at most {HEADROOM_PERCENT} % of the container's memory limit {fit.limit.cite()}, "
+        "the rest for forks, client buffers and fragmentation)"
+    )
+    if limit is None:
+        return replace(lower, edit=lower.edit + why)
+    raise_limit = remedy.set_setting(limit, fit.needed_limit(), promise.consequence, promise.env)
+    both = remedy.either(lower, raise_limit)
+    return replace(both, edit=both.edit + why)
+
+
+def live_remedy(promise: Promise, live: str) -> Remedy:
+    """The running server departs from its deployment: restart it from the deployment (or set
+    the value live); a maxclients the server lowered needs a higher open-file limit."""
+    if promise.id == "maxclients" and live.isdigit() and int(live) < int(promise.expected):
+        files = int(promise.expected) + _RESERVED_FDS
+        return remedy.host(
+            f"raise the open-file limit of the Redis process to at least {files} (redis-server "
+            f"lowers maxclients to fit it): `ulimit -n {files}`, or `ulimits: nofile: {files}` in "
+            "the compose service",
+            promise.consequence,
+        )
+    value = "REDIS_PASSWORD's value" if promise.secret else repr(promise.expected)
+    return remedy.server(
+        f"restart Redis from its deployment, or CONFIG SET {promise.directive} {value} and CONFIG "
+        "REWRITE (something changed it after the start: CONFIG SET, a config file)",
+        promise.consequence,
+    )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 
+from pytest_nself_redis import remedy
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, verdict
 from pytest_nself_redis.layers import compare_layers, config_promises
 from pytest_nself_redis.live.reads import config_get, info, version_tuple
+from pytest_nself_redis.remedy import Consequence
 
 # The promises traced by ``config.setting.<id>``, in report order.
 PROMISE_IDS = (
@@ -51,7 +53,7 @@ def setting_reaches_the_server(context: CheckContext, promise_id: str) -> Outcom
         "deployment": None if promise.secret else result.deployment,
         "live": None if promise.secret else result.live,
     }
-    return verdict(result.ok, result.message, source, measured)
+    return verdict(result.ok, result.message, source, measured, result.remedy)
 
 
 def _major(tag: str) -> str | None:
@@ -77,6 +79,12 @@ def version_major_matches(context: CheckContext) -> Outcome:
             f"image {service.image}; live redis_version={live}",
             str(setting.source),
             live,
+            remedy.deployment(
+                f"run image redis:{setting.value} (`nself build` writes REDIS_VERSION's image; "
+                f"the service names {service.image})",
+                Consequence.AVAILABILITY,
+                str(service.source),
+            ),
         )
     if str(version_tuple(live)[0]) != wanted:
         return error(
@@ -84,6 +92,10 @@ def version_major_matches(context: CheckContext) -> Outcome:
             f"but the server reports redis_version={live}",
             str(setting.source),
             live,
+            remedy.server(
+                f"pull or rebuild {service.image} so it holds Redis {wanted}.x, then recreate the container",
+                Consequence.AVAILABILITY,
+            ),
         )
     return ok(
         f"{head} Kept: image {service.image}, live redis_version={live}",
@@ -106,10 +118,17 @@ def host_port_is_published_as_configured(context: CheckContext) -> Outcome:
         kept = port.value in [binding.host_port for binding in published]
     if kept:
         return ok(f"{promise} Kept: {service.describe()} publishes {shown}", str(port.source))
+    wanted = "no ports: entry" if port.value == 0 else f'"127.0.0.1:${{REDIS_PORT}}:{service.container_port}"'
     return error(
         f"{promise} Broken at the deployment layer: {service.describe()} publishes {shown}",
         str(port.source),
         [binding.text for binding in published],
+        remedy.deployment(
+            f"publish {wanted} in the service's ports (`nself build` writes it from REDIS_PORT; "
+            "an override cannot remove a published port)",
+            Consequence.AVAILABILITY,
+            str(published[0].source) if published else str(service.source),
+        ),
     )
 
 
@@ -123,16 +142,24 @@ def tls_setting_reaches_the_server(context: CheckContext) -> Outcome:
     kind = "accepts TLS clients only" if promised else "speaks plain TCP (no TLS)"
     head = f"Promise: Redis {kind}, as {setting.cite()} says."
     if deployed != promised:
+        flags = "--port 0 --tls-port 6379 and the certificate flags" if promised else "no --tls-port"
         return error(
             f"{head} Broken at the deployment layer: {service.describe()} "
             + ("sets no --tls-port" if promised else "sets --tls-port"),
             str(setting.source),
+            remedy=remedy.deployment(
+                f"the redis command needs {flags} ({service.command_source})",
+                Consequence.SECURITY,
+                str(service.command_source),
+                context.settings.env,
+            ),
         )
     if live_port is not None and (live_port != "0") != promised:
         return error(
             f"{head} Broken at the live layer: the server reports tls-port={live_port}",
             str(setting.source),
             live_port,
+            remedy.server("restart Redis from its deployment (its tls-port differs)", Consequence.SECURITY),
         )
     return ok(
         f"{head} Kept: live tls-port={live_port if live_port is not None else '?'}",

@@ -20,6 +20,7 @@ from pytest_nself_redis.live import reads
 from pytest_nself_redis.live.expiring import SCRATCH_TTL_SECONDS
 from pytest_nself_redis.live.reads import Unreadable, config_get, info_field, info_number
 from pytest_nself_redis.live.refusals import explain, is_refused
+from pytest_nself_redis.remedy import Consequence, set_setting
 
 HEADROOM = 0.9
 # The INFO fields behind the monitoring bundle's metrics (docs/suites/monitoring.md).
@@ -202,7 +203,13 @@ def clients_have_headroom(context: CheckContext) -> Outcome:
         f"can connect ({setting.cite()}). Seen: {connected} of {limit} connected",
         str(setting.source),
         {"connected_clients": connected, "maxclients": limit},
+        set_setting(setting, str(_room_for(connected)), Consequence.AVAILABILITY, context.settings.env),
     )
+
+
+def _room_for(used: float) -> int:
+    """The limit under which ``used`` is 70 %: headroom below the 90 % line again."""
+    return int(used / 0.7) + 1
 
 
 @check("health.memory", safe=True)
@@ -232,6 +239,9 @@ def memory_has_headroom(context: CheckContext) -> Outcome:
         f"Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); {then}",
         str(setting.source),
         {"used_memory": used, "maxmemory": limit},
+        set_setting(
+            setting, f"{_room_for(used) // 1024**2 + 1}mb", Consequence.AVAILABILITY, context.settings.env
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, verdict, warning
 from pytest_nself_redis.live.reads import Unreadable, info, info_number
 from pytest_nself_redis.live.refusals import explain
+from pytest_nself_redis.remedy import Consequence, Remedy, add_flags, set_setting
 
 # redis_exporter metric <- INFO field (docs/suites/monitoring.md).
 METRICS: dict[str, str] = {
@@ -199,6 +200,14 @@ def documented_metric_names_exist(context: CheckContext) -> Outcome:
     )
 
 
+def _memory_cap(context: CheckContext) -> Remedy:
+    """A cap for the alert to divide by: the deployment's flag, or the setting when it promises none."""
+    setting, env = context.settings.maxmemory, context.settings.env
+    if setting.value:
+        return add_flags(context.service, ("--maxmemory", setting.text), Consequence.AVAILABILITY, env)
+    return set_setting(setting, "256mb", Consequence.AVAILABILITY, env)
+
+
 @check("monitoring.memory_alert", safe=True)
 def memory_alert_can_work(context: CheckContext) -> Outcome:
     """RedisHighMemoryUsage can fire, and is not firing"""
@@ -220,6 +229,7 @@ def memory_alert_can_work(context: CheckContext) -> Outcome:
             "Set REDIS_MAXMEMORY and make sure the deployment passes --maxmemory.",
             str(setting.source),
             measured,
+            _memory_cap(context),
         )
     ratio = used / limit
     return verdict(

@@ -31,6 +31,7 @@ from pytest_nself_redis.live.clients import clone
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX
 from pytest_nself_redis.live.reads import config_get, info, version_tuple
 from pytest_nself_redis.live.refusals import explain
+from pytest_nself_redis.remedy import Consequence, set_setting
 
 # Looking for BullMQ's keys: at most this many SCAN calls (of 1000) and seconds, this many named.
 QUEUE_SCAN_CALLS = 100
@@ -142,12 +143,14 @@ def eviction_policy_is_noeviction(context: CheckContext) -> Outcome:
             "and REDIS_MAXMEMORY_POLICY=noeviction for it.",
             str(setting.source),
             policy,
+            set_setting(setting, "noeviction", Consequence.DATA_LOSS, context.settings.env),
         )
     return error(
         f"{seen} An error: {where}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
         "(as examples/complete/.env.prod does), or give queues a Redis of their own.",
         str(setting.source),
         policy,
+        set_setting(setting, "noeviction", Consequence.DATA_LOSS, context.settings.env),
     )
 
 
@@ -172,6 +175,7 @@ def aof_is_on(context: CheckContext) -> Outcome:
             "crashes",
             str(setting.source),
             measured,
+            set_setting(setting, "true", Consequence.DATA_LOSS, context.settings.env),
         )
     if fsync == "no":
         return warning(
@@ -179,6 +183,7 @@ def aof_is_on(context: CheckContext) -> Outcome:
             "(up to ~30 s lost on a power cut)",
             str(setting.source),
             measured,
+            set_setting(context.settings.aof_fsync, "everysec", Consequence.DATA_LOSS, context.settings.env),
         )
     return ok(
         f"{promise} Kept: aof_enabled=1, appendfsync={fsync or '?'}",

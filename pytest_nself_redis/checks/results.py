@@ -3,7 +3,8 @@
 A check function returns an outcome: ok, warning, error or skipped, with a message that
 states the promise, the setting's source and what was seen, and the measured value. It
 does not name itself: the registry that runs it stamps the check's id and suite on the
-outcome (``Outcome.named``), so an id is written once, where the check is declared.
+outcome (``Outcome.named``), so an id is written once, where the check is declared. A failed
+or warned outcome may carry a ``Remedy``: what to change, at which layer (see ``remedy``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from pytest_nself_redis.remedy import Remedy
 
 
 class Status(StrEnum):
@@ -40,6 +43,8 @@ class CheckResult:
     # The id of the root-cause check whose failure this error is a consequence of (the same
     # server-wide refusal, see ``refusals``); the message then starts "blocked by <id>: ".
     blocked_by: str | None = None
+    # What closes a failed or warned check (None for ok and skipped, or when unknown).
+    remedy: Remedy | None = None
 
     @property
     def failed(self) -> bool:
@@ -55,14 +60,24 @@ class Outcome:
     source: str | None = None
     measured: Any = None
     denied: bool = False
+    remedy: Remedy | None = None
 
     @property
     def failed(self) -> bool:
         return self.status is Status.ERROR
 
     def named(self, check_id: str) -> CheckResult:
+        # A kept promise needs no remedy: only a failed or warned result carries one.
+        remedy = self.remedy if self.status in (Status.ERROR, Status.WARNING) else None
         return CheckResult(
-            check_id, suite_of(check_id), self.status, self.message, self.source, self.measured, self.denied
+            check_id,
+            suite_of(check_id),
+            self.status,
+            self.message,
+            self.source,
+            self.measured,
+            self.denied,
+            remedy=remedy,
         )
 
 
@@ -70,12 +85,16 @@ def ok(message: str, source: str | None = None, measured: Any = None) -> Outcome
     return Outcome(Status.OK, message, source, measured)
 
 
-def error(message: str, source: str | None = None, measured: Any = None) -> Outcome:
-    return Outcome(Status.ERROR, message, source, measured)
+def error(
+    message: str, source: str | None = None, measured: Any = None, remedy: Remedy | None = None
+) -> Outcome:
+    return Outcome(Status.ERROR, message, source, measured, remedy=remedy)
 
 
-def warning(message: str, source: str | None = None, measured: Any = None) -> Outcome:
-    return Outcome(Status.WARNING, message, source, measured)
+def warning(
+    message: str, source: str | None = None, measured: Any = None, remedy: Remedy | None = None
+) -> Outcome:
+    return Outcome(Status.WARNING, message, source, measured, remedy=remedy)
 
 
 def refused(message: str, source: str | None = None) -> Outcome:
@@ -87,6 +106,13 @@ def skipped(message: str, source: str | None = None) -> Outcome:
     return Outcome(Status.SKIPPED, message, source)
 
 
-def verdict(kept: bool, message: str, source: str | None = None, measured: Any = None) -> Outcome:
-    """ok when ``kept``, else error, with the same message (it states promise and evidence)."""
-    return (ok if kept else error)(message, source, measured)
+def verdict(
+    kept: bool,
+    message: str,
+    source: str | None = None,
+    measured: Any = None,
+    remedy: Remedy | None = None,
+) -> Outcome:
+    """ok when ``kept``, else error (with ``remedy``), with the same message (it states promise
+    and evidence)."""
+    return error(message, source, measured, remedy) if not kept else ok(message, source, measured)

@@ -22,6 +22,7 @@ from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.reads import config_get
 from pytest_nself_redis.live.resp import encode, is_resp_reply, read_reply_line
+from pytest_nself_redis.remedy import Consequence, Remedy, add_flags, deployment, server
 
 # A plaintext server never answers a TLS hello (it waits for a command line), so the
 # handshake is bounded; a TLS server answers in milliseconds even on a busy machine.
@@ -84,6 +85,21 @@ def _authenticated(context: CheckContext, address: ServerAddress) -> str:
         return f"{type(problem).__name__}: {problem}"
 
 
+def _tls_remedy(context: CheckContext) -> Remedy:
+    """No TLS where it is promised: the deployment's flags (``nself-redis fix`` writes them), or
+    a server that does not run its deployment's TLS."""
+    service = context.service
+    if service.args.value("tls-port") in (None, "0"):
+        return deployment(
+            f"the redis command needs --port 0 --tls-port 6379 and the certificate flags "
+            f"({service.command_source})",
+            Consequence.SECURITY,
+            str(service.command_source),
+            context.settings.env,
+        )
+    return server("restart Redis from its deployment (it sets --tls-port)", Consequence.SECURITY)
+
+
 @check("tls.accepts_tls_clients", safe=True)
 @when_promised
 def accepts_tls_clients(context: CheckContext) -> Outcome:
@@ -108,6 +124,7 @@ def accepts_tls_clients(context: CheckContext) -> Outcome:
             f"the server does not speak TLS there: {_no_tls_cause(context.service)}",
             str(setting.source),
             {"handshake": "failed"},
+            _tls_remedy(context),
         )
     measured = {"tls_version": shake.version, "cipher": shake.cipher, "handshake_ms": round(shake.ms, 2)}
     if not is_resp_reply(shake.reply):
@@ -145,6 +162,9 @@ def _ssl_reason(problem: BaseException, wait: float) -> str:
     return type(problem).__name__
 
 
+PLAIN_TOO = "restart Redis from its deployment (it listens in plain TCP too)"
+
+
 @check("tls.refuses_plaintext", safe=True)
 @when_promised
 def refuses_plaintext(context: CheckContext) -> Outcome:
@@ -167,7 +187,15 @@ def refuses_plaintext(context: CheckContext) -> Outcome:
         broken.append(f"the running server reports port={live_port}: a plaintext listener is open")
     measured = {"plaintext_reply": reply, "live_port": live_port}
     if broken:
-        return error(f"{head} Broken: " + "; ".join(broken), str(setting.source), measured)
+        env, plain = context.settings.env, f"--port {deployed_port}"
+        fix = (
+            add_flags(service, ("--port", "0"), Consequence.SECURITY, env, plain)
+            if deployed_port not in (None, "0")
+            else server(
+                "restart Redis from its deployment (it listens in plain TCP too)", Consequence.SECURITY
+            )
+        )
+        return error(f"{head} Broken: " + "; ".join(broken), str(setting.source), measured, fix)
     return ok(
         f"{head} Kept: a plaintext PING on {address.where()} got {reply}; live port="
         f"{live_port if live_port is not None else '? (CONFIG unavailable)'}",

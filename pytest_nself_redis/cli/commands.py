@@ -63,6 +63,15 @@ def _cleanup(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_deferred("cleanup", "run_cleanup"))
 
 
+def _sentinel_option(parser: argparse.ArgumentParser, url_help: str) -> None:
+    """Doctor and serve read a running Sentinel deployment too; the probe checks one server."""
+    parser.add_argument(
+        "--sentinel-url",
+        help="a sentinel of the env's running Sentinel deployment: the sentinel suite's safe checks "
+        f"read it and the sentinels it knows ({url_help})",
+    )
+
+
 def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
     """Where the running server is, as doctor, serve and probe find it: the project's env, or a URL."""
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
@@ -74,12 +83,6 @@ def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
     )
     parser.add_argument("--redis-url", help=url_help)
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
-    parser.add_argument(
-        "--sentinel-url",
-        help="a sentinel of the env's running Sentinel deployment (redis://[:password@]host:port): "
-        "the sentinel suite's safe checks read it and the sentinels it knows (without a password, "
-        "REDIS_PASSWORD is tried)",
-    )
     parser.add_argument(
         "--insecure",
         action="store_true",
@@ -102,6 +105,7 @@ def _doctor(parser: argparse.ArgumentParser) -> None:
         "reach the server here instead (redis[s]://[:password@]host:port); better leave the "
         "password out and set NSELF_REDIS_PASSWORD or REDISCLI_AUTH",
     )
+    _sentinel_option(parser, "redis://[:password@]host:port; without a password, REDIS_PASSWORD is tried")
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--format",
@@ -136,6 +140,12 @@ def _run_bounds(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--suite", action="append", choices=DOCTOR_SUITES, help="only these suites (repeatable)"
     )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="the server runs on this machine (directly or in a container): also read its host's "
+        "kernel settings and the server process's limits (operations suite)",
+    )
 
 
 def _probe(parser: argparse.ArgumentParser) -> None:
@@ -163,6 +173,7 @@ def _serve(parser: argparse.ArgumentParser) -> None:
         "REDISCLI_AUTH) or the env files: a --redis-url with a password is refused."
     )
     _server_options(parser, "reach the server here (redis[s]://host:port[/db], without a password)")
+    _sentinel_option(parser, "redis://host:port, without a password: REDIS_PASSWORD is used")
     _run_bounds(parser)
     parser.add_argument("--bind", default=SERVE_BIND, help=f"address to listen on (default {SERVE_BIND})")
     parser.add_argument(
@@ -172,6 +183,30 @@ def _serve(parser: argparse.ArgumentParser) -> None:
         "--cache", default=SERVE_CACHE, help=f"seconds an answer is reused (default {SERVE_CACHE})"
     )
     parser.set_defaults(handler=_deferred("serve", "run_serve"))
+
+
+def _fix(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Print the compose override that makes the redis service keep every promise of the env "
+        "(maxmemory within 75%% of the container's memory limit, policy, save schedule, "
+        "appendfsync, maxclients, timeout, keepalive, loglevel, TLS; the password through the "
+        "container's environment, a healthcheck that does not show it). With --write, write it as "
+        "docker-compose.override.yml beside the compose file (and list it in .nself/compose-files.txt "
+        "for nself 1.x); an override it did not write is never replaced, no secret is ever written. "
+        "Exit 0: every config promise kept; 1: some promise needs the env files changed (stderr says "
+        "which); 2: bad usage or input."
+    )
+    parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
+    parser.add_argument("--project", default=".", help="nself project directory (default: .)")
+    parser.add_argument(
+        "--nself-version",
+        choices=VERSION_CHOICES,
+        help="the nself generation that wrote the project: 0 (0.9.x), 1 (1.x), auto (default: detect)",
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write the override where compose reads it (default: print it)"
+    )
+    parser.set_defaults(handler=_deferred("fix", "run_fix"))
 
 
 def _nself_plugin(parser: argparse.ArgumentParser) -> None:
@@ -218,6 +253,7 @@ COMMANDS: dict[str, tuple[str, Declare]] = {
     "check": ("run the bundled suites against a project (exit status is pytest's)", _check),
     "cleanup": ("remove containers, volumes and temp dirs left by runs that were killed", _cleanup),
     "doctor": ("non-destructive health checks against the RUNNING Redis of a project", _doctor),
+    "fix": ("the compose override that makes the redis service keep every promise of an env", _fix),
     "nself-plugin": (
         "where the nself plugin folder is (for `nself plugin install`), or install it",
         _nself_plugin,

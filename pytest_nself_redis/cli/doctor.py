@@ -10,15 +10,14 @@ before any check failed). The github, prometheus and health-json formats exit as
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from pytest_nself_redis.cli.files import write_atomically
 from pytest_nself_redis.doctor.bounds import Interrupted, signals_interrupt
 from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, SENTINEL_URL_FLAG, URL_FLAG
 from pytest_nself_redis.doctor.formats import Rendered, Surroundings, Unavailable, render, render_unavailable
@@ -44,36 +43,6 @@ def seconds_options(options: argparse.Namespace, *names: str) -> list[float] | s
     return values
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` whole: written under a temporary name in the same directory, then
-    renamed, so a reader (node_exporter's textfile collector) never sees half a file. The
-    temporary name does not end in ``.prom``, so the collector never reads it either."""
-    directory = path.parent
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644  # readable by the collector, which rarely runs as this user
-    except OSError as problem:
-        raise HarnessError(f"--output {path}: cannot be written ({problem.strerror or problem})") from None
-    try:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as problem:
-        raise HarnessError(
-            f"--output {path}: cannot write in {directory} ({problem.strerror or problem})"
-        ) from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except OSError as problem:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise HarnessError(f"--output {path}: cannot be written ({problem.strerror or problem})") from None
-
-
 def deliver(
     rendered: Rendered,
     output: str | None,
@@ -84,7 +53,7 @@ def deliver(
     """Put a format's text where it belongs; its exit status."""
     if rendered.stdout:
         if output:
-            write_atomically(Path(output), rendered.stdout)
+            write_atomically(Path(output), rendered.stdout, f"--output {output}")
         else:
             stdout.write(rendered.stdout)
     if rendered.stderr:
@@ -131,6 +100,7 @@ def examine(options: argparse.Namespace, timeout: float, deadline: float) -> Doc
             deadline,
             insecure=options.insecure,
             sentinel_url=options.sentinel_url,
+            local=options.local,
         )
     except Exception as error:
         # A HarnessError is the user's to fix; anything else is ours, still one line, no traceback.

@@ -8,7 +8,7 @@ import sys
 
 from pytest_nself_redis.cli.doctor import examine, seconds_options
 from pytest_nself_redis.doctor.bounds import Interrupted
-from pytest_nself_redis.doctor.choices import CA_FLAG, URL_FLAG
+from pytest_nself_redis.doctor.choices import CA_FLAG, SENTINEL_URL_FLAG, URL_FLAG
 from pytest_nself_redis.doctor.serve import Cache, listen, serve
 from pytest_nself_redis.errors import ExitStatus, HarnessError
 from pytest_nself_redis.live.url import check_attach_options, refuse_password
@@ -35,9 +35,8 @@ def run_serve(options: argparse.Namespace, extra: list[str]) -> int:
         raise HarnessError(seconds)
     timeout, deadline, cache_seconds = seconds
     port = _port(options.port)
-    refuse_password(
-        options.redis_url, URL_FLAG, "serve's command line is shown to every process (ps, docker)"
-    )
+    for url, flag in ((options.redis_url, URL_FLAG), (options.sentinel_url, SENTINEL_URL_FLAG)):
+        refuse_password(url, flag, "serve's command line is shown to every process (ps, docker)")
     check_attach_options(options.redis_url, options.redis_ca, URL_FLAG, CA_FLAG)
     cache = Cache(lambda: examine(options, timeout, deadline), cache_seconds)
     try:

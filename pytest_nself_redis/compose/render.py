@@ -27,6 +27,7 @@ from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.errors import ProjectError
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.project.settings import RedisSettings, Setting
+from pytest_nself_redis.project.sizes import format_size
 
 T = TypeVar("T")
 
@@ -36,38 +37,64 @@ RENDERED = Source.default("rendered from the settings")
 USER = "999:999"  # what nself's generator writes
 
 
-def render_command(settings: RedisSettings) -> list[str]:
-    """The redis-server command line as words, with the password as a reference."""
-    words = ["redis-server"]
-    words += ["--appendonly", "yes" if settings.aof_on else "no"]
+def promised_flags(settings: RedisSettings, maxmemory: int | None = None) -> list[str]:
+    """The redis-server flags every setting promises (no program, no password, no TLS);
+    ``maxmemory`` (bytes) replaces REDIS_MAXMEMORY's value when given."""
+    memory = settings.maxmemory.value if maxmemory is None else maxmemory
+    words = ["--appendonly", "yes" if settings.aof_on else "no"]
     if settings.aof_on:
         words += ["--appendfsync", settings.aof_fsync.value]
     words += ["--save", f"{settings.rdb_frequency.value} 1" if settings.rdb_on else ""]
-    words += ["--maxmemory", str(settings.maxmemory.value)]
+    words += ["--maxmemory", size_word(memory)]
     words += ["--maxmemory-policy", settings.maxmemory_policy.value]
     words += ["--maxclients", str(settings.max_clients.value)]
     words += ["--timeout", str(settings.timeout.value)]
     words += ["--tcp-keepalive", str(settings.tcp_keepalive.value)]
     words += ["--loglevel", settings.log_level.value]
+    words += ["--protected-mode", "yes"]
+    return words
+
+
+def tls_flags() -> list[str]:
+    """TLS only, on the container port, with the certificates mounted at ``TLS_DIR``."""
+    return [
+        "--port",
+        "0",
+        "--tls-port",
+        str(CONTAINER_PORT),
+        "--tls-cert-file",
+        f"{TLS_DIR}/redis.crt",
+        "--tls-key-file",
+        f"{TLS_DIR}/redis.key",
+        "--tls-ca-cert-file",
+        f"{TLS_DIR}/ca.crt",
+        "--tls-auth-clients",
+        "no",
+    ]
+
+
+def size_word(value: int) -> str:
+    """A maxmemory value as a person writes it (``512mb``), in bytes when no unit divides it."""
+    shown = format_size(value)
+    return shown if shown.endswith(("gb", "mb", "kb")) else str(value)
+
+
+def healthcheck_shell(settings: RedisSettings, with_password: bool = True) -> str:
+    """A ``CMD-SHELL`` healthcheck as written in a compose file: the password reaches redis-cli
+    through REDISCLI_AUTH (``$$`` is compose's escape of the shell's ``$``), never its argv."""
+    tls = f" --tls --cacert {TLS_DIR}/ca.crt" if settings.tls_enabled.value else ""
+    auth = 'REDISCLI_AUTH="$$REDIS_PASSWORD" ' if with_password else ""
+    return f"{auth}redis-cli{tls} ping | grep -q PONG"
+
+
+def render_command(settings: RedisSettings) -> list[str]:
+    """The redis-server command line as words, with the password as a reference."""
+    words = ["redis-server", *promised_flags(settings, settings.maxmemory.value)]
+    words[words.index("--maxmemory") + 1] = str(settings.maxmemory.value)
     if settings.password.value:
-        words += ["--protected-mode", "yes", "--requirepass", "${REDIS_PASSWORD}"]
-    else:
-        words += ["--protected-mode", "yes"]
+        words += ["--requirepass", "${REDIS_PASSWORD}"]
     if settings.tls_enabled.value:
-        words += [
-            "--port",
-            "0",
-            "--tls-port",
-            str(CONTAINER_PORT),
-            "--tls-cert-file",
-            f"{TLS_DIR}/redis.crt",
-            "--tls-key-file",
-            f"{TLS_DIR}/redis.key",
-            "--tls-ca-cert-file",
-            f"{TLS_DIR}/ca.crt",
-            "--tls-auth-clients",
-            "no",
-        ]
+        words += tls_flags()
     return words
 
 
@@ -94,8 +121,7 @@ def render_service(
     if settings.port.value:
         text = f"127.0.0.1:{settings.port.value}:{CONTAINER_PORT}"
         ports = (PortBinding("127.0.0.1", settings.port.value, CONTAINER_PORT, text, settings.port.source),)
-    tls = f" --tls --cacert {TLS_DIR}/ca.crt" if settings.tls_enabled.value else ""
-    health = f'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli{tls} ping | grep -q PONG'
+    health = healthcheck_shell(settings)
     test = ("CMD-SHELL", health.replace("$$", "$"))
     volumes = ["redis_data:/data"]
     if settings.tls_enabled.value:

@@ -22,6 +22,7 @@ from pytest_nself_redis.compose.names import SERVICE_NAME
 from pytest_nself_redis.compose.ports import PortBinding, as_text, parse_port
 from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
 from pytest_nself_redis.compose.runtime import RuntimeLimits, read_runtime
+from pytest_nself_redis.compose.shell import shell_reference, unwrap_shell
 from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines, shape_of
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
@@ -66,8 +67,15 @@ class RedisService:
     literal_passwords: tuple[LiteralPassword, ...] = ()
 
     @property
+    def server_command(self) -> tuple[str, ...]:
+        """The command redis-server runs with: ``command``, or what its one-line shell wrapper
+        (``sh -c 'exec redis-server ... "$REDIS_PASSWORD"'``) runs, filled in from the service's
+        environment (see ``shell``)."""
+        return unwrap_shell(self.command, self.environment) or self.command
+
+    @property
     def args(self) -> RedisArgs:
-        return parse_redis_args(self.command)
+        return parse_redis_args(self.server_command)
 
     @property
     def container_port(self) -> int:
@@ -165,8 +173,9 @@ def _environment(value: Any, variables: Mapping[str, str]) -> dict[str, str]:
 
 
 def _literal(raw: str) -> bool:
-    """A password value written out: not empty and referencing no variable."""
-    return bool(raw) and not referenced_variables(raw)
+    """A password value written out: not empty and referencing no variable (of compose, or of
+    the container's shell: ``$$REDIS_PASSWORD``)."""
+    return bool(raw) and not referenced_variables(raw) and not shell_reference(raw.replace("$$", "$"))
 
 
 def _literal_passwords(service: LineDict, variables: Mapping[str, str]) -> tuple[LiteralPassword, ...]:

@@ -34,12 +34,13 @@ from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
 from pytest_nself_redis.live.reads import server_info
 from pytest_nself_redis.live.refusals import Kind, classify
+from pytest_nself_redis.remedy import fix_command, proposed_override
 from pytest_nself_redis.secrets import Redactor
 from pytest_nself_redis.sentinel.access import attached_from_url
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # ``measured`` of a check the deadline stopped or kept from running.
 DEADLINE_MARK = "deadline reached"
 
@@ -66,6 +67,8 @@ class DoctorReport:
     project_dir: Path | None = None
     # When the run started (seconds since the epoch), for formats that timestamp observations.
     started_at: float = field(default_factory=time.time)
+    # The compose override ``nself-redis fix`` would write (file, text), None without a compose file.
+    override: tuple[str, str] | None = None
 
     @property
     def totals(self) -> dict[str, int]:
@@ -100,6 +103,7 @@ class DoctorReport:
                     "source": result.source,
                     "measured": result.measured,
                     "blocked_by": result.blocked_by,
+                    "remedy": result.remedy.to_json() if result.remedy else None,
                 }
                 for result in self.results
             ],
@@ -107,6 +111,20 @@ class DoctorReport:
             "warnings": self.warnings,
             "deadline_reached": self.deadline_reached,
             "duration_ms": round(self.duration_ms, 1),
+            "fix": self.fix_json(),
+        }
+
+    def fix_json(self) -> dict[str, Any] | None:
+        """What ``nself-redis fix`` closes of this run's failures and warnings, and its override."""
+        closes = [result.id for result in self.results if result.remedy and result.remedy.fixed_by]
+        if not closes or self.override is None:
+            return None
+        file, text = self.override
+        return {
+            "command": f"{fix_command(self.env)} --write",
+            "file": file,
+            "closes": closes,
+            "override": text,
         }
 
 
@@ -226,6 +244,7 @@ def _new_report(
         started_at=started_at,
     )
     report.warnings = [item.describe() for item in context.runtime_disagreements]
+    report.override = proposed_override(context, f"nself-redis {__version__}")
     if target.endpoint.unverified_tls:
         report.tls_unverified = True
         report.warnings.insert(0, INSECURE_NOTE)
@@ -273,6 +292,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     *,
     insecure: bool = False,
     sentinel_url: str | None = None,
+    local: bool = False,
 ) -> DoctorReport:
     """Attach (errors raise TargetError/UnreachableError), run the safe checks, report.
 
@@ -289,6 +309,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
         insecure=insecure,
         url_flag=URL_FLAG,
         ca_flag=CA_FLAG,
+        local=local,
     )
     target = AttachTarget(context, options)
     check_ids = doctor_checks(suites)
@@ -317,6 +338,11 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
             sweep(target, f"{HARNESS_PREFIX}{options.run_id}:", bound.sweep_seconds())
         target.stop()
     assert report is not None
+    return _closed(report, check_ids, bound, started)
+
+
+def _closed(report: DoctorReport, check_ids: list[str], bound: Deadline, started: float) -> DoctorReport:
+    """The report with every check the deadline kept from running, and the run's duration."""
     ran = {result.id for result in report.results}
     report.results.extend(not_run(check_id, bound) for check_id in check_ids if check_id not in ran)
     report.deadline_reached = bound.reached

@@ -16,9 +16,12 @@ import pytest
 
 from pytest_nself_redis.plugin.benchmark_json import BenchmarkRecord, write_benchmark_document
 from pytest_nself_redis.plugin.html_report import HtmlReport
+from pytest_nself_redis.plugin.verdicts import CHECK_PROPERTY
+from pytest_nself_redis.remedy import Remedy
 from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.reporting.html import alert, html_table, summary_table
 from pytest_nself_redis.reporting.junit import CaseRecord, write_junit
+from pytest_nself_redis.reporting.verdict import FAILED, EnvVerdict, Finding, verdict_html
 
 
 @dataclass
@@ -131,6 +134,33 @@ class ReportCollector:
                 counts[phases.suite][_case(nodeid, phases).outcome] += 1
         return {suite: dict(values) for suite, values in counts.items()}
 
+    def verdict(self, env: str) -> EnvVerdict:
+        """The env's verdict: its counts, and each failed or warned test with its remedy."""
+        findings = []
+        for nodeid, phases in self.phases.items():
+            if phases.env != env:
+                continue
+            case = _case(nodeid, phases)
+            if case.outcome not in FAILED and not phases.warnings:
+                continue
+            properties = {name: value for report in phases.reports for name, value in report.user_properties}
+            message = case.message if case.outcome in FAILED else phases.warnings[0]
+            findings.append(
+                Finding(
+                    nodeid,
+                    phases.suite,
+                    case.outcome if case.outcome in FAILED else "warning",
+                    message.strip().splitlines()[0] if message.strip() else case.outcome,
+                    str(properties[CHECK_PROPERTY]) if CHECK_PROPERTY in properties else None,
+                    Remedy.from_properties(properties),
+                )
+            )
+        counts = {
+            outcome: sum(suite.get(outcome, 0) for suite in self.tally(env).values())
+            for outcome in ("passed", "failed", "error", "skipped")
+        }
+        return EnvVerdict(env, counts, findings)
+
     def finish(
         self,
         session: pytest.Session,
@@ -153,8 +183,11 @@ class ReportCollector:
             if warnings:
                 fragments.append(html_table("Warnings (promises kept only in part)", warnings))
             fragments += attachments.get(env, [])
+            verdicts = [self.verdict(name) for name in env_reports]
+            others = verdicts if len(verdicts) > 1 else []
+            opening = verdict_html(self.verdict(env), others, env_report.override)
             html = self._html_of(env)
-            html.finish(session, env_report, fragments)
+            html.finish(session, env_report, fragments, opening)
             self.written.append(html.path)
             record = benchmarks.get(env)
             if record is not None and record.entries:

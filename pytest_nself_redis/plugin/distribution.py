@@ -60,7 +60,7 @@ def merge_wire(run: NselfRun, wire: dict[str, Any], worker: str) -> None:
     """Add one worker's findings to the controller's run."""
     run.used = True
     for data in wire.get("env_reports", []):
-        _merge_env_report(run, EnvReport(**{**data, "project": Path(data["project"])}), worker)
+        _merge_env_report(run, _env_report(data), worker)
     order = [env for env in wire.get("envs", []) if env in run.env_reports]
     run.env_reports = {env: run.env_reports[env] for env in [*order, *run.env_reports]}
     for launch in wire.get("launches", []):
@@ -70,6 +70,18 @@ def merge_wire(run: NselfRun, wire: dict[str, Any], worker: str) -> None:
             run.add_html(env, fragment)
     for env, record in wire.get("benchmarks", {}).items():
         run.add_benchmark(env, BenchmarkRecord(**record))
+
+
+def _env_report(data: dict[str, Any]) -> EnvReport:
+    """An EnvReport back from plain data (the wire has lists where it had a path and a tuple)."""
+    override = data.get("override")
+    return EnvReport(
+        **{
+            **data,
+            "project": Path(data["project"]),
+            "override": (str(override[0]), str(override[1])) if override else None,
+        }
+    )
 
 
 def _merge_env_report(run: NselfRun, incoming: EnvReport, worker: str) -> None:

@@ -27,6 +27,10 @@ def _escape_rows(rows: dict[str, str | dict[str, str]]) -> dict[str, Any]:
     return escaped
 
 
+# Where the verdict goes: right after pytest-html's title (its template's ``<h1 id="title">``).
+TITLE_END = "</h1>"
+
+
 class HtmlReport:
     def __init__(self, path: Path, config: pytest.Config) -> None:
         import pytest_html
@@ -52,9 +56,17 @@ class HtmlReport:
     def add(self, report: pytest.TestReport) -> None:
         self._impl.pytest_runtest_logreport(report)
 
-    def finish(self, session: pytest.Session, env: EnvReport, extra_html: list[str]) -> None:
+    def finish(
+        self, session: pytest.Session, env: EnvReport, extra_html: list[str], opening: str = ""
+    ) -> None:
+        """Write the report; ``opening`` (the verdict) goes right under the title, above all else."""
         data = self._impl._report
         data.collected_items = sum(1 for _ in data.data["tests"].values())
         data.set_data("environment", _escape_rows(env.rows()))
         data.additional_summary["prefix"].extend(extra_html)
         self._impl.pytest_sessionfinish(session)
+        if opening:
+            page = self.path.read_text(encoding="utf-8")
+            head, title_end, rest = page.partition(TITLE_END)
+            if title_end:
+                self.path.write_text(head + title_end + opening + rest, encoding="utf-8")

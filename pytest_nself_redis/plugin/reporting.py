@@ -26,7 +26,11 @@ from pytest_nself_redis.plugin.distribution import (
 from pytest_nself_redis.plugin.redaction import scrub_report
 from pytest_nself_redis.plugin.roles import is_controller, stop_as_the_worker_did, worker_id
 from pytest_nself_redis.plugin.run import NselfRun
-from pytest_nself_redis.plugin.verdicts import PromiseWarning
+from pytest_nself_redis.plugin.verdicts import PromiseWarning, collecting, result_properties
+from pytest_nself_redis.remedy import Remedy
+from pytest_nself_redis.reporting.verdict import verdict_lines
+
+REMEDY_SECTION = "nself-redis remediation"
 
 
 class HarnessReporting:
@@ -42,6 +46,13 @@ class HarnessReporting:
         self.collector.start(session, envs)
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
+        """The check the test ran and its remedy, in the test's properties (JUnit, HTML, verdict)."""
+        with collecting() as results:
+            yield
+        item.user_properties.extend(result_properties(results))
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, None]:
@@ -50,7 +61,12 @@ class HarnessReporting:
         env = self.run.item_envs.get(item.nodeid)
         if env is not None:
             tag(report, env, self.run.item_suites.get(item.nodeid, "other"))
-        if report.when != "call" or not report.failed:
+        if report.when != "call":
+            return
+        remedy = Remedy.from_properties(dict(report.user_properties))
+        if remedy is not None:
+            report.sections.append((REMEDY_SECTION, remedy.line()))
+        if not report.failed:
             return
         target = getattr(item, "funcargs", {}).get("nself_target")
         if target is None:
@@ -148,5 +164,8 @@ class HarnessReporting:
                 what = f"{launch.env} variant" if launch.variant else launch.env
                 write(f"launch {what} ({launch.kind}{where}): ready in {launch.ready_seconds * 1000:.1f} ms")
         if self.collector is not None:
+            for env in run.env_reports:
+                for number, line in enumerate(verdict_lines(self.collector.verdict(env))):
+                    write(run.redactor.scrub(line), bold=number == 0)
             for path in self.collector.written:
                 write(f"report: {path}")

@@ -3,13 +3,16 @@
 ``run_check("auth.noauth", nself_checks)`` runs one registered check and turns its result
 into the calling test's outcome: an error fails it, a skip skips it, a warning passes it with
 a ``PromiseWarning`` (shown in the terminal, the JUnit file and the HTML report). A family of
-checks parametrizes a test with ``family("latency.{}")``.
+checks parametrizes a test with ``family("latency.{}")``. The plugin records, for each test,
+the check it ran and the remedy of a failure or warning (``collecting``, ``result_properties``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import pytest
@@ -17,6 +20,9 @@ import pytest
 from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Outcome, Status
 
 Verdict = TypeVar("Verdict", CheckResult, Outcome)
+# The results of the checks the running test called ``run_check`` for (None outside a test).
+_RESULTS: ContextVar[list[CheckResult] | None] = ContextVar("nself_check_results", default=None)
+CHECK_PROPERTY = "check"
 
 
 class PromiseWarning(UserWarning):
@@ -46,9 +52,41 @@ def run_check(
     give its result to ``report`` (numbers for the report, kept whatever the outcome), then make
     it the calling test's outcome."""
     result = REGISTRY.run(check_id, context, **inputs)
+    recorded = _RESULTS.get()
+    if recorded is not None:
+        recorded.append(result)
     if report is not None:
         report(result)
     return expect_result(result, stacklevel=3)
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[CheckResult]]:
+    """The results of every ``run_check`` made inside the block (one test's call)."""
+    results: list[CheckResult] = []
+    token = _RESULTS.set(results)
+    try:
+        yield results
+    finally:
+        _RESULTS.reset(token)
+
+
+def result_properties(results: list[CheckResult]) -> list[tuple[str, str]]:
+    """What a test's report records of its checks: the id of the one that decided it (the first
+    error, else the first warning, else the first) and that one's remedy, as flat properties."""
+    if not results:
+        return []
+    decisive = next(
+        (
+            result
+            for status in (Status.ERROR, Status.WARNING)
+            for result in results
+            if result.status is status
+        ),
+        results[0],
+    )
+    remedy = decisive.remedy.properties() if decisive.remedy else {}
+    return [(CHECK_PROPERTY, decisive.id), *remedy.items()]
 
 
 def family(template: str) -> list[Any]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_nself_redis import __version__
 from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.remedy import proposed_override
 from pytest_nself_redis.secrets import redact_url
 
 SUITES = (
@@ -27,6 +29,7 @@ SUITES = (
     "queue",
     "datastructures",
     "monitoring",
+    "operations",
 )
 
 
@@ -51,6 +54,8 @@ class EnvReport:
     unreproduced: list[str] = field(default_factory=list)
     # Under pytest -n: the workers that ran the env's tests, each on its own server (or attach).
     workers: list[str] = field(default_factory=list)
+    # The override ``nself-redis fix`` would write for this env: (file, text), no secret in it.
+    override: tuple[str, str] | None = None
 
     @classmethod
     def from_context(cls, context: EnvContext) -> EnvReport:
@@ -62,6 +67,7 @@ class EnvReport:
             settings=settings,
             generation=str(context.generation),
             warnings=[item.describe() for item in context.runtime_disagreements],
+            override=proposed_override(context, f"nself-redis {__version__}"),
         )
 
     def unreproduced_line(self) -> str | None:

@@ -23,9 +23,9 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 
-from pytest_nself_redis.compose.redis_args import parse_redis_args
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.host import SERVER_NAMES, ServerHost
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.archive import unpack
 from pytest_nself_redis.targets.base import (
@@ -85,7 +85,7 @@ class DockerTarget(Target):
         return command + list(self.options.extra_args)
 
     def _uses_tls(self) -> bool:
-        return parse_redis_args(self.context.service.command).value("tls-port") not in (None, "0")
+        return self.context.service.args.value("tls-port") not in (None, "0")
 
     def start(self) -> None:
         self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-{id(self) % 100000}"
@@ -277,6 +277,22 @@ class DockerTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    def server_host(self) -> ServerHost | None:
+        """This machine, when the engine runs here (the container's server process is one of
+        ours); None for an engine elsewhere (DOCKER_HOST), whose kernel is not this one's."""
+        if self.container is None:
+            return None
+        try:
+            self.container.reload()
+        except (DockerException, OSError):
+            return None
+        pid = int((self.container.attrs.get("State") or {}).get("Pid") or 0)
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip() if pid else ""
+        except OSError:
+            name = ""
+        return ServerHost(pid, container=self.name) if name in SERVER_NAMES else None
 
     def copy_out(self, path: str, destination: Path) -> Path:
         if self.container is None:

@@ -25,6 +25,7 @@ from pytest_nself_redis.compose.redis_args import (
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.host import ServerHost
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import (
     LOOPBACK,
@@ -60,11 +61,12 @@ def find_redis_server(explicit: str | None) -> str:
 def redis_server_args(service: RedisService) -> RedisArgs:
     """The service's command as redis-server arguments; any other program is refused, since
     only the docker target can run what the image holds."""
-    args = parse_redis_args(service.command)
+    args = service.args
     if not is_redis_server(args.program):
         raise TargetError(
             f"the compose command ({service.command_source}) runs {args.program!r}, not "
-            "redis-server; the process target runs only redis-server commands: use --nself-target docker"
+            "redis-server; the process target runs only redis-server commands (also behind a one-line "
+            "`sh -c 'exec redis-server ...'`): use --nself-target docker"
         )
     return args
 
@@ -202,7 +204,7 @@ class ProcessTarget(Target):
         self._spawn()
 
     def _uses_tls(self) -> bool:
-        return parse_redis_args(self.context.service.command).value("tls-port") not in (None, "0")
+        return self.context.service.args.value("tls-port") not in (None, "0")
 
     def _spawn(self, wait: bool = True) -> None:
         assert self._log_path is not None
@@ -273,6 +275,12 @@ class ProcessTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    def server_host(self) -> ServerHost | None:
+        """This machine, with the running server's process."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        return ServerHost(self.process.pid)
 
     def copy_out(self, path: str, destination: Path) -> Path:
         source = Path(path)

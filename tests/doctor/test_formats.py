@@ -164,6 +164,7 @@ def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> N
     project = make_project(tmp_path / "project")
     target = launch(project, "prod")
     password = target.endpoint.password.reveal()
+    target.client().mset({f"order:{n}": "x" * 100 for n in range(10)})  # the app's keys, one prefix
     runs = run_all(f"redis://127.0.0.1:{target.endpoint.port}", project, NSELF_REDIS_PASSWORD=password)
     document = json.loads(runs["json"].stdout)
     jsonschema.validate(document, SCHEMA)
@@ -177,6 +178,9 @@ def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> N
     assert memory[1:] == [str(int(maxmemory * 0.9)), str(maxmemory), "0", str(maxmemory)]
     assert perf_item(items, "connected_clients")[4] == "10000"  # max: maxclients
     assert perf_item(items, "evicted_keys")[0] == "0c"
+    assert perf_item(items, "mem_fragmentation_ratio")[1] == "1.4"  # warn: MEMORY DOCTOR's threshold
+    assert perf_item(items, "rejected_connections")[0] == "0c"
+    assert perf_item(items, "blocked_clients")[0] == "0"
     p99 = perf_item(items, "latency_get_p99")
     assert p99[0].endswith("ms")
     assert p99[2] == "10"  # crit: the GET p99 budget of prod (ms)
@@ -197,6 +201,12 @@ def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> N
     assert samples(families, "redis_memory_used_bytes")[0].value > 0
     assert samples(families, "redis_memory_max_bytes")[0].value == maxmemory
     assert samples(families, "redis_evicted_keys_total")[0].value == 0
+    assert samples(families, "redis_mem_fragmentation_ratio")[0].value > 0
+    used = samples(families, "redis_memory_used_bytes")[0].value
+    assert samples(families, "redis_memory_used_peak_bytes")[0].value >= used
+    (orders,) = samples(families, "nself_redis_keyspace_prefix_keys")
+    assert (orders.labels["prefix"], orders.value) == ("order:", 10)
+    assert samples(families, "nself_redis_keyspace_prefix_memory_bytes")[0].value > 10 * 100
     statuses = {s.labels["check"]: s.value for s in samples(families, "nself_redis_check_status")}
     assert statuses["health.ping"] == 0
     assert max(set(statuses.values()) - {3}) == overall
@@ -407,3 +417,18 @@ def test_json_and_nagios_stay_aliases_of_one_format() -> None:
     bad = doctor("--format", "xml")
     assert bad.returncode == 2
     assert "invalid choice: 'xml'" in bad.stderr
+
+
+def test_skips_for_one_reason_are_said_once() -> None:
+    """Five sentinel checks skipped because no deployment is reachable: one line names all five;
+    a skip for another reason, and the JSON's one entry per check, stay as they are."""
+    report = DoctorReport("prod", "attach 127.0.0.1:6379", "7.0.15")
+    reason = "Sentinel is promised (REDIS_SENTINEL_ENABLED=true (.env.prod:19)) but none is reachable"
+    ids = [f"sentinel.check_{number}" for number in range(5)]
+    report.results += [CheckResult(check_id, "sentinel", Status.SKIPPED, reason) for check_id in ids]
+    report.results.append(CheckResult("sentinel.other", "sentinel", Status.SKIPPED, "another reason"))
+    lines = render("human", report).stdout.splitlines()
+    folded = [line for line in lines if reason in line]
+    assert folded == [f"  ○ {reason} (for 5 checks: {', '.join(ids)})"]
+    assert "  ○ another reason" in lines
+    assert len(json.loads(render("json", report).stdout)["checks"]) == 6

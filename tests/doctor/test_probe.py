@@ -122,13 +122,22 @@ def test_a_hanging_server_is_unhealthy_within_the_timeout() -> None:
     ("args", "message"),
     [
         (("--bogus",), "unrecognized arguments: --bogus"),
+        (("--sentinel-url", "redis://127.0.0.1:26379"), "unrecognized arguments: --sentinel-url"),
         (("--timeout", "0"), "--timeout '0'"),
         (("--nself-version", "7"), "invalid choice: '7'"),
         (("--redis-url", "http://127.0.0.1:1"), "is not a redis:// or rediss:// URL"),
         (("--project", "/nonexistent-project"), "does not exist"),
         (("--redis-ca", "/etc/hostname"), "applies only to a rediss://"),
     ],
-    ids=["unknown-option", "zero-timeout", "bad-version", "not-redis-url", "no-project", "ca-without-tls"],
+    ids=[
+        "unknown-option",
+        "sentinel-url-is-doctors",
+        "zero-timeout",
+        "bad-version",
+        "not-redis-url",
+        "no-project",
+        "ca-without-tls",
+    ],
 )
 def test_bad_arguments_are_unhealthy_never_2(args: tuple[str, ...], message: str) -> None:
     completed = probe(*args)

@@ -198,9 +198,10 @@ def test_a_probe_storm_runs_doctor_once(launch: Launcher) -> None:
     [
         (("--port", "80"), "--port '80': expected a port from 1024 to 65535"),
         (("--redis-url", "redis://:pw-in-argv-5x@127.0.0.1:6379"), "--redis-url holds a password"),
+        (("--sentinel-url", "redis://:pw-in-argv-5x@127.0.0.1:26379"), "--sentinel-url holds a password"),
         (("--cache", "never"), "--cache 'never'"),
     ],
-    ids=["privileged-port", "password-in-url", "bad-cache"],
+    ids=["privileged-port", "password-in-url", "password-in-sentinel-url", "bad-cache"],
 )
 def test_bad_usage_exits_2_with_one_line(args: tuple[str, ...], message: str) -> None:
     completed = subprocess.run(

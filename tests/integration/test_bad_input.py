@@ -432,7 +432,8 @@ BAD_INPUT = {
     # the process target
     "command-not-redis-server": Bad(
         "the compose command (docker-compose.yml:5) runs 'sh', not redis-server; the process target "
-        "runs only redis-server commands: use --nself-target docker",
+        "runs only redis-server commands (also behind a one-line `sh -c 'exec redis-server ...'`): "
+        "use --nself-target docker",
         compose=compose_file(command='["sh", "-c", "sleep 1000"]'),
         doctor=None,
         check=(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,32 @@ BROKEN = {
 }
 
 
+# What each broken deployment's remedy says: its layer and (part of) its edit.
+REMEDIES = {
+    "aof off while promised": (
+        "deployment",
+        "set --appendonly yes instead of --appendonly no in the redis command",
+    ),
+    "appendfsync no while always is promised": (
+        "deployment",
+        "set --appendfsync always instead of --appendfsync no",
+    ),
+    "snapshots off while RDB is promised": ("deployment", "set --save '900 1' instead of --save ''"),
+    "no password while one is promised": ("deployment", "add --requirepass ${REDIS_PASSWORD} to the redis"),
+    "image major differs from REDIS_VERSION": ("deployment", "run image redis:6.2-alpine"),
+    "host port differs from REDIS_PORT": ("deployment", 'publish "127.0.0.1:${REDIS_PORT}:6379"'),
+    "TLS promised but not deployed": ("deployment", "the redis command needs --port 0 --tls-port 6379"),
+}
+
+
+def properties_of(reports: Path, env: str, test_name: str) -> dict[str, str]:
+    """A test's JUnit properties (its check id and remedy among them)."""
+    for case in ET.parse(reports / f"junit-{env}.xml").getroot().iter("testcase"):
+        if case.get("name") == test_name:
+            return {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+    raise AssertionError(f"no test {test_name}")
+
+
 @pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))
 def test_each_broken_deployment_is_caught(tmp_path: Path, case: str) -> None:
     compose_text, env_files, test_name, fragments = BROKEN[case]
@@ -103,6 +130,11 @@ def test_each_broken_deployment_is_caught(tmp_path: Path, case: str) -> None:
     assert "Broken at the deployment layer" in details
     for fragment in fragments:
         assert fragment in details
+    properties = properties_of(result.reports, "staging", test_name)
+    layer, edit = REMEDIES[case]
+    assert properties["remedy.layer"] == layer
+    assert edit in properties["remedy.edit"]
+    assert "nself-redis remediation" in result.output  # the failure's own section
 
 
 def test_a_server_changed_at_run_time_breaks_the_live_layer(tmp_path: Path, launch: Launcher) -> None:
@@ -125,4 +157,7 @@ def test_a_server_changed_at_run_time_breaks_the_live_layer(tmp_path: Path, laun
     assert case.outcome == "failed"
     assert "Broken at the live layer" in case.details
     assert "running server reports maxmemory-policy=allkeys-random" in case.details
+    properties = properties_of(result.reports, "staging", "test_setting_reaches_the_server[maxmemory-policy]")
+    assert properties["remedy.layer"] == "server"
+    assert "CONFIG SET maxmemory-policy 'noeviction'" in properties["remedy.edit"]
     assert password not in result.output

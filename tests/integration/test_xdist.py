@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from pytest_nself_redis.latency.budgets import COMMANDS
-from tests.harness import COMPLETE, RunResult, assert_nothing_left, leftover_dirs, run_pytest, run_suites
+from tests.harness import (
+    COMPLETE,
+    NSELF_099,
+    RunResult,
+    assert_nothing_left,
+    leftover_dirs,
+    run_pytest,
+    run_suites,
+)
 from tests.integration.test_bad_input import assert_clear_failure
 from tests.integration.test_reports import html_data
 
@@ -126,9 +134,8 @@ def test_reports_under_n_hold_every_workers_results(
     assert header["xdist workers"] == "gw0, gw1"
     assert html_data(result.reports / html)["environment"]["server version"].startswith("7.")
     written = writers(tmp_path)
-    assert {role for role, _ in written} == {"controller"}, written
+    assert set(written) == {("controller", junit), ("controller", html)}, written
     assert written[("controller", junit)] == 1
-    assert written[("controller", html)] == 1
     assert result.stdout.count(f"report: {result.reports / junit}") == 1
     assert "staging: process " in result.stdout
     assert_nothing_left(run_id, docker=False)
@@ -153,7 +160,9 @@ def test_benchmark_json_under_n_holds_every_latency_command(tmp_path: Path) -> N
         "write_spy",
         env=spied(tmp_path),
     )
-    assert result.status == 0, result.output[-3000:]
+    # A budget a loaded machine misses fails its test, not the JSON: it holds what was measured.
+    assert result.status in (0, 1), result.output[-3000:]
+    assert "INTERNALERROR" not in result.output
     document = json.loads((result.reports / "benchmark-staging.json").read_text())
     commands = [entry["extra_info"]["command"] for entry in document["benchmarks"]]
     assert sorted(commands) == sorted(COMMANDS)
@@ -185,7 +194,7 @@ def test_envs_spread_over_workers_one_server_per_env_per_worker(tmp_path: Path, 
     sizes = {env: len(cases) for env, cases in per_env.items()}
     assert len(set(sizes.values())) == 1, sizes
     assert all(f"[{env}" in test_id for env, cases in per_env.items() for test_id in cases)
-    summary = re.search(r"(\d+) passed(?:, (\d+) skipped)?", result.stdout)
+    summary = re.search(r"^=+ (\d+) passed(?:, (\d+) skipped)?", result.stdout, re.MULTILINE)
     assert summary is not None
     assert sum(sizes.values()) == int(summary[1]) + int(summary[2] or 0)
     launches = Counter(re.findall(r"^launch (\S+) \(process, (gw\d+)\)", result.stdout, re.MULTILINE))
@@ -223,14 +232,17 @@ def test_workers_keep_apart_key_prefixes_under_one_run_id(tmp_path: Path) -> Non
     [
         (("--nself-project", "{tmp}"), "holds no .env files"),
         (("--nself-port", "6390"), "under -n each pytest-xdist worker starts its own server"),
-        (("--nself-startup-timeout", "0.000001"), "was not ready within"),
+        (("--nself-redis-server={tmp}/refusing-redis-server",), "this server refuses to start"),
     ],
-    ids=["not-a-project", "fixed-port", "server-not-ready"],
+    ids=["not-a-project", "fixed-port", "server-exits-at-start"],
 )
 def test_a_run_that_cannot_start_under_n_ends_with_the_one_message(
     tmp_path: Path, run_id: str, args: tuple[str, ...], fragment: str
 ) -> None:
     """Without this a worker ending early was xdist's INTERNALERROR (status 3, a traceback)."""
+    refusing = tmp_path / "refusing-redis-server"
+    refusing.write_text('#!/bin/sh\necho "this server refuses to start" >&2\nexit 1\n')
+    refusing.chmod(0o755)
     result = run_suites(
         COMPLETE,
         tmp_path,
@@ -275,3 +287,39 @@ def test_a_crashed_workers_tests_are_still_reported(tmp_path: Path, run_id: str)
     assert (result.reports / "report-staging.html").is_file()
     for left in leftover_dirs(run_id):  # the crashed worker could not remove its server's folder
         shutil.rmtree(left)
+
+
+def remedies(path: Path) -> dict[str, dict[str, str]]:
+    """Test id → its check and remedy properties (what the verdict is made of)."""
+    found = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        found[f"{case.get('classname')}::{case.get('name')}"] = {
+            p.get("name", ""): p.get("value", "")
+            for p in case.iter("property")
+            if p.get("name", "") == "check" or p.get("name", "").startswith("remedy.")
+        }
+    return found
+
+
+def verdict_items(page: Path) -> list[str]:
+    section = page.read_text().split('id="nself-verdict"')[1].split("</section>")[0]
+    items = sorted(re.findall(r'<li class="nself-fix .*?</li>', section))
+    return [*re.findall(r"Verdict: [^<]*", section), *items]
+
+
+def test_a_failing_run_under_n_gives_the_same_verdict_and_remedies(tmp_path: Path) -> None:
+    """Failures, warnings and their remedies cross from the workers whole: the verdict the
+    controller writes is the one a run without -n writes."""
+    args = ("--nself-env", "staging", "--nself-target", "process", "-m", "health or config or auth")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    serial = run_suites(NSELF_099, tmp_path / "one", *args)
+    spread = run_suites(NSELF_099, tmp_path / "many", *args, "-n", "2")
+    assert serial.status == spread.status == 1, spread.output[-3000:]
+    junit, html = "junit-staging.xml", "report-staging.html"
+    assert junit_cases(spread.reports / junit) == junit_cases(serial.reports / junit)
+    assert "failure" in junit_cases(serial.reports / junit).values()
+    assert remedies(spread.reports / junit) == remedies(serial.reports / junit)
+    assert any(remedies(serial.reports / junit).values())
+    assert verdict_items(spread.reports / html) == verdict_items(serial.reports / html)
+    assert len(verdict_items(serial.reports / html)) > 1

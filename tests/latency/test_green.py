@@ -6,34 +6,18 @@ import json
 import os
 import secrets
 import shutil
-import struct
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from pytest_nself_redis.latency import COMMANDS
+from tests.browser import browse, png_size
 from tests.harness import COMPLETE, RunResult, assert_nothing_left, run_suites
 
 ENVS = ("dev", "staging", "prod")
 SUITE_TIMEOUT = 300
-BROWSER_TIMEOUT = 90
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    # Any attempt to reach the network fails: the report must stand on its own.
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-)
-
-
 RUN_ID = "tlat" + secrets.token_hex(3)
 
 
@@ -99,35 +83,6 @@ def test_two_runs_compare_with_pytest_benchmark(green_run: RunResult) -> None:
         assert f"latency[{command}]" in compared.stdout
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    reason = "headless chromium check needs chromium (Debian: apt-get install -y chromium)"
-    if os.environ.get("NSELF_REQUIRE_CHROMIUM", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"NSELF_REQUIRE_CHROMIUM is set but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _browse(page: Path, *mode: str) -> subprocess.CompletedProcess[str]:
-    with tempfile.TemporaryDirectory(prefix="nself-chromium-") as profile:
-        return subprocess.run(
-            [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *mode, page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=BROWSER_TIMEOUT,
-            check=False,
-        )
-
-
-def _png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    width, height = struct.unpack(">II", header[16:24])
-    return width, height
-
-
 def test_the_report_shows_the_charts_in_headless_chromium(green_run: RunResult, tmp_path: Path) -> None:
     page = green_run.reports / "report-prod.html"
     html = page.read_text()
@@ -136,7 +91,7 @@ def test_the_report_shows_the_charts_in_headless_chromium(green_run: RunResult, 
     assert '<link rel="stylesheet" href="http' not in html
     assert '<img src="http' not in html
 
-    dumped = _browse(page, "--dump-dom")
+    dumped = browse(page, "--dump-dom")
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = dumped.stdout
     assert '<section id="nself-latency"' in dom
@@ -150,10 +105,10 @@ def test_the_report_shows_the_charts_in_headless_chromium(green_run: RunResult, 
     assert "test_round_trips_within_budget" in dom
 
     screenshot = tmp_path / "report-prod.png"
-    shot = _browse(page, f"--screenshot={screenshot}", "--window-size=1280,2600", "--hide-scrollbars")
+    shot = browse(page, f"--screenshot={screenshot}", "--window-size=1280,2600", "--hide-scrollbars")
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert screenshot.is_file()
-    assert _png_size(screenshot) == (1280, 2600)
+    assert png_size(screenshot) == (1280, 2600)
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
     keep = os.environ.get("NSELF_KEEP_SCREENSHOT")
     if keep:

@@ -36,6 +36,8 @@ LAYERS: dict[str, int] = {
     # One env's context; the contract / deployment / live comparison of its promises.
     "context": 3,
     "layers": 3,
+    # What closes a broken promise (made by layers and the checks, shown by every report).
+    "remedy": 3,
     # A server to talk to: launched or attached targets, the live server
     # (server and expiring are moving into live).
     "targets": 4,
@@ -228,6 +230,7 @@ FORBIDDEN_AT_STARTUP = ("pytest", "_pytest", "docker", "testcontainers", "hypoth
         ["probe", "--help"],
         ["serve", "--help"],
         ["nself-plugin", "--help"],
+        ["fix", "--help"],
     ],
     ids=" ".join,
 )

@@ -9,6 +9,7 @@ from pytest_nself_redis.checks.auth.base import needs_password, password_of
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, verdict, warning
+from pytest_nself_redis.remedy import Consequence, new_secret
 
 # nself refuses these as REDIS_PASSWORD (exact value, any case). Never put
 # this list in a message: when the password IS one of them, the message would hold it.
@@ -37,11 +38,13 @@ def password_is_set(context: CheckContext) -> Outcome:
             message + "; nself builds dev without a password only with --allow-insecure",
             str(setting.source),
             False,
+            new_secret(setting, Consequence.SECURITY, "no password"),
         )
     return error(
         message + f"; nself build refuses an empty password outside dev: set REDIS_PASSWORD for {env}",
         str(setting.source),
         False,
+        new_secret(setting, Consequence.SECURITY, "no password"),
     )
 
 
@@ -60,7 +63,13 @@ def password_is_not_rejected(context: CheckContext) -> Outcome:
         if rejected
         else f"Kept: {setting.cite()} is none of them"
     )
-    return verdict(not rejected, f"{head} {seen}", str(setting.source))
+    why = "nself rejects the one set"
+    return verdict(
+        not rejected,
+        f"{head} {seen}",
+        str(setting.source),
+        remedy=new_secret(setting, Consequence.SECURITY, why),
+    )
 
 
 def minimum_length(env: str, environ: Mapping[str, str] | None = None) -> tuple[int, str]:
@@ -97,4 +106,5 @@ def password_is_long_enough(context: CheckContext) -> Outcome:
         f"{head} {'Kept' if kept else 'Broken'}: {setting.cite()} has {length} characters",
         str(setting.source),
         {"length": length, "minimum": minimum},
+        new_secret(setting, Consequence.SECURITY, f"at least {minimum} characters for {env}"),
     )

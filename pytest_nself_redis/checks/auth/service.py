@@ -15,6 +15,7 @@ from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.compose.yaml_lines import LineDict, load_yaml_with_lines
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.live.reads import config_get
+from pytest_nself_redis.remedy import Consequence, Remedy, add_flags, deployment
 from pytest_nself_redis.secrets import is_secret_name
 
 # Below this length a verbatim search of the compose file would match ordinary words.
@@ -111,6 +112,30 @@ def literal_password_findings(service: RedisService, password: str) -> list[str]
     return findings
 
 
+def _literal_remedy(context: CheckContext, findings: list[str]) -> Remedy:
+    """What runs is fixed by the override (command and healthcheck replaced, the password from
+    the environment); a value the file itself still holds can only be kept from readers."""
+    service = context.service
+    in_text = [finding for finding in findings if "is written at" in finding]
+    running = len(findings) > len(in_text)
+    where = str(service.source)
+    if in_text and not running:
+        return deployment(
+            f"{service.source.path.name if service.source.path else 'the compose file'} still holds the "
+            "password (nself 1.x writes it in at every build; what runs no longer uses it): keep the file "
+            "out of version control and readable by its owner only (chmod 600)",
+            Consequence.SECURITY,
+            where,
+        )
+    return deployment(
+        "pass the password through the container's environment (REDIS_PASSWORD: ${REDIS_PASSWORD}) "
+        "to --requirepass and, as REDISCLI_AUTH, to the healthcheck, instead of writing it",
+        Consequence.SECURITY,
+        where,
+        context.settings.env,
+    )
+
+
 @check("auth.no_literal_password", safe=True)
 def compose_holds_no_literal_password(context: CheckContext) -> Outcome:
     """the compose file references ${REDIS_PASSWORD}, never the password itself"""
@@ -133,6 +158,7 @@ def compose_holds_no_literal_password(context: CheckContext) -> Outcome:
             f"({setting.cite()})",
             str(service.source),
             len(findings),
+            _literal_remedy(context, findings),
         )
     return ok(
         f"{head} Kept: {service.describe()} writes no password out",
@@ -159,6 +185,12 @@ def host_port_is_loopback_only(context: CheckContext) -> Outcome:
             f'write "127.0.0.1:${{REDIS_PORT}}:6379" ({port.cite()})',
             str(exposed[0].source),
             [binding.text for binding in exposed],
+            deployment(
+                f'{exposed[0].source}: publish "127.0.0.1:${{REDIS_PORT}}:{service.container_port}" '
+                f"instead of {exposed[0].text} (an override cannot remove a published port)",
+                Consequence.SECURITY,
+                str(exposed[0].source),
+            ),
         )
     return ok(f"{head} Kept: {service.describe()} publishes {shown}", str(port.source))
 
@@ -183,6 +215,12 @@ def port_zero_publishes_none(context: CheckContext) -> Outcome:
             f"{head} Broken: {service.describe()} still publishes {shown}; drop its ports: section",
             str(port.source),
             [binding.text for binding in service.ports],
+            deployment(
+                f"{service.ports[0].source}: drop the service's ports: section (an override cannot "
+                "remove a published port)",
+                Consequence.SECURITY,
+                str(service.ports[0].source),
+            ),
         )
     return ok(f"{head} Kept: {service.describe()} publishes no port", str(port.source))
 
@@ -210,6 +248,13 @@ def protected_mode_without_password(context: CheckContext) -> Outcome:
             f"({service.command_source}); live protected-mode={live_value or '?'}",
             str(service.command_source),
             measured,
+            add_flags(
+                service,
+                ("--protected-mode", "yes"),
+                Consequence.SECURITY,
+                context.settings.env,
+                "--protected-mode no",
+            ),
         )
     if live_value == "no":
         return error(
@@ -272,6 +317,13 @@ def healthcheck_keeps_password_off_the_command_line(context: CheckContext) -> Ou
             "REDIS_PASSWORD in the service's environment",
             str(where),
             found,
+            deployment(
+                f"{where}: hand redis-cli the password as REDISCLI_AUTH from the service's environment "
+                "instead of on its command line",
+                Consequence.SECURITY,
+                str(where),
+                context.settings.env,
+            ),
         )
     how = "REDISCLI_AUTH" if "REDISCLI_AUTH" in " ".join(service.healthcheck) else "no password argument"
     return ok(

@@ -2,7 +2,9 @@
 
 An annotation cites the setting behind the promise (``file=.env.prod,line=7``, relative to
 the workspace) when the check names one. Each root cause is annotated once; the checks it
-blocked are named in its message and listed in the summary. Text is scrubbed, then escaped
+blocked are named in its message and listed in the summary; its remedy (what to change, at which
+layer) ends the message and has a column of the summary, which also shows the compose override
+``nself-redis fix`` writes when it closes any of them. Text is scrubbed, then escaped
 as GitHub's workflow commands expect (``%25 %0D %0A`` in the message, and ``%3A %2C`` as well
 in properties). The CLI appends the summary to ``$GITHUB_STEP_SUMMARY`` when that is set.
 """
@@ -63,6 +65,8 @@ def annotation(report: DoctorReport, result: CheckResult, blocked: list[str], wh
     message = scrub(result.message)
     if blocked:
         message += scrub(f" (it blocked {len(blocked)} more: {', '.join(blocked)})")
+    if result.remedy is not None:
+        message += scrub(f" — fix ({result.remedy.line()})")
     properties: dict[str, str | int] = {}
     found = location(result)
     if found is not None:
@@ -78,15 +82,35 @@ def _cell(text: str) -> str:
 
 def _row(report: DoctorReport, result: CheckResult) -> str:
     scrub = report.redactor.scrub
+    fix = result.remedy.line() if result.remedy else ""
     return (
         f"| {ICONS[result.status]} | `{_cell(scrub(result.id))}` | {_cell(scrub(result.message))} | "
-        f"{_cell(scrub(result.source or ''))} |"
+        f"{_cell(scrub(result.source or ''))} | {_cell(scrub(fix))} |"
     )
+
+
+def _fix_section(report: DoctorReport) -> list[str]:
+    """The override ``nself-redis fix`` writes, folded, when it closes any check."""
+    fix = report.fix_json()
+    if fix is None:
+        return []
+    scrub = report.redactor.scrub
+    return [
+        f"<details><summary><code>{_cell(scrub(fix['command']))}</code> writes {_cell(scrub(fix['file']))}, "
+        f"which closes {len(fix['closes'])} of these</summary>",
+        "",
+        "~~~yaml",
+        scrub(fix["override"]).rstrip("\n"),
+        "~~~",
+        "",
+        "</details>",
+        "",
+    ]
 
 
 def step_summary(report: DoctorReport) -> str:
     scrub = report.redactor.scrub
-    head = "| | check | message | source |\n|---|---|---|---|"
+    head = "| | check | message | source | fix |\n|---|---|---|---|---|"
     order = (Status.ERROR, Status.WARNING, Status.SKIPPED)
     noted = [result for status in order for result in report.results if result.status is status]
     passed = [result for result in report.results if result.status is Status.OK]
@@ -104,6 +128,7 @@ def step_summary(report: DoctorReport) -> str:
         lines.append("")
     if noted:
         lines += [head, *(_row(report, result) for result in noted), ""]
+    lines += _fix_section(report)
     if passed:
         lines += [f"<details><summary>{len(passed)} ok</summary>", "", head]
         lines += [*(_row(report, result) for result in passed), "", "</details>", ""]

@@ -1,10 +1,12 @@
-"""Lines in the style of ``nself doctor``: a header, one line per check under its suite, a summary."""
+"""Lines in the style of ``nself doctor``: a header, one line per check under its suite (a failed
+or warned one followed by its fix), a summary."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pytest_nself_redis.checks import Status
+from pytest_nself_redis.checks import CheckResult, Status
 from pytest_nself_redis.doctor.formats.base import (
     Rendered,
     Surroundings,
@@ -18,6 +20,7 @@ from pytest_nself_redis.targets.base import INSECURE_NOTE
 if TYPE_CHECKING:
     from pytest_nself_redis.doctor.runner import DoctorReport
 
+Scrub = Callable[[str], str]
 MARKS = {Status.OK: "✓", Status.WARNING: "⚠", Status.ERROR: "✗", Status.SKIPPED: "○"}
 COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.ERROR: "31", Status.SKIPPED: "2"}
 TITLES = {
@@ -36,6 +39,17 @@ def _paint(text: str, status: Status, colour: bool) -> str:
     return f"\033[{COLOURS[status]}m{text}\033[0m" if colour else text
 
 
+def _folds_into(lines: list[str], result: CheckResult, folded: list[CheckResult], scrub: Scrub) -> bool:
+    """A skip for the same reason as the skip just shown (Sentinel with no deployment to read)
+    is said once: that line names the checks instead of repeating the reason."""
+    if not folded or result.status is not Status.SKIPPED or result.message != folded[0].message:
+        return False
+    folded.append(result)
+    ids = ", ".join(item.id for item in folded)
+    lines[-1] = f"{lines[-1].rsplit(' (for ', 1)[0]} (for {len(folded)} checks: {scrub(ids)})"
+    return True
+
+
 def render(report: DoctorReport, where: Surroundings) -> Rendered:
     colour, scrub = where.colour, report.redactor.scrub
     lines = [
@@ -46,16 +60,22 @@ def render(report: DoctorReport, where: Surroundings) -> Rendered:
     consequences = blocked_by_each(report)
     shown = {result.id for result in report.results}
     suite = None
+    folded: list[CheckResult] = []  # the skipped checks the last line speaks for
     for result in report.results:
         if result.suite != suite:
-            suite = result.suite
+            suite, folded = result.suite, []
             lines += ["", scrub(TITLES.get(suite, suite))]
         mark = _paint(MARKS[result.status], result.status, colour)
         if result.blocked_by in shown:
             # One cause, one failure: the root's line says it all; this one only points there.
             lines.append(f"  {mark} {scrub(f'{result.id}: blocked by {result.blocked_by}')}")
             continue
+        if _folds_into(lines, result, folded, scrub):
+            continue
         lines.append(f"  {mark} {scrub(result.message)}")
+        folded = [result] if result.status is Status.SKIPPED else []
+        if result.remedy is not None:  # never on a skip: the line folded skips rewrite stays last
+            lines.append(scrub(f"      fix: {result.remedy.line()}"))
         if result.id in consequences:
             names = consequences[result.id]
             lines.append(scrub(f"      blocked by it ({len(names)}): {', '.join(names)}"))
@@ -84,6 +104,11 @@ def render(report: DoctorReport, where: Surroundings) -> Rendered:
     )
     overall = {"ok": Status.OK, "warning": Status.WARNING, "error": Status.ERROR}[report.status]
     lines += ["", _paint(summary, overall, colour)]
+    fix = report.fix_json()
+    if fix is not None:
+        lines.append(
+            scrub(f"`{fix['command']}` writes {fix['file']}, which closes {len(fix['closes'])} of these")
+        )
     return Rendered(stdout="\n".join(lines) + "\n", status=exit_status(report))
 
 

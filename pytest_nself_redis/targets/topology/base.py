@@ -20,7 +20,6 @@ from typing import Any, ClassVar, Protocol
 import redis
 from redis.sentinel import Sentinel
 
-from pytest_nself_redis.compose.redis_args import parse_redis_args
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
@@ -68,7 +67,7 @@ class Topology(ABC):
         tamper: Tamper | None = None,
         settle_timeout: float = SETTLE_TIMEOUT_S,
     ) -> None:
-        if parse_redis_args(context.service.command).value("tls-port") not in (None, "0"):
+        if context.service.args.value("tls-port") not in (None, "0"):
             raise TargetError(
                 "the Sentinel topology runs plaintext deployments only, and "
                 f"{context.settings.tls_enabled.cite()}"
