@@ -28,9 +28,8 @@ SAFETY_MARKERS = {
 }
 _LOGS = pytest.StashKey[ScrubbingLogRecords]()
 _COLLECTION = pytest.StashKey[Collection]()
-# Whether the user chose how pytest-xdist distributes (--dist), and whether the harness was asked for.
+# Whether the user chose how pytest-xdist distributes (--dist).
 _DIST_CHOSEN = pytest.StashKey[bool]()
-_REQUESTED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,9 +47,12 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``pytest -n`` with no ``--dist`` on a harness run: each env's suite modules whole on one
-    worker, env by env (``scheduling``)."""
-    if config.stash.get(_DIST_CHOSEN, True) or not config.stash.get(_REQUESTED, False):
+    """``pytest -n`` with no ``--dist`` on a run of the bundled suites: each env's suite modules
+    whole on one worker, env by env (``scheduling``)."""
+    collection = config.stash.get(_COLLECTION, None)
+    if config.stash.get(_DIST_CHOSEN, True) or collection is None:
+        return None
+    if not collection.runs_bundled_suites(config.option.pyargs):
         return None
     from pytest_nself_redis.plugin.scheduling import SuiteScheduling
 
@@ -76,7 +78,6 @@ def pytest_configure(config: pytest.Config) -> None:
             "port or -n"
         )
     requested = harness_requested(config, [spec.dest for spec in OPTIONS])
-    config.stash[_REQUESTED] = requested
     collection = choose_collection(config, parse_suites(options.suites), requested)
     config.args[:] = collection.args
     config.stash[_COLLECTION] = collection

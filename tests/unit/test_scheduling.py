@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pytest_nself_redis.plugin.bundled import SUITES_PACKAGE, Collection, suites_dir
 from pytest_nself_redis.plugin.scheduling import env_by_env, env_of, scope_of
+from pytest_nself_redis.reporting.environment import SUITES
 
 ENVS = ("dev", "staging", "staging-eu", "prod")
 
@@ -47,3 +51,12 @@ def test_work_goes_out_env_by_env_keeping_the_order_within_an_env() -> None:
         "suites/test_b.py::t[prod]",
         "suites/test_a.py::t[prod]",
     ]
+
+
+def test_only_a_run_of_the_bundled_suites_is_scheduled_by_module() -> None:
+    """The harness's own tests (or a user's), run with -n, keep xdist's spreading."""
+    folder = suites_dir()
+    assert Collection([str(folder)], SUITES).runs_bundled_suites(pyargs=False)
+    assert Collection([str(folder / "test_health.py")]).runs_bundled_suites(pyargs=False)
+    assert Collection([SUITES_PACKAGE]).runs_bundled_suites(pyargs=True)
+    assert not Collection([str(Path(__file__).parent)]).runs_bundled_suites(pyargs=False)
