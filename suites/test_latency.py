@@ -2,7 +2,7 @@
 within the env's budgets (p50, p95, p99, p99.9, max); SLOWLOG and INFO latencystats are
 reported. How the sampler measures is stated in the report; its overhead against redis-benchmark
 is a property of the harness, measured by the harness's own benchmarks, never a verdict here. Charts and
-pytest-benchmark JSON (reports/benchmark-<env>.json) are written when the env's tests end."""
+pytest-benchmark JSON (reports/benchmark-<env>.json) are written with the other reports at the end."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ def latency_session(
         pytest.fail(f"nself-redis: {problem}", pytrace=False)
     yield session
     if session.results or session.outcomes:
-        ReportAttachments(request, session.env).html(session.html())
-        reports = nself_options.reports
-        if reports is not None and session.results:
-            session.write_json(reports)
+        attachments = ReportAttachments(request, session.env)
+        attachments.html(session.html())
+        if session.results:
+            attachments.benchmark(session.benchmark())
 
 
 @pytest.fixture

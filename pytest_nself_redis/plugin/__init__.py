@@ -6,14 +6,18 @@ unrelated projects see only the options.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import pytest
 
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.plugin import fixtures
 from pytest_nself_redis.plugin.bundled import Collection, choose_collection, harness_requested, parse_suites
-from pytest_nself_redis.plugin.options import OPTIONS, HarnessOptions, add_options
+from pytest_nself_redis.plugin.options import OPTIONS, HarnessOptions, add_options, origin_of
 from pytest_nself_redis.plugin.redaction import ScrubbingLogRecords
 from pytest_nself_redis.plugin.reporting import HarnessReporting
+from pytest_nself_redis.plugin.roles import distributing, leave_stop_message, worker_id
 from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
 from pytest_nself_redis.reporting.environment import SUITES, suite_of
 
@@ -24,10 +28,39 @@ SAFETY_MARKERS = {
 }
 _LOGS = pytest.StashKey[ScrubbingLogRecords]()
 _COLLECTION = pytest.StashKey[Collection]()
+# Whether the user chose how pytest-xdist distributes (--dist).
+_DIST_CHOSEN = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    """Seen before pytest-xdist turns ``-n`` into ``--dist load``: did the user pick a --dist?"""
+    option = config.option
+    chosen = getattr(option, "dist", "no") != "no" or bool(getattr(option, "distload", False))
+    config.stash[_DIST_CHOSEN] = chosen
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``pytest -n`` with no ``--dist`` on a run of the bundled suites: each env's suite modules
+    whole on one worker, env by env (``scheduling``)."""
+    collection = config.stash.get(_COLLECTION, None)
+    if config.stash.get(_DIST_CHOSEN, True) or collection is None:
+        return None
+    if not collection.runs_bundled_suites(config.option.pyargs):
+        return None
+    from pytest_nself_redis.plugin.scheduling import SuiteScheduling
+
+    try:
+        envs = get_run(config).env_names()
+    except HarnessError:
+        envs = ()  # the workers stop the run with the message
+    return SuiteScheduling(config, log, envs)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,6 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "markers", f"{marker}: {meaning}; skipped on attach unless --nself-allow-destructive"
         )
     options = HarnessOptions.from_config(config)
+    if options.port and distributing(config):
+        raise pytest.UsageError(
+            f"nself-redis: {origin_of('--nself-port', config)}={options.port} puts the env's server on "
+            "that one port, but under -n each pytest-xdist worker starts its own server: drop the "
+            "port or -n"
+        )
     requested = harness_requested(config, [spec.dest for spec in OPTIONS])
     collection = choose_collection(config, parse_suites(options.suites), requested)
     config.args[:] = collection.args
@@ -106,7 +145,9 @@ def pytest_collection_modifyitems(
             raise run.deferred_error
         run.prepare()
     except HarnessError as error:
-        raise pytest.UsageError(run.redactor.scrub(f"nself-redis: {error}")) from None
+        message = run.redactor.scrub(f"nself-redis: {error}")
+        leave_stop_message(config, "usage", message)
+        raise pytest.UsageError(message) from None
     envs = run.env_names()
     for item in nself_items:
         run.item_envs[item.nodeid] = _env_of(item, envs[0])
@@ -124,7 +165,7 @@ def pytest_collection_modifyitems(
                     )
                 )
                 break
-    if run.options.reports is not None and not config.option.collectonly:
+    if run.options.reports is not None and not config.option.collectonly and worker_id(config) is None:
         reporting = config.pluginmanager.get_plugin("nself-redis-reporting")
         assert isinstance(reporting, HarnessReporting)
         reporting.start(session, list(envs))

@@ -10,6 +10,7 @@ import importlib
 import json
 import platform
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,42 @@ def benchmark_entry(env: str, result: CommandLatency, budgets: BudgetBook | None
     }
 
 
+@dataclass
+class BenchmarkRecord:
+    """An env's latency runs as benchmark entries (plain data, so it crosses from a pytest-xdist
+    worker to the controller), and the document's ``nself_latency`` extra."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, env: str, results: Sequence[CommandLatency], budgets: BudgetBook | None, extra: dict[str, Any]
+    ) -> BenchmarkRecord:
+        return cls([benchmark_entry(env, result, budgets) for result in results], extra)
+
+    def join(self, other: BenchmarkRecord) -> None:
+        """Add another part of the same env's runs (each command is measured by one test)."""
+        self.entries.extend(other.entries)
+        self.extra = self.extra or other.extra
+
+
+def write_benchmark_document(path: Path, record: BenchmarkRecord) -> Path:
+    """Write (or overwrite) ``path``; the record's extra goes under the top-level key ``nself_latency``."""
+    document: dict[str, Any] = {
+        "machine_info": _machine_info(),
+        "commit_info": _commit_info(),
+        "benchmarks": record.entries,
+        "datetime": datetime.now(UTC).isoformat(),
+        "version": importlib.import_module("pytest_benchmark").__version__,
+    }
+    if record.extra:
+        document["nself_latency"] = record.extra
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    return path
+
+
 def write_benchmark_json(
     path: Path,
     env: str,
@@ -93,16 +130,4 @@ def write_benchmark_json(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write (or overwrite) ``path``; ``extra`` goes under the top-level key ``nself_latency``."""
-
-    document: dict[str, Any] = {
-        "machine_info": _machine_info(),
-        "commit_info": _commit_info(),
-        "benchmarks": [benchmark_entry(env, result, budgets) for result in results],
-        "datetime": datetime.now(UTC).isoformat(),
-        "version": importlib.import_module("pytest_benchmark").__version__,
-    }
-    if extra:
-        document["nself_latency"] = extra
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    return path
+    return write_benchmark_document(path, BenchmarkRecord.of(env, results, budgets, extra or {}))

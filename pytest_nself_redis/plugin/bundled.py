@@ -81,6 +81,12 @@ class Collection:
     args: list[str]
     suites: tuple[str, ...] | None = None
 
+    def runs_bundled_suites(self, pyargs: bool) -> bool:
+        """Whether the bundled suites (their folder, or a module of it) are among what runs."""
+        folder = suites_dir().resolve()
+        named = [path for arg in self.args if (path := _named_path(arg, pyargs))]
+        return any(path == folder or folder in path.parents for path in named)
+
     def deselects(self, path: Path, suite: str) -> bool:
         """A bundled test of a suite that was not chosen (the suites' folder is collected whole,
         so test ids read ``test_auth.py::...`` wherever the package is installed; a module

@@ -17,11 +17,13 @@ from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.expiring import expiring
+from pytest_nself_redis.plugin.benchmark_json import BenchmarkRecord
 from pytest_nself_redis.plugin.keyspace import Keyspace
 from pytest_nself_redis.plugin.options import HarnessOptions
 from pytest_nself_redis.plugin.run import get_run
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.project.settings import RedisSettings
+from pytest_nself_redis.reporting.html import html_table
 from pytest_nself_redis.sentinel.access import Deployment, LaunchedDeployment
 from pytest_nself_redis.targets.base import Target
 
@@ -116,21 +118,16 @@ def nself_sentinel(request: pytest.FixtureRequest, nself_context: EnvContext) ->
 
 
 class ReportAttachments:
-    """What a test adds to its env's report beyond pass/fail: measured numbers."""
+    """What a test adds to its env's report beyond pass/fail: measured numbers. Kept by the run
+    and written with the reports at the end (under -n, by the controller, from every worker)."""
 
     def __init__(self, request: pytest.FixtureRequest, env: str) -> None:
-        self._request = request
+        self._run = get_run(request.config)
         self.env = env
 
-    def _collector(self) -> Any:
-        reporting = self._request.config.pluginmanager.get_plugin("nself-redis-reporting")
-        return getattr(reporting, "collector", None)
-
     def table(self, title: str, rows: list[dict[str, Any]]) -> None:
-        """A table in the env's HTML summary (and each row's values as JUnit properties)."""
-        collector = self._collector()
-        if collector is not None:
-            collector.add_table(self.env, get_run(self._request.config).redactor.scrub(title), rows)
+        """A table in the env's HTML summary."""
+        self._run.add_html(self.env, html_table(self._run.redactor.scrub(title), rows))
 
     def closing_line(self, text: str) -> None:
         """A line of measured figures for the env's closing note (terminal) and report table."""
@@ -140,9 +137,11 @@ class ReportAttachments:
 
     def html(self, fragment: str) -> None:
         """Self-contained HTML (inline SVG, no network) for the env's HTML summary."""
-        collector = self._collector()
-        if collector is not None:
-            collector.add_html(self.env, fragment)
+        self._run.add_html(self.env, fragment)
+
+    def benchmark(self, record: BenchmarkRecord) -> None:
+        """Latency runs for the env's ``benchmark-<env>.json``."""
+        self._run.add_benchmark(self.env, record)
 
 
 @pytest.fixture

@@ -45,7 +45,10 @@ class HtmlReport:
         self._impl = SelfContainedReport(str(path), config, ReportData(config), template, css)
         self._started = False
 
-    def start(self, session: pytest.Session, title: str) -> None:
+    def start(self, session: pytest.Session, title: str, started: float | None = None) -> None:
+        """``started``: when the run began (time.time()), if before this report was made."""
+        if started is not None:
+            self._impl._suite_start_time = started
         self._impl.pytest_sessionstart(session)
         self._impl._report.title = title
         self._started = True

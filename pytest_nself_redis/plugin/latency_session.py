@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from pytest_nself_redis.checks import CheckResult, Status
@@ -19,7 +18,7 @@ from pytest_nself_redis.latency.budgets import COMMANDS, BudgetBook, BudgetRules
 from pytest_nself_redis.latency.measure import CommandLatency
 from pytest_nself_redis.latency.sampler import clock_overhead
 from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, format_ms, meaningful
-from pytest_nself_redis.plugin.benchmark_json import write_benchmark_json
+from pytest_nself_redis.plugin.benchmark_json import BenchmarkRecord
 from pytest_nself_redis.reporting.charts import Bar, CommandChart, latency_section
 
 
@@ -28,10 +27,6 @@ def budget_book(rules: BudgetRules, context: EnvContext) -> BudgetBook:
     return BudgetBook.resolve(
         context.name, context.resolved.values, ini=rules.ini, environ=rules.environ, option=rules.option
     )
-
-
-def benchmark_path(reports: Path, env: str) -> Path:
-    return reports / f"benchmark-{env}.json"
 
 
 @dataclass
@@ -118,12 +113,7 @@ class LatencySession:
     def html(self) -> str:
         return latency_section(self.env, self.charts(), self.overhead_lines(), self.tables())
 
-    def write_json(self, reports: Path) -> Path:
+    def benchmark(self) -> BenchmarkRecord:
+        """The runs for the env's benchmark JSON (written with the other reports, at the end)."""
         extra: dict[str, Any] = {"env": self.env, "budgets": self.budgets.rows()}
-        return write_benchmark_json(
-            benchmark_path(reports, self.env),
-            self.env,
-            list(self.results.values()),
-            self.budgets,
-            extra=extra,
-        )
+        return BenchmarkRecord.of(self.env, list(self.results.values()), self.budgets, extra)

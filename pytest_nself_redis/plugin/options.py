@@ -241,6 +241,11 @@ def rules_of(
     )
 
 
+def origin_of(flag: str, config: pytest.Config) -> str:
+    """How a message names where the value of the option ``flag`` came from."""
+    return _origin(next(spec for spec in OPTIONS if spec.flag == flag), config)
+
+
 def _origin(spec: OptionSpec, config: pytest.Config) -> str:
     """How a message names where the option's value came from."""
     if config.getoption(spec.dest) is not None:

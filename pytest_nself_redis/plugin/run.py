@@ -19,7 +19,9 @@ from pytest_nself_redis.context import (
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.reads import server_version
 from pytest_nself_redis.live.url import check_attach_options, endpoint_from_url
+from pytest_nself_redis.plugin.benchmark_json import BenchmarkRecord
 from pytest_nself_redis.plugin.options import HarnessOptions
+from pytest_nself_redis.plugin.roles import leave_stop_message, worker_id
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.reporting.environment import EnvReport
 from pytest_nself_redis.secrets import Redactor
@@ -45,6 +47,10 @@ class LaunchRecord:
     kind: str
     description: str
     ready_seconds: float | None
+    # A server a test launched beside the env's own (nself_variant, a Sentinel topology).
+    variant: bool = False
+    # The pytest-xdist worker that launched it ("" without -n).
+    worker: str = ""
 
 
 @dataclass
@@ -62,6 +68,9 @@ class NselfRun:
     item_suites: dict[str, str] = field(default_factory=dict)
     env_reports: dict[str, EnvReport] = field(default_factory=dict)
     launches: list[LaunchRecord] = field(default_factory=list)
+    # What tests add to their env's reports: HTML fragments, latency runs (benchmark JSON).
+    attachments: dict[str, list[str]] = field(default_factory=dict)
+    benchmarks: dict[str, BenchmarkRecord] = field(default_factory=dict)
     live_targets: dict[str, Target] = field(default_factory=dict)
     _project: NselfProject | None = None
     _envs: tuple[str, ...] | None = None
@@ -105,6 +114,10 @@ class NselfRun:
                 f"{RUN_ID_VARIABLE}={self.run_id!r} (environment) is not a run id: use 1 to 32 of a-z, 0-9 "
                 "and - (it names the run's containers, temp dirs and key prefix)"
             )
+        worker = worker_id(self.config)
+        if worker is not None and not self.run_id.endswith(f"-{worker}"):
+            # Workers of one run may share a server (attach): each keeps its own key prefix.
+            self.run_id = f"{self.run_id}-{worker}"
         self.redactor.add_url(self.options.redis_url)
         self.redactor.add_url(self.options.sentinel_url)
         check_attach_options(self.options.redis_url, self.options.redis_ca)
@@ -184,6 +197,7 @@ class NselfRun:
             message = self.redactor.scrub(f"nself-redis: {error}")
             if not record:
                 raise HarnessError(message) from None
+            leave_stop_message(self.config, "exit", message)
             pytest.exit(message, returncode=SETUP_EXIT_STATUS)
         if record:
             self.live_targets[context.name] = target
@@ -201,7 +215,8 @@ class NselfRun:
                 health = target.health_now()
                 if health is not None:
                     report.container_health = self.redactor.scrub(health.describe())
-        self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), target.ready_seconds))
+        ready = target.ready_seconds
+        self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), ready, not record))
         return target
 
     def sentinel(self, context: EnvContext) -> Deployment | None:
@@ -227,8 +242,18 @@ class NselfRun:
         except BaseException:
             topology.stop()
             raise
-        self.launches.append(LaunchRecord(context.name, topology.kind, topology.describe(), None))
+        self.launches.append(LaunchRecord(context.name, topology.kind, topology.describe(), None, True))
         return LaunchedDeployment(topology)
+
+    # -- what tests add to the reports ---------------------------------------------------
+    def add_html(self, env: str, fragment: str) -> None:
+        """Self-contained HTML for the env's report summary (charts, tables)."""
+        self.attachments.setdefault(env, []).append(fragment)
+
+    def add_benchmark(self, env: str, record: BenchmarkRecord) -> None:
+        """Latency runs for the env's benchmark JSON; parts of one env join (under -n, one
+        part per worker that ran some of its latency tests)."""
+        self.benchmarks.setdefault(env, BenchmarkRecord()).join(record)
 
     def release(self, target: Target) -> None:
         if self.live_targets.get(target.context.name) is target:

@@ -55,6 +55,8 @@ class EnvReport:
     unreproduced: list[str] = field(default_factory=list)
     # Figures a test measured that the closing note repeats (the OOM proof's), one line each.
     measured: list[str] = field(default_factory=list)
+    # Under pytest -n: the workers that ran the env's tests, each on its own server (or attach).
+    workers: list[str] = field(default_factory=list)
     # The override ``nself-redis fix`` would write for this env: (file, text), no secret in it.
     override: tuple[str, str] | None = None
 
@@ -92,6 +94,8 @@ class EnvReport:
             rows["TLS verification"] = self.tls_unverified
         if self.ready_seconds is not None:
             rows["start to ready"] = f"{self.ready_seconds * 1000:.1f} ms"
+        if self.workers:
+            rows["xdist workers"] = ", ".join(self.workers)
         if self.container_health:
             rows["container health"] = self.container_health
         line = self.unreproduced_line()

@@ -59,7 +59,9 @@ def leaked(secret: str, result_output: str, reports: Path) -> list[str]:
     return places
 
 
-def test_no_secret_in_any_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
+def test_no_secret_in_any_output(tmp_path: Path, workers: tuple[str, ...]) -> None:
+    """Under -n too: the workers scrub what they send, as the controller knows no secret."""
     project = make_project(tmp_path / "project", env_files={".env.staging": "API_TOKEN=tok-9d8e7f6a5b4c"})
     password = NselfProject.open(project).settings("staging").password.value.reveal()
     (tmp_path / "test_leaky.py").write_text(LEAKY_TESTS)
@@ -79,6 +81,7 @@ def test_no_secret_in_any_output(tmp_path: Path) -> None:
             "--tb",
             "long",
             "--showlocals",
+            *workers,
         ],
         tmp_path,
     )

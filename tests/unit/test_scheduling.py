@@ -1,0 +1,62 @@
+"""Which tests share a pytest-xdist worker, and in what order work goes out (``pytest -n``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_nself_redis.plugin.bundled import SUITES_PACKAGE, Collection, suites_dir
+from pytest_nself_redis.plugin.scheduling import env_by_env, env_of, scope_of
+from pytest_nself_redis.reporting.environment import SUITES
+
+ENVS = ("dev", "staging", "staging-eu", "prod")
+
+
+def bundled(module: str) -> bool:
+    return module.startswith("suites/")
+
+
+def test_the_env_is_the_first_parameter_of_a_test_id() -> None:
+    assert env_of("suites/test_health.py::test_answers_ping[prod]", ENVS) == "prod"
+    assert env_of("suites/test_latency.py::test_round_trips_within_budget[dev-EVALSHA]", ENVS) == "dev"
+    # The longest env that fits wins: "staging-eu-..." is staging-eu's, not staging's.
+    assert env_of("suites/test_config.py::test_setting[staging-eu-maxmemory]", ENVS) == "staging-eu"
+    assert env_of("suites/test_config.py::test_setting[staging-maxmemory]", ENVS) == "staging"
+    # One env: test ids carry none.
+    assert env_of("suites/test_health.py::test_answers_ping", ("staging",)) == ""
+    assert env_of("suites/test_eviction.py::test_policy[allkeys-lru]", ("staging",)) == ""
+
+
+def test_a_bundled_module_is_one_unit_per_env_and_other_tests_go_one_by_one() -> None:
+    first = scope_of("suites/test_latency.py::test_round_trips_within_budget[dev-PING]", ENVS, bundled)
+    second = scope_of("suites/test_latency.py::test_slowlog_within_budget[dev]", ENVS, bundled)
+    other_env = scope_of("suites/test_latency.py::test_slowlog_within_budget[prod]", ENVS, bundled)
+    assert first == second != other_env
+    assert scope_of("tests/test_mine.py::test_a[dev]", ENVS, bundled) == "tests/test_mine.py::test_a[dev]"
+
+
+def test_work_goes_out_env_by_env_keeping_the_order_within_an_env() -> None:
+    collection = [
+        "suites/test_a.py::t[dev]",
+        "suites/test_b.py::t[dev]",
+        "suites/test_a.py::t[prod]",
+        "suites/test_b.py::t[prod]",
+    ]
+    units = {scope_of(nodeid, ENVS, bundled): [nodeid] for nodeid in collection}
+    # xdist's --loadscope-reorder sorts units largest first, across envs: put them back env by env.
+    shuffled = dict(sorted(units.items(), key=lambda item: "b" not in item[0]))
+    order = env_by_env(shuffled, collection, ENVS)
+    assert [units[scope][0] for scope in order] == [
+        "suites/test_b.py::t[dev]",
+        "suites/test_a.py::t[dev]",
+        "suites/test_b.py::t[prod]",
+        "suites/test_a.py::t[prod]",
+    ]
+
+
+def test_only_a_run_of_the_bundled_suites_is_scheduled_by_module() -> None:
+    """The harness's own tests (or a user's), run with -n, keep xdist's spreading."""
+    folder = suites_dir()
+    assert Collection([str(folder)], SUITES).runs_bundled_suites(pyargs=False)
+    assert Collection([str(folder / "test_health.py")]).runs_bundled_suites(pyargs=False)
+    assert Collection([SUITES_PACKAGE]).runs_bundled_suites(pyargs=True)
+    assert not Collection([str(Path(__file__).parent)]).runs_bundled_suites(pyargs=False)
