@@ -76,7 +76,11 @@ def _assert_suites_ran(completed: subprocess.CompletedProcess[str], site: Path, 
     cases = read_junit(reports)["staging"]
     assert "test_answers_ping" in cases
     assert any(name.startswith("test_setting_reaches_the_server") for name in cases), cases
-    assert {case.outcome for case in cases.values()} == {"passed"}
+    # On the process target, checks that need a container skip and name the target; nothing else may skip.
+    for name, case in cases.items():
+        assert case.outcome == "passed" or (
+            case.outcome == "skipped" and "container" in case.message and "target" in case.message
+        ), (name, case)
 
 
 HEADLINE: Sequence[str] = ("--nself-env", "staging", "--nself-target", "process")
