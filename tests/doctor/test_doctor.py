@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import redis
 
+from pytest_nself_redis.doctor.runner import doctor_checks
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, base_env, make_project
@@ -95,6 +96,8 @@ def test_healthy_server(launch: Launcher) -> None:
             assert "Promise:" in line or "Seen:" in line or ".env.runtime" in line, line
         assert not line.startswith("  ✗"), line
     document = as_json(doctor("--redis-url", url(target), "--json"))
+    # Run side by side, reported in the registry's order.
+    assert [check["id"] for check in document["checks"]] == doctor_checks()
     assert document["status"] in ("ok", "warning")
     assert document["totals"]["error"] == 0
     assert {check["suite"] for check in document["checks"]} >= {"health", "config", "auth"}
