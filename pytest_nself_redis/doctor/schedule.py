@@ -138,18 +138,22 @@ def _settle(
     bound: Deadline,
 ) -> None:
     """Results of the finished checks; the ones not started cancelled; the running ones stopped
-    and waited for (briefly) so they delete their keys before the sweep."""
-    running = []
+    and waited for (briefly) so they delete their keys before the sweep. A job that had only
+    just been taken when the deadline passed did not start its check (it returns None): it is
+    not reported stopped, the caller reports it not run."""
+    running: dict[str, Future[CheckResult | None]] = {}
     for check_id, future in futures.items():
         if future.cancel():
             continue
         if future.done():
-            result = future.result()
-            if result is not None:
+            if (result := future.result()) is not None:
                 progress.finished[check_id] = result
         else:
-            running.append(future)
+            running[check_id] = future
+    if not running:
+        return
+    stop()
+    wait(running.values(), timeout=max(0.05, bound.sweep_seconds() / 2))
+    for check_id, future in running.items():
+        if not future.done() or future.exception() is not None or future.result() is not None:
             progress.stopped.append(check_id)
-    if running:
-        stop()
-        wait(running, timeout=max(0.05, bound.sweep_seconds() / 2))
