@@ -104,12 +104,11 @@ def run_all(
     exclusive: Callable[[str], bool],
     waits: Callable[[str], bool],
     stop: Callable[[], None],
-    workers: int | None = None,
 ) -> Progress:
     """``run(check_id)`` for each id (None: it did not start, the deadline had passed), batch
     after batch, until all are done or the deadline passes. An exception in the main thread
     (a signal) ends the run the same way, then goes on up."""
-    pool = Workers(workers or WORKERS)
+    pool = Workers(WORKERS)
     futures: dict[str, Future[CheckResult | None]] = {}
     progress = Progress()
     try:
