@@ -327,6 +327,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     *,
     insecure: bool = False,
     sentinel_url: str | None = None,
+    local: bool = False,
 ) -> DoctorReport:
     """Attach (errors raise TargetError/UnreachableError), run the safe checks, report.
 
@@ -343,6 +344,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
         insecure=insecure,
         url_flag=URL_FLAG,
         ca_flag=CA_FLAG,
+        local=local,
     )
     target = AttachTarget(context, options)
     check_ids: list[str] | None = None
