@@ -100,7 +100,7 @@ def test_doctor_runs_each_latency_check_alone_and_waiting_ones_are_marked() -> N
         batch for batch in batches(ids, lambda check_id: REGISTRY[check_id].exclusive) if len(batch) == 1
     ]
     assert [batch[0] for batch in alone] == latency
-    assert {"queue.streams", "queue.blocking_pop"} <= {
+    assert {"queue.streams", "queue.blocking_pop", "monitoring.exporter"} <= {
         check_id for check_id in ids if REGISTRY[check_id].waits
     }
 
