@@ -3,8 +3,8 @@
 The checks are independent (each has its own client and its own key prefix), so a few worker
 threads run them at once and a run costs about its slowest checks (the queue suite's blocking
 waits) instead of their sum. A check declared ``exclusive`` (it measures time: the latency
-suite) runs with no other check beside it; one declared ``waits`` starts first in its batch,
-so its wait overlaps the others' work. The main thread only waits, so the deadline's
+suite) runs with no other check beside it; one declared ``waits`` starts first in its batch
+(``taken``), so its wait overlaps the others' work. The main thread only waits, so the deadline's
 SIGALRM and SIGTERM/SIGINT still reach it. When the run ends early, the checks not started are
 cancelled and the running ones cut off (``stop`` closes their connections) and given a moment
 to clean up before the caller sweeps. The workers are daemon threads: a check that ignores its
@@ -115,8 +115,7 @@ def run_all(
         for batch in batches(check_ids, exclusive):
             if bound.expired():
                 break
-            first = sorted(batch, key=lambda check_id: not waits(check_id))  # stable: else in order
-            current = {check_id: pool.submit(_bind(run, check_id)) for check_id in first}
+            current = {check_id: pool.submit(_bind(run, check_id)) for check_id in taken(batch, waits)}
             futures.update(current)
             if not _wait(current.values(), bound):
                 break
@@ -124,6 +123,15 @@ def run_all(
         _settle(futures, progress, stop, bound)
         pool.close()
     return progress
+
+
+def taken(batch: Sequence[str], waits: Callable[[str], bool]) -> list[str]:
+    """The order the workers take a batch in: up to ``WORKERS - 1`` waiting checks first (their
+    waits overlap the others' work), then the rest in order. One worker is always left for the
+    quick checks: a server that stalls the waiting ones (blocking reads with long timeouts)
+    cannot hold every worker, and the quick checks still report what it does."""
+    early = [check_id for check_id in batch if waits(check_id)][: WORKERS - 1]
+    return early + [check_id for check_id in batch if check_id not in early]
 
 
 def _bind(run: Callable[[str], CheckResult | None], check_id: str) -> Job:

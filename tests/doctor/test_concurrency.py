@@ -18,8 +18,9 @@ import pytest
 from pytest_nself_redis.checks import REGISTRY, CheckContext, Outcome, Status, check
 from pytest_nself_redis.checks.results import ok
 from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.doctor.bounds import Deadline
 from pytest_nself_redis.doctor.runner import DoctorReport, doctor_checks, run_doctor
-from pytest_nself_redis.doctor.schedule import WORKERS, batches
+from pytest_nself_redis.doctor.schedule import WORKERS, batches, taken
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
@@ -175,3 +176,26 @@ def test_more_checks_than_workers_all_run(launch: Launcher, declare: Callable[..
     assert [result.id for result in report.results] == [f"{SUITE}.{name}" for name in names]
     assert sorted(spans) == names
     assert all(result.status is Status.OK for result in report.results)
+
+
+def test_loading_the_checks_does_not_count_against_the_deadline() -> None:
+    """Doctor imports the suites it runs once the server has answered (on a loaded machine that
+    can take a second): that is doctor's time, not the server's, as when the checks loaded with
+    the CLI, so the checks still get the deadline's time."""
+    bound = Deadline(1.0)
+    with bound.paused():
+        time.sleep(0.4)
+    assert bound.remaining() > 0.6  # 0.75 (a quarter is kept for the sweep) less a moment
+    time.sleep(0.1)
+    assert bound.remaining() < 0.7  # and the clock runs again
+
+
+def test_waiting_checks_start_first_but_leave_a_worker_for_the_rest() -> None:
+    """A server that stalls blocking reads (long timeouts of their own) must not hold every worker:
+    the quick checks go on and report what the server does."""
+    batch = ["quick1", *(f"wait{n}" for n in range(WORKERS + 1)), "quick2"]
+    order = taken(batch, lambda check_id: check_id.startswith("wait"))
+    assert order[: WORKERS - 1] == [f"wait{n}" for n in range(WORKERS - 1)]
+    later = [f"wait{n}" for n in range(WORKERS - 1, WORKERS + 1)]
+    assert order[WORKERS - 1 :] == ["quick1", *later, "quick2"]
+    assert taken(["a", "b"], lambda check_id: False) == ["a", "b"]
