@@ -318,6 +318,15 @@ def _run_checks(
             report.results.append(stopped(check_id))
 
 
+def _start(target: AttachTarget, deadline: float) -> None:
+    try:
+        target.start()
+    except DeadlineReached:
+        raise UnreachableError(
+            f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
+        ) from None
+
+
 def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     context: EnvContext,
     redis_url: str | None,
@@ -353,12 +362,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     finished = False
     try:
         with bound.armed():
-            try:
-                target.start()
-            except DeadlineReached:
-                raise UnreachableError(
-                    f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
-                ) from None
+            _start(target, deadline)
             report = _new_report(context, target, (redis_url, sentinel_url), started_at)
             inputs = _inputs(target, bound, timeout, sentinel_url)
         with bound.paused():  # outside the alarm: importing is never interrupted
