@@ -10,16 +10,18 @@ key (``durability.backup``); one round, shared by both checks, comes in as ``bac
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, verdict, warning
-from pytest_nself_redis.durability.backup import BackupResult, BackupRound
 from pytest_nself_redis.durability.persistence_health import ERROR, OK, SKIPPED, Finding, persistence_findings
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.reads import info
 from pytest_nself_redis.project.settings import RedisSettings, Setting
+
+if TYPE_CHECKING:  # the round is the suites' (doctor runs no backup round): not loaded for doctor
+    from pytest_nself_redis.durability.backup import BackupResult, BackupRound
 
 INFO_SECTIONS = ("server", "persistence", "memory", "stats")
 

@@ -10,9 +10,11 @@ a production server.
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import redis
 
@@ -30,6 +32,33 @@ class VariantFactory(Protocol):
     ``extra_args`` for redis-server; the suites pass ``nself_variant``."""
 
     def __call__(self, extra_args: tuple[str, ...] = (), **overrides: Any) -> Target: ...
+
+
+Value = TypeVar("Value")
+
+
+class Memo:
+    """What one look costs too much to repeat for every check (INFO all, the keyspace audit),
+    shared by the checks of a run on one server for as long as each user says. Checks running
+    side by side (doctor) wait for the look in progress instead of repeating it."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[float, Any]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: str, seconds: float, look: Callable[[], Value]) -> Value:
+        """The value ``look()`` gave less than ``seconds`` ago, else what it gives now (an
+        exception is raised to this caller and nothing is kept)."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            kept = self._values.get(key)
+            if kept is not None and time.monotonic() - kept[0] < seconds:
+                return cast("Value", kept[1])
+            value = look()
+            self._values[key] = (time.monotonic(), value)
+            return value
 
 
 @dataclass
@@ -58,7 +87,7 @@ class CheckContext:
     server_host: Callable[[], ServerHost | None] = field(default=lambda: None)
     # What one look costs too much to repeat for every check (the keyspace audit), shared by the
     # checks of the run on this server like ``causes``; each user says how long it stays valid.
-    memo: dict[str, Any] = field(default_factory=dict)
+    memo: Memo = field(default_factory=Memo)
 
     @classmethod
     def of(cls, target: Target, client: redis.Redis | None = None, run_id: str | None = None) -> CheckContext:

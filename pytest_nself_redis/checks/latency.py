@@ -111,7 +111,13 @@ def judge(result: CommandLatency, book: BudgetBook) -> Outcome:
     return ok(message, sources, measured)
 
 
-@check("latency.{}", params=COMMANDS, safe=True, title="{} round trips stay within the env's latency budget")
+@check(
+    "latency.{}",
+    params=COMMANDS,
+    safe=True,
+    exclusive=True,
+    title="{} round trips stay within the env's latency budget",
+)
 def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None = None) -> Outcome:
     """Time ``command`` and judge its percentiles against the env's budgets."""
     plan = plan or LatencyPlan()
@@ -148,7 +154,7 @@ def _slowlog_budget(book: BudgetBook, command: str) -> Budget | None:
     return max(singles, key=lambda budget: budget.limit_ms) if singles else None
 
 
-@check("latency.slowlog", safe=True)
+@check("latency.slowlog", safe=True, exclusive=True)
 def slowlog_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> Outcome:
     """no SLOWLOG entry took longer than the latency budget"""
     book = (plan or LatencyPlan()).book(context)
@@ -197,7 +203,7 @@ def slowlog_within_budget(context: CheckContext, plan: LatencyPlan | None = None
     )
 
 
-@check("latency.server_side", safe=True)
+@check("latency.server_side", safe=True, exclusive=True)
 def server_side_within_budget(context: CheckContext, plan: LatencyPlan | None = None) -> Outcome:
     """the server's own latency (INFO latencystats) stays within the budgets"""
     book = (plan or LatencyPlan()).book(context)

@@ -156,7 +156,7 @@ def commands_processed_grows(context: CheckContext, prefix: str) -> tuple[str, o
     return f"+{grown} after {wanted} commands", {"commands_delta": grown, "commands_sent": wanted}
 
 
-@probed("monitoring.expired_keys", safe=True)
+@probed("monitoring.expired_keys", safe=True, waits=True)
 def expired_keys_grows(context: CheckContext, prefix: str) -> tuple[str, object]:
     """expired keys grows after keys expire
 

@@ -149,7 +149,7 @@ class Findings:
         }
 
 
-@check("monitoring.exporter", safe=True)
+@check("monitoring.exporter", safe=True, waits=True)  # mostly the exporter starting up
 def the_real_exporter_reads_the_server(context: CheckContext) -> Outcome:
     """the real redis_exporter, set up as nself sets it up, reads the server"""
     setting = context.settings.password

@@ -64,11 +64,11 @@ def probe(context: CheckContext, label: str, promise: str, body: Body) -> Outcom
     return ok(f"{promise} Kept: {seen}", measured=measured)
 
 
-def probed(check_id: str, *, safe: bool = False) -> Callable[[Body], Body]:
+def probed(check_id: str, *, safe: bool = False, waits: bool = False) -> Callable[[Body], Body]:
     """Declare the check ``check_id`` whose whole job is ``probe`` of the decorated body. The
     body's docstring says it all: its first line is the title, the rest the promise the
     message states (``{NAME}`` there is the module's constant ``NAME``, as in a format string).
-    The body is returned as it is."""
+    ``safe`` and ``waits`` are ``registry.check``'s. The body is returned as it is."""
     label = check_id.rsplit(".", 1)[-1].replace("_", "-")
 
     def register(body: Body) -> Body:
@@ -79,7 +79,8 @@ def probed(check_id: str, *, safe: bool = False) -> Callable[[Body], Body]:
             return probe(context, label, promise, body)
 
         run.__doc__ = title
-        check(check_id, safe=safe)(run)
+        run.__module__ = body.__module__  # declared where the body is (the registry's SUITE_MODULES)
+        check(check_id, safe=safe, waits=waits)(run)
         return body
 
     return register

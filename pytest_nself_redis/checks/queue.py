@@ -254,7 +254,7 @@ def _block_then_wake(
     return Blocking(idle, woken, wake)
 
 
-@probed("queue.streams", safe=True)
+@probed("queue.streams", safe=True, waits=True)
 def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
     """streams: XADD, XTRIM and XREAD BLOCK
 
@@ -280,7 +280,7 @@ def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
     )
 
 
-@probed("queue.blocking_pop", safe=True)
+@probed("queue.blocking_pop", safe=True, waits=True)
 def bzpopmin_with_subsecond_timeout(context: CheckContext, prefix: str) -> tuple[str, object]:
     """BZPOPMIN accepts a sub-second timeout and wakes on ZADD
 

@@ -9,11 +9,17 @@ makes ``latency.ping``, ``latency.get``, ... (the parameter's name, lower-cased,
 context. ``REGISTRY.run(check_id, context, **inputs)`` runs one: it passes ``inputs`` on as
 keyword arguments (what a suite has and doctor does not, e.g. a variant launcher), stamps
 the id and suite on the outcome, and marks an error blocked by its root cause.
+
+A suite's checks are declared by the modules ``SUITE_MODULES`` names for it; the registry
+imports them the first time a check of the suite is asked for (by id, by family, or
+``load``), so doctor imports only the suites it runs. Iterating the registry loads every suite.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -29,6 +35,28 @@ Function = TypeVar("Function", bound=CheckFunction)
 ELSEWHERE = ("launch", "sentinel")
 # A family's parameters: names (each passed as itself), or name -> what the function gets.
 Params = Sequence[str] | Mapping[str, Any]
+# The modules (under pytest_nself_redis.checks) that declare each suite's checks, imported in
+# this order; the suites in the order a whole load imports them. A new check module is listed
+# under its suite here (a test fails for a check whose module is not).
+SUITE_MODULES: dict[str, tuple[str, ...]] = {
+    "auth": ("auth",),
+    "backup": ("backup",),
+    "config": ("config",),
+    "datastructures": ("datastructures",),
+    "eviction": ("eviction",),
+    "headroom": ("headroom",),
+    "health": ("health",),
+    "latency": ("latency",),
+    "monitoring": ("monitoring", "monitoring_exporter"),
+    "operations": ("operations",),
+    "persistence": ("persistence",),
+    "pubsub": ("pubsub",),
+    "queue": ("queue",),
+    "ratelimit": ("ratelimit",),
+    "sentinel": ("sentinel",),
+    "sessions": ("sessions",),
+    "tls": ("tls",),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +71,8 @@ class RegisteredCheck:
     family: str | None = None
     label: str | None = None
     param: Any = None
+    exclusive: bool = False
+    waits: bool = False
 
     @property
     def suite(self) -> str:
@@ -75,15 +105,42 @@ class Registry(Mapping[str, RegisteredCheck]):
 
     def __init__(self) -> None:
         self._checks: dict[str, RegisteredCheck] = {}
+        self._loaded: set[str] = set()
+        # One thread imports at a time (re-entrant: a module being imported may ask the registry).
+        self._loading = threading.RLock()
+        # One root cause is run at a time, so checks running side by side share its one run.
+        self._causes = threading.RLock()
 
     def __getitem__(self, check_id: str) -> RegisteredCheck:
+        self.load(suite_of(check_id))
         return self._checks[check_id]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._checks)
+        self.load()
+        return iter(list(self._checks))
 
     def __len__(self) -> int:
+        self.load()
         return len(self._checks)
+
+    def load(self, *suites: str) -> None:
+        """Import the modules that declare ``suites``' checks (every suite's when none is named);
+        a suite no module declares (a test's own) has nothing to import."""
+        wanted = suites or tuple(SUITE_MODULES)
+        if self._loaded.issuperset(wanted):
+            return
+        with self._loading:
+            for suite in wanted:
+                if suite in self._loaded:
+                    continue
+                for module in SUITE_MODULES.get(suite, ()):
+                    importlib.import_module(f"{__package__}.{module}")
+                self._loaded.add(suite)
+
+    def suite(self, suite: str) -> list[RegisteredCheck]:
+        """The checks of one suite, in declaration order, loading only that suite."""
+        self.load(suite)
+        return [entry for entry in list(self._checks.values()) if entry.suite == suite]
 
     def add(self, entry: RegisteredCheck) -> None:
         if entry.id in self._checks:
@@ -98,7 +155,7 @@ class Registry(Mapping[str, RegisteredCheck]):
 
     def members(self, template: str) -> list[RegisteredCheck]:
         """The checks of a family, in the order of its parameters."""
-        found = [entry for entry in self._checks.values() if entry.family == template]
+        found = [entry for entry in self.suite(suite_of(template)) if entry.family == template]
         if not found:
             raise KeyError(f"no family of checks {template!r}")
         return found
@@ -118,16 +175,18 @@ class Registry(Mapping[str, RegisteredCheck]):
         )
 
     def _root_failed(self, root: str, context: CheckContext) -> bool:
-        """Whether the root-cause check fails on this server (run once when it has not run yet)."""
-        if root not in context.causes:
-            context.causes[root] = False  # also guards against asking again while it runs
-            registered = self._checks.get(root)
-            if registered is not None:
-                try:
-                    context.causes[root] = registered.outcome(context).failed
-                except Exception:  # a root that cannot tell is no root
-                    context.causes[root] = False
-        return context.causes[root]
+        """Whether the root-cause check fails on this server (run once when it has not run yet;
+        checks running side by side wait for that one run)."""
+        with self._causes:
+            if root not in context.causes:
+                context.causes[root] = False  # also guards against asking again while it runs
+                registered = self.get(root)
+                if registered is not None:
+                    try:
+                        context.causes[root] = registered.outcome(context).failed
+                    except Exception:  # a root that cannot tell is no root
+                        context.causes[root] = False
+            return context.causes[root]
 
 
 REGISTRY = Registry()
@@ -144,25 +203,38 @@ def _items(params: Params) -> list[tuple[str, Any]]:
 
 
 def check(
-    check_id: str, *, safe: bool = False, params: Params | None = None, title: str | None = None
+    check_id: str,
+    *,
+    safe: bool = False,
+    params: Params | None = None,
+    title: str | None = None,
+    exclusive: bool = False,
+    waits: bool = False,
 ) -> Callable[[Function], Function]:
     """Declare a check (or, with ``params``, a family; see the module); the function is returned
     as it is, so it can still be called directly (it returns an ``Outcome``).
 
     ``safe=True`` lets ``nself-redis doctor`` run it on a production server: it only reads, or
     writes under its own prefix (with a TTL) and deletes what it wrote, and puts no load or
-    memory on the server. Unsafe unless said, so a new check never reaches doctor by default."""
+    memory on the server. Unsafe unless said, so a new check never reaches doctor by default.
+    ``exclusive=True``: it measures time, so doctor (which runs the others side by side) runs
+    it with no other check beside it. ``waits=True``: it spends its time waiting on the server
+    (a blocking read, a key's expiry), so doctor starts it before the others, beside them."""
     if (params is not None) != ("{}" in check_id):
         raise ValueError(f"{check_id}: a family's id has one {{}} and params; a single check neither")
 
     def register(function: Function) -> Function:
         heading = _title(function, check_id, title)
         if params is None:
-            REGISTRY.add(RegisteredCheck(check_id, heading, safe, function))
+            REGISTRY.add(RegisteredCheck(check_id, heading, safe, function, exclusive=exclusive, waits=waits))
             return function
         for name, value in _items(params):
             member = check_id.format(name.lower())
-            REGISTRY.add(RegisteredCheck(member, heading.format(name), safe, function, check_id, name, value))
+            REGISTRY.add(
+                RegisteredCheck(
+                    member, heading.format(name), safe, function, check_id, name, value, exclusive, waits
+                )
+            )
         return function
 
     return register

@@ -10,12 +10,16 @@ the run launched and nowhere else. Without ``REDIS_SENTINEL_ENABLED=true`` every
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, skipped, verdict, warning
 from pytest_nself_redis.sentinel.access import Deployment, LaunchedDeployment
-from pytest_nself_redis.sentinel.failover import FailoverResult
 from pytest_nself_redis.sentinel.readings import LAG_BOUND_S, SentinelView, replication_lag
+
+if TYPE_CHECKING:  # a failover runs only on a launched topology (the suites'): not loaded for doctor
+    from pytest_nself_redis.sentinel.failover import FailoverResult
 
 # Sentinel needs this long after down-after to elect a leader and promote a replica
 # (measured on the harness's 2-core machine: about 1.3 s, docker and process alike).

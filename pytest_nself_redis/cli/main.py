@@ -1,24 +1,32 @@
 """The ``nself-redis`` command.
 
 Imports only the subcommands' declarations (``cli.commands``); the chosen command's
-module is imported when it runs.
+module is imported when it runs. ``--version`` alone is answered before even those load.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pytest_nself_redis import __version__
-from pytest_nself_redis.cli.commands import USAGE_STATUS, declare
 from pytest_nself_redis.errors import ExitStatus, HarnessError
+
+if TYPE_CHECKING:
+    import argparse
+
+PROG = "nself-redis"
 
 
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     """The parser; only the ``chosen`` command's options are declared (every command is listed)."""
+    import argparse
+
+    from pytest_nself_redis.cli.commands import declare
+
     parser = argparse.ArgumentParser(
-        prog="nself-redis",
+        prog=PROG,
         description="Conformance and health harness for the Redis of an nself project.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -35,6 +43,11 @@ def _parse(parser: argparse.ArgumentParser, arguments: list[str]) -> tuple[argpa
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments == ["--version"]:  # argparse's answer, before any command is declared
+        print(f"{PROG} {__version__}")
+        return 0
+    from pytest_nself_redis.cli.commands import USAGE_STATUS
+
     # The only options before the command are --help and --version, so its first word names it.
     command = next((word for word in arguments if not word.startswith("-")), None)
     parser = build_parser(command)

@@ -4,23 +4,30 @@ Only checks registered with ``safe=True`` run (they read, or write under their o
 key prefix and delete what they wrote). A check the server does not allow for this
 user (ACL) is skipped with the server's reason; one that times out is an error. One
 deadline bounds the whole run (``bounds``); a run that ends early (deadline, signal)
-deletes every key of its prefix on a fresh connection before it returns.
+deletes every key of its prefix on a fresh connection before it returns. The checks run
+side by side (``schedule``), and are reported in the registry's order. Only the suites run
+are imported, once the server has answered, and that time (doctor's, not the server's) is
+not counted against the deadline, as when they loaded with the CLI.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis import __version__
-from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, RegisteredCheck, Status
+from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.registry import REGISTRY, RegisteredCheck
+from pytest_nself_redis.checks.results import CheckResult, Status
 from pytest_nself_redis.context import (
     EnvContext,
     load_env_context,
@@ -29,6 +36,7 @@ from pytest_nself_redis.context import (
 )
 from pytest_nself_redis.doctor.bounds import DEFAULT_DEADLINE, SWEEP_SECONDS, Deadline, DeadlineReached
 from pytest_nself_redis.doctor.choices import CA_FLAG, DOCTOR_SUITES, SENTINEL_URL_FLAG, URL_FLAG
+from pytest_nself_redis.doctor.schedule import run_all
 from pytest_nself_redis.errors import UnreachableError
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
 from pytest_nself_redis.live.keys import delete_prefix
@@ -36,7 +44,6 @@ from pytest_nself_redis.live.reads import server_info
 from pytest_nself_redis.live.refusals import Kind, classify
 from pytest_nself_redis.remedy import fix_command, proposed_override
 from pytest_nself_redis.secrets import Redactor
-from pytest_nself_redis.sentinel.access import attached_from_url
 from pytest_nself_redis.targets.attach import AttachTarget
 from pytest_nself_redis.targets.base import INSECURE_NOTE, TargetOptions
 
@@ -148,13 +155,7 @@ def _outcome(check_id: str, context: CheckContext, inputs: dict[str, Any]) -> Ch
             )
         return result
     except DeadlineReached:
-        return CheckResult(
-            check_id,
-            registered.suite,
-            Status.ERROR,
-            f"{registered.title}: stopped, deadline reached while it ran",
-            measured=DEADLINE_MARK,
-        )
+        return stopped(check_id)
     except redis_errors.RedisError as error:
         return _raised(registered, error)
     except Exception as error:
@@ -188,19 +189,26 @@ def _raised(registered: RegisteredCheck, error: redis_errors.RedisError) -> Chec
 
 
 def doctor_checks(suites: tuple[str, ...] = DOCTOR_SUITES) -> list[str]:
-    """The ids doctor runs: safe checks of the chosen suites, in suite order."""
-    return [
-        check_id
-        for suite in suites
-        for check_id, registered in REGISTRY.items()
-        if registered.suite == suite and registered.safe
-    ]
+    """The ids doctor runs: safe checks of the chosen suites, in suite order (importing only
+    those suites' check modules)."""
+    return [registered.id for suite in suites for registered in REGISTRY.suite(suite) if registered.safe]
 
 
 def load_context(project_dir: str, env: str | None, version: str | None = None) -> EnvContext:
     project = open_project(project_dir, version)
     names = project.choose_envs(env, os.environ).names
     return with_password_from_environment(load_env_context(project, names[0]), os.environ)
+
+
+def stopped(check_id: str) -> CheckResult:
+    registered = REGISTRY[check_id]
+    return CheckResult(
+        check_id,
+        registered.suite,
+        Status.ERROR,
+        f"{registered.title}: stopped, deadline reached while it ran",
+        measured=DEADLINE_MARK,
+    )
 
 
 def not_run(check_id: str, deadline: Deadline) -> CheckResult:
@@ -253,6 +261,21 @@ def _new_report(
     return report
 
 
+def _inputs(
+    target: AttachTarget, bound: Deadline, timeout: float, sentinel_url: str | None
+) -> dict[str, Any]:
+    """What doctor passes to the checks that take it: the Sentinel deployment of --sentinel-url."""
+    inputs: dict[str, Any] = {"sentinel": None}
+    if sentinel_url is not None:
+        from pytest_nself_redis.sentinel.access import attached_from_url  # only with --sentinel-url
+
+        settings = target.context.settings
+        inputs["sentinel"] = attached_from_url(
+            sentinel_url, settings, bound.step_timeout(timeout), SENTINEL_URL_FLAG, target.options.insecure
+        )
+    return inputs
+
+
 def _run_checks(
     report: DoctorReport,
     target: AttachTarget,
@@ -260,26 +283,48 @@ def _run_checks(
     bound: Deadline,
     timeout: float,
     *,
-    sentinel_url: str | None = None,
+    inputs: dict[str, Any],
 ) -> None:
-    """Each check on a client of its own, bounded by what is left of the deadline; none starts
-    once it has passed."""
+    """The checks side by side (``schedule``); none starts once the deadline has passed. Each
+    worker thread has a client of its own, reused by the checks it runs one after another (a
+    connection and AUTH per worker, not per check; the checks leave no state on it: a check
+    that names or blocks a connection clones its own). The results in ``check_ids``' order;
+    one running at the deadline is reported stopped (the rest, not run, are added by the
+    caller). The target closes the workers' clients when it stops."""
     base = CheckContext.of(target, target.client())
-    inputs: dict[str, Any] = {"sentinel": None}
-    if sentinel_url is not None:
-        settings = target.context.settings
-        inputs["sentinel"] = attached_from_url(
-            sentinel_url, settings, bound.step_timeout(timeout), SENTINEL_URL_FLAG, target.options.insecure
-        )
-    for check_id in check_ids:
+    own = threading.local()
+
+    def run(check_id: str) -> CheckResult | None:
         if bound.expired():
-            break
-        step = bound.step_timeout(timeout)
-        check_client = target.client(socket_timeout=step, socket_connect_timeout=step)
-        try:
-            report.results.append(_run_one(check_id, replace(base, client=expiring(check_client)), inputs))
-        finally:
-            check_client.close()
+            return None
+        client: redis.Redis | None = getattr(own, "client", None)
+        if client is None:
+            step = bound.step_timeout(timeout)
+            client = own.client = expiring(target.client(socket_timeout=step, socket_connect_timeout=step))
+        return _run_one(check_id, replace(base, client=client), inputs)
+
+    progress = run_all(
+        check_ids,
+        run,
+        bound,
+        exclusive=lambda check_id: REGISTRY[check_id].exclusive,
+        waits=lambda check_id: REGISTRY[check_id].waits,
+        stop=target.close_clients,
+    )
+    for check_id in check_ids:
+        if check_id in progress.finished:
+            report.results.append(progress.finished[check_id])
+        elif check_id in progress.stopped:
+            report.results.append(stopped(check_id))
+
+
+def _start(target: AttachTarget, deadline: float) -> None:
+    try:
+        target.start()
+    except DeadlineReached:
+        raise UnreachableError(
+            f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
+        ) from None
 
 
 def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
@@ -312,19 +357,17 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
         local=local,
     )
     target = AttachTarget(context, options)
-    check_ids = doctor_checks(suites)
+    check_ids: list[str] | None = None
     report: DoctorReport | None = None
     finished = False
     try:
         with bound.armed():
-            try:
-                target.start()
-            except DeadlineReached:
-                raise UnreachableError(
-                    f"{target.describe()} did not let doctor start within --deadline {deadline:g} s"
-                ) from None
+            _start(target, deadline)
             report = _new_report(context, target, (redis_url, sentinel_url), started_at)
-            _run_checks(report, target, check_ids, bound, timeout, sentinel_url=sentinel_url)
+            inputs = _inputs(target, bound, timeout, sentinel_url)
+        with bound.paused():  # outside the alarm: importing is never interrupted
+            check_ids = doctor_checks(suites)
+        _run_checks(report, target, check_ids, bound, timeout, inputs=inputs)
         finished = True
     except DeadlineReached:
         bound.reached = True
@@ -338,13 +381,15 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
             sweep(target, f"{HARNESS_PREFIX}{options.run_id}:", bound.sweep_seconds())
         target.stop()
     assert report is not None
-    return _closed(report, check_ids, bound, started)
+    # None: the deadline came before the checks were chosen.
+    return _concluded(report, doctor_checks(suites) if check_ids is None else check_ids, bound, started)
 
 
-def _closed(report: DoctorReport, check_ids: list[str], bound: Deadline, started: float) -> DoctorReport:
-    """The report with every check the deadline kept from running, and the run's duration."""
-    ran = {result.id for result in report.results}
-    report.results.extend(not_run(check_id, bound) for check_id in check_ids if check_id not in ran)
+def _concluded(report: DoctorReport, check_ids: list[str], bound: Deadline, started: float) -> DoctorReport:
+    """Every chosen check in the registry's order, the ones the deadline kept from running
+    reported so; the deadline's marks and the run's duration."""
+    ran = {result.id: result for result in report.results}
+    report.results = [ran.get(check_id) or not_run(check_id, bound) for check_id in check_ids]
     report.deadline_reached = bound.reached
     report.deadline_ids = {result.id for result in report.results if result.measured == DEADLINE_MARK}
     report.duration_ms = (time.monotonic() - started) * 1000

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis import exceptions as redis_errors
@@ -19,10 +19,12 @@ from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.secrets import Secret
-from pytest_nself_redis.sentinel.failover import FailoverResult, exercise_failover
 from pytest_nself_redis.sentinel.readings import SentinelView, read_all
 from pytest_nself_redis.targets.base import LOOPBACK
-from pytest_nself_redis.targets.topology.base import Topology
+
+if TYPE_CHECKING:  # launching and failing over are the suites': doctor, attached, loads neither
+    from pytest_nself_redis.sentinel.failover import FailoverResult
+    from pytest_nself_redis.targets.topology.base import Topology
 
 
 @dataclass
@@ -80,6 +82,8 @@ class LaunchedDeployment(Deployment):
         """The measured failover of this topology, run when first asked for and then kept (it
         changes which node is the primary, so it happens once)."""
         if self._failover is None:
+            from pytest_nself_redis.sentinel.failover import exercise_failover
+
             self._failover = exercise_failover(self.topology, prefix)
         return self._failover
 

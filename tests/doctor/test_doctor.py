@@ -96,6 +96,8 @@ def test_healthy_server(launch: Launcher) -> None:
             assert "Promise:" in line or "Seen:" in line or ".env.runtime" in line, line
         assert not line.startswith("  ✗"), line
     document = as_json(doctor("--redis-url", url(target), "--json"))
+    # Run side by side, reported in the registry's order.
+    assert [check["id"] for check in document["checks"]] == doctor_checks()
     assert document["status"] in ("ok", "warning")
     assert document["totals"]["error"] == 0
     assert {check["suite"] for check in document["checks"]} >= {"health", "config", "auth"}

@@ -9,6 +9,7 @@ build on the mechanics, not the other way round, so doctor (no pytest) and the C
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO, base_env
+from pytest_nself_redis.checks.registry import SUITE_MODULES
+from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.doctor.choices import DOCTOR_SUITES
+from pytest_nself_redis.project.model import NselfProject
+from tests.conftest import Launcher
+from tests.harness import COMPLETE, REPO, base_env
 
 ROOT = "pytest_nself_redis"
 # The suites live at the top of the repository and ship as pytest_nself_redis.suites.
@@ -251,6 +257,87 @@ def test_the_cli_answers_without_loading_pytest_or_docker(args: list[str], tmp_p
         for line in completed.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert f"{ROOT}.cli.commands" in imported, "the import trace was not read"
+    assert f"{ROOT}.cli" in imported, "the import trace was not read"
     loaded = sorted(name for name in imported if name.split(".")[0] in FORBIDDEN_AT_STARTUP)
     assert not loaded, f"nself-redis {' '.join(args)} imported {loaded[:10]}"
+    # --version alone is answered before the commands are declared; every other line needs them.
+    assert (f"{ROOT}.cli.commands" in imported) == (args != ["--version"])
+
+
+# Run the CLI, then write every module the process imported (``-X importtime`` misses the ones
+# ``importlib.import_module`` loads, as the registry loads the check modules).
+TRACE = """
+import atexit, json, runpy, sys
+dump = sys.argv.pop(1)
+atexit.register(lambda: open(dump, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "nself-redis"
+runpy.run_module("pytest_nself_redis.cli", run_name="__main__")
+"""
+CHECKS = f"{ROOT}.checks"
+# What the suites launch or break, never needed to look at a running server.
+SUITES_ONLY = (
+    f"{ROOT}.sentinel.failover",
+    f"{ROOT}.targets.topology",
+    f"{ROOT}.targets.docker",
+    f"{ROOT}.targets.process",
+    f"{ROOT}.durability.backup",
+)
+
+
+def _cli_modules(
+    tmp_path: Path, *args: str, environ: dict[str, str] | None = None
+) -> tuple[int, str, set[str]]:
+    """The exit status, stderr and the modules of one ``nself-redis`` process."""
+    dump = tmp_path / "modules.json"
+    completed = subprocess.run(
+        [sys.executable, "-c", TRACE, str(dump), *args],
+        cwd=tmp_path,
+        env=base_env(**(environ or {})),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return completed.returncode, completed.stderr, set(json.loads(dump.read_text()))
+
+
+def _check_modules_of(suites: tuple[str, ...]) -> set[str]:
+    return {f"{CHECKS}.{name}" for suite in suites for name in SUITE_MODULES[suite]}
+
+
+@pytest.mark.parametrize("suites", [DOCTOR_SUITES, ("health",)], ids=["every suite", "--suite health"])
+def test_doctor_imports_only_the_suites_it_runs(
+    tmp_path: Path, launch: Launcher, suites: tuple[str, ...]
+) -> None:
+    target = launch(COMPLETE, "prod")
+    url = f"redis://127.0.0.1:{target.endpoint.port}"
+    chosen = [word for suite in suites for word in ("--suite", suite)] if len(suites) == 1 else []
+    status, stderr, modules = _cli_modules(
+        tmp_path,
+        *("doctor", "--project", str(COMPLETE), "--env", "prod", "--redis-url", url, "--json", *chosen),
+        environ={"NSELF_REDIS_PASSWORD": target.endpoint.password.reveal()},
+    )
+    assert status in (0, 1), stderr[-2000:]
+    assert _check_modules_of(suites) <= modules, "the trace missed the checks doctor ran"
+    loaded = sorted(name for name in modules if name.split(".")[0] in FORBIDDEN_AT_STARTUP)
+    assert not loaded, f"doctor imported {loaded[:10]}"
+    others = _check_modules_of(tuple(suite for suite in SUITE_MODULES if suite not in suites))
+    assert sorted(modules & others) == [], "doctor imported checks of suites it did not run"
+    assert sorted(name for name in modules if name.startswith(SUITES_ONLY)) == []
+
+
+def test_doctor_refused_at_the_door_imports_no_check(tmp_path: Path, launch: Launcher) -> None:
+    """A server without the password the env promises: doctor says so before any check module
+    loads (the answer costs the CLI and one connection, nothing more)."""
+    target = launch(COMPLETE, "prod", REDIS_PASSWORD="")
+    promised = load_env_context(NselfProject.open(COMPLETE), "prod").settings.password.value.reveal()
+    status, stderr, modules = _cli_modules(
+        tmp_path,
+        *("doctor", "--project", str(COMPLETE), "--env", "prod"),
+        *("--redis-url", f"redis://127.0.0.1:{target.endpoint.port}"),
+        environ={"NSELF_REDIS_PASSWORD": promised},
+    )
+    assert status == 2, stderr
+    assert "has no password, but one was given" in stderr
+    assert f"{ROOT}.cli.doctor" in modules, "the trace was not read"
+    assert sorted(_check_modules_of(tuple(SUITE_MODULES)) & modules) == []

@@ -157,3 +157,14 @@ def test_the_live_package_builds_on_nothing_above_it() -> None:
                     or name in allowed
                 )
                 assert ok, f"{path.name} imports {name}"
+
+
+def test_clients_name_themselves_as_redis_py_would_without_reading_its_metadata_each_time() -> None:
+    """redis-py 7 reads its package metadata for every client it makes (about 2 ms; doctor makes
+    hundreds); ours carry one identity, made once, that says what redis-py's own default says."""
+    first = ServerAddress(port=1).client_options()
+    second = ServerAddress(port=2, password=Secret("pw")).redis_kwargs()
+    ours = first["driver_info"]
+    assert second["driver_info"] is ours
+    default = redis.Redis(port=1).connection_pool.connection_kwargs["driver_info"]
+    assert (ours.formatted_name, ours.lib_version) == (default.formatted_name, default.lib_version)

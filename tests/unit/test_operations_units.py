@@ -5,10 +5,13 @@ it reads."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from pytest_nself_redis.checks.base import Memo
 from pytest_nself_redis.checks.operations.advisories import ADVISORIES
 from pytest_nself_redis.checks.operations.base import size
 from pytest_nself_redis.checks.operations.security import allowed_by_rules
@@ -117,3 +120,31 @@ def test_a_process_that_is_not_here(tmp_path: Path) -> None:
     assert found.pid is None
     assert "no redis-server or valkey-server process of this machine is that one" in found.why_no_pid
     assert "not known here" in found.open_files().why_unknown
+
+
+def test_one_look_serves_checks_running_side_by_side() -> None:
+    """Doctor runs the keyspace checks at once: the ones that arrive while the audit runs wait for
+    it instead of scanning again; a failed look is kept by no one; a stale one is looked again."""
+    memo = Memo()
+    looks: list[float] = []
+
+    def look() -> int:
+        looks.append(time.monotonic())
+        time.sleep(0.2)
+        return len(looks)
+
+    found: list[int] = []
+    threads = [threading.Thread(target=lambda: found.append(memo.get("audit", 30, look))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert (found, len(looks)) == ([1, 1, 1, 1], 1)
+
+    def refused() -> int:
+        raise RuntimeError("INFO refused")
+
+    with pytest.raises(RuntimeError):
+        memo.get("info", 30, refused)
+    assert memo.get("info", 30, lambda: 7) == 7
+    assert memo.get("audit", 0, look) == 2  # stale at once: looked again

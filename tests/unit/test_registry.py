@@ -8,6 +8,11 @@ never used), so the registry's own rules are what is tested.
 from __future__ import annotations
 
 import ast
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,12 +20,16 @@ import pytest
 import redis
 
 from pytest_nself_redis.checks import REGISTRY, CheckContext, Outcome, Status, check
+from pytest_nself_redis.checks.registry import SUITE_MODULES
 from pytest_nself_redis.checks.results import error, ok
 from pytest_nself_redis.context import load_env_context
+from pytest_nself_redis.doctor.choices import DOCTOR_SUITES
+from pytest_nself_redis.doctor.runner import doctor_checks
 from pytest_nself_redis.plugin.verdicts import family
 from pytest_nself_redis.project.model import NselfProject
-from tests.harness import COMPLETE, REPO
+from tests.harness import COMPLETE, REPO, base_env
 
+PACKAGE = "pytest_nself_redis.checks"
 OOM = "OOM command not allowed when used memory > 'maxmemory'"
 
 
@@ -134,3 +143,63 @@ def test_every_check_has_a_suite_test_and_every_suite_test_a_check() -> None:
         text for text in strings if text.split(".", 1)[0] in suites and "." in text and text not in named
     )
     assert unknown == [], "ids in the suites that no check declares"
+
+
+def _declared_in(module: str, suite: str) -> bool:
+    """Whether importing ``suite``'s modules (``SUITE_MODULES``) imports ``module``."""
+    listed = (f"{PACKAGE}.{name}" for name in SUITE_MODULES[suite])
+    return any(module == place or module.startswith(f"{place}.") for place in listed)
+
+
+def test_every_check_is_declared_where_its_suite_is_loaded_from() -> None:
+    """Doctor imports a suite's checks from SUITE_MODULES alone: a check declared in a module not
+    listed under its suite would silently vanish from doctor (and from a suite run alone). Every
+    module of the package is imported first, so a module no table names still declares its checks."""
+    package = importlib.import_module(PACKAGE)
+    for module in pkgutil.walk_packages(package.__path__, f"{PACKAGE}."):
+        importlib.import_module(module.name)
+    ours = [entry for entry in REGISTRY.values() if entry.function.__module__.startswith(PACKAGE)]
+    assert len(ours) > 100, "the registry was not loaded"
+    unlisted = sorted(
+        f"{entry.id} ({entry.function.__module__})"
+        for entry in ours
+        if entry.suite not in SUITE_MODULES or not _declared_in(entry.function.__module__, entry.suite)
+    )
+    assert unlisted == [], "add these checks' modules under their suite in registry.SUITE_MODULES"
+    assert sorted(SUITE_MODULES) == sorted({entry.suite for entry in ours}), "a suite no check declares"
+
+
+LOAD_ALONE = """
+import json, sys
+from pytest_nself_redis.doctor.runner import doctor_checks
+ids = doctor_checks(tuple(sys.argv[1:]))
+loaded = sorted(name for name in sys.modules if name.startswith("pytest_nself_redis.checks."))
+print(json.dumps({"ids": ids, "loaded": loaded}))
+"""
+
+
+def _load_alone(*suites: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", LOAD_ALONE, *suites],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=base_env(),
+    )
+
+
+def test_a_suite_loads_alone_with_every_check_in_order() -> None:
+    """In a fresh interpreter, doctor's suites (each alone, and all of them) load only their own
+    modules and find the same checks in the same order as a registry with everything loaded."""
+    runs = {suite: _load_alone(suite) for suite in DOCTOR_SUITES}
+    runs["all"] = _load_alone(*DOCTOR_SUITES)
+    for name, process in runs.items():
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr[-2000:]
+        found = json.loads(stdout)
+        suites = DOCTOR_SUITES if name == "all" else (name,)
+        assert found["ids"] == doctor_checks(suites), name
+        assert found["ids"], f"{name}: no check found, the test proves nothing"
+        others = [suite for suite in SUITE_MODULES if suite not in suites]
+        stray = [module for module in found["loaded"] if any(_declared_in(module, other) for other in others)]
+        assert stray == [], f"doctor --suite {name} imported other suites' checks"

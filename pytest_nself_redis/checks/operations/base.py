@@ -8,7 +8,6 @@ skipped with the reason, never failed.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -36,18 +35,15 @@ def info_section(context: CheckContext, section: str) -> dict[str, Any]:
     """INFO's fields (``section`` names which the caller needs; raises Unknown when refused).
 
     One ``INFO all`` serves every operations check of a run for ``INFO_REUSE_SECONDS``:
-    doctor gives each check a connection of its own, and a check that needs nothing else then
-    never opens it (on TLS, a handshake saved per check)."""
-    cached = context.memo.get(_INFO)
-    if cached is not None and time.monotonic() - cached[0] < INFO_REUSE_SECONDS:
-        fields: dict[str, Any] = cached[1]
-        return fields
-    try:
-        fields = reads.info(context.client, "all")
-    except redis_errors.RedisError as problem:
-        raise Unknown(f"INFO {section} {explain(problem)}") from None
-    context.memo[_INFO] = (time.monotonic(), fields)
-    return fields
+    a check that needs nothing else then sends no command of its own."""
+
+    def look() -> dict[str, Any]:
+        try:
+            return reads.info(context.client, "all")
+        except redis_errors.RedisError as problem:
+            raise Unknown(f"INFO {section} {explain(problem)}") from None
+
+    return context.memo.get(_INFO, INFO_REUSE_SECONDS, look)
 
 
 def number(fields: dict[str, Any], name: str, section: str) -> int:

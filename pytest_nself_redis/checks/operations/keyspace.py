@@ -1,13 +1,12 @@
 """The application's keys, from one bounded, rate-limited SCAN (``live.audit``): sessions and cache
 entries that never expire, and which prefixes hold the memory.
 
-The audit runs once and its result is shared by these checks for ``AUDIT_REUSE_SECONDS`` (doctor
-runs them one after another). BullMQ keys under an evicting policy are ``queue.eviction_policy``'s.
+The audit runs once and its result is shared by these checks for ``AUDIT_REUSE_SECONDS`` (doctor,
+which runs them side by side, has the others wait for the one scan). BullMQ keys under an
+evicting policy are ``queue.eviction_policy``'s.
 """
 
 from __future__ import annotations
-
-import time
 
 from redis import exceptions as redis_errors
 
@@ -27,18 +26,16 @@ _MEMO = "operations.keyspace_audit"
 
 def audit(context: CheckContext) -> Audit:
     """The keyspace audit of this server, reused while fresh (raises Unknown when refused)."""
-    cached = context.memo.get(_MEMO)
-    if cached is not None and time.monotonic() - cached[0] < AUDIT_REUSE_SECONDS:
-        result: Audit = cached[1]
-        return result
-    try:
-        found = audit_keyspace(context.client)
-    except AuditRefused as refused:
-        raise Unknown(f"the keyspace cannot be scanned here: {refused}") from None
-    except redis_errors.RedisError as problem:
-        raise Unknown(f"the keyspace scan failed: {explain(problem)}") from None
-    context.memo[_MEMO] = (time.monotonic(), found)
-    return found
+
+    def look() -> Audit:
+        try:
+            return audit_keyspace(context.client)
+        except AuditRefused as refused:
+            raise Unknown(f"the keyspace cannot be scanned here: {refused}") from None
+        except redis_errors.RedisError as problem:
+            raise Unknown(f"the keyspace scan failed: {explain(problem)}") from None
+
+    return context.memo.get(_MEMO, AUDIT_REUSE_SECONDS, look)
 
 
 def _without_ttl(stats: PrefixStats, prefix: str) -> str:

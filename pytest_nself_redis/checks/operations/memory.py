@@ -1,22 +1,19 @@
-"""Memory as MEMORY DOCTOR judges it, and evictions where the policy promises none.
-
-MEMORY DOCTOR's own thresholds, as data: it says nothing about an instance using under 5 MB;
-above that, fragmentation is high when ``mem_fragmentation_ratio`` (RSS / used) is over 1.4 and
-more than 10 MB are wasted, and the peak is high when ``used_memory_peak`` is over 1.5 times
-``used_memory``. Used memory against maxmemory is ``health.memory``'s.
+"""Memory as MEMORY DOCTOR judges it (its thresholds: ``live.memory_doctor``), and evictions
+where the policy promises none. Used memory against maxmemory is ``health.memory``'s.
 """
 
 from __future__ import annotations
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import MB, Unknown, info_section, number, size
+from pytest_nself_redis.checks.operations.base import Unknown, info_section, number, size
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, warning
-
-EMPTY_BYTES = 5 * MB
-FRAGMENTATION_RATIO = 1.4
-FRAGMENTATION_BYTES = 10 * MB
-PEAK_RATIO = 1.5
+from pytest_nself_redis.live.memory_doctor import (
+    EMPTY_BYTES,
+    FRAGMENTATION_BYTES,
+    FRAGMENTATION_RATIO,
+    PEAK_RATIO,
+)
 
 
 def _too_small(used: int) -> str | None:

@@ -9,9 +9,9 @@ run's Redactor before it serialises.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import importlib
+from typing import TYPE_CHECKING, Protocol, cast
 
-from pytest_nself_redis.doctor.formats import github, healthjson, human, jsondoc, nagios, prometheus
 from pytest_nself_redis.doctor.formats.base import Rendered, Surroundings, Unavailable
 
 if TYPE_CHECKING:
@@ -26,20 +26,25 @@ class Format(Protocol):
     def render_unavailable(self, problem: Unavailable, where: Surroundings) -> Rendered: ...
 
 
-# By the name --format takes (doctor.choices.FORMATS).
-MODULES: dict[str, Format] = {
-    "human": human,
-    "json": jsondoc,
-    "nagios": nagios,
-    "github": github,
-    "prometheus": prometheus,
-    "health-json": healthjson,
+# Each format's module by the name --format takes (doctor.choices.FORMATS), imported when used:
+# a run renders one.
+MODULES: dict[str, str] = {
+    "human": "human",
+    "json": "jsondoc",
+    "nagios": "nagios",
+    "github": "github",
+    "prometheus": "prometheus",
+    "health-json": "healthjson",
 }
 
 
+def format_named(name: str) -> Format:
+    return cast("Format", importlib.import_module(f"{__name__}.{MODULES[name]}"))
+
+
 def render(name: str, report: DoctorReport, where: Surroundings | None = None) -> Rendered:
-    return MODULES[name].render(report, where or Surroundings())
+    return format_named(name).render(report, where or Surroundings())
 
 
 def render_unavailable(name: str, problem: Unavailable, where: Surroundings | None = None) -> Rendered:
-    return MODULES[name].render_unavailable(problem, where or Surroundings())
+    return format_named(name).render_unavailable(problem, where or Surroundings())

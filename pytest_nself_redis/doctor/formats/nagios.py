@@ -15,7 +15,6 @@ import re
 from typing import TYPE_CHECKING
 
 from pytest_nself_redis.checks import Status
-from pytest_nself_redis.checks.operations.memory import FRAGMENTATION_RATIO
 from pytest_nself_redis.doctor.formats.base import (
     Rendered,
     Surroundings,
@@ -25,6 +24,7 @@ from pytest_nself_redis.doctor.formats.base import (
     root_causes,
     summary_line,
 )
+from pytest_nself_redis.live.memory_doctor import FRAGMENTATION_RATIO
 
 if TYPE_CHECKING:
     from pytest_nself_redis.doctor.runner import DoctorReport
