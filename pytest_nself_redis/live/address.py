@@ -9,6 +9,7 @@ alone AUTH) to a server the run's own client would not trust. The password stays
 
 from __future__ import annotations
 
+import functools
 import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,18 @@ if TYPE_CHECKING:
     import redis
 
 DEFAULT_TIMEOUT = 5.0
+
+
+@functools.cache
+def _driver_info() -> dict[str, Any]:
+    """What each client tells the server it is (CLIENT SETINFO), worked out once: redis-py 7 reads
+    its own package metadata from disk for every client made without it, which costs more
+    than a connection."""
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:  # redis-py before 7 works the version out once, at import
+        return {}
+    return {"driver_info": DriverInfo()}
 
 
 def verifies(kwargs: dict[str, Any]) -> bool:
@@ -91,6 +104,7 @@ class ServerAddress:
             # redis-py retries refused connections with backoff by default, which hides
             # crashes and costs a second per refusal; the harness wants the error at once.
             "retry": Retry(NoBackoff(), 0),
+            **_driver_info(),
         }
         if self.tls:
             import ssl

@@ -136,7 +136,13 @@ class DockerTarget(Target):
         from testcontainers.core.container import DockerContainer
 
         service = self.context.service
-        container = DockerContainer(self.image, command=cast(Any, self._command()))
+        # testcontainers makes its own client; told the API version ours already negotiated, it
+        # skips asking the engine again on every launch.
+        container = DockerContainer(
+            self.image,
+            command=cast(Any, self._command()),
+            docker_client_kw={"version": self.client_api.api.api_version},
+        )
         container.with_name(self.name)
         assert self.volume is not None
         container.with_volume_mapping(cast(str, self.volume.name), "/data", mode="rw")
