@@ -30,7 +30,7 @@ from pytest_nself_redis.targets.base import Target
 # Checks running at once. They wait far more than they compute (and the GIL serialises what
 # they compute), so more than the cores; few enough that the servers they launch do not
 # crowd a small machine.
-WORKERS = 4
+WORKERS = 8
 # How long closing waits for a running check once its servers are gone (it then fails fast).
 CLOSE_TIMEOUT_S = 30.0
 
