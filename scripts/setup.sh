@@ -66,7 +66,7 @@ if [ -z "$python" ]; then
 fi
 [ -n "$python" ] || { echo "setup: Python 3.11 or newer is needed" >&2; exit 1; }
 
-apt_install redis-server redis-tools openssl
+apt_install redis-server redis-tools openssl prometheus-redis-exporter
 if [ ! -x .venv/bin/python ]; then
     say "creating .venv with $python"
     if ! "$python" -m venv .venv 2>/dev/null; then

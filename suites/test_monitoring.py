@@ -64,3 +64,7 @@ def test_connections_alert_can_work(nself_checks: CheckContext) -> None:
 
 def test_exporter_url_carries_the_password(nself_checks: CheckContext) -> None:
     run_check("monitoring.exporter_url", nself_checks)
+
+
+def test_the_real_exporter_reads_the_server(nself_checks: CheckContext) -> None:
+    run_check("monitoring.exporter", nself_checks)

@@ -19,6 +19,7 @@ import redis
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.live.expiring import HARNESS_PREFIX, expiring
+from pytest_nself_redis.live.host import ServerHost
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.targets.base import Target
 
@@ -48,6 +49,13 @@ class CheckContext:
     _keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     # Root-cause check id -> whether it failed, shared by every check of the run on this server.
     causes: dict[str, bool] = field(default_factory=dict)
+    # The machine the server runs on, when it is this one (process and docker targets, doctor
+    # --local): its kernel settings and the server process's limits; None when not known here.
+    # Asked each time: a restarted server is a new process.
+    server_host: Callable[[], ServerHost | None] = field(default=lambda: None)
+    # What one look costs too much to repeat for every check (the keyspace audit), shared by the
+    # checks of the run on this server like ``causes``; each user says how long it stays valid.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, target: Target, client: redis.Redis | None = None, run_id: str | None = None) -> CheckContext:
@@ -64,6 +72,7 @@ class CheckContext:
             launched=target.launched,
             env=target.context,
             kind=target.kind,
+            server_host=target.server_host,
         )
 
     def key_prefix(self, label: str) -> str:

@@ -140,6 +140,12 @@ def _run_bounds(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--suite", action="append", choices=DOCTOR_SUITES, help="only these suites (repeatable)"
     )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="the server runs on this machine (directly or in a container): also read its host's "
+        "kernel settings and the server process's limits (operations suite)",
+    )
 
 
 def _probe(parser: argparse.ArgumentParser) -> None:

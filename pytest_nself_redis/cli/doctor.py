@@ -100,6 +100,7 @@ def examine(options: argparse.Namespace, timeout: float, deadline: float) -> Doc
             deadline,
             insecure=options.insecure,
             sentinel_url=options.sentinel_url,
+            local=options.local,
         )
     except Exception as error:
         # A HarnessError is the user's to fix; anything else is ours, still one line, no traceback.

@@ -5,7 +5,17 @@ Light on purpose: the CLI declares ``nself-redis doctor``'s parser (and answers
 """
 
 # In report order. queue.bullmq (a Node round trip) is not safe, so it is left to the suites.
-DOCTOR_SUITES = ("health", "config", "auth", "monitoring", "queue", "backup", "sentinel", "latency")
+DOCTOR_SUITES = (
+    "health",
+    "config",
+    "auth",
+    "monitoring",
+    "queue",
+    "backup",
+    "sentinel",
+    "latency",
+    "operations",
+)
 # How doctor spells the options messages name.
 URL_FLAG = "--redis-url"
 SENTINEL_URL_FLAG = "--sentinel-url"

@@ -292,6 +292,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
     *,
     insecure: bool = False,
     sentinel_url: str | None = None,
+    local: bool = False,
 ) -> DoctorReport:
     """Attach (errors raise TargetError/UnreachableError), run the safe checks, report.
 
@@ -308,6 +309,7 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
         insecure=insecure,
         url_flag=URL_FLAG,
         ca_flag=CA_FLAG,
+        local=local,
     )
     target = AttachTarget(context, options)
     check_ids = doctor_checks(suites)
@@ -336,6 +338,11 @@ def run_doctor(  # noqa: PLR0917 - the CLI's options, in its order
             sweep(target, f"{HARNESS_PREFIX}{options.run_id}:", bound.sweep_seconds())
         target.stop()
     assert report is not None
+    return _closed(report, check_ids, bound, started)
+
+
+def _closed(report: DoctorReport, check_ids: list[str], bound: Deadline, started: float) -> DoctorReport:
+    """The report with every check the deadline kept from running, and the run's duration."""
     ran = {result.id for result in report.results}
     report.results.extend(not_run(check_id, bound) for check_id in check_ids if check_id not in ran)
     report.deadline_reached = bound.reached

@@ -29,6 +29,7 @@ SUITES = (
     "queue",
     "datastructures",
     "monitoring",
+    "operations",
 )
 
 

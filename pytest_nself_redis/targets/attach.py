@@ -9,15 +9,26 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.host import ServerHost, local_server
+from pytest_nself_redis.live.reads import info
 from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.secrets import url_password
 from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
+
+
+def _local_address(client: redis.Redis) -> str | None:
+    """The server's end of this client's connection (CLIENT INFO laddr, Redis 6.2 and later)."""
+    try:
+        return str(client.client_info().get("laddr") or "") or None
+    except redis_errors.RedisError:
+        return None
 
 
 class AttachTarget(Target):
@@ -116,6 +127,20 @@ class AttachTarget(Target):
 
     def stop(self) -> None:
         self.close_clients()
+
+    def server_host(self) -> ServerHost | None:
+        """This machine, when told the server runs here (``local``): the process INFO names."""
+        if not self.options.local:
+            return None
+        try:
+            client = self.client()
+            fields = info(client, "server")
+            return local_server(
+                int(fields.get("process_id", 0)), int(fields.get("tcp_port", 0)), _local_address(client)
+            )
+        except (redis_errors.RedisError, OSError, ValueError) as error:
+            why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return ServerHost(None, why_no_pid=f"INFO server could not be read ({why})")
 
     def log_tail(self, lines: int = 40) -> str:
         return "(attached server: its log is not reachable from here)"

@@ -15,6 +15,7 @@ import redis
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.host import ServerHost
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets.health import ContainerHealth
 from pytest_nself_redis.targets.readiness import Readiness
@@ -52,6 +53,9 @@ class TargetOptions:
     # Docker only: join this container's network namespace (``container:<name>``) instead of
     # publishing a port; that container publishes ``host_port``, where this server listens.
     network_mode: str | None = None
+    # Attach only: the server runs on this machine (doctor --local), so its kernel settings and
+    # process limits can be read here (/proc, /sys).
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,10 @@ class Target(ABC):
 
     def health_now(self) -> ContainerHealth | None:
         """The container's health (None: no container, or no healthcheck)."""
+        return None
+
+    def server_host(self) -> ServerHost | None:
+        """The machine the server runs on, when it is this one (None: not known here)."""
         return None
 
     @abstractmethod

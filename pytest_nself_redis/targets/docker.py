@@ -25,6 +25,7 @@ from docker.models.volumes import Volume
 
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.host import SERVER_NAMES, ServerHost
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.archive import unpack
 from pytest_nself_redis.targets.base import (
@@ -282,6 +283,22 @@ class DockerTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    def server_host(self) -> ServerHost | None:
+        """This machine, when the engine runs here (the container's server process is one of
+        ours); None for an engine elsewhere (DOCKER_HOST), whose kernel is not this one's."""
+        if self.container is None:
+            return None
+        try:
+            self.container.reload()
+        except (DockerException, OSError):
+            return None
+        pid = int((self.container.attrs.get("State") or {}).get("Pid") or 0)
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip() if pid else ""
+        except OSError:
+            name = ""
+        return ServerHost(pid, container=self.name) if name in SERVER_NAMES else None
 
     def copy_out(self, path: str, destination: Path) -> Path:
         if self.container is None:

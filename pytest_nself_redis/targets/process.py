@@ -25,6 +25,7 @@ from pytest_nself_redis.compose.redis_args import (
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.host import ServerHost
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import (
     LOOPBACK,
@@ -290,6 +291,12 @@ class ProcessTarget(Target):
         if self._cleanup_token is not None:
             resources.unregister(self._cleanup_token)
             self._cleanup_token = None
+
+    def server_host(self) -> ServerHost | None:
+        """This machine, with the running server's process."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        return ServerHost(self.process.pid)
 
     def copy_out(self, path: str, destination: Path) -> Path:
         source = Path(path)

@@ -42,7 +42,7 @@ def test_complete_example_every_env(tmp_path: Path, run_id: str, node_env: dict[
     assert "no queue here: REDIS_QUEUES=false (harness default)" in output
     for env in ENVS:
         outcomes = result.outcomes(env)
-        assert len(outcomes) == 35, outcomes
+        assert len(outcomes) == 36, outcomes
         # The real BullMQ round trip ran (not skipped) everywhere; it warns where BullMQ warned.
         assert result.case("test_bullmq_round_trip", env).outcome == "passed"
         assert set(outcomes.values()) <= {"passed", "failed"}, outcomes

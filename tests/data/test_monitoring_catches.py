@@ -41,11 +41,17 @@ def test_missing_info_fields_are_named(tmp_path: Path, launch: Launcher) -> None
     with InfoRewritingProxy(target.endpoint.port, rewrite) as proxy:
         url = attach_url(target, port=proxy.port)
         result = run_suites(COMPLETE, tmp_path, *attach_args(url, "staging", "monitoring"))
-    assert failed_tests(result.outcomes("staging")) == READS_INFO, result.output[-3000:]
+    # The real exporter reads the same INFO, so it exports neither.
+    exporter = "test_the_real_exporter_reads_the_server"
+    assert failed_tests(result.outcomes("staging")) == READS_INFO | {exporter}, result.output[-3000:]
     details = result.case("test_every_metric_is_derived").details
     assert (
         "INFO lacks redis_keyspace_hits_total <- keyspace_hits, redis_evicted_keys_total <- evicted_keys"
     ) in details
+    assert (
+        "documented but not exported: redis_evicted_keys_total, redis_keyspace_hits_total"
+        in result.case(exporter).details
+    )
 
 
 def test_counters_that_do_not_move_and_firing_alerts_fail(tmp_path: Path, launch: Launcher) -> None:
@@ -99,8 +105,12 @@ def test_rules_that_cannot_work_warn(tmp_path: Path) -> None:
     result = run_suites(
         project, tmp_path, "--nself-env", "staging", "--nself-target", "process", "-m", "monitoring"
     )
-    assert result.status == 0, result.output[-3000:]
-    assert set(result.outcomes("staging").values()) == {"passed"}
+    # The real exporter, given that URL as nself writes it, cannot authenticate: a failure.
+    exporter = "test_the_real_exporter_reads_the_server"
+    assert result.status == 1, result.output[-3000:]
+    assert failed_tests(result.outcomes("staging")) == {exporter}, result.output[-3000:]
+    assert "monitoring bundle" in result.case(exporter).details
+    assert "which an unencoded URL cannot carry" in result.case(exporter).details
     output = " ".join(result.output.split())
     assert "Seen: maxmemory=0 (no limit), so the rule divides by zero" in output
     assert f"REDIS_MAXMEMORY=0 (.env.staging:{STAGING_APPENDED})" in output

@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import redis
 
+from pytest_nself_redis.doctor.runner import DEADLINE_MARK, doctor_checks
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, base_env, make_project
@@ -320,11 +321,16 @@ def test_production_safety(launch: Launcher) -> None:
     client.xadd("events", {"type": "signup"})
     before = snapshot(client)
     monitor = Monitor(target.client(socket_timeout=30))
-    completed = doctor("--redis-url", url(target), "--json")
+    # --local: the server runs here, so the host checks read this machine too.
+    completed = doctor("--redis-url", url(target), "--json", "--local")
     commands = monitor.stop()
     assert completed.returncode in (0, 1), completed.stderr
     after = snapshot(client)
     assert after == before
+    # Every check doctor runs ran here, each under MONITOR (none cut short by the deadline).
+    ran = by_id(as_json(completed))
+    assert list(ran) == doctor_checks()
+    assert not [check for check in ran.values() if check["measured"] == DEADLINE_MARK]
     lowered = [command.lower() for command in commands]
     assert lowered, "MONITOR saw nothing"
     bad = [

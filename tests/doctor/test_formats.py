@@ -164,6 +164,7 @@ def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> N
     project = make_project(tmp_path / "project")
     target = launch(project, "prod")
     password = target.endpoint.password.reveal()
+    target.client().mset({f"order:{n}": "x" * 100 for n in range(10)})  # the app's keys, one prefix
     runs = run_all(f"redis://127.0.0.1:{target.endpoint.port}", project, NSELF_REDIS_PASSWORD=password)
     document = json.loads(runs["json"].stdout)
     jsonschema.validate(document, SCHEMA)
@@ -177,6 +178,9 @@ def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> N
     assert memory[1:] == [str(int(maxmemory * 0.9)), str(maxmemory), "0", str(maxmemory)]
     assert perf_item(items, "connected_clients")[4] == "10000"  # max: maxclients
     assert perf_item(items, "evicted_keys")[0] == "0c"
+    assert perf_item(items, "mem_fragmentation_ratio")[1] == "1.4"  # warn: MEMORY DOCTOR's threshold
+    assert perf_item(items, "rejected_connections")[0] == "0c"
+    assert perf_item(items, "blocked_clients")[0] == "0"
     p99 = perf_item(items, "latency_get_p99")
     assert p99[0].endswith("ms")
     assert p99[2] == "10"  # crit: the GET p99 budget of prod (ms)
@@ -197,6 +201,12 @@ def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> N
     assert samples(families, "redis_memory_used_bytes")[0].value > 0
     assert samples(families, "redis_memory_max_bytes")[0].value == maxmemory
     assert samples(families, "redis_evicted_keys_total")[0].value == 0
+    assert samples(families, "redis_mem_fragmentation_ratio")[0].value > 0
+    used = samples(families, "redis_memory_used_bytes")[0].value
+    assert samples(families, "redis_memory_used_peak_bytes")[0].value >= used
+    (orders,) = samples(families, "nself_redis_keyspace_prefix_keys")
+    assert (orders.labels["prefix"], orders.value) == ("order:", 10)
+    assert samples(families, "nself_redis_keyspace_prefix_memory_bytes")[0].value > 10 * 100
     statuses = {s.labels["check"]: s.value for s in samples(families, "nself_redis_check_status")}
     assert statuses["health.ping"] == 0
     assert max(set(statuses.values()) - {3}) == overall

@@ -3,8 +3,10 @@
 Perfdata follows the Monitoring Plugins guidelines, ``'label'=value[UOM];[warn];[crit];[min];[max]``
 with trailing empty fields left out: memory in bytes (warn at 90 % and crit at 100 % of
 maxmemory when there is one), clients (max: maxclients), evictions as a counter (``c``), the
-latency percentiles doctor measured in ms (crit: the budget), the verdict counts and the
-run's duration in seconds. The text never holds a ``|``, which would start the perfdata.
+operations figures (fragmentation ratio, warn at MEMORY DOCTOR's 1.4; rejected connections;
+blocked clients), the latency percentiles doctor measured in ms (crit: the budget), the
+verdict counts and the run's duration in seconds. The text never holds a ``|``, which would
+start the perfdata.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pytest_nself_redis.checks import Status
+from pytest_nself_redis.checks.operations.memory import FRAGMENTATION_RATIO
 from pytest_nself_redis.doctor.formats.base import (
     Rendered,
     Surroundings,
@@ -76,6 +79,7 @@ def perfdata(report: DoctorReport) -> str:
     evicted = info_number(report, "evicted_keys")
     if evicted is not None:
         items.append(perf("evicted_keys", evicted, "c"))
+    items += _operations(report)
     for result in report.results:
         measured = latency_percentiles(result)
         if measured is None:
@@ -88,6 +92,22 @@ def perfdata(report: DoctorReport) -> str:
     items += [perf(status, count) for status, count in report.totals.items()]
     items.append(perf("duration", report.duration_ms / 1000, "s"))
     return " ".join(items)
+
+
+def _operations(report: DoctorReport) -> list[str]:
+    """The operations suite's figures INFO holds: fragmentation (warn: MEMORY DOCTOR's 1.4),
+    connections refused at maxclients and clients blocked (counter, gauge)."""
+    items = []
+    ratio = info_number(report, "mem_fragmentation_ratio")
+    if ratio is not None:
+        items.append(perf("mem_fragmentation_ratio", ratio, warn=FRAGMENTATION_RATIO))
+    rejected = info_number(report, "rejected_connections")
+    if rejected is not None:
+        items.append(perf("rejected_connections", rejected, "c"))
+    blocked = info_number(report, "blocked_clients")
+    if blocked is not None:
+        items.append(perf("blocked_clients", blocked))
+    return items
 
 
 def _text(text: str) -> str:

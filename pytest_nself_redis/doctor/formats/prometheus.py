@@ -66,6 +66,33 @@ FROM_INFO = (
     ),
     ("redis_connected_slaves", "connected_slaves", "gauge", "Replicas attached (INFO connected_slaves)."),
     ("redis_uptime_in_seconds", "uptime_in_seconds", "gauge", "Seconds since the server started."),
+    (
+        "redis_memory_used_rss_bytes",
+        "used_memory_rss",
+        "gauge",
+        "Memory the kernel gives Redis (INFO used_memory_rss).",
+    ),
+    (
+        "redis_memory_used_peak_bytes",
+        "used_memory_peak",
+        "gauge",
+        "The most memory Redis has used (INFO used_memory_peak).",
+    ),
+    (
+        "redis_mem_fragmentation_ratio",
+        "mem_fragmentation_ratio",
+        "gauge",
+        "RSS over used memory (INFO mem_fragmentation_ratio); MEMORY DOCTOR flags over 1.4.",
+    ),
+)
+# The operations suite's memory by key prefix (sampled MEMORY USAGE), doctor's own names.
+PREFIX_FAMILIES = (
+    ("nself_redis_keyspace_prefix_keys", "keys", "Keys of each key prefix the bounded scan saw."),
+    (
+        "nself_redis_keyspace_prefix_memory_bytes",
+        "estimated_bytes",
+        "Memory of each key prefix: sampled MEMORY USAGE times its keys.",
+    ),
 )
 CHECK_STATUS = {Status.OK: 0, Status.WARNING: 1, Status.ERROR: 2, Status.SKIPPED: 3}
 NO_VERDICT = 3
@@ -137,7 +164,26 @@ def families(report: DoctorReport) -> list[Family]:
                 if name in QUANTILES:
                     labels = {**env, "command": command, "quantile": QUANTILES[name]}
                     latency.samples.append((labels, milliseconds / 1000))
-    found += [checks, latency, *_doctor(env, DOCTOR_STATUS[report.status], report.duration_ms)]
+    found += [checks, latency, *_prefixes(report, env)]
+    found += _doctor(env, DOCTOR_STATUS[report.status], report.duration_ms)
+    return found
+
+
+def _prefixes(report: DoctorReport, env: Labels) -> list[Family]:
+    """Keys and memory per key prefix, from operations.memory_by_prefix when it ran."""
+    rows = next(
+        (
+            result.measured.get("prefixes") or []
+            for result in report.results
+            if result.id == "operations.memory_by_prefix" and isinstance(result.measured, dict)
+        ),
+        [],
+    )
+    found = []
+    for name, key, text in PREFIX_FAMILIES:
+        family = Family(name, "gauge", text)
+        family.samples = [({**env, "prefix": str(row["prefix"])}, float(row[key])) for row in rows]
+        found.append(family)
     return found
 
 
