@@ -88,6 +88,7 @@ def run_suite(kind: str, timeout: float) -> tuple[float | None, str]:
             "--nself-target",
             kind,
             "-q",
+            "-rf",
             "-p",
             "no:cacheprovider",
             # One word: pytest would take a separate existing path for a rootdir candidate.
@@ -107,10 +108,15 @@ def run_suite(kind: str, timeout: float) -> tuple[float | None, str]:
         except subprocess.TimeoutExpired:
             return None, f"stopped after {timeout:.0f} s"
         seconds = time.monotonic() - started
-    found = SUMMARY.search(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "")
+    lines = done.stdout.strip().splitlines()
+    found = SUMMARY.search(lines[-1] if lines else "")
     counts = found["counts"] if found else f"exit status {done.returncode}"
     if done.returncode != 0:
-        return seconds, f"{counts}; exit status {done.returncode} (see a plain run for why)"
+        failed = [line.split()[1] for line in lines if line.startswith("FAILED ")]
+        return (
+            seconds,
+            f"{counts}; exit status {done.returncode}; failed: {', '.join(failed) or 'see a plain run'}",
+        )
     return seconds, counts
 
 
@@ -120,7 +126,9 @@ def suite_row(kind: str, goal_s: float, timeout: float) -> Row:
     if seconds is None:
         return Row(figure, f"not measured: {counts}", "", f"≤ {goal_s:.0f} s")
     measured = f"{seconds:.1f} s wall ({counts})"
-    return Row(figure, measured, "", f"≤ {goal_s:.0f} s", seconds, seconds <= goal_s)
+    # A run with failures is no figure of the suite's time: shown, not judged.
+    met = seconds <= goal_s if "exit status" not in counts else None
+    return Row(figure, measured, "", f"≤ {goal_s:.0f} s", seconds, met)
 
 
 def docker_left_out(process_seconds: float | None, budget: float) -> str:
