@@ -79,6 +79,7 @@ class VariantRuns:
         self._pending: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._launchers: dict[str, VariantLauncher] = {}
         self._threads: list[threading.Thread] = []
+        self._removals: dict[str, threading.Thread] = {}
         self._closing = threading.Event()
 
     def start(self, check_ids: Sequence[str]) -> None:
@@ -101,7 +102,12 @@ class VariantRuns:
         future = self._futures.get(check_id)
         if future is None:
             return self._run_one(check_id)
-        return future.result()
+        try:
+            return future.result()
+        finally:
+            removal = self._removals.get(check_id)
+            if removal is not None:  # its servers are gone when its test reports it
+                removal.join(CLOSE_TIMEOUT_S)
 
     def _work(self) -> None:
         while (check_id := self._pending.get()) is not None:
@@ -109,17 +115,27 @@ class VariantRuns:
             if self._closing.is_set() or not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(self._run_one(check_id))
+                future.set_result(self._run_one(check_id, remove_aside=True))
             except BaseException as problem:  # a failed launch, or pytest's skip/fail
                 future.set_exception(problem)
 
-    def _run_one(self, check_id: str) -> CheckResult:
+    def _run_one(self, check_id: str, remove_aside: bool = False) -> CheckResult:
+        """Run a check with its own launcher; its servers are removed once it is done: with
+        ``remove_aside``, by a thread of their own (a container takes a fifth of a second to
+        remove), so the worker goes on to the next check meanwhile."""
         launcher = VariantLauncher(self._run, self._env)
         self._launchers[check_id] = launcher
         try:
             return REGISTRY.run(check_id, self._context, launch=launcher)
         finally:
-            launcher.stop_all()
+            if remove_aside:
+                removal = threading.Thread(
+                    target=launcher.stop_all, name=f"nself-remove-{check_id}", daemon=True
+                )
+                self._removals[check_id] = removal
+                removal.start()
+            else:
+                launcher.stop_all()
             self._launchers.pop(check_id, None)
 
     def close(self) -> None:
@@ -133,6 +149,8 @@ class VariantRuns:
                 launcher.stop_all()
         for worker in self._threads:
             worker.join(CLOSE_TIMEOUT_S)
+        for removal in list(self._removals.values()):
+            removal.join(CLOSE_TIMEOUT_S)
 
 
 def module_checks(request: pytest.FixtureRequest, env: str) -> list[str]:
