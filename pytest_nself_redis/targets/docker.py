@@ -53,6 +53,7 @@ from pytest_nself_redis.targets.docker_engine import (
     first_line,
     quiet_testcontainers,
     seed_volume,
+    unique_name,
 )
 from pytest_nself_redis.targets.health import HEALTHY, UNHEALTHY, ContainerHealth, from_docker_state
 from pytest_nself_redis.targets.readiness import wait_until_ready
@@ -88,7 +89,7 @@ class DockerTarget(Target):
         return self.context.service.args.value("tls-port") not in (None, "0")
 
     def start(self) -> None:
-        self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-{id(self) % 100000}"
+        self.name = unique_name(self.options.run_id, self.context.name)
         self._cleanup_token = resources.register(f"container {self.name}", self.stop)
         self.host_port = self.options.host_port or free_loopback_port()
         if self.options.host_port and not self.options.network_mode:
