@@ -112,7 +112,8 @@ def run_suite(kind: str, timeout: float) -> tuple[float | None, str]:
     found = SUMMARY.search(lines[-1] if lines else "")
     counts = found["counts"] if found else f"exit status {done.returncode}"
     if done.returncode != 0:
-        failed = [line.split()[1] for line in lines if line.startswith("FAILED ")]
+        # pytest -rf: "FAILED <node id> - <its message's first line>"
+        failed = [line.removeprefix("FAILED ")[:240] for line in lines if line.startswith("FAILED ")]
         return (
             seconds,
             f"{counts}; exit status {done.returncode}; failed: {', '.join(failed) or 'see a plain run'}",
