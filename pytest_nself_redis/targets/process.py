@@ -75,7 +75,9 @@ def _dies_with_parent() -> tuple[str, ...]:
     """``setpriv --pdeathsig KILL --`` (util-linux 2.33 or later), put before a server's argv: it
     gets SIGKILL if the harness dies, so no server outlives a killed run. The kernel sends it when
     the thread that spawned the server ends, so a server lives no longer than its launching
-    thread. Where setpriv cannot, nothing (the run's own cleanup still removes it)."""
+    thread (once setpriv has set it, before it runs the server: the launcher waits for the
+    server to answer anyway). Where setpriv cannot, nothing (the run's own cleanup still
+    removes it)."""
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         return ()

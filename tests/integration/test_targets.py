@@ -3,6 +3,7 @@ a timeout that shows the server's log, and servers that die with their launching
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -151,9 +152,9 @@ def test_a_spawned_server_is_private_and_dies_with_the_thread_that_launched_it(t
         return [find_redis_server(None), "--port", str(free_loopback_port()), "--save", ""]
 
     def running(process: subprocess.Popen[bytes]) -> None:
-        """Until the server runs (the parent-death signal is set before it is exec'd)."""
-        deadline = time.monotonic() + 10
-        while "redis-server" not in Path(f"/proc/{process.pid}/cmdline").read_text():
+        """Until the server's own program runs (setpriv sets the signal before it execs it)."""
+        deadline, program = time.monotonic() + 10, os.path.realpath(find_redis_server(None))
+        while os.readlink(f"/proc/{process.pid}/exe") != program:
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.01)
 
