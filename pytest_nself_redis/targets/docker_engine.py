@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 
 import docker
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import DockerException, ImageNotFound, NotFound
 
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets.archive import pack
@@ -132,19 +132,23 @@ def _orphaned(labels: dict[str, str]) -> bool:
 
 def remove_leftovers() -> list[str]:
     """Remove containers, volumes and networks whose launching harness process is gone (killed runs);
-    those of runs still going, or launched from other hosts, are left alone."""
+    those of runs still going, or launched from other hosts, are left alone. One that another
+    process removes meanwhile (a run finishing its own teardown) is simply gone."""
     client = docker_client()
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    for container in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         if _orphaned(container.labels):
-            container.remove(force=True, v=False)
+            with contextlib.suppress(NotFound):
+                container.remove(force=True, v=False)
             removed.append(f"container {container.name}")
     for volume in client.volumes.list(filters={"label": LABEL}):
         if _orphaned(volume.attrs.get("Labels") or {}):
-            volume.remove(force=True)
+            with contextlib.suppress(NotFound):
+                volume.remove(force=True)
             removed.append(f"volume {volume.name}")
     for network in client.networks.list(filters={"label": LABEL}):
         if _orphaned(network.attrs.get("Labels") or {}):
-            network.remove()
+            with contextlib.suppress(NotFound):
+                network.remove()
             removed.append(f"network {network.name}")
     return removed
