@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, CheckResult, VariantFactory
+from pytest_nself_redis.checks import CheckContext, CheckResult
+from pytest_nself_redis.plugin.ahead import VariantRuns
 from pytest_nself_redis.plugin.fixtures import ReportAttachments
 from pytest_nself_redis.plugin.verdicts import family, record_measured, run_check
 
@@ -71,9 +72,13 @@ def report_eviction(eviction_ledger: Ledger, record_property: Callable[[str, obj
 
 
 @pytest.fixture
-def run_on_variant(nself_checks: CheckContext, nself_variant: VariantFactory, report_eviction: Report) -> Run:
-    """Run a policy check on the server it launches for its policy, and report its numbers."""
-    return lambda check_id: run_check(check_id, nself_checks, launch=nself_variant, report=report_eviction)
+def run_on_variant(
+    nself_checks: CheckContext, nself_variant_runs: VariantRuns, report_eviction: Report
+) -> Run:
+    """The result of a policy check on the server it launched for its policy (the module's
+    policy checks run ahead, several at a time), with its numbers reported."""
+    runs, report = nself_variant_runs, report_eviction
+    return lambda check_id: run_check(check_id, nself_checks, ahead=runs, report=report)
 
 
 @pytest.mark.parametrize("check_id", family("eviction.memory_limit.{}"))

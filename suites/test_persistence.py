@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from pytest_nself_redis.checks import CheckContext, CheckResult, VariantFactory
+from pytest_nself_redis.checks import CheckContext, CheckResult
+from pytest_nself_redis.plugin.ahead import VariantRuns
 from pytest_nself_redis.plugin.fixtures import ReportAttachments
 from pytest_nself_redis.plugin.verdicts import family, record_measured, run_check
 
@@ -39,12 +40,12 @@ def persistence_ledger(request: pytest.FixtureRequest, nself_env_name: str) -> I
 @pytest.fixture
 def run_on_variant(
     nself_checks: CheckContext,
-    nself_variant: VariantFactory,
+    nself_variant_runs: VariantRuns,
     persistence_ledger: Ledger,
     record_property: Callable[[str, object], None],
 ) -> Run:
-    """Run a persistence check on the server it launches, and record its counts (JUnit
-    properties and the env's table)."""
+    """The result of a persistence check on the server it launched (the module's scenarios run
+    ahead, several at a time), with its counts recorded (JUnit properties and the env's table)."""
     properties = record_measured(record_property, **{name: name for name in PROPERTIES})
 
     def report(result: CheckResult) -> None:
@@ -52,7 +53,7 @@ def run_on_variant(
         if isinstance(result.measured, dict) and result.measured:
             persistence_ledger.append({**result.measured, "status": result.status.value})
 
-    return lambda check_id: run_check(check_id, nself_checks, launch=nself_variant, report=report)
+    return lambda check_id: run_check(check_id, nself_checks, ahead=nself_variant_runs, report=report)
 
 
 @pytest.mark.parametrize("check_id", family("persistence.restart.{}"))

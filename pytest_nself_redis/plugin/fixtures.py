@@ -17,6 +17,7 @@ from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import HarnessError
 from pytest_nself_redis.live.expiring import expiring
+from pytest_nself_redis.plugin.ahead import VariantRuns, module_checks
 from pytest_nself_redis.plugin.benchmark_json import BenchmarkRecord
 from pytest_nself_redis.plugin.keyspace import Keyspace
 from pytest_nself_redis.plugin.options import HarnessOptions
@@ -131,9 +132,9 @@ class ReportAttachments:
 
     def closing_line(self, text: str) -> None:
         """A line of measured figures for the env's closing note (terminal) and report table."""
-        report = get_run(self._request.config).env_reports.get(self.env)
+        report = self._run.env_reports.get(self.env)
         if report is not None:
-            report.measured.append(get_run(self._request.config).redactor.scrub(text))
+            report.measured.append(self._run.redactor.scrub(text))
 
     def html(self, fragment: str) -> None:
         """Self-contained HTML (inline SVG, no network) for the env's HTML summary."""
@@ -173,11 +174,27 @@ def nself_variant(request: pytest.FixtureRequest, nself_env_name: str) -> Iterat
         pytest.skip("needs to launch variant servers; the attach target launches nothing")
 
     def launch(extra_args: tuple[str, ...] = (), **overrides: Any) -> Target:
-        context = run.variant_context(nself_env_name, {k: str(v) for k, v in overrides.items()})
-        target = run.launch(context, extra_args=extra_args, record=False)
+        target = run.launch_variant(nself_env_name, extra_args, overrides)
         launched.append(target)
         return target
 
     yield launch
     for target in launched:
         target.stop()
+
+
+@pytest.fixture(scope="module")
+def nself_variant_runs(
+    request: pytest.FixtureRequest, nself_env_name: str, nself_checks: CheckContext
+) -> Iterator[VariantRuns]:
+    """The checks this module's tests run on servers of their own (variants), started together
+    ahead of those tests, several at a time: ``run_check(check_id, nself_checks,
+    ahead=nself_variant_runs)`` reports one's result. Each test asks by its parameters: a check
+    id of a check that takes ``launch``. Skipped on the attach target, like ``nself_variant``."""
+    run = get_run(request.config)
+    if run.kind == "attach":
+        pytest.skip("needs to launch variant servers; the attach target launches nothing")
+    runs = VariantRuns(run, nself_env_name, nself_checks)
+    runs.start(module_checks(request, nself_env_name))
+    yield runs
+    runs.close()

@@ -219,6 +219,14 @@ class NselfRun:
         self.launches.append(LaunchRecord(context.name, target.kind, target.describe(), ready, not record))
         return target
 
+    def launch_variant(
+        self, env: str, extra_args: tuple[str, ...] = (), overrides: Mapping[str, object] | None = None
+    ) -> Target:
+        """A server like the env's with overridden settings (REDIS_*=...) and ``extra_args`` for
+        redis-server; its failure fails only the test that asked for it. The caller stops it."""
+        context = self.variant_context(env, {key: str(value) for key, value in (overrides or {}).items()})
+        return self.launch(context, extra_args=extra_args, record=False)
+
     def sentinel(self, context: EnvContext) -> Deployment | None:
         """The env's Sentinel deployment: the running one of --nself-sentinel-url, else a topology
         launched like the env's server (the caller stops it). None: the env promises no Sentinel,

@@ -13,7 +13,7 @@ import contextlib
 import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -23,6 +23,12 @@ Verdict = TypeVar("Verdict", CheckResult, Outcome)
 # The results of the checks the running test called ``run_check`` for (None outside a test).
 _RESULTS: ContextVar[list[CheckResult] | None] = ContextVar("nself_check_results", default=None)
 CHECK_PROPERTY = "check"
+
+
+class Ahead(Protocol):
+    """Results of checks started ahead of their tests (``nself_variant_runs``)."""
+
+    def result(self, check_id: str) -> CheckResult: ...
 
 
 class PromiseWarning(UserWarning):
@@ -46,12 +52,14 @@ def run_check(
     context: CheckContext,
     *,
     report: Callable[[CheckResult], object] | None = None,
+    ahead: Ahead | None = None,
     **inputs: Any,
 ) -> CheckResult:
     """Run the registered check ``check_id`` (passing ``inputs`` on, e.g. ``launch=nself_variant``),
-    give its result to ``report`` (numbers for the report, kept whatever the outcome), then make
-    it the calling test's outcome."""
-    result = REGISTRY.run(check_id, context, **inputs)
+    or take its result from ``ahead`` (``nself_variant_runs``: started ahead, with its own
+    servers), give it to ``report`` (numbers for the report, kept whatever the outcome), then
+    make it the calling test's outcome."""
+    result = ahead.result(check_id) if ahead is not None else REGISTRY.run(check_id, context, **inputs)
     recorded = _RESULTS.get()
     if recorded is not None:
         recorded.append(result)

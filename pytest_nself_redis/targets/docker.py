@@ -53,6 +53,7 @@ from pytest_nself_redis.targets.docker_engine import (
     quiet_testcontainers,
     run_bounded,
     seed_volume,
+    unique_name,
 )
 from pytest_nself_redis.targets.health import (
     HEALTHY,
@@ -94,7 +95,7 @@ class DockerTarget(Target):
         return self.context.service.args.value("tls-port") not in (None, "0")
 
     def start(self) -> None:
-        self.name = f"nself-redis-{self.options.run_id}-{self.context.name}-{os.getpid()}-{id(self) % 100000}"
+        self.name = unique_name(self.options.run_id, self.context.name)
         self._cleanup_token = resources.register(f"container {self.name}", self.stop)
         self.host_port = self.options.host_port or free_loopback_port()
         if self.options.host_port and not self.options.network_mode:
@@ -143,7 +144,13 @@ class DockerTarget(Target):
         from testcontainers.core.container import DockerContainer
 
         service = self.context.service
-        container = DockerContainer(self.image, command=cast(Any, self._command()))
+        # testcontainers makes its own client; told the API version ours already negotiated, it
+        # skips asking the engine again on every launch.
+        container = DockerContainer(
+            self.image,
+            command=cast(Any, self._command()),
+            docker_client_kw={"version": self.client_api.api.api_version},
+        )
         container.with_name(self.name)
         assert self.volume is not None
         container.with_volume_mapping(cast(str, self.volume.name), "/data", mode="rw")

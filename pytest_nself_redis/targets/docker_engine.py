@@ -6,6 +6,7 @@ the removal of what a killed run left (``nself-redis cleanup``).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import socket
@@ -31,6 +32,15 @@ _RUNTIME_WRAPPING = re.compile(
     r"^(failed to create shim task: )?(OCI runtime create failed: )?(runc create failed: )?"
     r"(unable to start container process: )?(error during container init: )?"
 )
+
+
+_NAMES = itertools.count(1)
+
+
+def unique_name(run_id: str, env: str) -> str:
+    """A name for a container (and its volume) of this run, unique within the engine: the run,
+    the env, this process and a number it never gives twice (many are launched at once)."""
+    return f"nself-redis-{run_id}-{env}-{os.getpid()}-{next(_NAMES)}"
 
 
 def quiet_testcontainers() -> None:

@@ -8,7 +8,7 @@ free 127.0.0.1 port, and the log goes to a file we can show.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -40,7 +40,6 @@ from pytest_nself_redis.targets.tls import prepare_tls
 
 # Directives we own on a local run: where it listens, where it writes, how it runs.
 _OWNED = {"port", "tls-port", "bind", "dir", "daemonize", "logfile", "pidfile", "supervised", "unixsocket"}
-_PR_SET_PDEATHSIG = 1
 
 
 def find_redis_server(explicit: str | None) -> str:
@@ -71,14 +70,42 @@ def redis_server_args(service: RedisService) -> RedisArgs:
     return args
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL if the harness dies, so no server outlives a killed run; and
-    umask 077, so what the server writes is its owner's only: its config file, which holds the
-    password, is rewritten by CONFIG REWRITE (Sentinel sends one on every failover)."""
-    os.umask(0o077)
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+@functools.cache
+def _dies_with_parent() -> tuple[str, ...]:
+    """``setpriv --pdeathsig KILL --`` (util-linux 2.33 or later), put before a server's argv: it
+    gets SIGKILL if the harness dies, so no server outlives a killed run. The kernel sends it when
+    the thread that spawned the server ends, so a server lives no longer than its launching
+    thread (once setpriv has set it, before it runs the server: the launcher waits for the
+    server to answer anyway). Where setpriv cannot, nothing (the run's own cleanup still
+    removes it)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return ()
+    try:
+        usage = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--") if "--pdeathsig" in usage.stdout else ()
+
+
+def spawn_server(argv: Sequence[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    """Start a redis-server (or sentinel) that dies with the harness, its output appended to ``log``.
+
+    No Python runs in the child, so the interpreter can vfork (a fork of a big test session
+    costs more than the server's own start) and any thread may launch. umask 077: what the
+    server writes is its owner's only, above all its config file, which holds the password and
+    is rewritten by CONFIG REWRITE (Sentinel sends one on every failover).
+    """
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [*_dies_with_parent(), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,  # Ctrl-C reaches us, not the server: we stop it
+            umask=0o077,
+        )
 
 
 def _bind_mounts(volumes: Sequence[str], project_dir: Path) -> list[tuple[str, Path]]:
@@ -208,16 +235,7 @@ class ProcessTarget(Target):
 
     def _spawn(self, wait: bool = True) -> None:
         assert self._log_path is not None
-        with self._log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.data_dir,
-                start_new_session=True,  # Ctrl-C reaches us, not the server: we stop it
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads at launch time
-            )
+        self.process = spawn_server(self.argv, self._log_path, self.data_dir)
         self.starts += 1
         if not wait:
             return

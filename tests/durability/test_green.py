@@ -3,10 +3,13 @@ launch targets in dev, staging and prod; the counts reach the reports; no passwo
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
+from pytest_nself_redis.checks import Status
+from pytest_nself_redis.checks import eviction as checks
 from pytest_nself_redis.project.model import NselfProject
+from tests.durability.conftest import Server
 from tests.harness import COMPLETE, RunResult, assert_nothing_left, run_suites
 
 ENVS = ("dev", "staging", "prod")
@@ -63,23 +66,24 @@ def test_complete_example_is_green_in_every_env(tmp_path: Path, target_kind: str
     assert_nothing_left(run_id, docker=target_kind == "docker")
 
 
-def test_one_env_on_process_runs_in_under_a_minute(tmp_path: Path, run_id: str) -> None:
-    """The time the issue aims at (under 60 s on 2 cores); asserted with a margin for a busy
-    machine, and printed so it can be reported."""
-    started = time.monotonic()
-    result = run_suites(
-        COMPLETE,
-        tmp_path,
-        "--nself-env",
-        "staging",
-        "--nself-target",
-        "process",
-        "-m",
-        "eviction or persistence",
-        env={"NSELF_RUN_ID": run_id},
-    )
-    seconds = time.monotonic() - started
-    print(f"eviction + persistence, staging, process target: {seconds:.1f} s")
-    assert result.status == 0, result.output[-3000:]
-    assert_green(result, "staging", "process")
-    assert seconds < 120, f"took {seconds:.1f} s (aim: under 60 s)"
+def test_a_busy_client_does_not_push_a_refusing_policy_past_its_limit(server: Server) -> None:
+    """Other threads of the harness holding the GIL (checks run ahead, a stream writer) delay a
+    pipeline's second piece; the server then kept half a command in its query buffer, which
+    grew past maxmemory + slack and failed the check on a server that kept its promise."""
+    target, context = server(REDIS_MAXMEMORY_POLICY="noeviction", REDIS_PERSISTENCE="false")
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(2000))
+
+    threads = [threading.Thread(target=busy, daemon=True) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        result = checks.plain_keys_follow_the_policy(context, "noeviction", launch=lambda *_, **__: target)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+    assert result.status is Status.OK, result.message

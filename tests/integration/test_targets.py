@@ -1,18 +1,26 @@
 """Targets: loopback only, readiness through LOADING, lifecycle that keeps the data,
-and a timeout that shows the server's log."""
+a timeout that shows the server's log, and servers that die with their launching thread."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.project.model import NselfProject
-from pytest_nself_redis.targets.base import TargetOptions
+from pytest_nself_redis.targets import readiness
+from pytest_nself_redis.targets.base import TargetOptions, free_loopback_port
 from pytest_nself_redis.targets.docker import DockerTarget
+from pytest_nself_redis.targets.process import find_redis_server, spawn_server
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, make_project, run_suites
@@ -133,3 +141,69 @@ def test_attach_over_tls_with_the_run_ca(tmp_path: Path, launch: Launcher) -> No
     assert outcomes["test_accepts_tls_clients"] == "passed", result.output[-2000:]
     assert outcomes["test_refuses_plaintext"] == "passed", result.output[-2000:]
     assert password not in result.output
+
+
+def test_a_spawned_server_is_private_and_dies_with_the_thread_that_launched_it(tmp_path: Path) -> None:
+    """umask 077 without a fork of the harness (no Python in the child), and SIGKILL when its
+    launching thread ends: what lets a check run ahead on a worker thread leave nothing."""
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def argv() -> list[str]:
+        return [find_redis_server(None), "--port", str(free_loopback_port()), "--save", ""]
+
+    def running(process: subprocess.Popen[bytes]) -> None:
+        """Until the server's own program runs (setpriv sets the signal before it execs it)."""
+        deadline, program = time.monotonic() + 10, os.path.realpath(find_redis_server(None))
+        while os.readlink(f"/proc/{process.pid}/exe") != program:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.01)
+
+    def launch() -> None:
+        spawned.append(spawn_server(argv(), tmp_path / "log", tmp_path))
+        running(spawned[0])
+
+    worker = threading.Thread(target=launch)
+    worker.start()
+    worker.join()
+    (process,) = spawned
+    try:
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        process.kill()
+    # The same launch from this thread: the server lives, with a private umask.
+    process = spawn_server(argv(), tmp_path / "log", tmp_path)
+    try:
+        running(process)
+        assert "Umask:\t0077" in Path(f"/proc/{process.pid}/status").read_text()
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_connections_closed_at_once_are_not_taken_for_protected_mode_until_they_persist() -> None:
+    """A port proxy closes connections until its server listens; looking for the -DENIED
+    banner on each of those cost up to 0.5 s. It is looked for once they went on for
+    DENIED_AFTER_S, and then found."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(0.2)
+        closures = readiness._Closures(listener.getsockname())
+        closed = redis_errors.ConnectionError("Connection closed by server.")
+        assert not closures.denied(closed)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # no banner probe connected
+        closures.since = time.monotonic() - readiness.DENIED_AFTER_S
+
+        def deny() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"-DENIED Redis is running in protected mode\r\n")
+
+        server = threading.Thread(target=deny)
+        server.start()
+        assert closures.denied(closed)
+        server.join(5)
+        assert not closures.denied(redis_errors.ConnectionError("Connection refused."))
+        assert closures.since is None

@@ -3,6 +3,8 @@ arguments), as the process target lists them, and which one a Docker refusal nam
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from pytest_nself_redis.targets.container_settings import (
     docker_arguments,
     refused_by_message,
 )
+from pytest_nself_redis.targets.docker_engine import unique_name
 from pytest_nself_redis.targets.health import ContainerHealth
 from tests.harness import COMPLETE, NSELF_14, make_project
 
@@ -239,3 +242,21 @@ def _line_of(path: Path, prefix: str) -> int:
         if line.startswith(prefix):
             return number
     raise AssertionError(f"{prefix} not in {path}")
+
+
+def test_container_names_are_never_given_twice() -> None:
+    """Names came from id(target) % 100000: two targets alive at once (checks run ahead, a
+    container still being removed) could get one name, and Docker refused the second
+    ("Conflict. The container name ... is already in use")."""
+    names: list[str] = []
+
+    def take() -> None:
+        names.extend(unique_name("r1", "staging") for _ in range(100))
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(names)) == len(names) == 800
+    assert all(name.startswith(f"nself-redis-r1-staging-{os.getpid()}-") for name in names)

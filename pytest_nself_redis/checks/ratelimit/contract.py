@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,12 +109,15 @@ PerLimiter = Callable[[CheckContext, LimiterSpec, str], Outcome]
 Each = Callable[[LimiterSpec, Outcome], object]
 
 
-def contract_point(check_id: str, what: str, *, safe: bool = True) -> Callable[[PerLimiter], PerLimiter]:
-    """Declare ``check_id`` as ``body(context, spec, prefix)`` run for each limiter, each under a
-    namespace of its own that is emptied afterwards; a limiter that raises (user code) is an
-    error saying ``what`` it promised. The check's inputs: ``limiters`` (the built-ins unless
-    given, as doctor runs it), ``namespace`` (where the limiters' namespaces go, else a fresh
-    prefix) and ``each`` (told every limiter's outcome, for the suite's tables)."""
+def contract_point(
+    check_id: str, what: str, *, safe: bool = True, together: bool = True
+) -> Callable[[PerLimiter], PerLimiter]:
+    """Declare ``check_id`` as ``body(context, spec, prefix)`` run for each limiter (all at
+    once, unless not ``together``; each under a namespace of its own that is emptied
+    afterwards); a limiter that raises (user code) is an error saying ``what`` it promised.
+    The check's inputs: ``limiters`` (the built-ins unless given, as doctor runs it),
+    ``namespace`` (where the limiters' namespaces go, else a fresh prefix) and ``each`` (told
+    every limiter's outcome, for the suite's tables)."""
     label = check_id.rsplit(".", 1)[1].replace("_", "-")
 
     def register(body: PerLimiter) -> PerLimiter:
@@ -137,12 +141,19 @@ def contract_point(check_id: str, what: str, *, safe: bool = True) -> Callable[[
             namespace: str | None = None,
             each: Each | None = None,
         ) -> Outcome:
-            outcomes = []
-            for spec in limiters:
-                outcome = guarded(context, spec, None if namespace is None else f"{namespace}{spec.name}:")
+            def one(spec: LimiterSpec) -> Outcome:
+                return guarded(context, spec, None if namespace is None else f"{namespace}{spec.name}:")
+
+            # Each limiter on its own namespace, all at once: the real-clock phases wait (a
+            # window, a TTL) and those waits overlap. Outcomes are told in the limiters' order.
+            if together and len(limiters) > 1:
+                with ThreadPoolExecutor(max_workers=len(limiters), thread_name_prefix=label) as pool:
+                    outcomes = list(pool.map(one, limiters))
+            else:
+                outcomes = [one(spec) for spec in limiters]
+            for spec, outcome in zip(limiters, outcomes, strict=True):
                 if each is not None:
                     each(spec, outcome)
-                outcomes.append(outcome)
             return combine(outcomes)
 
         run.__doc__ = f"{(body.__doc__ or check_id).strip()} (built-in limiters)"

@@ -45,6 +45,7 @@ from pytest_nself_redis.targets.docker_engine import (
     first_line,
     quiet_testcontainers,
     seed_volume,
+    unique_name,
 )
 from pytest_nself_redis.targets.process import _config_line, _write_private
 from pytest_nself_redis.targets.readiness import wait_until_ready
@@ -176,7 +177,7 @@ class DockerTopology(Topology):
         self.client_api = docker_client(options.socket_timeout * 2)
         self.image = context.service.image
         ensure_image(self.client_api, self.image)
-        self.name = f"nself-redis-{options.run_id}-{context.name}-{os.getpid()}-{id(self) % 100000}"
+        self.name = unique_name(options.run_id, context.name)
         self.labels = {
             LABEL: options.run_id,
             ENV_LABEL: context.name,

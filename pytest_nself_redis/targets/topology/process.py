@@ -3,7 +3,7 @@ loopback port, each sentinel ``redis-server <config> --sentinel`` from the same 
 
 Passwords never reach argv: the data nodes put them in their 0600 config file (as the
 process target always does), and each sentinel's config, which holds them too, is written
-0600 before the first byte. Every process dies with the harness (PDEATHSIG) and is removed
+0600 before the first byte. Every process dies with the harness (PDEATHSIG, ``spawn_server``) and is removed
 on teardown, Ctrl-C and SIGTERM.
 """
 
@@ -24,9 +24,9 @@ from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
 from pytest_nself_redis.targets.process import (
     ProcessTarget,
     _config_line,
-    _die_with_parent,
     _write_private,
     find_redis_server,
+    spawn_server,
 )
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.topology.base import SETTLE_TIMEOUT_S, Tamper, Topology
@@ -64,16 +64,8 @@ class SentinelProcess:
         self.resume()
 
     def resume(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [self.binary, str(self.config_path), "--sentinel"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.config_path.parent,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads at launch time
-            )
+        argv = [self.binary, str(self.config_path), "--sentinel"]
+        self.process = spawn_server(argv, self.log_path, self.config_path.parent)
         wait_until_ready(
             lambda: redis.Redis(**self.address.redis_kwargs(socket_timeout=1.0, socket_connect_timeout=1.0)),
             what=f"sentinel on {LOOPBACK}:{self.port}",

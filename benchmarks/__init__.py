@@ -1,0 +1,1 @@
+"""Scripts that measure the harness (CI prints their figures; see figures.py)."""

@@ -1,0 +1,306 @@
+"""Speed figures of the harness, each beside its goal and, where one is needed, its anchor
+measured in the same run: CI prints them after the tests (``scripts/test``).
+
+- the whole bundled suite, one env (staging of ``examples/complete``), process target: wall time
+  of ``pytest --nself-env staging --nself-target process`` from the checkout's root, with the
+  tests it ran (the number of checks per env must not go down);
+- the same on the docker target, unless it would take longer than ``--docker-budget`` seconds
+  (estimated from the process run; the output says when it was left out, and why);
+- the latency sampler's PING p50 over ``redis-benchmark -c 1`` p50, the same server, alternating
+  rounds in this run: the median of the per-round ratios;
+- start to ready of a launched server, process and docker targets: medians;
+- ``benchmarks/doctor_figures.py``'s rows, when that script exists.
+
+A figure is informative: a slow one, or one that cannot be measured here, never makes this
+script fail (it exits 0; CI must not fail on a loaded machine's numbers). Every step is
+bounded in time. ``--json PATH`` writes the rows as JSON too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COMPLETE = REPO / "examples" / "complete"
+ENV = "staging"
+IMAGE = "redis:7-alpine"
+LAUNCH_ROUNDS = {"process": 20, "docker": 8}
+SAMPLER_ROUNDS = 9
+# The docker suite took about twice the process suite's time, each time it was measured.
+DOCKER_OVER_PROCESS = 2.0
+DOCKER_BUDGET_S = 240.0
+SUITE_TIMEOUT_S = 600.0
+DOCTOR_FIGURES = REPO / "benchmarks" / "doctor_figures.py"
+DOCTOR_TIMEOUT_S = 300.0
+SUMMARY = re.compile(r"=* ?(?P<counts>(?:\d+ \w+(?:, )?)+) in [\d.]+s")
+
+
+@dataclass
+class Row:
+    """One figure: what was measured, its anchor in the same run (or none), the goal."""
+
+    figure: str
+    measured: str
+    anchor: str
+    goal: str
+    value: float | None = None
+    met: bool | None = None
+
+    def cells(self) -> list[str]:
+        verdict = "" if self.met is None else ("met" if self.met else "not met")
+        return [self.figure, self.measured, self.anchor, self.goal, verdict]
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def child_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("NSELF_", "PYTEST_"))}
+    env["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+    return env
+
+
+# -- the whole suite -------------------------------------------------------------------------
+def run_suite(kind: str, timeout: float) -> tuple[float | None, str]:
+    """Wall seconds of the whole bundled suite on ``kind`` (None when it did not finish) and the
+    tests it ran, as pytest counted them."""
+    with tempfile.TemporaryDirectory(prefix="nself-figures-") as reports:
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nself-env",
+            ENV,
+            "--nself-target",
+            kind,
+            "-q",
+            "-rf",
+            "-p",
+            "no:cacheprovider",
+            # One word: pytest would take a separate existing path for a rootdir candidate.
+            f"--nself-reports={reports}",
+        ]
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                command,
+                cwd=REPO,
+                env=child_env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return None, f"stopped after {timeout:.0f} s"
+        seconds = time.monotonic() - started
+    lines = done.stdout.strip().splitlines()
+    found = SUMMARY.search(lines[-1] if lines else "")
+    counts = found["counts"] if found else f"exit status {done.returncode}"
+    if done.returncode != 0:
+        # pytest -rf: "FAILED <node id> - <its message's first line>"
+        failed = [line.removeprefix("FAILED ")[:240] for line in lines if line.startswith("FAILED ")]
+        return (
+            seconds,
+            f"{counts}; exit status {done.returncode}; failed: {', '.join(failed) or 'see a plain run'}",
+        )
+    return seconds, counts
+
+
+def suite_row(kind: str, goal_s: float, timeout: float) -> Row:
+    figure = f"whole bundled suite, one env ({ENV}), {kind} target"
+    seconds, counts = run_suite(kind, timeout)
+    if seconds is None:
+        return Row(figure, f"not measured: {counts}", "", f"≤ {goal_s:.0f} s")
+    measured = f"{seconds:.1f} s wall ({counts})"
+    # A run with failures is no figure of the suite's time: shown, not judged.
+    met = seconds <= goal_s if "exit status" not in counts else None
+    return Row(figure, measured, "", f"≤ {goal_s:.0f} s", seconds, met)
+
+
+def docker_left_out(process_seconds: float | None, budget: float) -> str:
+    """Why the docker suite is not run ('' when it is): the process run predicts more than the
+    budget (or there was none to predict from)."""
+    if process_seconds is None:
+        return "left out: no process run to predict its time from (ask for the suite row too)"
+    expected = process_seconds * DOCKER_OVER_PROCESS
+    if expected <= budget:
+        return ""
+    return (
+        f"left out: expected about {expected:.0f} s ({DOCKER_OVER_PROCESS:g} × the process run), "
+        f"over this run's budget of {budget:.0f} s (--docker-budget)"
+    )
+
+
+def docker_suite_row(process_seconds: float | None, budget: float) -> Row:
+    figure = f"whole bundled suite, one env ({ENV}), docker target"
+    left_out = docker_left_out(process_seconds, budget)
+    if left_out:
+        return Row(figure, left_out, "", "≤ 45 s")
+    why_not = docker_missing()
+    if why_not:
+        return Row(figure, f"not measured: {why_not}", "", "≤ 45 s")
+    return suite_row("docker", 45.0, budget)
+
+
+def docker_missing() -> str:
+    from pytest_nself_redis.targets.select import docker_ready_for
+
+    usable, why_not = docker_ready_for(IMAGE)
+    return "" if usable else why_not
+
+
+# -- launches and the sampler ------------------------------------------------------------------
+def launch_times(kind: str, rounds: int) -> list[float]:
+    """Seconds from ``start()`` to ready, per launch (stopping is not timed)."""
+    from pytest_nself_redis.context import load_env_context
+    from pytest_nself_redis.project.model import NselfProject
+    from pytest_nself_redis.targets.base import TargetOptions
+    from pytest_nself_redis.targets.select import make_target
+
+    context = load_env_context(NselfProject.open(COMPLETE), ENV)
+    run_id = "fig" + secrets.token_hex(3)
+    times = []
+    for _ in range(rounds):
+        target = make_target(kind, context, TargetOptions(run_id=run_id))
+        try:
+            started = time.perf_counter()
+            target.start()
+            times.append(time.perf_counter() - started)
+        finally:
+            target.stop()
+    return times
+
+
+def launch_row(kind: str, goal_ms: float) -> Row:
+    figure = f"{kind} target start → ready (median)"
+    why_not = docker_missing() if kind == "docker" else ""
+    if why_not:
+        return Row(figure, f"not measured: {why_not}", "", f"≤ {goal_ms:.0f} ms")
+    times = sorted(launch_times(kind, LAUNCH_ROUNDS[kind]))
+    median = statistics.median(times) * 1000
+    spread = f"min {times[0] * 1000:.1f}, max {times[-1] * 1000:.1f} ms over {len(times)} launches"
+    return Row(figure, f"{median:.1f} ms ({spread})", "", f"≤ {goal_ms:.0f} ms", median, median <= goal_ms)
+
+
+def sampler_row(rounds: int) -> Row:
+    from pytest_nself_redis.context import load_env_context
+    from pytest_nself_redis.latency import redis_benchmark
+    from pytest_nself_redis.project.model import NselfProject
+    from pytest_nself_redis.targets.base import TargetOptions
+    from pytest_nself_redis.targets.select import make_target
+
+    figure = "latency sampler PING p50 ÷ redis-benchmark -c 1 p50 (median per-round ratio)"
+    if redis_benchmark.find_binary() is None:
+        return Row(figure, "not measured: redis-benchmark is not installed", "", "≤ 1.10")
+    context = load_env_context(NselfProject.open(COMPLETE), ENV)
+    run_id = "fig" + secrets.token_hex(3)
+    target = make_target("process", context, TargetOptions(run_id=run_id))
+    try:
+        target.start()
+        compared = redis_benchmark.compare(
+            target.client(), f"nself-harness:{run_id}:figures:", run_id, launched=True, rounds=rounds
+        )
+    finally:
+        target.stop()
+    ratios = sorted(r.sampler_p50_ms / r.benchmark_p50_ms for r in compared.rounds)
+    anchor = (
+        f"same server, {len(compared.rounds)} alternating rounds: sampler best p50 "
+        f"{compared.sampler_p50_ms * 1000:.1f} µs, redis-benchmark best p50 "
+        f"{compared.benchmark_p50_ms * 1000:.1f} µs; per-round ratios {ratios[0]:.2f}–{ratios[-1]:.2f}"
+    )
+    ratio = compared.ratio
+    return Row(figure, f"{ratio:.2f}", anchor, "≤ 1.10", ratio, ratio <= 1.10)
+
+
+# -- doctor's rows and the table ----------------------------------------------------------------
+def doctor_rows() -> list[str]:
+    """What ``benchmarks/doctor_figures.py`` prints (its own rows), when it exists."""
+    if not DOCTOR_FIGURES.exists():
+        return []
+    try:
+        done = subprocess.run(
+            [sys.executable, str(DOCTOR_FIGURES)],
+            cwd=REPO,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=DOCTOR_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [f"{DOCTOR_FIGURES.name}: stopped after {DOCTOR_TIMEOUT_S:.0f} s"]
+    lines = done.stdout.rstrip().splitlines()
+    if done.returncode != 0:
+        lines.append(f"{DOCTOR_FIGURES.name}: exit status {done.returncode}")
+    return lines
+
+
+def table(rows: list[Row]) -> str:
+    header = ["figure", "measured", "anchor (same run)", "goal", ""]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell or "—" for cell in row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def measure(step: Callable[[], Row], figure: str) -> Row:
+    """One figure; a step that breaks says so in its row instead of ending the script."""
+    try:
+        return step()
+    except Exception as problem:
+        return Row(figure, f"not measured: {type(problem).__name__}: {problem}", "", "")
+
+
+ROWS = ("suite", "docker-suite", "sampler", "launch-process", "launch-docker", "doctor")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--docker-budget", type=float, default=DOCKER_BUDGET_S, metavar="SECONDS")
+    parser.add_argument(
+        "--rows", default=",".join(ROWS), help=f"which figures, comma-separated (default: {','.join(ROWS)})"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rows as JSON")
+    options = parser.parse_args(argv)
+    wanted = set(options.rows.split(","))
+    started, load_before = time.monotonic(), load()
+    print(f"figures: {os.cpu_count()} cores, load average {load_before} (1, 5, 15 min) at the start")
+    rows: list[Row] = []
+    process: Row | None = None
+    if "suite" in wanted:
+        process = measure(lambda: suite_row("process", 25.0, SUITE_TIMEOUT_S), "whole suite, process")
+        rows.append(process)
+    if "docker-suite" in wanted:
+        seconds, budget = process.value if process else None, options.docker_budget
+        rows.append(measure(lambda: docker_suite_row(seconds, budget), "whole suite, docker"))
+    if "sampler" in wanted:
+        rows.append(measure(lambda: sampler_row(SAMPLER_ROUNDS), "sampler ÷ redis-benchmark"))
+    if "launch-process" in wanted:
+        rows.append(measure(lambda: launch_row("process", 15.0), "process start → ready"))
+    if "launch-docker" in wanted:
+        rows.append(measure(lambda: launch_row("docker", 300.0), "docker start → ready"))
+    print(table(rows), flush=True)
+    for line in doctor_rows() if "doctor" in wanted else []:
+        print(line)
+    print(f"figures: took {time.monotonic() - started:.0f} s; load average {load()} at the end")
+    if options.json is not None:
+        options.json.write_text(json.dumps({"load_before": load_before, "rows": [asdict(r) for r in rows]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""benchmarks/figures.py: what it reads of a pytest run, when it leaves the docker suite out,
+and that a figure it cannot measure says why instead of ending the script."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import figures
+
+
+@pytest.mark.parametrize(
+    ("last_line", "counts"),
+    [
+        ("130 passed, 18 skipped, 2 warnings in 24.97s", "130 passed, 18 skipped, 2 warnings"),
+        (
+            "===== 1 failed, 136 passed, 12 skipped in 60.27s (0:01:00) =====",
+            "1 failed, 136 passed, 12 skipped",
+        ),
+    ],
+)
+def test_the_counts_come_from_pytests_last_line(last_line: str, counts: str) -> None:
+    found = figures.SUMMARY.search(last_line)
+    assert found is not None
+    assert found["counts"] == counts
+
+
+def test_the_docker_suite_is_left_out_when_the_process_run_predicts_more_than_the_budget() -> None:
+    assert figures.docker_left_out(25.0, 240.0) == ""
+    reason = figures.docker_left_out(150.0, 240.0)
+    assert reason.startswith("left out: expected about 300 s")
+    assert "--docker-budget" in reason
+    assert figures.docker_left_out(None, 240.0).startswith("left out: no process run")
+
+
+def test_a_figure_that_breaks_says_why_in_its_row() -> None:
+    def broken() -> figures.Row:
+        raise OSError("no such file")
+
+    row = figures.measure(broken, "a figure")
+    assert row.figure == "a figure"
+    assert row.measured == "not measured: OSError: no such file"
+    assert row.met is None
+    assert "| a figure | not measured: OSError: no such file |" in figures.table([row])
