@@ -18,6 +18,7 @@ from pytest_nself_redis.compose.ports import as_text
 from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, shape_of
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
+from pytest_nself_redis.project.settings import parse_flag
 from pytest_nself_redis.project.sizes import DOCKER_SIZE_FORMS, parse_docker_size
 
 T = TypeVar("T")
@@ -32,8 +33,6 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 _EXCERPT = 40
 
 
@@ -151,15 +150,6 @@ def _whole(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def _flag(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError("expected true or false")
-
-
 def parse_limit_size(text: str) -> int:
     """A memory limit (``512M``) as Docker reads it, with compose's messages."""
     try:
@@ -260,7 +250,7 @@ class _Reader:
         if health.get("test") is not None:
             test_source = health.source_of("test")
             test = health_test(health["test"], test_source, self.variables)
-        disabled = self.one(health, "disable", "healthcheck.disable", _flag)
+        disabled = self.one(health, "disable", "healthcheck.disable", parse_flag)
         return Healthcheck(
             source=service.source_of("healthcheck"),
             test=test,
@@ -301,7 +291,7 @@ def read_runtime(service: LineDict, variables: Mapping[str, str]) -> RuntimeLimi
         mem_limit=read.one(service, "mem_limit", "mem_limit", parse_limit_size),
         cpus=read.one(service, "cpus", "cpus", parse_cpus),
         pids_limit=read.one(service, "pids_limit", "pids_limit", _whole(-1)),
-        read_only=read.one(service, "read_only", "read_only", _flag),
+        read_only=read.one(service, "read_only", "read_only", parse_flag),
         tmpfs=read.strings(service, "tmpfs", "tmpfs"),
         cap_add=read.strings(service, "cap_add", "cap_add"),
         cap_drop=read.strings(service, "cap_drop", "cap_drop"),

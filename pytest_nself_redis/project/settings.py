@@ -34,7 +34,7 @@ LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 FSYNC_POLICIES = ("always", "everysec", "no")
 RATE_LIMIT_STORES = ("redis", "memory")
 _TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off", ""}
+_FALSE = {"false", "no", "0", "off"}
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 # A Sentinel master name as the harness writes it into sentinel.conf and SENTINEL commands.
 _MASTER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
@@ -68,13 +68,22 @@ class Setting(Generic[T]):
         return f"Setting({self.cite()})"
 
 
-def _bool(text: str) -> bool:
+def parse_flag(text: str, *, empty: bool | None = None) -> bool:
+    """A yes/no word (true/false, yes/no, 1/0, on/off, any case), as env files and compose files
+    write it; an empty text is ``empty`` where the format gives it a meaning, else refused."""
     lowered = text.strip().lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
+    if not lowered and empty is not None:
+        return empty
     raise ValueError("expected true or false (also yes/no, 1/0, on/off)")
+
+
+def _bool(text: str) -> bool:
+    """An env file's flag: an empty value is off."""
+    return parse_flag(text, empty=False)
 
 
 def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
