@@ -72,8 +72,8 @@ def _sentinel_option(parser: argparse.ArgumentParser, url_help: str) -> None:
     )
 
 
-def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
-    """Where the running server is, as doctor, serve and probe find it: the project's env, or a URL."""
+def _project_options(parser: argparse.ArgumentParser) -> None:
+    """Which project and env a command reads (every command but check, which takes a list of envs)."""
     parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
     parser.add_argument("--project", default=".", help="nself project directory (default: .)")
     parser.add_argument(
@@ -81,6 +81,11 @@ def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
         choices=VERSION_CHOICES,
         help="the nself generation that wrote the project: 0 (0.9.x), 1 (1.x), auto (default: detect)",
     )
+
+
+def _server_options(parser: argparse.ArgumentParser, url_help: str) -> None:
+    """Where the running server is, as doctor, serve and probe find it: the project's env, or a URL."""
+    _project_options(parser)
     parser.add_argument("--redis-url", help=url_help)
     parser.add_argument("--redis-ca", help="CA certificate for a rediss:// server (default: system CAs)")
     parser.add_argument(
@@ -196,13 +201,7 @@ def _fix(parser: argparse.ArgumentParser) -> None:
         "Exit 0: every config promise kept; 1: some promise needs the env files changed (stderr says "
         "which); 2: bad usage or input."
     )
-    parser.add_argument("--env", help="env name (default: as nself picks: NSELF_ENV, .env ENV=, $ENV, dev)")
-    parser.add_argument("--project", default=".", help="nself project directory (default: .)")
-    parser.add_argument(
-        "--nself-version",
-        choices=VERSION_CHOICES,
-        help="the nself generation that wrote the project: 0 (0.9.x), 1 (1.x), auto (default: detect)",
-    )
+    _project_options(parser)
     parser.add_argument(
         "--write", action="store_true", help="write the override where compose reads it (default: print it)"
     )
