@@ -204,50 +204,29 @@ class NselfSlidingWindow(SlidingWindowLog):
         return [f"{self.namespace}ratelimit:sliding:{key}"]
 
 
-def _token_bucket(
-    client: redis.Redis, *, namespace: str, limit: int, window: float, clock: Clock | None = None
-) -> TokenBucket:
-    return TokenBucket.per_window(client, limit=limit, window=window, namespace=namespace, clock=clock)
-
-
-def _sliding_log(
-    client: redis.Redis, *, namespace: str, limit: int, window: float, clock: Clock | None = None
-) -> SlidingWindowLog:
-    return SlidingWindowLog(client, limit=limit, window=window, namespace=namespace, clock=clock)
-
-
-def _sliding_counter(
-    client: redis.Redis, *, namespace: str, limit: int, window: float, clock: Clock | None = None
-) -> SlidingWindowCounter:
-    return SlidingWindowCounter(client, limit=limit, window=window, namespace=namespace, clock=clock)
-
-
-def _nself_fixed(
-    client: redis.Redis, *, namespace: str, limit: int, window: float, clock: Clock | None = None
-) -> NselfFixedWindow:
-    return NselfFixedWindow(client, limit=limit, window=window, namespace=namespace, clock=clock)
-
-
-def _nself_sliding(
-    client: redis.Redis, *, namespace: str, limit: int, window: float, clock: Clock | None = None
-) -> NselfSlidingWindow:
-    return NselfSlidingWindow(client, limit=limit, window=window, namespace=namespace, clock=clock)
-
-
+# Each limiter's constructor (the bucket's per-window one) takes (client, namespace=, limit=,
+# window=, clock=) as a LimiterBuilder does, so the specs build with it directly.
 TOKEN_BUCKET_SPEC = LimiterSpec(
-    "token-bucket", "bucket", _token_bucket, description="token bucket, capacity N, refill N per W (GCRA)"
+    "token-bucket",
+    "bucket",
+    TokenBucket.per_window,
+    description="token bucket, capacity N, refill N per W (GCRA)",
 )
-SLIDING_LOG_SPEC = LimiterSpec("sliding-log", "sliding", _sliding_log, description="sliding-window log")
+SLIDING_LOG_SPEC = LimiterSpec("sliding-log", "sliding", SlidingWindowLog, description="sliding-window log")
 SLIDING_COUNTER_SPEC = LimiterSpec(
-    "sliding-counter", "approximate", _sliding_counter, ttl_windows=2.0, description="sliding-window counter"
+    "sliding-counter",
+    "approximate",
+    SlidingWindowCounter,
+    ttl_windows=2.0,
+    description="sliding-window counter",
 )
 NSELF_FIXED_SPEC = LimiterSpec(
-    "nself-fixed-window", "fixed", _nself_fixed, description="nself's countdown on ratelimit:<key>"
+    "nself-fixed-window", "fixed", NselfFixedWindow, description="nself's countdown on ratelimit:<key>"
 )
 NSELF_SLIDING_SPEC = LimiterSpec(
     "nself-sliding-window",
     "sliding",
-    _nself_sliding,
+    NselfSlidingWindow,
     description="nself's sorted set ratelimit:sliding:<key>",
 )
 BUILTIN_LIMITERS: tuple[LimiterSpec, ...] = (
