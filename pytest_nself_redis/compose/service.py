@@ -245,9 +245,7 @@ def _redis_service(document: Any, name: str, alone: bool) -> LineDict | str:
     for the only file read, the error saying so). A shape no compose file can have is an
     error either way."""
     if document is None:
-        if alone:
-            raise ComposeError(f"{name} has no `services:` section")
-        return "no services"
+        document = LineDict()  # an empty file: as one without the section
     if not isinstance(document, LineDict):
         raise ComposeError(
             f"{name}:1: the file should be a mapping with a `services:` section, found {shape_of(document)}"

@@ -152,6 +152,17 @@ def test_a_file_without_the_redis_service_takes_no_part(tmp_path: Path) -> None:
     )
 
 
+def test_an_empty_file_reads_as_one_without_services(tmp_path: Path) -> None:
+    paths = _write(tmp_path, {"a.yml": "", "b.yml": "services:\n  web:\n    image: nginx\n"})
+    with pytest.raises(ComposeError) as caught:
+        load_compose_service(paths, {})
+    assert str(caught.value).startswith(
+        "none of a.yml, b.yml has a `redis` service (a.yml: no services; b.yml: web)"
+    )
+    with pytest.raises(ComposeError, match=r"^a.yml has no `services:` section$"):
+        load_compose_service(paths[:1], {})
+
+
 def test_reset_and_override_tags(tmp_path: Path) -> None:
     paths = _write(
         tmp_path,
