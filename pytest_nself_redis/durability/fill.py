@@ -193,29 +193,45 @@ def fill_to_limit(
         room = limit - gap - memory.counted
         pipeline_bytes = max(PIPELINE_BYTES, room // 64)
         batch = max(1, min(MAX_BATCH, room // per_key // 2, pipeline_bytes // request_bytes))
-        names = [key_name(index + offset) for offset in range(batch)]
-        pipe = client.pipeline(transaction=False)
-        for offset, name in enumerate(names):
-            write(pipe, name, index + offset)
-        pipe.info("memory")
-        replies = pipe.execute(raise_on_error=False)
         acknowledged = len(tally.acknowledged)
-        for name, reply in zip(names, replies[:-1], strict=True):
-            tally.take(name, reply)
+        names = [key_name(index + offset) for offset in range(batch)]
+        info = _write_batch(client, names, write, index, tally, section="memory")
         keys.extend(tally.acknowledged[acknowledged:])
         if tally.other_errors:
             raise FillError(f"the server answered writes with an error: {tally.other_errors[0]}")
         if tally.refused:
             # The server says it is at its limit (noeviction, or nothing volatile to evict):
             # that is where the fill ends; the checks judge whether refusing was right.
-            memory = Memory.from_info(replies[-1])
+            memory = Memory.from_info(info)
             break
-        grown = Memory.from_info(replies[-1])
+        grown = Memory.from_info(info)
         if grown.counted > memory.counted:
             per_key = max(16, (grown.counted - memory.counted) // batch)
         memory = grown
         index += batch
     return Fill(limit, keys, tally, memory, time.monotonic() - started, index)
+
+
+def _write_batch(
+    client: redis.Redis,
+    names: Sequence[str],
+    write: Write,
+    first_index: int,
+    tally: WriteTally,
+    *,
+    section: str | None = None,
+) -> Any:
+    """Write ``names`` (key indexes from ``first_index``) in one pipeline and tally each reply;
+    with ``section``, that INFO section as it stands right after the writes (same pipeline)."""
+    pipe = client.pipeline(transaction=False)
+    for offset, name in enumerate(names):
+        write(pipe, name, first_index + offset)
+    if section is not None:
+        pipe.info(section)
+    replies = pipe.execute(raise_on_error=False)
+    for name, reply in zip(names, replies[: len(names)], strict=True):
+        tally.take(name, reply)
+    return replies[-1] if section is not None else None
 
 
 def write_keys(
@@ -234,12 +250,7 @@ def write_keys(
         return tally
     batch = max(1, min(MAX_BATCH, pipeline_bytes // (len(keys[0]) + value_bytes + COMMAND_OVERHEAD)))
     for start in range(0, len(keys), batch):
-        chunk = keys[start : start + batch]
-        pipe = client.pipeline(transaction=False)
-        for offset, name in enumerate(chunk):
-            write(pipe, name, first_index + start + offset)
-        for name, reply in zip(chunk, pipe.execute(raise_on_error=False), strict=True):
-            tally.take(name, reply)
+        _write_batch(client, keys[start : start + batch], write, first_index + start, tally)
     return tally
 
 
@@ -260,15 +271,9 @@ def write_until_evicted(
     index = first_index
     while index - first_index < max_keys:
         names = [key_name(index + offset) for offset in range(batch)]
-        pipe = client.pipeline(transaction=False)
-        for offset, name in enumerate(names):
-            write(pipe, name, index + offset)
-        pipe.info("stats")
-        replies = pipe.execute(raise_on_error=False)
-        for name, reply in zip(names, replies[:-1], strict=True):
-            tally.take(name, reply)
+        stats = _write_batch(client, names, write, index, tally, section="stats")
         index += batch
-        if int(replies[-1]["evicted_keys"]) - start >= evictions or tally.refused:
+        if int(stats["evicted_keys"]) - start >= evictions or tally.refused:
             break
     return tally, index - first_index
 
