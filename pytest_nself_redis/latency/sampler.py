@@ -99,15 +99,19 @@ class RawConnection:
     def _receive(self) -> bytes:
         try:
             data = self.sock.recv(_RECV)
-        except _TIMEOUTS:
-            raise SamplerError(
-                f"no reply from {shown(self.address)} within {self.address.timeout:g} s"
-            ) from None
-        except OSError as error:
-            raise SamplerError(f"connection to {shown(self.address)} failed: {error}") from None
+        except OSError as problem:
+            raise self._failed(problem) from None
         if not data:
             raise SamplerError(f"{shown(self.address)} closed the connection")
         return data
+
+    def _failed(self, problem: OSError, during: str = "") -> SamplerError:
+        """What a failed socket call means: no reply within the timeout, or a broken connection."""
+        if isinstance(problem, _TIMEOUTS):
+            return SamplerError(
+                f"no reply from {shown(self.address)} within {self.address.timeout:g} s{during}"
+            )
+        return SamplerError(f"connection to {shown(self.address)} failed: {problem}")
 
     def call(self, payload: bytes, replies: int = 1, what: str = "command") -> bytes:
         """Send and read ``replies`` complete replies, untimed; error replies raise."""
@@ -157,13 +161,8 @@ class RawConnection:
                         break
                     reply += more
                     end = _complete(reply, replies)
-            except _TIMEOUTS:
-                raise SamplerError(
-                    f"no reply from {shown(self.address)} within {self.address.timeout:g} s "
-                    f"(round trip {index + 1} of {count})"
-                ) from None
-            except OSError as error:
-                raise SamplerError(f"connection to {shown(self.address)} failed: {error}") from None
+            except OSError as problem:
+                raise self._failed(problem, f" (round trip {index + 1} of {count})") from None
             if not size:
                 raise SamplerError(f"{shown(self.address)} closed the connection")
             durations[index] = stop - start

@@ -17,6 +17,9 @@ import redis
 from pytest_nself_redis.checks import CheckContext, Status
 from pytest_nself_redis.checks import latency as checks
 from pytest_nself_redis.latency import COMMANDS, BudgetBook, SamplerError, measure, redis_benchmark
+from pytest_nself_redis.latency.sampler import RawConnection
+from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.resp import encode
 from pytest_nself_redis.plugin.benchmark_json import write_benchmark_json
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
@@ -154,6 +157,18 @@ def test_a_server_that_never_answers_is_a_bounded_error(silent_port: int) -> Non
     assert time.monotonic() - started < 3
     assert "no reply" in str(caught.value)
     assert "PING" in str(caught.value)
+
+
+def test_an_unanswered_read_names_the_server_and_its_bound(silent_port: int) -> None:
+    """Untimed calls and timed round trips say the same about a silent server; the timed ones
+    also say which round trip it was."""
+    address = ServerAddress(port=silent_port, timeout=0.3)
+    with RawConnection(address) as connection, pytest.raises(SamplerError) as caught:
+        connection.call(encode("PING"))
+    assert str(caught.value) == f"no reply from 127.0.0.1:{silent_port} within 0.3 s"
+    with RawConnection(address) as connection, pytest.raises(SamplerError) as caught:
+        connection.time_round_trips(encode("PING"), 1, 3)
+    assert str(caught.value) == f"no reply from 127.0.0.1:{silent_port} within 0.3 s (round trip 1 of 3)"
 
 
 def test_overhead_comparison_uses_a_throwaway_user_and_removes_it(server: Target) -> None:
