@@ -29,6 +29,7 @@ from pytest_nself_redis.durability.recorder import (
     loss_window_ms,
     write_acknowledged,
 )
+from pytest_nself_redis.durability.snapshot import background_save
 from pytest_nself_redis.targets.base import Target
 
 BASE_KEYS = 1000
@@ -147,22 +148,9 @@ def stream_seconds(mode: PersistenceMode, scenario: str) -> float:
 
 def force_save_point(client: redis.Redis) -> float:
     """BGSAVE and wait until it is done; returns the moment the BGSAVE was sent (every write
-    acknowledged before it is in the snapshot). Nothing else writes meanwhile, so the save
-    is done when no child runs and no change is left unsaved."""
-    sent_at = time.monotonic()
-    client.bgsave()
-    deadline = sent_at + SAVE_TIMEOUT_S
-    while time.monotonic() < deadline:
-        info = client.info("persistence")
-        if not int(info["rdb_bgsave_in_progress"]):
-            if info["rdb_last_bgsave_status"] != "ok":
-                raise ScenarioError(
-                    f"the forced BGSAVE failed: rdb_last_bgsave_status={info['rdb_last_bgsave_status']}"
-                )
-            if int(info["rdb_changes_since_last_save"]) == 0:
-                return sent_at
-        time.sleep(0.02)
-    raise ScenarioError(f"the forced BGSAVE did not finish within {SAVE_TIMEOUT_S:.0f} s")
+    acknowledged before it is in the snapshot)."""
+    sent_at, _ = background_save(client, SAVE_TIMEOUT_S)
+    return sent_at
 
 
 def exercise(target: Target, mode: PersistenceMode, scenario: str, prefix: str) -> Outcome:
