@@ -153,24 +153,31 @@ def complete_commands(data: bytes) -> int:
     return position
 
 
+def _counted_line(data: bytes, position: int, marker: bytes) -> tuple[int, int] | int | None:
+    """The ``marker``-and-number line at ``position`` (``*3``, ``$5``): (the number, where the
+    next line starts); None when the data stops inside the line, -1 when it is another line."""
+    line_end = data.find(b"\r\n", position)
+    if line_end < 0:
+        return None
+    line = data[position:line_end]
+    if not line.startswith(marker) or not line[1:].isdigit():
+        return -1
+    return int(line[1:]), line_end + 2
+
+
 def _command_end(data: bytes, start: int) -> int | None:
     """The end of the command at ``start``; None when the data stops inside it, -1 when it is
     not a command at all."""
-    line_end = data.find(b"\r\n", start)
-    if line_end < 0:
-        return None
-    header = data[start:line_end]
-    if not header.startswith(b"*") or not header[1:].isdigit():
-        return -1
-    position = line_end + 2
-    for _ in range(int(header[1:])):
-        line_end = data.find(b"\r\n", position)
-        if line_end < 0:
-            return None
-        bulk = data[position:line_end]
-        if not bulk.startswith(b"$") or not bulk[1:].isdigit():
-            return -1
-        position = line_end + 2 + int(bulk[1:]) + 2
+    header = _counted_line(data, start, b"*")
+    if not isinstance(header, tuple):
+        return header
+    count, position = header
+    for _ in range(count):
+        bulk = _counted_line(data, position, b"$")
+        if not isinstance(bulk, tuple):
+            return bulk
+        length, position = bulk
+        position += length + 2
         if position > len(data):
             return None
     return position

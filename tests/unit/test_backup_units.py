@@ -33,6 +33,8 @@ def test_whole_commands_are_kept_and_garbage_is_left_for_the_validation() -> Non
     assert complete_commands(b"") == 0
     garbage = SET + b"this is not RESP\r\n" + SET
     assert complete_commands(garbage) == len(garbage)
+    bad_argument = SET + b"*2\r\n$3\r\nDEL\r\n:1\r\n" + SET
+    assert complete_commands(bad_argument) == len(bad_argument)
 
 
 RDB_FAILURE = """[offset 0] Checking RDB file dump.rdb
