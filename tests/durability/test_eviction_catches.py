@@ -86,7 +86,12 @@ def test_the_good_compose_file_keeps_the_configured_policy(tmp_path: Path) -> No
 
 # check, the policy it holds the server to, the policy the server really runs, the cause.
 MISMATCHES = [
-    (checks.memory_limit_is_honoured, "allkeys-lru", "noeviction", "writes were refused instead of evicting"),
+    (
+        checks.memory_limit_is_honoured,
+        "allkeys-lru",
+        "noeviction",
+        "writes were refused with OOM instead of evicting",
+    ),
     (checks.memory_limit_is_honoured, "noeviction", "allkeys-lru", "no write past the limit was refused"),
     (checks.plain_keys_follow_the_policy, "volatile-lru", "allkeys-lru", "keys without a TTL are gone"),
     (checks.plain_keys_follow_the_policy, "allkeys-random", "volatile-random", "refused with OOM instead"),

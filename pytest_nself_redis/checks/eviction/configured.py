@@ -221,21 +221,10 @@ def _write_again(job: Job, write: Write, fill: Fill, limit: int, before: int) ->
 def _judge(job: Job, run: Run, scale: Scale, markers: list[str]) -> Outcome:
     gone = run.again_count - len(existing(job.client, run.fill.keys))
     markers_kept = existing(job.client, markers)
-    broken = run.beyond_limit()
-    if job.family == "noeviction":
-        if run.refused == 0:
-            broken.append("no write past the limit was refused")
-        if gone or run.evicted:
-            broken.append(f"{gone} of our keys are gone (evicted_keys +{run.evicted})")
-    else:
-        if run.refused:
-            broken.append(f"{run.refused} writes were refused with OOM instead of evicting keys")
-        if run.evicted == 0:
-            broken.append("evicted_keys did not grow")
-        if len(markers_kept) < len(markers):
-            broken.append(
-                f"{len(markers) - len(markers_kept)} of {len(markers)} keys without a TTL were evicted"
-            )
+    lost = f"{gone} of our keys are gone (evicted_keys +{run.evicted})" if gone or run.evicted else None
+    broken = run.broken_promises(job.family == "noeviction", lost)
+    if job.family != "noeviction" and len(markers_kept) < len(markers):
+        broken.append(f"{len(markers) - len(markers_kept)} of {len(markers)} keys without a TTL were evicted")
     if job.problems:
         broken.append("the deployment does not run the promised limit and policy")
     seen = f"{gone} of the {run.again_count} first-fill keys gone" + (

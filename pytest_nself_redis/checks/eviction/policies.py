@@ -77,18 +77,8 @@ def memory_limit_is_honoured(context: CheckContext, policy: str, *, launch: Vari
         run = technique(policy_server(launch, policy), context.key_prefix(f"evict-{policy}-"), volatile())
     except FillError as problem:
         return fill_failed(head, problem)
-    broken = run.beyond_limit()
-    if policy == NOEVICTION:
-        if run.refused == 0:
-            broken.append("no write past the limit was refused")
-        if run.evicted:
-            broken.append(f"{run.evicted} keys were evicted")
-    else:
-        if run.refused:
-            broken.append(f"{run.refused} writes were refused instead of evicting keys")
-        if run.evicted == 0:
-            broken.append("evicted_keys did not grow")
-    return judge(head, run, broken, policy=policy)
+    lost = f"{run.evicted} keys were evicted" if run.evicted else None
+    return judge(head, run, run.broken_promises(policy == NOEVICTION, lost), policy=policy)
 
 
 @check("eviction.plain_keys.{}", params=POLICIES, title="{} treats keys without a TTL as it promises")

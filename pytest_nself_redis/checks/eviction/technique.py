@@ -84,6 +84,23 @@ class Run:
             return []
         return [f"memory ended {self.over_limit - SLACK} bytes beyond limit + {SLACK}"]
 
+    def broken_promises(self, refusing: bool, lost: str | None) -> list[str]:
+        """What the run broke of its policy's promise beside the limit: a refusing policy
+        (noeviction) refuses writes past it and loses nothing (``lost`` says what was lost, if
+        anything); an evicting one evicts instead of refusing."""
+        broken = self.beyond_limit()
+        if refusing:
+            if self.refused == 0:
+                broken.append("no write past the limit was refused")
+            if lost:
+                broken.append(lost)
+            return broken
+        if self.refused:
+            broken.append(f"{self.refused} writes were refused with OOM instead of evicting keys")
+        if self.evicted == 0:
+            broken.append("evicted_keys did not grow")
+        return broken
+
     def seen(self) -> str:
         refusal = f" ({self.first_refusal})" if self.first_refusal else ""
         errors = f"; other errors: {self.again.other_errors}" if self.again.other_errors else ""
