@@ -136,18 +136,16 @@ def eviction_policy_is_noeviction(context: CheckContext) -> Outcome:
         f'{promise} Seen: IMPORTANT! Eviction policy is {policy}. It should be "noeviction" (BullMQ\'s '
         f"words); {why}."
     )
-    if not running:
-        # nself's default (allkeys-lru) is a cache's policy, right for a Redis without queues.
-        return warning(
-            f"{seen} A warning, not an error: {where}. If this env runs queues, set REDIS_QUEUES=true "
-            "and REDIS_MAXMEMORY_POLICY=noeviction for it.",
-            str(setting.source),
-            policy,
-            set_setting(setting, "noeviction", Consequence.DATA_LOSS, context.settings.env),
-        )
-    return error(
-        f"{seen} An error: {where}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
-        "(as examples/complete/.env.prod does), or give queues a Redis of their own.",
+    # nself's default (allkeys-lru) is a cache's policy, right for a Redis without queues: a warning.
+    advice = (
+        f"An error: {where}. Set REDIS_MAXMEMORY_POLICY=noeviction for the env that runs queues "
+        "(as examples/complete/.env.prod does), or give queues a Redis of their own."
+        if running
+        else f"A warning, not an error: {where}. If this env runs queues, set REDIS_QUEUES=true "
+        "and REDIS_MAXMEMORY_POLICY=noeviction for it."
+    )
+    return (error if running else warning)(
+        f"{seen} {advice}",
         str(setting.source),
         policy,
         set_setting(setting, "noeviction", Consequence.DATA_LOSS, context.settings.env),
