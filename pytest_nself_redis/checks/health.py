@@ -188,16 +188,12 @@ def last_aof_write_succeeded(context: CheckContext) -> Outcome:
 @check("health.clients", safe=True)
 def clients_have_headroom(context: CheckContext) -> Outcome:
     """fewer than 90% of maxclients are connected"""
-    info = _info(context)
     setting = context.settings.max_clients
-    try:
-        connected, limit = info_number(info, "connected_clients"), info_number(info, "maxclients")
-    except Unreadable as problem:
-        return error(
-            f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use ({setting.cite()}). "
-            f"Seen: {problem}",
-            str(setting.source),
-        )
+    promise = f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use ({setting.cite()})."
+    read = _usage(context, ("connected_clients", "maxclients"), promise, str(setting.source))
+    if isinstance(read, Outcome):
+        return read
+    _, connected, limit = read
     return verdict(
         connected < HEADROOM * limit,
         f"Promise: fewer than {HEADROOM:.0%} of maxclients are in use, so new clients "
@@ -213,18 +209,27 @@ def _room_for(used: float) -> int:
     return int(used / 0.7) + 1
 
 
+def _usage(
+    context: CheckContext, fields: tuple[str, str], promise: str, source: str
+) -> tuple[dict[str, Any], float, float] | Outcome:
+    """INFO, and its use and limit ``fields``; when INFO lacks one, the error stating ``promise``."""
+    info = _info(context)
+    used, limit = fields
+    try:
+        return info, info_number(info, used), info_number(info, limit)
+    except Unreadable as problem:
+        return error(f"{promise} Seen: {problem}", source)
+
+
 @check("health.memory", safe=True)
 def memory_has_headroom(context: CheckContext) -> Outcome:
     """memory stays under 90% of maxmemory"""
-    info = _info(context)
     setting = context.settings.maxmemory
-    try:
-        used, limit = info_number(info, "used_memory"), info_number(info, "maxmemory")
-    except Unreadable as problem:
-        return error(
-            f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). Seen: {problem}",
-            str(setting.source),
-        )
+    promise = f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()})."
+    read = _usage(context, ("used_memory", "maxmemory"), promise, str(setting.source))
+    if isinstance(read, Outcome):
+        return read
+    info, used, limit = read
     if limit == 0:
         return skipped(
             "maxmemory is 0 (no limit), so there is no ratio to "
@@ -236,8 +241,7 @@ def memory_has_headroom(context: CheckContext) -> Outcome:
     then = f"policy {policy} is about to act" if not kept else f"policy {policy} acts at 100%"
     return verdict(
         kept,
-        f"Promise: memory stays under {HEADROOM:.0%} of maxmemory ({setting.cite()}). "
-        f"Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); {then}",
+        f"{promise} Seen: used_memory={used} of maxmemory={limit} ({used / limit:.0%}); {then}",
         str(setting.source),
         {"used_memory": used, "maxmemory": limit},
         set_setting(
