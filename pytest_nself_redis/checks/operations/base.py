@@ -8,11 +8,14 @@ skipped with the reason, never failed.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext
+from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, skipped
 from pytest_nself_redis.live import reads
 from pytest_nself_redis.live.host import ServerHost
@@ -29,6 +32,23 @@ class Unknown(Exception):
 
     def outcome(self) -> Outcome:
         return skipped(f"unknown: {self}")
+
+
+def operations_check(check_id: str) -> Callable[[Callable[..., Outcome]], Callable[..., Outcome]]:
+    """Declare an operations check (safe: it only reads). What it cannot read raises ``Unknown``
+    anywhere in it, and that is its outcome: skipped, saying what could not be read."""
+
+    def register(function: Callable[..., Outcome]) -> Callable[..., Outcome]:
+        @functools.wraps(function)
+        def judged(context: CheckContext) -> Outcome:
+            try:
+                return function(context)
+            except Unknown as unknown:
+                return unknown.outcome()
+
+        return check(check_id, safe=True)(judged)
+
+    return register
 
 
 def info_section(context: CheckContext, section: str) -> dict[str, Any]:

@@ -4,8 +4,13 @@ Connected against maxclients is ``health.clients``'s; subscribers cut off are ``
 from __future__ import annotations
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, info_section, local_host, number
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.operations.base import (
+    Unknown,
+    info_section,
+    local_host,
+    number,
+    operations_check,
+)
 from pytest_nself_redis.checks.results import Outcome, error, ok, warning
 
 # File descriptors Redis keeps for itself besides its clients (CONFIG_MIN_RESERVED_FDS).
@@ -23,14 +28,11 @@ def _uptime(context: CheckContext) -> str:
         return "an unknown time"
 
 
-@check("operations.rejected_connections", safe=True)
+@operations_check("operations.rejected_connections")
 def no_connection_refused(context: CheckContext) -> Outcome:
     """no connection was refused for maxclients"""
-    try:
-        rejected = number(info_section(context, "stats"), "rejected_connections", "stats")
-        maxclients = number(info_section(context, "clients"), "maxclients", "clients")
-    except Unknown as unknown:
-        return unknown.outcome()
+    rejected = number(info_section(context, "stats"), "rejected_connections", "stats")
+    maxclients = number(info_section(context, "clients"), "maxclients", "clients")
     promise = (
         "Promise: every client that connects gets in: Redis counts in rejected_connections each one it "
         f"turned away because maxclients ({maxclients} live) was reached."
@@ -47,14 +49,11 @@ def no_connection_refused(context: CheckContext) -> Outcome:
     return ok(f"{promise} Kept: {seen}", measured=measured)
 
 
-@check("operations.blocked_clients", safe=True)
+@operations_check("operations.blocked_clients")
 def blocked_clients_are_expected(context: CheckContext) -> Outcome:
     """clients wait in blocking commands only where this env runs queues"""
     queues = context.settings.queues
-    try:
-        blocked = number(info_section(context, "clients"), "blocked_clients", "clients")
-    except Unknown as unknown:
-        return unknown.outcome()
+    blocked = number(info_section(context, "clients"), "blocked_clients", "clients")
     promise = (
         "Promise: a client waits in a blocking command (BLPOP, BZPOPMIN, XREAD BLOCK, WAIT) only where "
         f"something is meant to wait: queue workers ({queues.cite()})."
@@ -111,13 +110,10 @@ def _limit_cause(context: CheckContext, asked: int, live: int) -> str:
     )
 
 
-@check("operations.maxclients", safe=True)
+@operations_check("operations.maxclients")
 def maxclients_is_what_was_asked(context: CheckContext) -> Outcome:
     """Redis runs with the maxclients the deployment asks for"""
-    try:
-        live = number(info_section(context, "clients"), "maxclients", "clients")
-    except Unknown as unknown:
-        return unknown.outcome()
+    live = number(info_section(context, "clients"), "maxclients", "clients")
     asked, said = _asked(context)
     promise = (
         f"Promise: Redis runs with the maxclients the deployment asks for ({said}). Redis lowers it at "

@@ -9,9 +9,15 @@ host; ``net.core.somaxconn`` belongs to the container's own network namespace).
 from __future__ import annotations
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, config, info_section, local_host, number
+from pytest_nself_redis.checks.operations.base import (
+    Unknown,
+    config,
+    info_section,
+    local_host,
+    number,
+    operations_check,
+)
 from pytest_nself_redis.checks.operations.clients import RESERVED_FDS
-from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, ok, warning
 from pytest_nself_redis.live.host import ServerHost
 
@@ -25,16 +31,13 @@ def _on_the_host(host: ServerHost) -> str:
     return "on this machine"
 
 
-@check("operations.overcommit", safe=True)
+@operations_check("operations.overcommit")
 def overcommit_is_on(context: CheckContext) -> Outcome:
     """vm.overcommit_memory is 1, so a fork for a save cannot fail"""
-    try:
-        host = local_host(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    host = local_host(context)
     reading = host.sysctl(OVERCOMMIT)
     if not reading.known:
-        return Unknown(f"{OVERCOMMIT}: {reading.why_unknown}").outcome()
+        raise Unknown(f"{OVERCOMMIT}: {reading.why_unknown}")
     promise = (
         f"Promise: a background save or AOF rewrite can always fork: {OVERCOMMIT} is 1, as Redis asks "
         "('WARNING Memory overcommit must be enabled!' in its log otherwise)."
@@ -51,16 +54,13 @@ def overcommit_is_on(context: CheckContext) -> Outcome:
     )
 
 
-@check("operations.thp", safe=True)
+@operations_check("operations.thp")
 def transparent_hugepages_are_not_forced(context: CheckContext) -> Outcome:
     """transparent huge pages are not forced on the server"""
-    try:
-        host = local_host(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    host = local_host(context)
     reading = host.transparent_hugepages()
     if not reading.known:
-        return Unknown(f"transparent huge pages: {reading.why_unknown}").outcome()
+        raise Unknown(f"transparent huge pages: {reading.why_unknown}")
     promise = (
         "Promise: transparent huge pages do not slow forks and copy-on-write: the kernel's mode is madvise "
         "or never, or Redis turns them off for itself (disable-thp yes, Redis 6.2 and later)."
@@ -71,9 +71,7 @@ def transparent_hugepages_are_not_forced(context: CheckContext) -> Outcome:
     try:
         disabled = config(context, "disable-thp")
     except Unknown as unknown:
-        return Unknown(
-            f"THP is 'always' here and {unknown}, so whether Redis opts out is not known"
-        ).outcome()
+        raise Unknown(f"THP is 'always' here and {unknown}, so whether Redis opts out is not known") from None
     measured = {"thp": reading.value, "disable_thp": disabled}
     if disabled == "yes":
         return ok(f"{promise} Kept: {seen}, and the server runs with disable-thp yes", measured=measured)
@@ -86,17 +84,17 @@ def transparent_hugepages_are_not_forced(context: CheckContext) -> Outcome:
     )
 
 
-@check("operations.somaxconn", safe=True)
+@operations_check("operations.somaxconn")
 def somaxconn_allows_the_backlog(context: CheckContext) -> Outcome:
     """net.core.somaxconn is not below the server's tcp-backlog"""
+    host = local_host(context)
     try:
-        host = local_host(context)
         backlog = int(config(context, "tcp-backlog"))
-    except (Unknown, ValueError) as problem:
-        return Unknown(str(problem)).outcome()
+    except ValueError as problem:
+        raise Unknown(str(problem)) from None
     reading = host.net_sysctl(SOMAXCONN)
     if not reading.known or not str(reading.value).isdigit():
-        return Unknown(f"{SOMAXCONN}: {reading.why_unknown or reading.value}").outcome()
+        raise Unknown(f"{SOMAXCONN}: {reading.why_unknown or reading.value}")
     somaxconn = int(str(reading.value))
     promise = (
         f"Promise: the server's listen queue is as long as its tcp-backlog ({backlog}): the "
@@ -121,17 +119,17 @@ def somaxconn_allows_the_backlog(context: CheckContext) -> Outcome:
     )
 
 
-@check("operations.open_files", safe=True)
+@operations_check("operations.open_files")
 def open_files_cover_maxclients(context: CheckContext) -> Outcome:
     """the server's open-file limit covers maxclients"""
     try:
         host = local_host(context)
         maxclients = number(info_section(context, "clients"), "maxclients", "clients")
     except (Unknown, ValueError) as problem:
-        return Unknown(str(problem)).outcome()
+        raise Unknown(str(problem)) from None
     reading = host.open_files()
     if not reading.known:
-        return Unknown(f"the server's open-file limit: {reading.why_unknown}").outcome()
+        raise Unknown(f"the server's open-file limit: {reading.why_unknown}")
     needed = maxclients + RESERVED_FDS
     promise = (
         f"Promise: the server can hold maxclients ({maxclients}) connections: its open-file "

@@ -11,8 +11,7 @@ from __future__ import annotations
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, info_section, size
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.operations.base import Unknown, info_section, operations_check, size
 from pytest_nself_redis.checks.results import Outcome, ok, warning
 from pytest_nself_redis.live.audit import Audit, AuditRefused, PrefixStats, audit_keyspace
 from pytest_nself_redis.live.refusals import explain
@@ -54,17 +53,14 @@ def _measured(found: Audit, stats: PrefixStats) -> dict[str, object]:
     }
 
 
-@check("operations.session_ttl", safe=True)
+@operations_check("operations.session_ttl")
 def sessions_expire(context: CheckContext) -> Outcome:
     """every session key (session:*) carries a TTL"""
     promise = (
         "Promise: every session key (session:<id>, nself's session store) expires: one without a TTL stays "
         "after its user has gone, and under a volatile-* policy it can never be evicted."
     )
-    try:
-        found = audit(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    found = audit(context)
     stats = found.of(SESSION_PREFIX)
     measured = _measured(found, stats)
     if stats.without_ttl:
@@ -78,15 +74,12 @@ def sessions_expire(context: CheckContext) -> Outcome:
     )
 
 
-@check("operations.cache_ttl", safe=True)
+@operations_check("operations.cache_ttl")
 def cache_keys_can_be_evicted(context: CheckContext) -> Outcome:
     """under a volatile-* policy, every cache key (cache:*) carries a TTL"""
     setting = context.settings.maxmemory_policy
-    try:
-        policy = str(info_section(context, "memory").get("maxmemory_policy", ""))
-        found = audit(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    policy = str(info_section(context, "memory").get("maxmemory_policy", ""))
+    found = audit(context)
     promise = (
         f"Promise: the cache can make room: under a volatile-* policy ({setting.cite()}; live {policy}) only "
         "keys with a TTL are evicted, so every cache key (cache:<key>) carries one."
@@ -109,13 +102,10 @@ def cache_keys_can_be_evicted(context: CheckContext) -> Outcome:
     )
 
 
-@check("operations.memory_by_prefix", safe=True)
+@operations_check("operations.memory_by_prefix")
 def memory_by_prefix(context: CheckContext) -> Outcome:
     """which key prefixes hold the memory (sampled MEMORY USAGE)"""
-    try:
-        found = audit(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    found = audit(context)
     rows = [
         {
             "prefix": prefix,

@@ -9,8 +9,7 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, config
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.operations.base import Unknown, config, operations_check
 from pytest_nself_redis.checks.results import Outcome, ok, skipped, warning
 from pytest_nself_redis.live.refusals import explain
 
@@ -49,25 +48,22 @@ def _threshold(context: CheckContext) -> int | None:
         raise Unknown("CONFIG GET latency-monitor-threshold is not a number") from None
 
 
-@check("operations.latency_events", safe=True)
+@operations_check("operations.latency_events")
 def no_latency_event(context: CheckContext) -> Outcome:
     """the latency monitor recorded no event (LATENCY LATEST)"""
-    try:
-        threshold = _threshold(context)
-        if threshold is not None and threshold <= 0:
-            return skipped(
-                "a note, not a verdict: the latency monitor is off (latency-monitor-threshold 0), so "
-                "LATENCY LATEST records nothing; turn it on to learn what stalls the server (CONFIG SET "
-                f"latency-monitor-threshold {SUGGESTED_THRESHOLD_MS}, and in the server's config)"
-            )
-        events = _latest(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    threshold = _threshold(context)
+    if threshold is not None and threshold <= 0:
+        return skipped(
+            "a note, not a verdict: the latency monitor is off (latency-monitor-threshold 0), so "
+            "LATENCY LATEST records nothing; turn it on to learn what stalls the server (CONFIG SET "
+            f"latency-monitor-threshold {SUGGESTED_THRESHOLD_MS}, and in the server's config)"
+        )
+    events = _latest(context)
     if threshold is None and not events:
-        return Unknown(
+        raise Unknown(
             "CONFIG GET latency-monitor-threshold is refused or renamed here and LATENCY LATEST is empty, "
             "so whether the monitor is on (and nothing stalled) is not known"
-        ).outcome()
+        )
     shown_threshold = f"{threshold} ms" if threshold is not None else "its threshold (CONFIG GET refused)"
     promise = (
         f"Promise: nothing stalled the server for latency-monitor-threshold={shown_threshold} or more "

@@ -5,8 +5,7 @@ where the policy promises none. Used memory against maxmemory is ``health.memory
 from __future__ import annotations
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, info_section, number, size
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.operations.base import Unknown, info_section, number, operations_check, size
 from pytest_nself_redis.checks.results import Outcome, error, ok, warning
 from pytest_nself_redis.live.memory_doctor import (
     EMPTY_BYTES,
@@ -25,18 +24,15 @@ def _too_small(used: int) -> str | None:
     return None
 
 
-@check("operations.fragmentation", safe=True)
+@operations_check("operations.fragmentation")
 def fragmentation_is_low(context: CheckContext) -> Outcome:
     """memory fragmentation stays within MEMORY DOCTOR's threshold"""
     promise = (
         f"Promise: memory is not wasted by fragmentation: MEMORY DOCTOR flags mem_fragmentation_ratio "
         f"(RSS / used_memory) over {FRAGMENTATION_RATIO} with over {size(FRAGMENTATION_BYTES)} wasted."
     )
-    try:
-        fields = info_section(context, "memory")
-        used, rss = number(fields, "used_memory", "memory"), number(fields, "used_memory_rss", "memory")
-    except Unknown as unknown:
-        return unknown.outcome()
+    fields = info_section(context, "memory")
+    used, rss = number(fields, "used_memory", "memory"), number(fields, "used_memory_rss", "memory")
     ratio = float(fields.get("mem_fragmentation_ratio") or (rss / used if used else 0.0))
     wasted = int(fields.get("mem_fragmentation_bytes", rss - used))
     measured = {"used_memory": used, "used_memory_rss": rss, "ratio": ratio, "wasted_bytes": wasted}
@@ -54,18 +50,15 @@ def fragmentation_is_low(context: CheckContext) -> Outcome:
     return ok(f"{promise} Kept: {seen}", measured=measured)
 
 
-@check("operations.memory_peak", safe=True)
+@operations_check("operations.memory_peak")
 def peak_is_near_usage(context: CheckContext) -> Outcome:
     """the memory peak is within MEMORY DOCTOR's 150% of what is used now"""
     promise = (
         f"Promise: memory use is steady: MEMORY DOCTOR flags a peak (used_memory_peak) over {PEAK_RATIO} "
         "times today's used_memory, which the allocator seldom gives back."
     )
-    try:
-        fields = info_section(context, "memory")
-        used, peak = number(fields, "used_memory", "memory"), number(fields, "used_memory_peak", "memory")
-    except Unknown as unknown:
-        return unknown.outcome()
+    fields = info_section(context, "memory")
+    used, peak = number(fields, "used_memory", "memory"), number(fields, "used_memory_peak", "memory")
     ratio = peak / used if used else 0.0
     measured = {"used_memory": used, "used_memory_peak": peak, "ratio": round(ratio, 3)}
     seen = f"used_memory_peak={size(peak)}, {ratio:.2f} times used_memory={size(used)}"
@@ -126,16 +119,13 @@ def _eviction_verdict(context: CheckContext, policy: str, evicted: int, uptime: 
     )
 
 
-@check("operations.evictions", safe=True)
+@operations_check("operations.evictions")
 def no_eviction_the_policy_rules_out(context: CheckContext) -> Outcome:
     """no key was evicted where the policy promises none"""
-    try:
-        memory, stats = info_section(context, "memory"), info_section(context, "stats")
-        evicted = number(stats, "evicted_keys", "stats")
-        uptime = int(info_section(context, "server").get("uptime_in_seconds", 0))
-    except Unknown as unknown:
-        return unknown.outcome()
+    memory, stats = info_section(context, "memory"), info_section(context, "stats")
+    evicted = number(stats, "evicted_keys", "stats")
+    uptime = int(info_section(context, "server").get("uptime_in_seconds", 0))
     policy = str(memory.get("maxmemory_policy", ""))
     if not policy:
-        return Unknown("INFO memory has no maxmemory_policy").outcome()
+        raise Unknown("INFO memory has no maxmemory_policy")
     return _eviction_verdict(context, policy, evicted, uptime)

@@ -12,8 +12,14 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.operations.base import Unknown, config, info_section, number, size
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.operations.base import (
+    Unknown,
+    config,
+    info_section,
+    number,
+    operations_check,
+    size,
+)
 from pytest_nself_redis.checks.results import Outcome, ok, warning
 from pytest_nself_redis.project.sizes import parse_redis_size
 
@@ -80,20 +86,17 @@ def _describe(client: dict[str, Any]) -> str:
     )
 
 
-@check("operations.pubsub_disconnections", safe=True)
+@operations_check("operations.pubsub_disconnections")
 def subscribers_are_not_cut_off(context: CheckContext) -> Outcome:
     """no pub/sub subscriber was cut off, or is about to be, for its output buffer"""
-    try:
-        limit = pubsub_limit(context)
-        cut = _counted(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    limit = pubsub_limit(context)
+    cut = _counted(context)
     listed = subscribers(context)
     if cut is None and listed is None:
-        return Unknown(
+        raise Unknown(
             f"this server's INFO stats has no {DISCONNECTIONS} (newer servers count them) and CLIENT LIST "
             "is refused here, so subscribers cut off or near the limit cannot be seen"
-        ).outcome()
+        )
     near = [client for client in listed or [] if limit.near(int(client.get("omem", 0)))]
     promise = (
         "Promise: a subscriber reading slower than the publishers is not cut off: the server closes a "

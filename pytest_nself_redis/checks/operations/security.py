@@ -14,8 +14,7 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.operations.advisories import ADVISORIES
-from pytest_nself_redis.checks.operations.base import Unknown, config, info_section
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.operations.base import Unknown, config, info_section, operations_check
 from pytest_nself_redis.checks.results import Outcome, ok, skipped, warning
 from pytest_nself_redis.live.engine import Engine, engine_of
 from pytest_nself_redis.live.refusals import explain, is_refused
@@ -40,13 +39,10 @@ def server_engine(context: CheckContext) -> Engine:
     return engine
 
 
-@check("operations.engine", safe=True)
+@operations_check("operations.engine")
 def engine_is_named(context: CheckContext) -> Outcome:
     """the engine (Redis or Valkey) and its own version are known"""
-    try:
-        engine = server_engine(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    engine = server_engine(context)
     return ok(
         f"Promise: the report names the engine and its own version (INFO server_name, valkey_version, "
         f"redis_version). Seen: {engine.describe()}",
@@ -132,7 +128,7 @@ def _debug_switch(context: CheckContext, fates: dict[str, str]) -> None:
         fates["DEBUG"] = "allowed (enable-debug-command local: from connections on the server's host)"
 
 
-@check("operations.dangerous_commands", safe=True)
+@operations_check("operations.dangerous_commands")
 def password_holders_cannot_wipe(context: CheckContext) -> Outcome:
     """the default user cannot run FLUSHALL, FLUSHDB, CONFIG SET, DEBUG or KEYS"""
     setting = context.settings.password
@@ -147,11 +143,8 @@ def password_holders_cannot_wipe(context: CheckContext) -> Outcome:
         "should not also be able to wipe, slow or reconfigure the server: FLUSHALL, FLUSHDB, CONFIG SET, "
         "DEBUG and KEYS denied (ACL DRYRUN, never run)."
     )
-    try:
-        fates = _dry_runs(context)
-        _debug_switch(context, fates)
-    except Unknown as unknown:
-        return unknown.outcome()
+    fates = _dry_runs(context)
+    _debug_switch(context, fates)
     reachable = [label for label, fate in fates.items() if fate.startswith("allowed")]
     shown = "; ".join(f"{label}: {fate}" for label, fate in fates.items())
     if not reachable:
@@ -166,13 +159,10 @@ def password_holders_cannot_wipe(context: CheckContext) -> Outcome:
     )
 
 
-@check("operations.known_cves", safe=True)
+@operations_check("operations.known_cves")
 def no_known_critical_flaw(context: CheckContext) -> Outcome:
     """the server's version has no known critical flaw left unfixed"""
-    try:
-        engine = server_engine(context)
-    except Unknown as unknown:
-        return unknown.outcome()
+    engine = server_engine(context)
     promise = "Promise: the server runs a release that fixes the known critical flaws of its branch."
     found, checked = [], []
     for advisory in ADVISORIES:
