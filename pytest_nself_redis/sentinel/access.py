@@ -91,15 +91,13 @@ class LaunchedDeployment(Deployment):
         """Every sentinel the run launched (and any other they know of)."""
 
         def connect(host: str, port: int) -> redis.Redis:
-            return redis.Redis(**replace(self.topology.sentinel_address(port), host=host).redis_kwargs())
+            return redis.Redis(**self.topology.address(port, host).redis_kwargs())
 
         known = [(LOOPBACK, sentinel.port) for sentinel in self.topology.sentinels]
         return read_all(known, self.master_name, connect)
 
     def data_address(self, host: str, port: int) -> ServerAddress:
-        return ServerAddress(
-            host, port, password=self.topology.password, timeout=self.topology.options.socket_timeout
-        )
+        return self.topology.address(port, host)
 
     def describe(self) -> str:
         return self.topology.describe()

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,7 +38,7 @@ def _views(topology: Topology) -> list[SentinelView]:
     first = topology.sentinels[0]
 
     def connect(host: str, port: int) -> redis.Redis:
-        return redis.Redis(**replace(topology.sentinel_address(port), host=host).redis_kwargs())
+        return redis.Redis(**topology.address(port, host).redis_kwargs())
 
     return read_all([(LOOPBACK, first.port)], topology.master_name, connect)
 
