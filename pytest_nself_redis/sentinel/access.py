@@ -52,6 +52,11 @@ class Deployment(ABC):
     @abstractmethod
     def describe(self) -> str: ...
 
+    def unlinked(self) -> list[str]:
+        """Replicas whose link to the primary is down, with why: known only of the nodes a run
+        launched (a running deployment's primary does not list a replica that never connected)."""
+        return []
+
     def primary(self, views: list[SentinelView] | None = None) -> PrimaryReading:
         """The primary as the first sentinel that answers names it, read with INFO replication."""
         known = [view for view in (views if views is not None else self.views()) if view.error is None]
@@ -101,6 +106,9 @@ class LaunchedDeployment(Deployment):
 
     def describe(self) -> str:
         return self.topology.describe()
+
+    def unlinked(self) -> list[str]:
+        return self.topology.unlinked()
 
 
 class AttachedDeployment(Deployment):

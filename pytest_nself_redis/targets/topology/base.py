@@ -239,16 +239,41 @@ class Topology(ABC):
         """role from INFO replication ("down" when the node does not answer)."""
         return str(self.replication(node).get("role", "down"))
 
+    def link_problem(self, node: Target) -> str | None:
+        """Why ``node`` does not replicate its primary, as far as it says itself (None: its
+        link is up)."""
+        link = self.replication(node).get("master_link_status", "unknown (no answer)")
+        if link == "up":
+            return None
+        return f"replica {node.endpoint.where()}: master_link_status={link}{self._cause(node)}"
+
+    def _cause(self, node: Target) -> str:
+        """A replica's own account of a broken link: plaintext replication on a TLS-only
+        topology (its live tls-replication), else its log's last word about its primary."""
+        try:
+            with node.probe_client() as client:
+                tls_replication = client.config_get("tls-replication").get("tls-replication")
+        except (redis.RedisError, OSError):
+            return ""
+        if self.tls is not None and tls_replication == "no":
+            return (
+                " (tls-replication no: it talks plaintext to a primary that serves TLS only, "
+                "so it never syncs)"
+            )
+        said = [line for line in node.log_tail(40).splitlines() if "MASTER" in line or "master" in line]
+        return f" (its log: {said[-1].strip()})" if said else ""
+
+    def unlinked(self) -> list[str]:
+        """Every node acting as a replica whose link to its primary is not up, with why."""
+        found = [self.link_problem(node) for node in self.nodes if self.role_of(node) == "slave"]
+        return [problem for problem in found if problem is not None]
+
     # -- settling ----------------------------------------------------------------
     def _picture(self) -> list[str]:
         """What is not yet as promised (empty: settled)."""
         assert self.plan is not None
         settings = self.context.settings
-        missing = []
-        for node in self.nodes[1:]:
-            link = self.replication(node).get("master_link_status", "unknown (no answer)")
-            if link != "up":
-                missing.append(f"replica {node.endpoint.where()}: master_link_status={link}")
+        missing = [problem for node in self.nodes[1:] if (problem := self.link_problem(node)) is not None]
         for sentinel in self.sentinels:
             try:
                 master = self.sentinel_connection(sentinel, 1.0).sentinel_master(self.master_name)
