@@ -117,7 +117,8 @@ class DockerTarget(Target):
             tls = self.options.tls
             if tls is None:
                 self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
-                tls = prepare_tls(self._tls_dir, tls_owner(self.context.service))
+                # In a folder of its own: the run dir stays ours, so cleanup can judge it.
+                tls = prepare_tls(self._tls_dir / "certs", tls_owner(self.context.service))
         self._endpoint = self.launched_endpoint(self.host_port, tls)
         self._create_container(labels)
         self._wait_ready()

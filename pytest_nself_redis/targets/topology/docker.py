@@ -214,7 +214,8 @@ class DockerTopology(Topology):
         self._wait_anchor()
         if plan.tls:
             self.tls_dir = resources.make_run_dir(self.options.run_id, "tls")
-            self.tls = prepare_tls(self.tls_dir, tls_owner(self.context.service))
+            # In a folder of its own: the run dir stays ours, so cleanup can judge it.
+            self.tls = prepare_tls(self.tls_dir / "certs", tls_owner(self.context.service))
 
     def _wait_anchor(self) -> None:
         assert self.anchor is not None
