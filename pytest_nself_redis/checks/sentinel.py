@@ -170,6 +170,7 @@ def replicas_are_in_sync(context: CheckContext, *, sentinel: Deployment | None =
         for lag in lags
         if not lag.ok
     ]
+    problems += sentinel.unlinked()
     problems += [
         f"sentinel {view.where} sees replica {peer.where} with master-link-status {peer.link}"
         for view in views

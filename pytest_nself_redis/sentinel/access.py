@@ -52,6 +52,11 @@ class Deployment(ABC):
     @abstractmethod
     def describe(self) -> str: ...
 
+    def unlinked(self) -> list[str]:
+        """Replicas whose link to the primary is down, with why: known only of the nodes a run
+        launched (a running deployment's primary does not list a replica that never connected)."""
+        return []
+
     def primary(self, views: list[SentinelView] | None = None) -> PrimaryReading:
         """The primary as the first sentinel that answers names it, read with INFO replication."""
         known = [view for view in (views if views is not None else self.views()) if view.error is None]
@@ -91,18 +96,19 @@ class LaunchedDeployment(Deployment):
         """Every sentinel the run launched (and any other they know of)."""
 
         def connect(host: str, port: int) -> redis.Redis:
-            return redis.Redis(**replace(self.topology.sentinel_address(port), host=host).redis_kwargs())
+            return redis.Redis(**self.topology.address(port, host).redis_kwargs())
 
         known = [(LOOPBACK, sentinel.port) for sentinel in self.topology.sentinels]
         return read_all(known, self.master_name, connect)
 
     def data_address(self, host: str, port: int) -> ServerAddress:
-        return ServerAddress(
-            host, port, password=self.topology.password, timeout=self.topology.options.socket_timeout
-        )
+        return self.topology.address(port, host)
 
     def describe(self) -> str:
         return self.topology.describe()
+
+    def unlinked(self) -> list[str]:
+        return self.topology.unlinked()
 
 
 class AttachedDeployment(Deployment):

@@ -30,6 +30,16 @@ INSECURE_NOTE = (
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """The certificates a launched server serves: the CA its clients verify it with, and the
+    server's own certificate and key."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class TargetOptions:
     """How targets are launched; every field has a plugin option behind it. The flag names
     are for messages: doctor spells them differently."""
@@ -56,16 +66,9 @@ class TargetOptions:
     # Attach only: the server runs on this machine (doctor --local), so its kernel settings and
     # process limits can be read here (/proc, /sys).
     local: bool = False
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """The certificates a launched server serves: the CA its clients verify it with, and the
-    server's own certificate and key."""
-
-    ca_cert: Path
-    cert: Path
-    key: Path
+    # Launched only, TLS deployments: serve these certificates instead of making the run's own
+    # (a Sentinel topology's nodes share one CA, so they can verify each other).
+    tls: TlsFiles | None = None
 
 
 def free_loopback_port() -> int:

@@ -63,7 +63,7 @@ from pytest_nself_redis.targets.health import (
     from_docker_state,
 )
 from pytest_nself_redis.targets.readiness import wait_until_ready
-from pytest_nself_redis.targets.tls import container_user, prepare_tls
+from pytest_nself_redis.targets.tls import prepare_tls, tls_owner
 
 
 class DockerTarget(Target):
@@ -114,8 +114,11 @@ class DockerTarget(Target):
             self._seed_volume(self.options.seed_dir)
         tls = None
         if self._uses_tls():
-            self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
-            tls = prepare_tls(self._tls_dir, self._tls_owner())
+            tls = self.options.tls
+            if tls is None:
+                self._tls_dir = resources.make_run_dir(self.options.run_id, "tls")
+                # In a folder of its own: the run dir stays ours, so cleanup can judge it.
+                tls = prepare_tls(self._tls_dir / "certs", tls_owner(self.context.service))
         self._endpoint = self.launched_endpoint(self.host_port, tls)
         self._create_container(labels)
         self._wait_ready()
@@ -123,22 +126,6 @@ class DockerTarget(Target):
     def _seed_volume(self, folder: Path) -> None:
         assert self.volume is not None
         seed_volume(self.client_api, self.image, str(self.volume.name), folder, self.context.service.user)
-
-    def _tls_owner(self) -> tuple[int, int] | None:
-        """Who must read the bind-mounted TLS key (0600): the container's user, when not us."""
-        service = self.context.service
-        uid, gid = container_user(service.user)
-        if uid in (0, os.getuid()):
-            return None
-        if os.geteuid() != 0:
-            user = f"user {service.user}" if service.user else "no user: the image's redis user"
-            raise TargetError(
-                f"the container runs as uid {uid} ({service.describe()} sets {user}) and must read "
-                "this run's TLS key, which is readable by its owner only; "
-                f"this harness runs as uid {os.getuid()} and cannot give it away: run it as root or as uid "
-                f"{uid}, set the compose user to {os.getuid()}, or use --nself-target process"
-            )
-        return uid, gid
 
     def _create_container(self, labels: dict[str, str]) -> None:
         from testcontainers.core.container import DockerContainer
@@ -154,8 +141,8 @@ class DockerTarget(Target):
         container.with_name(self.name)
         assert self.volume is not None
         container.with_volume_mapping(cast(str, self.volume.name), "/data", mode="rw")
-        if self._tls_dir is not None:
-            container.with_volume_mapping(str(self._tls_dir), "/tls", mode="ro")
+        if self.server_tls is not None:
+            container.with_volume_mapping(str(self.server_tls.cert.parent), "/tls", mode="ro")
         if not self.options.network_mode:
             # testcontainers' with_bind_ports takes no host IP; the SDK accepts (ip, port).
             ports = cast(dict[str, Any], container.ports)

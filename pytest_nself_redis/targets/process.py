@@ -224,7 +224,7 @@ class ProcessTarget(Target):
         port = self.options.host_port or free_loopback_port()
         if self.options.host_port:
             ensure_port_free(port)
-        tls = prepare_tls(self.workdir / "tls") if self._uses_tls() else None
+        tls = (self.options.tls or prepare_tls(self.workdir / "tls")) if self._uses_tls() else None
         self._endpoint = self.launched_endpoint(port, tls)
         self.argv = self.build_argv(port, tls.cert.parent if tls and tls.cert else None)
         self._log_path = self.workdir / "redis.log"

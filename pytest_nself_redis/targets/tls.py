@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets.base import TlsFiles
 
@@ -22,6 +23,22 @@ def container_user(user: str | None) -> tuple[int, int]:
         return REDIS_UID, REDIS_UID
     uid = int(uid_text)
     return uid, int(gid_text) if gid_text.isdigit() else uid
+
+
+def tls_owner(service: RedisService) -> tuple[int, int] | None:
+    """Who must read a bind-mounted TLS key (0600): the container's user, when not us."""
+    uid, gid = container_user(service.user)
+    if uid in (0, os.getuid()):
+        return None
+    if os.geteuid() != 0:
+        user = f"user {service.user}" if service.user else "no user: the image's redis user"
+        raise TargetError(
+            f"the container runs as uid {uid} ({service.describe()} sets {user}) and must read "
+            "this run's TLS key, which is readable by its owner only; "
+            f"this harness runs as uid {os.getuid()} and cannot give it away: run it as root or as uid "
+            f"{uid}, set the compose user to {os.getuid()}, or use --nself-target process"
+        )
+    return uid, gid
 
 
 def _openssl(*args: str, cwd: Path) -> None:

@@ -1,9 +1,12 @@
 """The green path: the complete example keeps every auth and tls promise on both launch
-targets for dev, staging and prod, and so does a TLS-enabled variant; no password is shown."""
+targets for dev, staging and prod (prod serves TLS only, dev and staging plain TCP), read as
+either nself generation, and so does a TLS-enabled variant; no password is shown."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from pytest_nself_redis.project.model import NselfProject
 from tests.harness import COMPLETE, RunResult, assert_nothing_left, make_project, run_suites
@@ -15,6 +18,8 @@ SKIPPED_ON_COMPLETE = {
     "test_port_zero_publishes_none": "asks for a host port",
     "test_protected_mode_without_password": "protected mode only guards a server without one",
 }
+TLS_TESTS = ("test_accepts_tls", "test_refuses_plaintext")
+TLS_ENVS = ("prod",)  # REDIS_TLS_ENABLED=true in examples/complete/.env.prod
 
 
 def assert_clean(result: RunResult) -> None:
@@ -24,7 +29,10 @@ def assert_clean(result: RunResult) -> None:
             assert password not in path.read_text(errors="replace"), path
 
 
-def test_complete_example_is_green_in_every_env(tmp_path: Path, target_kind: str, run_id: str) -> None:
+@pytest.mark.parametrize("generation", ["0", "1"])
+def test_complete_example_is_green_in_every_env(
+    tmp_path: Path, target_kind: str, run_id: str, generation: str
+) -> None:
     result = run_suites(
         COMPLETE,
         tmp_path,
@@ -34,6 +42,8 @@ def test_complete_example_is_green_in_every_env(tmp_path: Path, target_kind: str
         target_kind,
         "-m",
         "auth or tls",
+        "--nself-version",
+        generation,
         env={"NSELF_RUN_ID": run_id},
     )
     assert result.status == 0, result.output[-3000:]
@@ -45,7 +55,7 @@ def test_complete_example_is_green_in_every_env(tmp_path: Path, target_kind: str
             if base in SKIPPED_ON_COMPLETE:
                 assert outcome == "skipped"
                 assert SKIPPED_ON_COMPLETE[base] in result.case(base, env).message
-            elif base.startswith(("test_accepts_tls", "test_refuses_plaintext")):
+            elif base.startswith(TLS_TESTS) and env not in TLS_ENVS:
                 assert outcome == "skipped"
                 assert "TLS is not promised (REDIS_TLS_ENABLED=false" in result.case(base, env).message
             else:

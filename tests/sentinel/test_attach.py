@@ -10,13 +10,20 @@ from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.sentinel.access import AttachedDeployment, LaunchedDeployment
 from pytest_nself_redis.targets.base import free_loopback_port
+from pytest_nself_redis.targets.topology import Topology
 from tests.sentinel.conftest import PROD_PASSWORD, Launch
+
+
+def _ca(launched: Topology) -> str:
+    """The run's CA, which the prod topology's sentinels and nodes serve TLS with."""
+    assert launched.tls is not None
+    return str(launched.tls.ca_cert)
 
 
 def test_a_deployment_is_read_through_one_sentinels_url(topology: Launch) -> None:
     launched = topology("process")
-    url = f"redis://:{PROD_PASSWORD}@127.0.0.1:{launched.sentinels[1].port}"
-    address = endpoint_from_url(url, url_flag="--nself-sentinel-url")
+    url = f"rediss://:{PROD_PASSWORD}@127.0.0.1:{launched.sentinels[1].port}"
+    address = endpoint_from_url(url, _ca(launched), url_flag="--nself-sentinel-url")
     attached = AttachedDeployment(address, "mymaster", Secret(PROD_PASSWORD))
     views = attached.views()
     assert sorted(view.where for view in views) == sorted(f"127.0.0.1:{s.port}" for s in launched.sentinels)
@@ -35,7 +42,7 @@ def test_a_deployment_is_read_through_one_sentinels_url(topology: Launch) -> Non
 
 def test_a_wrong_password_or_nothing_listening_is_reported_not_raised(topology: Launch) -> None:
     launched = topology("process", settle_timeout=1)
-    wrong = endpoint_from_url(f"redis://:not-it@127.0.0.1:{launched.sentinels[0].port}")
+    wrong = endpoint_from_url(f"rediss://:not-it@127.0.0.1:{launched.sentinels[0].port}", _ca(launched))
     view = AttachedDeployment(wrong, "mymaster", Secret("not-it")).views()
     assert len(view) == 1
     assert view[0].error is not None

@@ -18,7 +18,7 @@ from pytest_nself_redis.sentinel.readings import read_sentinel
 from pytest_nself_redis.targets.topology import Topology
 from pytest_nself_redis.targets.topology.base import Tamper
 from pytest_nself_redis.targets.topology.plan import TopologyPlan
-from tests.sentinel.conftest import Launch
+from tests.sentinel.conftest import PROD_PASSWORD, Launch
 
 SAFE = (
     "sentinel.quorum",
@@ -59,7 +59,7 @@ def test_a_quorum_higher_than_the_sentinels_is_caught(topology: Launch, target_k
     assert "NOQUORUM 3 usable Sentinels" in result.message
 
 
-def _break(index: int, **changes: Secret) -> Tamper:
+def _break(index: int, **changes: Secret | bool) -> Tamper:
     def tamper(plan: TopologyPlan) -> TopologyPlan:
         if "auth_pass" in changes:
             return plan.with_sentinel(index, **changes)
@@ -95,6 +95,23 @@ def test_a_replica_that_never_syncs_is_caught(topology: Launch, target_kind: str
     counts = run(launched, "sentinel.counts")
     assert counts.status is Status.ERROR
     assert "sees 0 replicas and 2 other sentinels" in counts.message
+
+
+def test_a_replica_replicating_in_plaintext_on_tls_is_caught(topology: Launch, target_kind: str) -> None:
+    """prod serves TLS only: a replica left on plaintext replication (tls-replication no) never
+    syncs, and the check names that replica and why, from its own live configuration."""
+    plaintext = _break(1, tls_replication=False)
+    launched = topology(target_kind, plaintext, settle_timeout=3)
+    replica = launched.nodes[1].endpoint.where()
+    replication = run(launched, "sentinel.replication")
+    assert replication.status is Status.ERROR, replication.message
+    assert f"0 replicas are connected to 127.0.0.1:{launched.nodes[0].endpoint.port}" in replication.message
+    assert (
+        f"replica {replica}: master_link_status=down (tls-replication no: it talks plaintext to a "
+        "primary that serves TLS only, so it never syncs)"
+    ) in replication.message
+    assert "REDIS_REPLICAS=1 (.env.prod:" in replication.message
+    assert PROD_PASSWORD not in replication.message
 
 
 def test_a_down_after_larger_than_the_budget_is_caught(topology: Launch) -> None:

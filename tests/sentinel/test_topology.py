@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.sentinel.readings import SentinelView, read_all, read_sentinel, replication_lag
 from pytest_nself_redis.targets.base import LOOPBACK
@@ -39,15 +41,57 @@ def _views(topology: Topology) -> list[SentinelView]:
     first = topology.sentinels[0]
 
     def connect(host: str, port: int) -> redis.Redis:
-        return redis.Redis(**replace(topology.sentinel_address(port), host=host).redis_kwargs())
+        return redis.Redis(**topology.address(port, host).redis_kwargs())
 
     return read_all([(LOOPBACK, first.port)], topology.master_name, connect)
 
 
+def _speaks_plaintext(address: ServerAddress) -> bool:
+    """Whether a plaintext PING at ``address`` is answered at all (a TLS-only port never does)."""
+    try:
+        with address.open_socket(tls=False, timeout=2.0) as raw:
+            raw.sendall(b"PING\r\n")
+            return raw.recv(64) != b""
+    except OSError:
+        return False
+
+
+def _served_only_over_verified_tls(launched: Topology) -> None:
+    """Every node and sentinel answers over TLS verified against the run's CA (certificate and
+    host name) and not at all in plaintext, on the one port it announces."""
+    assert launched.tls is not None
+    for mode in (os.stat(launched.tls.key).st_mode, os.stat(launched.tls.ca_cert.parent / "ca.key").st_mode):
+        assert mode & 0o777 == 0o600, oct(mode)
+    addresses = [node.endpoint for node in launched.nodes] + [
+        launched.address(sentinel.port) for sentinel in launched.sentinels
+    ]
+    for address in addresses:
+        assert (address.tls, address.verify, address.ca_file) == (True, True, str(launched.tls.ca_cert))
+        kwargs = address.redis_kwargs()
+        assert (kwargs["ssl_cert_reqs"], kwargs["ssl_check_hostname"]) == (ssl.CERT_REQUIRED, True)
+        with redis.Redis(**kwargs) as client:
+            assert client.ping() is True
+        assert not _speaks_plaintext(address), f"{address.where()} answers in plaintext"
+    # A client that trusts only the system's CAs does not accept the run's certificate.
+    stranger = replace(addresses[-1], ca_file=None)
+    with pytest.raises((redis.ConnectionError, OSError)), redis.Redis(**stranger.redis_kwargs()) as client:
+        client.ping()
+    for node in launched.nodes:
+        assert node.client().config_get("port")["port"] == "0"
+        assert node.client().config_get("tls-replication")["tls-replication"] == "yes"
+
+
+@pytest.mark.parametrize("tls", ["tls", "plaintext"])
 def test_a_topology_comes_up_and_hands_out_only_loopback_addresses(
-    topology: Launch, target_kind: str, run_id: str
+    topology: Launch, target_kind: str, run_id: str, tls: str
 ) -> None:
-    launched = topology(target_kind)
+    """prod promises TLS, so its topology serves TLS only; the same env with TLS off, plaintext."""
+    launched = topology(target_kind, REDIS_TLS_ENABLED="true" if tls == "tls" else "false")
+    if tls == "tls":
+        _served_only_over_verified_tls(launched)
+    else:
+        assert launched.tls is None
+        assert all(_speaks_plaintext(launched.address(sentinel.port)) for sentinel in launched.sentinels)
     assert launched.settled is not None
     assert launched.settled.ok, launched.settled.seen
     print(f"\n[{target_kind}] {launched.describe()}: settled in {launched.settled.seconds:.2f} s")
@@ -69,10 +113,13 @@ def test_a_topology_comes_up_and_hands_out_only_loopback_addresses(
     assert role == "master"
     assert [item.where for item in lag] == [f"{LOOPBACK}:{launched.nodes[1].endpoint.port}"]
     assert all(item.ok for item in lag), lag
-    # Writes through the Sentinel-aware client reach the replica.
+    # Writes through the Sentinel-aware client reach the replica (over TLS when served so).
     master = client.master_for(launched.master_name)
     master.set("nself-harness:topology", "x")
     assert master.execute_command("WAIT", 1, 2000) == 1
+    assert master.connection_pool.get_connection().__class__.__name__ == (
+        "SentinelManagedSSLConnection" if tls == "tls" else "SentinelManagedConnection"
+    )
 
 
 def test_passwords_stay_out_of_argv_and_in_owner_only_files(topology: Launch) -> None:

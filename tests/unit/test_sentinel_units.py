@@ -4,6 +4,8 @@ INFO's replies."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import redis
 
@@ -61,7 +63,9 @@ def test_every_node_announces_loopback_and_its_own_port_with_the_password() -> N
     primary = dict(node_directives(plan, plan.nodes[0]))
     assert "replicaof" not in primary
     assert primary["masterauth"] == ["s3cret"], "after a failover the old primary is a replica"
-    lines = [" ".join([name, *values]) for name, values in sentinel_directives(plan, plan.sentinels[0], "/d")]
+    lines = [
+        " ".join([name, *values]) for name, values in sentinel_directives(plan, plan.sentinels[0], "/d", "/t")
+    ]
     assert "sentinel announce-ip 127.0.0.1" in lines
     assert "sentinel announce-port 7101" in lines
     assert "sentinel monitor mymaster 127.0.0.1 7001 2" in lines
@@ -77,16 +81,42 @@ def test_a_tampered_plan_changes_one_part_only() -> None:
     broken = plan.with_sentinel(2, auth_pass=Secret("wrong")).with_node(1, masterauth=Secret("wrong"))
     assert dict(node_directives(broken, broken.nodes[1]))["masterauth"] == ["wrong"]
     assert dict(node_directives(broken, broken.nodes[0]))["masterauth"] == ["s3cret"]
-    lines = [" ".join([n, *v]) for n, v in sentinel_directives(broken, broken.sentinels[2], "/d")]
+    lines = [" ".join([n, *v]) for n, v in sentinel_directives(broken, broken.sentinels[2], "/d", "/t")]
     assert "sentinel auth-pass mymaster wrong" in lines
     assert "sentinel auth-pass mymaster s3cret" in [
-        " ".join([n, *v]) for n, v in sentinel_directives(broken, broken.sentinels[0], "/d")
+        " ".join([n, *v]) for n, v in sentinel_directives(broken, broken.sentinels[0], "/d", "/t")
     ]
+
+
+def test_a_tls_plan_serves_tls_only_and_replicates_over_it() -> None:
+    plan = replace(_plan(), tls=True)
+    lines = [" ".join([n, *v]) for n, v in sentinel_directives(plan, plan.sentinels[0], "/d", "/t")]
+    for expected in (
+        "port 0",
+        "tls-port 7101",
+        "tls-cert-file /t/redis.crt",
+        "tls-key-file /t/redis.key",
+        "tls-ca-cert-file /t/ca.crt",
+        "tls-replication yes",
+        "sentinel announce-port 7101",
+    ):
+        assert expected in lines, lines
+    assert "port 7101" not in lines
+    assert dict(node_directives(plan, plan.nodes[1]))["tls-replication"] == ["yes"]
+    plaintext = plan.with_node(1, tls_replication=False)
+    assert dict(node_directives(plaintext, plaintext.nodes[1]))["tls-replication"] == ["no"]
+    assert "tls-replication" not in dict(node_directives(_plan(), _plan().nodes[1]))
+    assert not any(
+        line.startswith("tls-")
+        for line in (
+            " ".join([n, *v]) for n, v in sentinel_directives(_plan(), _plan().sentinels[0], "/d", "/t")
+        )
+    )
 
 
 def test_without_a_password_sentinels_reachable_through_docker_need_protected_mode_off() -> None:
     plan = _plan(password="")
-    directives = dict(sentinel_directives(plan, plan.sentinels[0], "/d", bind="0.0.0.0"))
+    directives = dict(sentinel_directives(plan, plan.sentinels[0], "/d", "/t", bind="0.0.0.0"))
     assert directives["protected-mode"] == ["no"]
     assert directives["bind"] == ["0.0.0.0"]
     assert "requirepass" not in directives

@@ -6,6 +6,10 @@ The data nodes are ordinary launched targets (same image or binary, same command
 deployment, plus what replication needs), so everything a target offers (clients, kill,
 resume, logs) works on each. The kinds differ only in how a node is started: local
 processes on loopback ports, or containers sharing one network namespace (``docker``).
+
+A deployment that serves TLS only gets a topology that does too: one CA and certificate made
+for the run (``prepare_tls``) serve every node and sentinel, which verify each other with it,
+as the harness's clients do (certificate and host name, never unverified).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions, free_loopback_port
+from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions, TlsFiles, free_loopback_port
 from pytest_nself_redis.targets.topology.plan import TopologyPlan
 
 SETTLE_TIMEOUT_S = 20.0
@@ -67,11 +71,6 @@ class Topology(ABC):
         tamper: Tamper | None = None,
         settle_timeout: float = SETTLE_TIMEOUT_S,
     ) -> None:
-        if context.service.args.value("tls-port") not in (None, "0"):
-            raise TargetError(
-                "the Sentinel topology runs plaintext deployments only, and "
-                f"{context.settings.tls_enabled.cite()}"
-            )
         self.context = context
         self.options = options
         self.tamper = tamper
@@ -81,8 +80,21 @@ class Topology(ABC):
         self.nodes: list[Target] = []
         self.sentinels: list[SentinelNode] = []
         self.settled: Settled | None = None
+        # The run's certificates, every node's and sentinel's (TLS deployments only).
+        self.tls: TlsFiles | None = None
         self._token: int | None = None
         self._clients: dict[tuple[int, float | None], redis.Redis] = {}
+        self._open()
+
+    @abstractmethod
+    def _open(self) -> None:
+        """What this kind needs before anything starts (the binary, or the engine and image), so
+        a missing one is said before a port is taken."""
+
+    @property
+    def serves_tls(self) -> bool:
+        """Whether the deployment serves TLS only (a tls-port), and so every node here."""
+        return self.context.service.args.value("tls-port") not in (None, "0")
 
     # -- launch ------------------------------------------------------------------
     def _ports(self) -> tuple[list[int], list[int]]:
@@ -99,7 +111,9 @@ class Topology(ABC):
     def start(self) -> None:
         self._token = resources.register(f"sentinel topology of run {self.options.run_id}", self.stop)
         data_ports, sentinel_ports = self._ports()
-        plan = TopologyPlan.of(self.context.settings, self.password, data_ports, sentinel_ports)
+        plan = TopologyPlan.of(
+            self.context.settings, self.password, data_ports, sentinel_ports, self.serves_tls
+        )
         self.plan = self.tamper(plan) if self.tamper else plan
         self._prepare(self.plan)
         for node_plan in self.plan.nodes:
@@ -114,7 +128,7 @@ class Topology(ABC):
 
     @abstractmethod
     def _prepare(self, plan: TopologyPlan) -> None:
-        """What the nodes need before the first starts (docker: the network)."""
+        """What the nodes need before the first starts (docker: the network; on TLS, ``tls``)."""
 
     @abstractmethod
     def _data_node(self, plan: TopologyPlan, node: Any) -> Target:
@@ -164,15 +178,24 @@ class Topology(ABC):
             socket_timeout=self.options.socket_timeout,
             workdir=self.options.workdir,
             extra_args=(*self.options.extra_args, *extra_args),
+            tls=self.tls,
         )
 
     @property
     def master_name(self) -> str:
         return self.context.settings.sentinel_master_name.value
 
-    def sentinel_address(self, port: int) -> ServerAddress:
-        """Where the sentinel on ``port`` listens, with the password it requires."""
-        return ServerAddress(LOOPBACK, port, password=self.password, timeout=self.options.socket_timeout)
+    def address(self, port: int, host: str = LOOPBACK) -> ServerAddress:
+        """Where a sentinel or data node listens, with the password it requires and, on TLS,
+        the run's CA to verify it by (sentinels and nodes share both)."""
+        return ServerAddress(
+            host,
+            port,
+            password=self.password,
+            tls=self.tls is not None,
+            ca_file=str(self.tls.ca_cert) if self.tls is not None else None,
+            timeout=self.options.socket_timeout,
+        )
 
     def sentinel_connection(self, sentinel: SentinelNode, timeout: float | None = None) -> redis.Redis:
         """A client of one sentinel (authenticated as the sentinels require), kept for reuse."""
@@ -181,13 +204,15 @@ class Topology(ABC):
             overrides = {}
             if timeout is not None:
                 overrides = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-            self._clients[key] = redis.Redis(**self.sentinel_address(sentinel.port).redis_kwargs(**overrides))
+            self._clients[key] = redis.Redis(**self.address(sentinel.port).redis_kwargs(**overrides))
         return self._clients[key]
 
     def sentinel_client(self, timeout: float = 1.0) -> Sentinel:
         """A Sentinel-aware redis-py client: it asks the sentinels where the primary is."""
         password = self.password.reveal() or None
-        common = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "password": password}
+        # The TLS part of our own clients' settings: the certificate and host name verified.
+        tls = {key: value for key, value in self.address(0).redis_kwargs().items() if key.startswith("ssl")}
+        common = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "password": password, **tls}
         return Sentinel(
             [(LOOPBACK, sentinel.port) for sentinel in self.sentinels],
             sentinel_kwargs=dict(common),
@@ -214,16 +239,41 @@ class Topology(ABC):
         """role from INFO replication ("down" when the node does not answer)."""
         return str(self.replication(node).get("role", "down"))
 
+    def link_problem(self, node: Target) -> str | None:
+        """Why ``node`` does not replicate its primary, as far as it says itself (None: its
+        link is up)."""
+        link = self.replication(node).get("master_link_status", "unknown (no answer)")
+        if link == "up":
+            return None
+        return f"replica {node.endpoint.where()}: master_link_status={link}{self._cause(node)}"
+
+    def _cause(self, node: Target) -> str:
+        """A replica's own account of a broken link: plaintext replication on a TLS-only
+        topology (its live tls-replication), else its log's last word about its primary."""
+        try:
+            with node.probe_client() as client:
+                tls_replication = client.config_get("tls-replication").get("tls-replication")
+        except (redis.RedisError, OSError):
+            return ""
+        if self.tls is not None and tls_replication == "no":
+            return (
+                " (tls-replication no: it talks plaintext to a primary that serves TLS only, "
+                "so it never syncs)"
+            )
+        said = [line for line in node.log_tail(40).splitlines() if "MASTER" in line or "master" in line]
+        return f" (its log: {said[-1].strip()})" if said else ""
+
+    def unlinked(self) -> list[str]:
+        """Every node acting as a replica whose link to its primary is not up, with why."""
+        found = [self.link_problem(node) for node in self.nodes if self.role_of(node) == "slave"]
+        return [problem for problem in found if problem is not None]
+
     # -- settling ----------------------------------------------------------------
     def _picture(self) -> list[str]:
         """What is not yet as promised (empty: settled)."""
         assert self.plan is not None
         settings = self.context.settings
-        missing = []
-        for node in self.nodes[1:]:
-            link = self.replication(node).get("master_link_status", "unknown (no answer)")
-            if link != "up":
-                missing.append(f"replica {node.endpoint.where()}: master_link_status={link}")
+        missing = [problem for node in self.nodes[1:] if (problem := self.link_problem(node)) is not None]
         for sentinel in self.sentinels:
             try:
                 master = self.sentinel_connection(sentinel, 1.0).sentinel_master(self.master_name)

@@ -11,7 +11,9 @@ primary, and a sentinel every node, at 127.0.0.1:<port>, exactly where the harne
 no node ever announces a bridge (172.x/10.x) address.
 
 Sentinels get their config (0600, owned by the container's user) seeded into a volume of
-their own, since Sentinel rewrites it. Containers, volumes and the network carry the run's
+their own, since Sentinel rewrites it. On TLS the run's certificates (the key 0600, given to
+the container's user) are mounted read-only at /tls in every node and sentinel, where the
+deployment's command expects them. Containers, volumes and the network carry the run's
 labels and are removed on teardown, Ctrl-C and SIGTERM (and by ``nself-redis cleanup``).
 """
 
@@ -23,6 +25,7 @@ import shutil
 import socket
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -31,10 +34,10 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from pytest_nself_redis.context import EnvContext
+from pytest_nself_redis.compose.render import TLS_DIR
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
+from pytest_nself_redis.targets.base import LOOPBACK, Target
 from pytest_nself_redis.targets.docker import DockerTarget
 from pytest_nself_redis.targets.docker_engine import (
     ENV_LABEL,
@@ -49,11 +52,13 @@ from pytest_nself_redis.targets.docker_engine import (
 )
 from pytest_nself_redis.targets.process import _config_line, _write_private
 from pytest_nself_redis.targets.readiness import wait_until_ready
-from pytest_nself_redis.targets.topology.base import SETTLE_TIMEOUT_S, Tamper, Topology
+from pytest_nself_redis.targets.tls import prepare_tls, tls_owner
+from pytest_nself_redis.targets.topology.base import Topology
 from pytest_nself_redis.targets.topology.plan import (
     NodePlan,
     SentinelPlan,
     TopologyPlan,
+    listen_directives,
     node_directives,
     sentinel_directives,
 )
@@ -92,13 +97,16 @@ class SentinelContainer:
         kwargs: dict[str, Any] = (
             {"user": self.topology.context.service.user} if self.topology.context.service.user else {}
         )
+        volumes = {str(self.volume.name): {"bind": DATA, "mode": "rw"}}
+        if self.topology.tls is not None:
+            volumes[str(self.topology.tls.cert.parent)] = {"bind": TLS_DIR, "mode": "ro"}
         try:
             self.container = api.containers.run(
                 self.topology.image,
                 command=["redis-server", f"{DATA}/sentinel.conf", "--sentinel"],
                 name=self.name,
                 network_mode=self.topology.network_mode,
-                volumes={str(self.volume.name): {"bind": DATA, "mode": "rw"}},
+                volumes=volumes,
                 working_dir=DATA,
                 labels=self.topology.labels,
                 detach=True,
@@ -119,7 +127,7 @@ class SentinelContainer:
         return False
 
     def _wait_ready(self) -> None:
-        address = self.topology.sentinel_address(self.port)
+        address = self.topology.address(self.port)
         wait_until_ready(
             lambda: redis.Redis(**address.redis_kwargs(socket_timeout=1.0, socket_connect_timeout=1.0)),
             what=f"sentinel container {self.name} on {LOOPBACK}:{self.port}",
@@ -165,26 +173,20 @@ class SentinelContainer:
 class DockerTopology(Topology):
     kind = "docker"
 
-    def __init__(
-        self,
-        context: EnvContext,
-        options: TargetOptions,
-        tamper: Tamper | None = None,
-        settle_timeout: float = SETTLE_TIMEOUT_S,
-    ) -> None:
-        super().__init__(context, options, tamper, settle_timeout)
+    def _open(self) -> None:
         quiet_testcontainers()
-        self.client_api = docker_client(options.socket_timeout * 2)
-        self.image = context.service.image
+        self.client_api = docker_client(self.options.socket_timeout * 2)
+        self.image = self.context.service.image
         ensure_image(self.client_api, self.image)
-        self.name = unique_name(options.run_id, context.name)
+        self.name = unique_name(self.options.run_id, self.context.name)
         self.labels = {
-            LABEL: options.run_id,
-            ENV_LABEL: context.name,
+            LABEL: self.options.run_id,
+            ENV_LABEL: self.context.name,
             OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}",
         }
         self.network: Network | None = None
         self.anchor: Container | None = None
+        self.tls_dir: Path | None = None
 
     @property
     def network_mode(self) -> str:
@@ -210,6 +212,10 @@ class DockerTopology(Topology):
         except (DockerException, OSError) as error:
             raise TargetError(f"could not set up the topology's network: {first_line(error)}") from None
         self._wait_anchor()
+        if plan.tls:
+            self.tls_dir = resources.make_run_dir(self.options.run_id, "tls")
+            # In a folder of its own: the run dir stays ours, so cleanup can judge it.
+            self.tls = prepare_tls(self.tls_dir / "certs", tls_owner(self.context.service))
 
     def _wait_anchor(self) -> None:
         assert self.anchor is not None
@@ -225,12 +231,12 @@ class DockerTopology(Topology):
         raise TargetError(f"the topology's network anchor {self.anchor.name} is {self.anchor.status}: {logs}")
 
     def _data_node(self, plan: TopologyPlan, node: NodePlan) -> Target:
-        extra = ("--port", str(node.port), *as_args(node_directives(plan, node)))
+        extra = as_args([*listen_directives(plan, node.port), *node_directives(plan, node)])
         options = replace(self.node_options(node.port, extra), network_mode=self.network_mode)
         return DockerTarget(self.context, options)
 
     def _sentinel_node(self, plan: TopologyPlan, sentinel: SentinelPlan) -> SentinelContainer:
-        directives = sentinel_directives(plan, sentinel, DATA, bind="0.0.0.0")
+        directives = sentinel_directives(plan, sentinel, DATA, TLS_DIR, bind="0.0.0.0")
         config = "".join(f"{_config_line(name, values)}\n" for name, values in directives)
         return SentinelContainer(self, sentinel.port, config)
 
@@ -243,3 +249,6 @@ class DockerTopology(Topology):
             with contextlib.suppress(*_GONE):
                 self.network.remove()
             self.network = None
+        if self.tls_dir is not None:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
+            self.tls_dir = None

@@ -3,8 +3,9 @@ loopback port, each sentinel ``redis-server <config> --sentinel`` from the same 
 
 Passwords never reach argv: the data nodes put them in their 0600 config file (as the
 process target always does), and each sentinel's config, which holds them too, is written
-0600 before the first byte. Every process dies with the harness (PDEATHSIG, ``spawn_server``) and is removed
-on teardown, Ctrl-C and SIGTERM.
+0600 before the first byte. On TLS the run's certificates (keys 0600) sit in the topology's
+folder, read by every node and sentinel in place. Every process dies with the harness
+(PDEATHSIG, ``spawn_server``) and is removed on teardown, Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from pathlib import Path
 
 import redis
 
-from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
+from pytest_nself_redis.targets.base import LOOPBACK, Target
 from pytest_nself_redis.targets.process import (
     ProcessTarget,
     _config_line,
@@ -29,7 +29,8 @@ from pytest_nself_redis.targets.process import (
     spawn_server,
 )
 from pytest_nself_redis.targets.readiness import wait_until_ready
-from pytest_nself_redis.targets.topology.base import SETTLE_TIMEOUT_S, Tamper, Topology
+from pytest_nself_redis.targets.tls import prepare_tls
+from pytest_nself_redis.targets.topology.base import Topology
 from pytest_nself_redis.targets.topology.plan import (
     NodePlan,
     SentinelPlan,
@@ -98,28 +99,23 @@ class SentinelProcess:
 class ProcessTopology(Topology):
     kind = "process"
 
-    def __init__(
-        self,
-        context: EnvContext,
-        options: TargetOptions,
-        tamper: Tamper | None = None,
-        settle_timeout: float = SETTLE_TIMEOUT_S,
-    ) -> None:
-        super().__init__(context, options, tamper, settle_timeout)
+    def _open(self) -> None:
         self.binary = find_redis_server(self.options.redis_server)
         self.folder: Path | None = None
 
     def _prepare(self, plan: TopologyPlan) -> None:
         self.folder = resources.make_run_dir(self.options.run_id, "sentinels", self.options.workdir)
+        if plan.tls:
+            self.tls = prepare_tls(self.folder / "tls")
 
     def _data_node(self, plan: TopologyPlan, node: NodePlan) -> Target:
         return ProcessTarget(self.context, self.node_options(node.port, as_args(node_directives(plan, node))))
 
     def _sentinel_node(self, plan: TopologyPlan, sentinel: SentinelPlan) -> SentinelProcess:
         assert self.folder is not None
-        directives = sentinel_directives(plan, sentinel, str(self.folder))
+        directives = sentinel_directives(plan, sentinel, str(self.folder), str(self.folder / "tls"))
         config = "".join(f"{_config_line(name, values)}\n" for name, values in directives)
-        address = self.sentinel_address(sentinel.port)
+        address = self.address(sentinel.port)
         return SentinelProcess(self.binary, self.folder, address, config, self.options.startup_timeout)
 
     def _teardown(self) -> None:
