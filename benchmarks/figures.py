@@ -4,6 +4,7 @@ measured in the same run: CI prints them after the tests (``scripts/test``).
 - the whole bundled suite, one env (staging of ``examples/complete``), process target: wall time
   of ``pytest --nself-env staging --nself-target process`` from the checkout's root, with the
   tests it ran (the number of checks per env must not go down);
+- ``--nself-env dev,staging,prod -n 2`` (pytest-xdist) over that one-env run: the ratio;
 - the same on the docker target, unless it would take longer than ``--docker-budget`` seconds
   (estimated from the process run; the output says when it was left out, and why);
 - the latency sampler's PING p50 over ``redis-benchmark -c 1`` p50, the same server, alternating
@@ -42,6 +43,8 @@ SAMPLER_ROUNDS = 9
 DOCKER_OVER_PROCESS = 2.0
 DOCKER_BUDGET_S = 240.0
 SUITE_TIMEOUT_S = 600.0
+ALL_ENVS = "dev,staging,prod"
+WORKERS = 2
 DOCTOR_FIGURES = REPO / "benchmarks" / "doctor_figures.py"
 DOCTOR_TIMEOUT_S = 300.0
 SUMMARY = re.compile(r"=* ?(?P<counts>(?:\d+ \w+(?:, )?)+) in [\d.]+s")
@@ -75,7 +78,9 @@ def child_env() -> dict[str, str]:
 
 
 # -- the whole suite -------------------------------------------------------------------------
-def run_suite(kind: str, timeout: float) -> tuple[float | None, str]:
+def run_suite(
+    kind: str, timeout: float, envs: str = ENV, extra: tuple[str, ...] = ()
+) -> tuple[float | None, str]:
     """Wall seconds of the whole bundled suite on ``kind`` (None when it did not finish) and the
     tests it ran, as pytest counted them."""
     with tempfile.TemporaryDirectory(prefix="nself-figures-") as reports:
@@ -83,8 +88,9 @@ def run_suite(kind: str, timeout: float) -> tuple[float | None, str]:
             sys.executable,
             "-m",
             "pytest",
+            *extra,
             "--nself-env",
-            ENV,
+            envs,
             "--nself-target",
             kind,
             "-q",
@@ -130,6 +136,21 @@ def suite_row(kind: str, goal_s: float, timeout: float) -> Row:
     # A run with failures is no figure of the suite's time: shown, not judged.
     met = seconds <= goal_s if "exit status" not in counts else None
     return Row(figure, measured, "", f"≤ {goal_s:.0f} s", seconds, met)
+
+
+def envs_row(one_env_seconds: float | None, timeout: float) -> Row:
+    """Three envs at once (pytest-xdist, one worker per core) over one env without it, the
+    process target: the anchor is this run's own one-env row."""
+    figure = f"--nself-env {ALL_ENVS} -n {WORKERS} ÷ one env ({ENV}), process target"
+    if one_env_seconds is None:
+        return Row(figure, "not measured: no one-env run to divide by (ask for the suite row)", "", "≤ 1.3")
+    seconds, counts = run_suite("process", timeout, ALL_ENVS, ("-n", str(WORKERS)))
+    if seconds is None:
+        return Row(figure, f"not measured: {counts}", "", "≤ 1.3")
+    ratio = seconds / one_env_seconds
+    anchor = f"{seconds:.1f} s ({counts}) ÷ {one_env_seconds:.1f} s"
+    met = ratio <= 1.3 if "exit status" not in counts else None
+    return Row(figure, f"{ratio:.2f}", anchor, "≤ 1.3", ratio, met)
 
 
 def docker_left_out(process_seconds: float | None, budget: float) -> str:
@@ -265,7 +286,7 @@ def measure(step: Callable[[], Row], figure: str) -> Row:
         return Row(figure, f"not measured: {type(problem).__name__}: {problem}", "", "")
 
 
-ROWS = ("suite", "docker-suite", "sampler", "launch-process", "launch-docker", "doctor")
+ROWS = ("suite", "envs", "docker-suite", "sampler", "launch-process", "launch-docker", "doctor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     if "suite" in wanted:
         process = measure(lambda: suite_row("process", 25.0, SUITE_TIMEOUT_S), "whole suite, process")
         rows.append(process)
+    if "envs" in wanted:
+        one_env = process.value if process else None
+        rows.append(measure(lambda: envs_row(one_env, SUITE_TIMEOUT_S), "three envs ÷ one env"))
     if "docker-suite" in wanted:
         seconds, budget = process.value if process else None, options.docker_budget
         rows.append(measure(lambda: docker_suite_row(seconds, budget), "whole suite, docker"))

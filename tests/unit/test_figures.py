@@ -41,3 +41,10 @@ def test_a_figure_that_breaks_says_why_in_its_row() -> None:
     assert row.measured == "not measured: OSError: no such file"
     assert row.met is None
     assert "| a figure | not measured: OSError: no such file |" in figures.table([row])
+
+
+def test_the_three_envs_row_needs_its_one_env_anchor() -> None:
+    row = figures.envs_row(None, 1.0)
+    assert row.measured.startswith("not measured: no one-env run to divide by")
+    assert row.goal == "≤ 1.3"
+    assert row.met is None
