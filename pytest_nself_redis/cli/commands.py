@@ -68,7 +68,7 @@ def _sentinel_option(parser: argparse.ArgumentParser, url_help: str) -> None:
     parser.add_argument(
         "--sentinel-url",
         help="a sentinel of the env's running Sentinel deployment: the sentinel suite's safe checks "
-        f"read it and the sentinels it knows ({url_help})",
+        f"read it and the sentinels it knows ({url_help}; rediss:// is verified with --redis-ca)",
     )
 
 

@@ -271,7 +271,12 @@ def _inputs(
 
         settings = target.context.settings
         inputs["sentinel"] = attached_from_url(
-            sentinel_url, settings, bound.step_timeout(timeout), SENTINEL_URL_FLAG, target.options.insecure
+            sentinel_url,
+            settings,
+            bound.step_timeout(timeout),
+            SENTINEL_URL_FLAG,
+            insecure=target.options.insecure,
+            ca_cert=target.options.redis_ca,
         )
     return inputs
 

@@ -110,7 +110,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--nself-sentinel-url",
         "a sentinel of the env's running Sentinel deployment (redis://[:password@]host:port): the "
         "sentinel suite reads it and the sentinels it knows (safe checks only, never a failover) "
-        "instead of launching a topology; without a password in the URL, REDIS_PASSWORD is tried",
+        "instead of launching a topology; without a password in the URL, REDIS_PASSWORD is tried; "
+        "a rediss:// sentinel is verified with --nself-redis-ca like the server",
         metavar="URL",
     ),
     OptionSpec("--nself-redis-server", "the redis-server binary for the process target", metavar="PATH"),

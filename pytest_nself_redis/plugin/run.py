@@ -239,7 +239,8 @@ class NselfRun:
                 context.settings,
                 self.options.timeout,
                 SENTINEL_URL_FLAG,
-                self.options.redis_insecure,
+                insecure=self.options.redis_insecure,
+                ca_cert=self.options.redis_ca,
             )
         if self.kind not in ("docker", "process"):
             return None

@@ -136,12 +136,20 @@ class AttachedDeployment(Deployment):
 
 
 def attached_from_url(
-    url: str, settings: RedisSettings, timeout: float, url_flag: str, insecure: bool = False
+    url: str,
+    settings: RedisSettings,
+    timeout: float,
+    url_flag: str,
+    *,
+    insecure: bool = False,
+    ca_cert: str | None = None,
 ) -> AttachedDeployment:
-    """A running deployment through one sentinel's URL (``redis://[:password@]host:port``).
+    """A running deployment through one sentinel's URL (``redis://[:password@]host:port`` or
+    ``rediss://``, verified with ``ca_cert``, the data nodes' CA, or the system's CAs).
     Sentinels often share the data nodes' password: without one in the URL, the env's
     REDIS_PASSWORD is tried. A bad URL is refused naming ``url_flag``, its password masked."""
-    address = replace(endpoint_from_url(url, insecure=insecure, url_flag=url_flag), timeout=timeout)
+    endpoint = endpoint_from_url(url, ca_cert, insecure=insecure, url_flag=url_flag)
+    address = replace(endpoint, timeout=timeout)
     if not address.password:
         address = replace(address, password=settings.password.value)
     return AttachedDeployment(address, settings.sentinel_master_name.value, settings.password.value)

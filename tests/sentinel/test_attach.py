@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 
 from pytest_nself_redis.live.url import endpoint_from_url
+from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.secrets import Secret
-from pytest_nself_redis.sentinel.access import AttachedDeployment, LaunchedDeployment
+from pytest_nself_redis.sentinel.access import AttachedDeployment, LaunchedDeployment, attached_from_url
 from pytest_nself_redis.targets.base import free_loopback_port
 from pytest_nself_redis.targets.topology import Topology
 from tests.sentinel.conftest import PROD_PASSWORD, Launch
@@ -57,3 +58,19 @@ def test_a_wrong_password_or_nothing_listening_is_reported_not_raised(topology: 
     primary = gone.primary(views)
     assert primary.error == "no sentinel answered, so where the primary is is unknown"
     assert time.monotonic() - began < 10
+
+
+def test_a_tls_sentinels_url_is_verified_with_the_ca_given(topology: Launch) -> None:
+    """--nself-sentinel-url rediss://… with --nself-redis-ca (doctor: --redis-ca): the data
+    nodes' CA verifies the sentinels too; without it the system's CAs refuse the run's CA."""
+    launched = topology("process")
+    settings: RedisSettings = launched.context.settings
+    url = f"rediss://127.0.0.1:{launched.sentinels[0].port}"  # the password comes from the env
+    verified = attached_from_url(url, settings, 5.0, "--nself-sentinel-url", ca_cert=_ca(launched))
+    views = verified.views()
+    assert all(view.error is None for view in views), [view.error for view in views]
+    assert verified.primary(views).info["role"] == "master"
+    refused = attached_from_url(url, settings, 5.0, "--nself-sentinel-url").views()
+    assert refused[0].error is not None
+    assert "certificate verify failed" in refused[0].error, refused[0].error
+    assert PROD_PASSWORD not in refused[0].error
