@@ -3,6 +3,7 @@ build throwaway nself projects, launch servers to break, and look for leftovers.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -20,6 +21,28 @@ COMPLETE = EXAMPLES / "complete"
 NSELF_099 = EXAMPLES / "nself-0.9.9"
 NSELF_14 = EXAMPLES / "nself-1.4"
 RUN_TIMEOUT = 600
+
+
+def _without_tls(project: Path) -> Path:
+    """A copy of ``project`` whose prod promises no TLS (its REDIS_TLS_ENABLED line turned off,
+    so every other line keeps its number), removed when the process ends."""
+    copy = Path(tempfile.mkdtemp(prefix="nself-redis-plaintext-")) / project.name
+    atexit.register(shutil.rmtree, copy.parent, True)
+    shutil.copytree(project, copy)
+    prod = copy / ".env.prod"
+    lines = prod.read_text().splitlines(keepends=True)
+    turned = [
+        "REDIS_TLS_ENABLED=false\n" if line.startswith("REDIS_TLS_ENABLED=") else line for line in lines
+    ]
+    assert turned != lines, f"{project}'s prod promises no TLS to turn off"
+    prod.write_text("".join(turned))
+    return copy
+
+
+# examples/complete with plaintext prod: for the tests that launch prod and reach it by redis://
+# (doctor, probe, serve, the exporter, the nself plugin); the TLS prod is run by the suites'
+# green tests and TLS attach by its own tests.
+COMPLETE_WITHOUT_TLS = _without_tls(COMPLETE)
 
 
 @dataclass

@@ -269,14 +269,10 @@ def _inputs(
     if sentinel_url is not None:
         from pytest_nself_redis.sentinel.access import attached_from_url  # only with --sentinel-url
 
-        settings = target.context.settings
+        step = bound.step_timeout(timeout)
+        insecure, ca_cert = target.options.insecure, target.options.redis_ca
         inputs["sentinel"] = attached_from_url(
-            sentinel_url,
-            settings,
-            bound.step_timeout(timeout),
-            SENTINEL_URL_FLAG,
-            insecure=target.options.insecure,
-            ca_cert=target.options.redis_ca,
+            sentinel_url, target.context.settings, step, SENTINEL_URL_FLAG, insecure=insecure, ca_cert=ca_cert
         )
     return inputs
 

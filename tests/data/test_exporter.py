@@ -15,7 +15,7 @@ from pytest_nself_redis.checks import REGISTRY, CheckContext, CheckResult, Statu
 from pytest_nself_redis.live.exporter import exporter_binary, parse_metrics, scrape_once
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, NSELF_14, make_project
+from tests.harness import COMPLETE_WITHOUT_TLS, NSELF_14, make_project
 
 OLD_14_PASSWORD = "CVZuM9eCXed6Kd6zkVGldHqlxYcb"
 BUNDLE, PROFILE = "nself 0.9.x monitoring bundle", "nself 0.9.x `nself metrics` profile"
@@ -48,7 +48,7 @@ def _exporters() -> list[str]:
 
 
 def test_both_addresses_of_nself_0_9_read_the_server(launch: Launcher, target_kind: str) -> None:
-    target = launch(COMPLETE, "prod", target_kind)
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", target_kind)
     result = _run(target)
     print(result.message)
     assert result.status is Status.WARNING, result.message
@@ -63,7 +63,7 @@ def test_both_addresses_of_nself_0_9_read_the_server(launch: Launcher, target_ki
 
 
 def test_without_a_password_the_address_carries_none(launch: Launcher) -> None:
-    target = launch(COMPLETE, "dev", REDIS_PASSWORD="")
+    target = launch(COMPLETE_WITHOUT_TLS, "dev", REDIS_PASSWORD="")
     result = _run(target)
     assert result.status is Status.WARNING, result.message
     assert f"REDIS_ADDR=redis://127.0.0.1:{target.endpoint.port})" in result.message
@@ -89,7 +89,7 @@ def test_nself_1_writes_the_password_url_encoded(tmp_path: Path, launch: Launche
 
 
 def test_a_password_the_unencoded_url_breaks_fails_the_bundle(launch: Launcher) -> None:
-    target = launch(COMPLETE, "dev", REDIS_PASSWORD="ab/cd#ef-0123456789")
+    target = launch(COMPLETE_WITHOUT_TLS, "dev", REDIS_PASSWORD="ab/cd#ef-0123456789")
     result = _run(target)
     assert result.status is Status.ERROR, result.message
     forms = result.measured["forms"]
@@ -102,7 +102,7 @@ def test_a_password_the_unencoded_url_breaks_fails_the_bundle(launch: Launcher) 
 
 
 def test_an_exporter_that_cannot_authenticate_names_the_cause(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     # The server's password moved on; nself still writes the env's REDIS_PASSWORD.
     target.client().config_set("requirepass", "moved-on-7c2f9e1b")
     context = CheckContext.of(target, target.connect(password="moved-on-7c2f9e1b"), run_id="exporter")
@@ -114,7 +114,7 @@ def test_an_exporter_that_cannot_authenticate_names_the_cause(launch: Launcher) 
 
 
 def test_one_scrape_is_bounded(launch: Launcher) -> None:
-    target = launch(COMPLETE, "dev", REDIS_PASSWORD="")
+    target = launch(COMPLETE_WITHOUT_TLS, "dev", REDIS_PASSWORD="")
     started = time.monotonic()
     scraped = scrape_once({"REDIS_ADDR": f"redis://127.0.0.1:{target.endpoint.port}"})
     assert time.monotonic() - started < 5
@@ -146,7 +146,9 @@ def test_metrics_text_is_read_by_name() -> None:
 
 
 def test_a_tls_server_is_never_given_the_password_in_plaintext(tmp_path: Path, launch: Launcher) -> None:
-    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.prod": "REDIS_TLS_ENABLED=true"}
+    )
     target = launch(project, "prod")
     assert target.endpoint.tls
     result = _run(target)

@@ -15,7 +15,7 @@ from pytest_nself_redis.targets.base import Target, TargetOptions
 from tests.conftest import Launcher
 from tests.data.conftest import add_user, attach_args, attach_url, harness_keys
 from tests.data.proxy import InfoRewritingProxy, set_field
-from tests.harness import COMPLETE, REPO, make_project, run_cli, run_suites
+from tests.harness import COMPLETE_WITHOUT_TLS, REPO, make_project, run_cli, run_suites
 from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed, signed_for_another_host
 
 
@@ -44,11 +44,13 @@ def test_an_evicting_policy_fails_readiness_with_bullmqs_words(
     case: tuple[str, dict[str, str], str, str, str],
 ) -> None:
     env, overrides, policy, why, source = case
-    target = launch(COMPLETE, env, "process", (), **overrides)
+    target = launch(COMPLETE_WITHOUT_TLS, env, "process", (), **overrides)
     if env == "dev":
         # dev declares no queue (REDIS_QUEUES): a queue found on the server makes it a promise.
         target.client().hset("bull:mail:meta", mapping={"opts.maxLenEvents": 10000})
-    result = run_suites(COMPLETE, tmp_path, *attach_args(attach_url(target), env, "queue"), env=node_env)
+    result = run_suites(
+        COMPLETE_WITHOUT_TLS, tmp_path, *attach_args(attach_url(target), env, "queue"), env=node_env
+    )
     assert failed_tests(result.outcomes(env)) == {"test_eviction_policy_is_noeviction"}, result.output[-3000:]
     details = result.case("test_eviction_policy_is_noeviction").details
     assert f'IMPORTANT! Eviction policy is {policy}. It should be "noeviction"' in details
@@ -70,9 +72,13 @@ def test_an_evicting_policy_fails_readiness_with_bullmqs_words(
 def test_a_cache_policy_without_queues_is_a_warning(tmp_path: Path, launch: Launcher) -> None:
     """dev keeps nself's default allkeys-lru and runs no queue: the readiness check warns and
     says why it does not fail (it used to fail the run)."""
-    target = launch(COMPLETE, "dev")
+    target = launch(COMPLETE_WITHOUT_TLS, "dev")
     result = run_suites(
-        COMPLETE, tmp_path, *attach_args(attach_url(target), "dev", "queue"), "-k", "eviction_policy"
+        COMPLETE_WITHOUT_TLS,
+        tmp_path,
+        *attach_args(attach_url(target), "dev", "queue"),
+        "-k",
+        "eviction_policy",
     )
     assert result.case("test_eviction_policy_is_noeviction").outcome == "passed", result.output[-3000:]
     output = " ".join(result.output.split())
@@ -87,10 +93,10 @@ def test_a_cache_policy_without_queues_is_a_warning(tmp_path: Path, launch: Laun
 def test_lua_denied_by_acl_fails_readiness(
     tmp_path: Path, launch: Launcher, node_env: dict[str, str]
 ) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     add_user(target, "noscript", "noscript-Pw-31c8", "-@scripting")
     url = attach_url(target, "noscript", "noscript-Pw-31c8")
-    result = run_suites(COMPLETE, tmp_path, *attach_args(url, "prod", "queue"), env=node_env)
+    result = run_suites(COMPLETE_WITHOUT_TLS, tmp_path, *attach_args(url, "prod", "queue"), env=node_env)
     assert failed_tests(result.outcomes("prod")) == {
         "test_lua_libraries_available",
         "test_bullmq_round_trip",
@@ -107,10 +113,10 @@ def test_lua_denied_by_acl_fails_readiness(
 def test_streams_blocking_pops_and_client_denied_fail_readiness(
     tmp_path: Path, launch: Launcher, node_env: dict[str, str]
 ) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     add_user(target, "limited", "limited-Pw-77aa", "-@stream", "-bzpopmin", "-client")
     url = attach_url(target, "limited", "limited-Pw-77aa")
-    result = run_suites(COMPLETE, tmp_path, *attach_args(url, "prod", "queue"), env=node_env)
+    result = run_suites(COMPLETE_WITHOUT_TLS, tmp_path, *attach_args(url, "prod", "queue"), env=node_env)
     assert failed_tests(result.outcomes("prod")) == {
         "test_streams_work",
         "test_bzpopmin_with_subsecond_timeout",
@@ -139,10 +145,10 @@ def test_an_old_version_is_refused_or_warned(
 ) -> None:
     """INFO rewritten by a loopback proxy: every command still reaches the real server."""
     version, outcome, words = case
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     with InfoRewritingProxy(target.endpoint.port, set_field("redis_version", version)) as proxy:
         url = attach_url(target, port=proxy.port)
-        result = run_suites(COMPLETE, tmp_path, *attach_args(url, "prod", "queue"), env=node_env)
+        result = run_suites(COMPLETE_WITHOUT_TLS, tmp_path, *attach_args(url, "prod", "queue"), env=node_env)
     version_case = result.case("test_version_is_supported")
     assert version_case.outcome == outcome, result.output[-3000:]
     message = version_case.details if outcome == "failed" else result.output
@@ -169,8 +175,10 @@ def test_an_old_version_is_refused_or_warned(
 def test_weak_durability_warns(
     tmp_path: Path, launch: Launcher, overrides: dict[str, str], seen: str
 ) -> None:
-    target = launch(COMPLETE, "prod", "process", (), **overrides)
-    result = run_suites(COMPLETE, tmp_path, *attach_args(attach_url(target), "prod", "queue"), "-k", "aof")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", "process", (), **overrides)
+    result = run_suites(
+        COMPLETE_WITHOUT_TLS, tmp_path, *attach_args(attach_url(target), "prod", "queue"), "-k", "aof"
+    )
     assert result.case("test_aof_is_on").outcome == "passed", result.output[-3000:]
     assert "PromiseWarning" in result.output
     assert seen in result.output
@@ -181,19 +189,21 @@ def test_missing_node_skips_with_the_reason_or_fails_when_required(tmp_path: Pat
     missing = {"NSELF_NODE": str(tmp_path / "no-such-node")}
     for name in ("skip", "nomodules", "required"):
         (tmp_path / name).mkdir()
-    result = run_suites(COMPLETE, tmp_path / "skip", *args, env=missing)
+    result = run_suites(COMPLETE_WITHOUT_TLS, tmp_path / "skip", *args, env=missing)
     case = result.case("test_bullmq_round_trip")
     assert case.outcome == "skipped", result.output[-3000:]
     assert "node not found on PATH" in case.message + case.details
 
     empty = {"NSELF_NODE_DIR": str(tmp_path / "empty")}
-    result = run_suites(COMPLETE, tmp_path / "nomodules", *args, env=empty)
+    result = run_suites(COMPLETE_WITHOUT_TLS, tmp_path / "nomodules", *args, env=empty)
     case = result.case("test_bullmq_round_trip")
     assert case.outcome == "skipped"
     assert "are not installed in" in case.message + case.details
     assert "nself-redis node-setup" in case.message + case.details
 
-    result = run_suites(COMPLETE, tmp_path / "required", *args, env={**missing, "NSELF_REQUIRE_NODE": "1"})
+    result = run_suites(
+        COMPLETE_WITHOUT_TLS, tmp_path / "required", *args, env={**missing, "NSELF_REQUIRE_NODE": "1"}
+    )
     case = result.case("test_bullmq_round_trip")
     assert case.outcome == "failed"
     assert "NSELF_REQUIRE_NODE is set" in case.details
@@ -210,7 +220,9 @@ def test_node_setup_check_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def tls_server(tmp_path: Path, launch: Launcher) -> tuple[Path, Target, Path]:
-    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.prod": "REDIS_TLS_ENABLED=true"}
+    )
     target = launch(project, "prod")
     assert target.endpoint.tls
     assert target.server_tls is not None

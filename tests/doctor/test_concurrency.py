@@ -24,7 +24,7 @@ from pytest_nself_redis.doctor.schedule import WORKERS, batches, taken
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE
+from tests.harness import COMPLETE_WITHOUT_TLS
 
 SUITE = "zzconcurrency"
 
@@ -68,7 +68,7 @@ def recorded(spans: dict[str, Span], name: str, seconds: float) -> Callable[[Che
 
 
 def doctor(target: Target, deadline: float = 10.0) -> DoctorReport:
-    context = load_env_context(NselfProject.open(COMPLETE), "prod")
+    context = load_env_context(NselfProject.open(COMPLETE_WITHOUT_TLS), "prod")
     url = f"redis://:{target.endpoint.password.reveal()}@127.0.0.1:{target.endpoint.port}"
     return run_doctor(context, url, 5.0, suites=(SUITE,), deadline=deadline)
 
@@ -76,7 +76,7 @@ def doctor(target: Target, deadline: float = 10.0) -> DoctorReport:
 def test_independent_checks_overlap_and_an_exclusive_one_runs_alone(
     launch: Launcher, declare: Callable[..., None]
 ) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     spans: dict[str, Span] = {}
     names = ["a", "b", "c", "timed", "d", "e"]
     for name in names:
@@ -145,7 +145,7 @@ def test_the_deadline_cuts_off_a_check_that_would_run_on(
     """In the main thread the alarm ends the wait; in another thread (no alarm there) the wait's
     own timeout does. Either way the run ends at the deadline, the running check reported
     stopped and the one after it not run."""
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     declare("held", _hold(8.0), exclusive=True)
     declare("after", recorded({}, "after", 0.0))
     found: list[tuple[DoctorReport, float]] = []
@@ -167,7 +167,7 @@ def test_the_deadline_cuts_off_a_check_that_would_run_on(
 
 def test_more_checks_than_workers_all_run(launch: Launcher, declare: Callable[..., None]) -> None:
     """A batch larger than the pool: every check runs once, the results in order."""
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     spans: dict[str, Span] = {}
     names = [f"n{number:02d}" for number in range(WORKERS * 3 + 1)]
     for name in names:

@@ -23,7 +23,7 @@ import redis
 from pytest_nself_redis.doctor.runner import DEADLINE_MARK, doctor_checks
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, base_env, make_project
+from tests.harness import COMPLETE_WITHOUT_TLS, base_env, make_project
 from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed
 
 SCHEMA = json.loads((resources.files("pytest_nself_redis") / "doctor" / "schema.json").read_text())
@@ -52,7 +52,7 @@ def url(target: Target, password: str | None = None, user: str = "") -> str:
 
 def doctor(
     *args: str,
-    project: Path = COMPLETE,
+    project: Path = COMPLETE_WITHOUT_TLS,
     env: str = "prod",
     timeout: float = 60,
     environ: dict[str, str] | None = None,
@@ -84,7 +84,7 @@ def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_healthy_server(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     started = time.monotonic()
     human = doctor("--redis-url", url(target))
     wall = time.monotonic() - started
@@ -107,7 +107,7 @@ def test_healthy_server(launch: Launcher) -> None:
 
 
 def test_colour_only_on_a_terminal(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     for no_colour, expect_colour in ((False, True), (True, False)):
         env = base_env()
         if no_colour:
@@ -120,7 +120,7 @@ def test_colour_only_on_a_terminal(launch: Launcher) -> None:
                 "pytest_nself_redis.cli",
                 "doctor",
                 "--project",
-                str(COMPLETE),
+                str(COMPLETE_WITHOUT_TLS),
                 "--env",
                 "prod",
                 "--suite",
@@ -151,7 +151,9 @@ def test_colour_only_on_a_terminal(launch: Launcher) -> None:
 def test_nagios_line(tmp_path: Path, launch: Launcher) -> None:
     # prod runs queues (REDIS_QUEUES=true, from .env.staging): allkeys-lru is unsafe for them.
     project = make_project(
-        tmp_path / "project", env_files={".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"}
+        tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
+        env_files={".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"},
     )
     target = launch(project, "prod")
     completed = doctor("--redis-url", url(target), "--nagios", project=project)
@@ -162,7 +164,7 @@ def test_nagios_line(tmp_path: Path, launch: Launcher) -> None:
     assert "| 'used_memory'=" in line
     assert "'ok'=" in line
     # dev runs no queue: its cache policy is a warning there.
-    target = launch(COMPLETE, "dev")
+    target = launch(COMPLETE_WITHOUT_TLS, "dev")
     completed = doctor("--redis-url", url(target), "--nagios", env="dev")
     assert completed.returncode == 1, completed.stdout
     assert completed.stdout.startswith("REDIS WARNING - ")
@@ -191,7 +193,7 @@ FAULTS = {
 @pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
 def test_each_fault_is_reported(tmp_path: Path, launch: Launcher, fault: str) -> None:
     env_lines, extra_args, overrides, check_id, cause = FAULTS[fault]
-    project = make_project(tmp_path / "project", env_files=env_lines)
+    project = make_project(tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files=env_lines)
     target = launch(project, "prod", extra_args=extra_args, **overrides)
     completed = doctor("--redis-url", url(target), "--json", project=project)
     assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr
@@ -201,7 +203,7 @@ def test_each_fault_is_reported(tmp_path: Path, launch: Launcher, fault: str) ->
 
 
 def test_memory_near_maxmemory(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod", extra_args=("--maxmemory", "3mb"))
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", extra_args=("--maxmemory", "3mb"))
     client = target.client()
     try:
         for n in range(10_000):
@@ -215,7 +217,7 @@ def test_memory_near_maxmemory(launch: Launcher) -> None:
 
 
 def test_aof_write_error(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = target.client()
     import shutil
 
@@ -233,7 +235,7 @@ def test_aof_write_error(launch: Launcher) -> None:
 
 
 def test_aof_missing_while_promised(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod", extra_args=("--appendonly", "no"))
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", extra_args=("--appendonly", "no"))
     document = as_json(doctor("--redis-url", url(target), "--json"))
     setting = by_id(document)["config.setting.appendonly"]
     assert setting["status"] == "error"
@@ -245,7 +247,7 @@ def test_cannot_look_exits_2(tmp_path: Path, launch: Launcher) -> None:
     assert unreachable.returncode == 2
     assert "nothing answers as Redis at 127.0.0.1:1" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     wrong = doctor("--redis-url", url(target, password="wrong-password-0x77"))
     assert wrong.returncode == 2
     assert "rejected the password" in wrong.stderr
@@ -314,7 +316,7 @@ class Monitor:
 
 
 def test_production_safety(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = target.client(decode_responses=False)
     client.mset({f"order:{n}": f"payload-{n}" for n in range(1000)})
     for n in range(0, 1000, 3):
@@ -366,7 +368,7 @@ def test_production_safety(launch: Launcher) -> None:
 
 
 def test_a_limited_acl_user_gets_what_it_can(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     admin = target.client()
     admin.acl_setuser(
         "doctor",
@@ -419,7 +421,9 @@ def on_a_terminal(*args: str) -> str:
 
 
 def tls_target(tmp_path: Path, launch: Launcher) -> tuple[Path, Target, Path]:
-    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.prod": "REDIS_TLS_ENABLED=true"}
+    )
     target = launch(project, "prod")
     assert target.endpoint.tls
     assert target.server_tls is not None
@@ -479,7 +483,9 @@ HOSTILE_PIECES = ("k9Vq", "x7Rw", "m2Zt", "p4Ly", "c8Hn", "üé€Jd5", "Jd5")
 
 
 def test_a_password_full_of_url_characters_never_shows(tmp_path: Path, launch: Launcher) -> None:
-    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"}
+    )
     target = launch(project, "prod")
     assert target.endpoint.password.reveal() == HOSTILE
     where = f"redis://:{HOSTILE}@127.0.0.1:{target.endpoint.port}"
@@ -505,7 +511,11 @@ def test_a_password_full_of_url_characters_never_shows(tmp_path: Path, launch: L
 
 
 def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "project", env_files={".env.secrets": "REDIS_PASSWORD Sup3r-s3cret-9x"})
+    project = make_project(
+        tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
+        env_files={".env.secrets": "REDIS_PASSWORD Sup3r-s3cret-9x"},
+    )
     for args in ((), ("--nagios",), ("--json",)):
         completed = doctor("--redis-url", "redis://127.0.0.1:1", *args, project=project)
         assert completed.returncode in (2, 3)
@@ -518,10 +528,11 @@ def test_the_password_can_come_from_the_environment(tmp_path: Path, launch: Laun
     """Not in argv (ps shows argv): the variable overrides the env files' REDIS_PASSWORD (stale
     here) and fills in a URL without one."""
     password = "env-only-Pw-5f2a9c71e04b"
-    target = launch(COMPLETE, "prod", REDIS_PASSWORD=password)
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", REDIS_PASSWORD=password)
     port = target.endpoint.port
     project = make_project(
         tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
         env_files={
             ".env.secrets": "REDIS_PASSWORD=stale-Pw-not-the-servers-1",
             ".env.prod": f"REDIS_PORT={port}",
@@ -546,14 +557,16 @@ def test_a_project_without_queues_is_not_failed_for_its_cache_policy(
 ) -> None:
     """dev keeps nself's default allkeys-lru and runs no queue: queue readiness is a warning that
     says why; declared (REDIS_QUEUES=true) or found (BullMQ keys) queues make it an error."""
-    target = launch(COMPLETE, "dev")
+    target = launch(COMPLETE_WITHOUT_TLS, "dev")
     completed = doctor("--redis-url", url(target), "--json", env="dev")
     policy = by_id(as_json(completed))["queue.eviction_policy"]
     assert policy["status"] == "warning", policy
     assert "no queue here: REDIS_QUEUES=false (harness default) and no BullMQ key" in policy["message"]
     assert completed.returncode == 0, completed.stdout[-3000:]
 
-    declared = make_project(tmp_path / "project", env_files={".env.dev": "REDIS_QUEUES=true"})
+    declared = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.dev": "REDIS_QUEUES=true"}
+    )
     document = as_json(doctor("--redis-url", url(target), "--json", env="dev", project=declared))
     policy = by_id(document)["queue.eviction_policy"]
     assert policy["status"] == "error", policy

@@ -23,7 +23,7 @@ from pytest_nself_redis.doctor.runner import DoctorReport
 from pytest_nself_redis.secrets import Redactor
 from tests.conftest import Launcher
 from tests.doctor.test_doctor import SCHEMA, doctor
-from tests.harness import COMPLETE, appended_line, make_project
+from tests.harness import COMPLETE_WITHOUT_TLS, appended_line, make_project
 
 # Monitoring Plugins guidelines: STATUS - text | 'label'=value[UOM];[warn];[crit];[min];[max] ...
 NAGIOS_LINE = re.compile(
@@ -147,7 +147,7 @@ def health_document(stdout: str) -> dict[str, Any]:
     return document
 
 
-def run_all(url: str, project: Path = COMPLETE, **environ: str) -> dict[str, Any]:
+def run_all(url: str, project: Path = COMPLETE_WITHOUT_TLS, **environ: str) -> dict[str, Any]:
     """Doctor once per format (the github one with a step summary that already holds a line)."""
     summary = project.parent / f"summary-{time.monotonic_ns()}.md"
     summary.write_text("earlier step\n")
@@ -161,7 +161,7 @@ def run_all(url: str, project: Path = COMPLETE, **environ: str) -> dict[str, Any
 
 
 def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> None:
-    project = make_project(tmp_path / "project")
+    project = make_project(tmp_path / "project", COMPLETE_WITHOUT_TLS)
     target = launch(project, "prod")
     password = target.endpoint.password.reveal()
     target.client().mset({f"order:{n}": "x" * 100 for n in range(10)})  # the app's keys, one prefix
@@ -231,7 +231,9 @@ def test_every_format_of_a_healthy_server(tmp_path: Path, launch: Launcher) -> N
 def test_a_failing_check_maps_to_each_formats_failure(tmp_path: Path, launch: Launcher) -> None:
     """Queues run in prod: allkeys-lru there is an error, cited at the line that sets it."""
     project = make_project(
-        tmp_path / "project", env_files={".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"}
+        tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
+        env_files={".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"},
     )
     line = appended_line(".env.prod")
     target = launch(project, "prod")
@@ -270,7 +272,9 @@ def test_a_server_without_the_promised_password_is_unavailable_in_each(
 ) -> None:
     """The env promises a password the server does not have: doctor cannot look, and says so in
     each format's own way."""
-    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"}
+    )
     target = launch(project, "prod", REDIS_PASSWORD="")
     assert not target.endpoint.password
     runs = run_all(f"redis://127.0.0.1:{target.endpoint.port}", project, NSELF_REDIS_PASSWORD=HOSTILE)
@@ -300,7 +304,9 @@ def test_a_server_without_the_promised_password_is_unavailable_in_each(
 
 
 def test_a_hostile_password_never_reaches_a_format(tmp_path: Path, launch: Launcher) -> None:
-    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"}
+    )
     target = launch(project, "prod")
     assert target.endpoint.password.reveal() == HOSTILE
     runs = run_all(f"redis://127.0.0.1:{target.endpoint.port}", project, NSELF_REDIS_PASSWORD=HOSTILE)
@@ -377,7 +383,7 @@ def test_each_format_scrubs_before_it_escapes(name: str) -> None:
 def test_output_file_is_replaced_atomically(tmp_path: Path, launch: Launcher) -> None:
     """--output writes under a temporary name in the same directory, then renames: the collector
     never sees a partial file, and nothing is left beside the result."""
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     collector = tmp_path / "textfile"
     collector.mkdir()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, base_env, make_project
+from tests.harness import COMPLETE_WITHOUT_TLS, base_env, make_project
 
 MAX_OUTPUT = 4096
 RUNS = 20
@@ -37,7 +37,7 @@ def local(port: int) -> str:
 
 
 def test_healthy_from_the_url_and_from_the_project(tmp_path: Path, launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     port = target.endpoint.port
     by_url = probe("--redis-url", local(port), NSELF_REDIS_PASSWORD=password)
@@ -47,14 +47,16 @@ def test_healthy_from_the_url_and_from_the_project(tmp_path: Path, launch: Launc
     by_redis_cli_variable = probe("--redis-url", local(port), REDISCLI_AUTH=password)
     assert by_redis_cli_variable.returncode == 0, by_redis_cli_variable.stdout
     # The project's env files give port and password, as doctor reads them.
-    project = make_project(tmp_path / "project", env_files={".env.prod": f"REDIS_PORT={port}"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.prod": f"REDIS_PORT={port}"}
+    )
     by_project = probe("--project", str(project), "--env", "prod")
     assert by_project.returncode == 0, by_project.stdout
     assert password not in by_url.stdout + by_project.stdout
 
 
 def test_a_write_round_trip_leaves_no_key(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = target.client()
     completed = probe(
         "--redis-url",
@@ -69,7 +71,7 @@ def test_a_write_round_trip_leaves_no_key(launch: Launcher) -> None:
 
 
 def test_a_server_refusing_writes_fails_only_the_write_probe(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = target.client()
     client.config_set("min-replicas-to-write", 1)  # no replica: every write is refused (NOREPLICAS)
     password = target.endpoint.password.reveal()
@@ -88,7 +90,7 @@ def test_a_server_refusing_writes_fails_only_the_write_probe(launch: Launcher) -
     ids=["wrong", "none"],
 )
 def test_a_refused_password_is_unhealthy(launch: Launcher, password: str, reason: str) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     completed = probe("--redis-url", local(target.endpoint.port), NSELF_REDIS_PASSWORD=password)
     assert completed.returncode == 1
     assert completed.stdout.startswith("unhealthy: ")
@@ -97,7 +99,7 @@ def test_a_refused_password_is_unhealthy(launch: Launcher, password: str, reason
 
 
 def test_a_stopped_server_is_unhealthy(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     port = target.endpoint.port
     password = target.endpoint.password.reveal()
     target.stop()
@@ -147,7 +149,7 @@ def test_bad_arguments_are_unhealthy_never_2(args: tuple[str, ...], message: str
 
 def test_the_password_is_never_taken_from_the_command_line(launch: Launcher) -> None:
     """A probe runs every few seconds; its command line is shown by ps and docker inspect."""
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     in_url = probe("--redis-url", f"redis://:{password}@127.0.0.1:{target.endpoint.port}")
     assert in_url.returncode == 1
@@ -175,10 +177,12 @@ def test_the_password_is_never_taken_from_the_command_line(launch: Launcher) -> 
 
 
 def test_it_loads_neither_redis_py_nor_yaml_nor_pytest(launch: Launcher, tmp_path: Path) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     project = make_project(
-        tmp_path / "project", env_files={".env.prod": f"REDIS_PORT={target.endpoint.port}"}
+        tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
+        env_files={".env.prod": f"REDIS_PORT={target.endpoint.port}"},
     )
     for args in (("--redis-url", local(target.endpoint.port)), ("--project", str(project), "--env", "prod")):
         completed = subprocess.run(
@@ -206,7 +210,7 @@ def test_it_loads_neither_redis_py_nor_yaml_nor_pytest(launch: Launcher, tmp_pat
 
 def test_wall_time(launch: Launcher) -> None:
     """Printed, not asserted: the machine's load decides it. Bare Python opening a socket is the floor."""
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     env = base_env(NSELF_REDIS_PASSWORD=target.endpoint.password.reveal())
     floor = [
         sys.executable,

@@ -20,7 +20,7 @@ import redis
 from tests.conftest import Launcher
 from tests.data.proxy import InfoRewritingProxy, Rewrite, drop_field, set_field
 from tests.doctor.test_doctor import as_json, by_id, doctor, url
-from tests.harness import COMPLETE, base_env
+from tests.harness import COMPLETE_WITHOUT_TLS, base_env
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ from tests.harness import COMPLETE, base_env
     ids=["no-role", "loading-abc"],
 )
 def test_odd_info_is_one_checks_error(launch: Launcher, rewrite: Rewrite, check_id: str, reason: str) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     with InfoRewritingProxy(target.endpoint.port, rewrite) as proxy:
         url = f"redis://:{password}@127.0.0.1:{proxy.port}"
@@ -58,7 +58,7 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
     from pytest_nself_redis.doctor.runner import run_doctor
     from pytest_nself_redis.project.model import NselfProject
 
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
 
     def surprised(context: CheckContext) -> Outcome:
@@ -67,7 +67,7 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
 
     check("health.zz_surprised", safe=True)(surprised)
     try:
-        context = load_env_context(NselfProject.open(COMPLETE), "prod")
+        context = load_env_context(NselfProject.open(COMPLETE_WITHOUT_TLS), "prod")
         report = run_doctor(
             context, f"redis://:{password}@127.0.0.1:{target.endpoint.port}", 2.0, suites=("health",)
         )
@@ -83,7 +83,7 @@ def test_a_check_that_raises_is_that_checks_error(launch: Launcher) -> None:
 
 
 def test_odd_info_in_the_other_checks_is_named(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     with InfoRewritingProxy(target.endpoint.port, set_field("maxclients", "abc")) as proxy:
         url = f"redis://:{password}@127.0.0.1:{proxy.port}"
@@ -265,10 +265,17 @@ class KeyWatch:
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_run_leaves_no_key(launch: Launcher, signum: int, status: int) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = target.client()
     client.set("app:order:1", "kept")
-    command = [sys.executable, "-m", "pytest_nself_redis.cli", "doctor", "--project", str(COMPLETE)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest_nself_redis.cli",
+        "doctor",
+        "--project",
+        str(COMPLETE_WITHOUT_TLS),
+    ]
     command += ["--env", "prod", "--json", "--redis-url", url(target)]
     with KeyWatch(target.client()) as watch:
         process = subprocess.Popen(
@@ -290,7 +297,7 @@ def test_a_signal_mid_run_leaves_no_key(launch: Launcher, signum: int, status: i
 
 
 def test_every_key_doctor_writes_carries_a_ttl(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = target.client()
     with KeyWatch(target.client()) as watch:
         completed = doctor("--redis-url", url(target), "--json")

@@ -15,12 +15,12 @@ from pytest_nself_redis.targets.base import Target
 from pytest_nself_redis.targets.process import ProcessTarget
 from tests.conftest import Launcher
 from tests.doctor.test_doctor import as_json, doctor, url
-from tests.harness import COMPLETE, run_suites
+from tests.harness import COMPLETE_WITHOUT_TLS, run_suites
 
 
 def failed_save(launch: Launcher) -> Target:
     """A prod server whose BGSAVE failed (its data dir is gone); AOF appends still work."""
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     assert isinstance(target, ProcessTarget)
     client = target.client()
     shutil.rmtree(target.data_dir)
@@ -71,7 +71,7 @@ def test_the_suites_say_blocked_by_in_their_messages(tmp_path: Path, launch: Lau
     target = failed_save(launch)
     password = target.endpoint.password.reveal()
     result = run_suites(
-        COMPLETE,
+        COMPLETE_WITHOUT_TLS,
         tmp_path,
         "--nself-env",
         "prod",

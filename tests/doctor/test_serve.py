@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import Launcher
 from tests.doctor.test_doctor import SCHEMA
-from tests.harness import COMPLETE, base_env, make_project
+from tests.harness import COMPLETE_WITHOUT_TLS, base_env, make_project
 
 STARTUP = 30.0
 
@@ -53,7 +53,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(*args: str, project: Path = COMPLETE, env: str = "prod", **environ: str) -> Iterator[Served]:
+def serve(
+    *args: str, project: Path = COMPLETE_WITHOUT_TLS, env: str = "prod", **environ: str
+) -> Iterator[Served]:
     port = free_port()
     command = [
         sys.executable,
@@ -99,7 +101,7 @@ def listening_address(port: int) -> str:
 
 
 def test_healthy_server_answers_200_on_both_paths(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     url = f"redis://127.0.0.1:{target.endpoint.port}"
     with serve("--redis-url", url, NSELF_REDIS_PASSWORD=password) as served:
@@ -134,7 +136,7 @@ def test_healthy_server_answers_200_on_both_paths(launch: Launcher) -> None:
 
 def test_a_failing_check_answers_503(tmp_path: Path, launch: Launcher) -> None:
     policy = {".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"}  # queues run in prod
-    project = make_project(tmp_path / "project", env_files=policy)
+    project = make_project(tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files=policy)
     target = launch(project, "prod")
     url = f"redis://127.0.0.1:{target.endpoint.port}"
     with serve(
@@ -174,7 +176,7 @@ def test_each_answer_is_bounded_by_the_deadline() -> None:
 
 
 def test_a_probe_storm_runs_doctor_once(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = target.client()
     url = f"redis://127.0.0.1:{target.endpoint.port}"
     with serve(
@@ -205,7 +207,15 @@ def test_a_probe_storm_runs_doctor_once(launch: Launcher) -> None:
 )
 def test_bad_usage_exits_2_with_one_line(args: tuple[str, ...], message: str) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest_nself_redis.cli", "serve", "--project", str(COMPLETE), *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest_nself_redis.cli",
+            "serve",
+            "--project",
+            str(COMPLETE_WITHOUT_TLS),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=30,

@@ -22,7 +22,7 @@ import pytest_nself_redis
 from pytest_nself_redis.nself_plugin import NAME, folder
 from tests.conftest import Launcher
 from tests.doctor.test_doctor import SCHEMA
-from tests.harness import COMPLETE, base_env, make_project
+from tests.harness import COMPLETE_WITHOUT_TLS, base_env, make_project
 
 VENV_BIN = Path(sys.executable).parent
 ACTIONS = ("doctor", "check", "probe")
@@ -152,10 +152,10 @@ def test_scripts_are_posix_shell_and_share_one_finder() -> None:
 
 def test_nself_09_runs_doctor_for_its_project_from_anywhere(tmp_path: Path, launch: Launcher) -> None:
     plugin = install_like_nself_09(folder("0"), tmp_path / "home")
-    healthy = launch(COMPLETE, "prod")
+    healthy = launch(COMPLETE_WITHOUT_TLS, "prod")
     elsewhere = tmp_path / "elsewhere"  # no env files: doctor run here would exit 2
     elsewhere.mkdir()
-    env = {"NSELF_PROJECT_DIR": str(COMPLETE), "NSELF_PLUGIN_PATH": str(plugin)}
+    env = {"NSELF_PROJECT_DIR": str(COMPLETE_WITHOUT_TLS), "NSELF_PLUGIN_PATH": str(plugin)}
     password = healthy.endpoint.password.reveal()
     url = f"redis://127.0.0.1:{healthy.endpoint.port}"
     completed = run_script(
@@ -172,7 +172,9 @@ def test_nself_09_runs_doctor_for_its_project_from_anywhere(tmp_path: Path, laun
     assert f":{healthy.endpoint.port}/" in document["target"]
     # The exit status is doctor's: 1 when a check errs (allkeys-lru where queues run) ...
     project = make_project(
-        tmp_path / "project", env_files={".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"}
+        tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
+        env_files={".env.prod": "REDIS_MAXMEMORY_POLICY=allkeys-lru"},
     )
     broken = launch(project, "prod")
     failing = run_script(
@@ -210,7 +212,7 @@ def test_nself_09_runs_doctor_for_its_project_from_anywhere(tmp_path: Path, laun
 
 def test_the_command_is_found_as_a_module_or_reported_missing(tmp_path: Path, launch: Launcher) -> None:
     plugin = install_like_nself_09(folder("0"), tmp_path / "home")
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     url = f"redis://127.0.0.1:{target.endpoint.port}"
     # No nself-redis on PATH, but a python3 that has the package: python3 -m pytest_nself_redis.cli.
     only_python = tmp_path / "only-python"
@@ -224,7 +226,7 @@ def test_the_command_is_found_as_a_module_or_reported_missing(tmp_path: Path, la
         cwd=tmp_path,
         path=path_with(only_python),
         NSELF_REDIS_PASSWORD=target.endpoint.password.reveal(),
-        NSELF_PROJECT_DIR=str(COMPLETE),
+        NSELF_PROJECT_DIR=str(COMPLETE_WITHOUT_TLS),
     )
     assert found.returncode == 0, found.stdout + found.stderr
     # Python without the package (a bare venv) and no command: one message, exit 127.
@@ -234,7 +236,7 @@ def test_the_command_is_found_as_a_module_or_reported_missing(tmp_path: Path, la
         plugin / "actions" / "doctor.sh",
         cwd=tmp_path,
         path=path_with(bare / "bin"),
-        NSELF_PROJECT_DIR=str(COMPLETE),
+        NSELF_PROJECT_DIR=str(COMPLETE_WITHOUT_TLS),
     )
     assert missing.returncode == 127
     assert "the nself-redis command is not installed: pip install pytest-nself-redis" in missing.stderr
@@ -244,18 +246,20 @@ def test_nself_1x_runs_the_mounted_command(tmp_path: Path, launch: Launcher) -> 
     """nself 1.x execs bin/nself-redis-check in the project with the declared variables:
     REDIS_PASSWORD resolved through the cascade reaches nself-redis in its environment."""
     source = folder("1")
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = target.endpoint.password.reveal()
     binary = source / "bin" / "nself-redis-check"
     url = f"redis://127.0.0.1:{target.endpoint.port}"
     path = path_with(VENV_BIN)
     arguments = ("--env", "prod", "--redis-url", url, "--json")
-    doctor = run_script(binary, *arguments, cwd=COMPLETE, path=path, REDIS_PASSWORD=password)
+    doctor = run_script(binary, *arguments, cwd=COMPLETE_WITHOUT_TLS, path=path, REDIS_PASSWORD=password)
     assert doctor.returncode == 0, doctor.stderr
     jsonschema.validate(json.loads(doctor.stdout), SCHEMA)
-    probe = run_script(binary, "probe", "--redis-url", url, cwd=COMPLETE, path=path, REDIS_PASSWORD=password)
+    probe = run_script(
+        binary, "probe", "--redis-url", url, cwd=COMPLETE_WITHOUT_TLS, path=path, REDIS_PASSWORD=password
+    )
     assert (probe.returncode, probe.stdout.split(":")[0]) == (0, "healthy"), probe.stdout
-    wrong = run_script(binary, "shell", cwd=COMPLETE, path=path)
+    wrong = run_script(binary, "shell", cwd=COMPLETE_WITHOUT_TLS, path=path)
     assert wrong.returncode == 2
     assert "usage: nself redis-check [doctor|check|probe|serve]" in wrong.stderr
 

@@ -17,7 +17,7 @@ from pytest_nself_redis.targets.base import Target, TargetOptions
 from pytest_nself_redis.targets.process import ProcessTarget
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, compose_file, make_project, run_pytest, run_suites
+from tests.harness import COMPLETE_WITHOUT_TLS, compose_file, make_project, run_pytest, run_suites
 from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed, signed_for_another_host
 
 LEAKY_TESTS = """
@@ -62,7 +62,9 @@ def leaked(secret: str, result_output: str, reports: Path) -> list[str]:
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
 def test_no_secret_in_any_output(tmp_path: Path, workers: tuple[str, ...]) -> None:
     """Under -n too: the workers scrub what they send, as the controller knows no secret."""
-    project = make_project(tmp_path / "project", env_files={".env.staging": "API_TOKEN=tok-9d8e7f6a5b4c"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.staging": "API_TOKEN=tok-9d8e7f6a5b4c"}
+    )
     password = NselfProject.open(project).settings("staging").password.value.reveal()
     (tmp_path / "test_leaky.py").write_text(LEAKY_TESTS)
     result = run_pytest(
@@ -95,14 +97,14 @@ def test_no_secret_in_any_output(tmp_path: Path, workers: tuple[str, ...]) -> No
 
 
 def test_attach_url_password_is_never_shown(tmp_path: Path, launch: Launcher) -> None:
-    target = launch(COMPLETE, "staging")
+    target = launch(COMPLETE_WITHOUT_TLS, "staging")
     password = target.endpoint.password.reveal()
     result = run_pytest(
         [
             "--pyargs",
             "pytest_nself_redis.suites",
             "--nself-project",
-            str(COMPLETE),
+            str(COMPLETE_WITHOUT_TLS),
             "--nself-env",
             "staging",
             "--nself-target",
@@ -122,7 +124,9 @@ def test_attach_url_password_is_never_shown(tmp_path: Path, launch: Launcher) ->
 
 
 def tls_project(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "project", env_files={".env.staging": "REDIS_TLS_ENABLED=true"})
+    return make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.staging": "REDIS_TLS_ENABLED=true"}
+    )
 
 
 def tls_files(target: Target) -> Path:
@@ -237,7 +241,9 @@ HOSTILE_PIECES = ("k9Vq", "x7Rw", "m2Zt", "p4Ly", "c8Hn", "Jd5")
 def test_a_url_password_full_of_url_characters_is_read_whole_and_never_shown(
     tmp_path: Path, launch: Launcher
 ) -> None:
-    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"}
+    )
     target = launch(project, "prod")
     result = run_suites(
         project,
@@ -260,7 +266,11 @@ def test_a_url_password_full_of_url_characters_is_read_whole_and_never_shown(
 
 
 def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "project", env_files={".env.secrets": "REDIS_PASSWORD Sup3r-s3cret-9x"})
+    project = make_project(
+        tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
+        env_files={".env.secrets": "REDIS_PASSWORD Sup3r-s3cret-9x"},
+    )
     result = run_suites(project, tmp_path, "--nself-env", "prod", "--nself-target", "process", "-m", "health")
     assert result.status == 4, result.output[-2000:]
     assert ".env.secrets:" in result.output
@@ -269,7 +279,7 @@ def test_a_malformed_secret_line_is_not_quoted(tmp_path: Path) -> None:
 
 def test_attach_takes_the_password_from_the_environment(tmp_path: Path, launch: Launcher) -> None:
     password = "env-only-Pw-83be01d4c6f7"
-    target = launch(COMPLETE, "staging", REDIS_PASSWORD=password)
+    target = launch(COMPLETE_WITHOUT_TLS, "staging", REDIS_PASSWORD=password)
     args = [
         "--nself-env",
         "staging",
@@ -280,7 +290,7 @@ def test_attach_takes_the_password_from_the_environment(tmp_path: Path, launch: 
         "-m",
         "health or auth",
     ]
-    result = run_suites(COMPLETE, tmp_path, *args, env={"NSELF_REDIS_PASSWORD": password})
+    result = run_suites(COMPLETE_WITHOUT_TLS, tmp_path, *args, env={"NSELF_REDIS_PASSWORD": password})
     assert result.case("test_answers_ping", "staging").outcome == "passed", result.output[-2000:]
     assert result.case("test_right_password_works", "staging").outcome == "passed", result.output[-2000:]
     assert leaked(password, result.output, result.reports) == []
@@ -292,7 +302,9 @@ def test_the_process_target_keeps_passwords_off_its_command_line(tmp_path: Path,
     """/proc/<pid>/cmdline is readable by every local user: passwords go to a 0600 file.
     (set-proc-title no keeps the command line as exec'd; by default Redis overwrites it once
     started, which leaves the first milliseconds and every restart exposed.)"""
-    project = make_project(tmp_path / "project", env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.secrets": f"REDIS_PASSWORD={HOSTILE}"}
+    )
     masterauth = "master-Pw-1c9e77d3"
     target = launch(project, "prod", extra_args=("--masterauth", masterauth, "--set-proc-title", "no"))
     assert isinstance(target, ProcessTarget)
@@ -321,7 +333,7 @@ def test_the_deployments_own_config_file_is_still_read(tmp_path: Path, run_id: s
         "      - redis_data:/data",
         "      - redis_data:/data\n      - ./redis.conf:/usr/local/etc/redis/redis.conf",
     )
-    project = make_project(tmp_path / "project", compose=compose)
+    project = make_project(tmp_path / "project", COMPLETE_WITHOUT_TLS, compose=compose)
     (project / "redis.conf").write_text('hz 17\nrequirepass "from-the-file-xyz"\n')
     context = load_env_context(NselfProject.open(project), "prod")
     target = make_target("process", context, TargetOptions(run_id=run_id))
@@ -339,7 +351,9 @@ def test_tls_keys_are_private_and_readable_by_the_server_only(
 ) -> None:
     """0600 keys in a 0700 folder; for docker the folder and key belong to the container's user
     (compose user 999:999), so the server still reads them through the bind mount."""
-    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_TLS_ENABLED=true"})
+    project = make_project(
+        tmp_path / "project", COMPLETE_WITHOUT_TLS, env_files={".env.prod": "REDIS_TLS_ENABLED=true"}
+    )
     target = launch(project, "prod", target_kind)
     assert target.endpoint.tls
     assert target.server_tls is not None
@@ -372,7 +386,7 @@ def test_literal_passwords_in_the_compose_file_are_never_shown(tmp_path: Path) -
         f'      test: ["CMD-SHELL", "redis-cli -a {health_literal} ping"]\n'
         "    volumes:",
     )
-    project = make_project(tmp_path / "project", compose=compose)
+    project = make_project(tmp_path / "project", COMPLETE_WITHOUT_TLS, compose=compose)
     (tmp_path / "test_leaky.py").write_text(LEAKY_COMPOSE_TESTS)
     result = run_pytest(
         [

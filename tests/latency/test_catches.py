@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pytest_nself_redis.latency import COMMANDS
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, RunResult, make_project, run_suites
+from tests.harness import COMPLETE_WITHOUT_TLS, RunResult, make_project, run_suites
 from tests.latency.proxy import DelayProxy
 
 SUITE_TIMEOUT = 300
@@ -23,11 +23,11 @@ def _attach(password: str, port: int) -> tuple[str, ...]:
 
 
 def test_a_slow_server_fails_every_command_naming_the_cause(launch: Launcher, tmp_path: Path) -> None:
-    server = launch(env="prod")
+    server = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = server.endpoint.password.reveal()
     with DelayProxy(server.endpoint.port, delay=0.003) as proxy:
         result = run_suites(
-            COMPLETE,
+            COMPLETE_WITHOUT_TLS,
             tmp_path,
             "-m",
             "latency",
@@ -51,8 +51,12 @@ def test_a_slow_server_fails_every_command_naming_the_cause(launch: Launcher, tm
 
 
 def test_budgets_from_every_source_are_applied_and_named(tmp_path: Path) -> None:
-    line = len((COMPLETE / ".env.prod").read_text().splitlines()) + 1
-    project = make_project(tmp_path / "project", env_files={".env.prod": "REDIS_LATENCY_BUDGET_GET_P50=1us"})
+    line = len((COMPLETE_WITHOUT_TLS / ".env.prod").read_text().splitlines()) + 1
+    project = make_project(
+        tmp_path / "project",
+        COMPLETE_WITHOUT_TLS,
+        env_files={".env.prod": "REDIS_LATENCY_BUDGET_GET_P50=1us"},
+    )
     result = run_suites(
         project,
         tmp_path,
@@ -95,7 +99,7 @@ def test_budgets_from_every_source_are_applied_and_named(tmp_path: Path) -> None
 
 def test_an_unreadable_budget_stops_the_suite_with_its_origin(tmp_path: Path) -> None:
     result = run_suites(
-        COMPLETE,
+        COMPLETE_WITHOUT_TLS,
         tmp_path,
         "-m",
         "latency",
@@ -124,14 +128,14 @@ return 1
 
 
 def test_slow_commands_on_the_server_are_reported(launch: Launcher, tmp_path: Path) -> None:
-    server = launch(env="prod")
+    server = launch(COMPLETE_WITHOUT_TLS, "prod")
     client = server.client()
     sha = client.script_load(BUSY_SCRIPT)
     for _ in range(20):
         client.evalsha(sha, 0, 3000)  # 3 ms each: server-side EVALSHA p50 over prod's 1 ms
     client.eval(BUSY_SCRIPT, 0, 120_000)  # one 120 ms EVAL: in SLOWLOG, over every budget
     result = run_suites(
-        COMPLETE,
+        COMPLETE_WITHOUT_TLS,
         tmp_path,
         "-m",
         "latency",

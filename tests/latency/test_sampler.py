@@ -23,6 +23,7 @@ from pytest_nself_redis.live.resp import encode
 from pytest_nself_redis.plugin.benchmark_json import write_benchmark_json
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
+from tests.harness import COMPLETE_WITHOUT_TLS
 from tests.latency.proxy import DelayProxy
 
 PREFIX = "nself-harness:selftest:lat1:"
@@ -30,7 +31,7 @@ PREFIX = "nself-harness:selftest:lat1:"
 
 @pytest.fixture
 def server(launch: Launcher) -> Target:
-    return launch(env="prod")
+    return launch(COMPLETE_WITHOUT_TLS, "prod")
 
 
 def _keys_left(client: redis.Redis) -> list[str]:
@@ -111,7 +112,7 @@ def test_a_command_the_user_may_not_run_is_skipped_naming_it(server: Target) -> 
 
 
 def test_an_error_reply_fails_the_check_naming_command_and_reason(launch: Launcher) -> None:
-    full = launch(env="prod", REDIS_MAXMEMORY="1", REDIS_MAXMEMORY_POLICY="noeviction")
+    full = launch(COMPLETE_WITHOUT_TLS, "prod", REDIS_MAXMEMORY="1", REDIS_MAXMEMORY_POLICY="noeviction")
     client = full.client()
     with pytest.raises(SamplerError) as caught:
         measure(client, "SET", PREFIX, samples=10, warmup=1)

@@ -15,12 +15,12 @@ import redis
 from pytest_nself_redis.checks import Status
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
-from tests.harness import COMPLETE
+from tests.harness import COMPLETE_WITHOUT_TLS
 from tests.operations.conftest import run
 
 
 def test_connections_refused_at_maxclients(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod", REDIS_MAX_CLIENTS="4")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", REDIS_MAX_CLIENTS="4")
     held = []
     for _ in range(8):
         with contextlib.suppress(redis.ConnectionError):  # the 5th and later are refused
@@ -38,7 +38,7 @@ def test_connections_refused_at_maxclients(launch: Launcher) -> None:
 
 
 def test_no_connection_refused_on_the_complete_example(launch: Launcher) -> None:
-    result = run(launch(COMPLETE, "prod"), "operations.rejected_connections")
+    result = run(launch(COMPLETE_WITHOUT_TLS, "prod"), "operations.rejected_connections")
     assert result.status is Status.OK, result.message
     assert "Kept: rejected_connections=0" in result.message
 
@@ -63,7 +63,7 @@ def _waiting(target: Target) -> Iterator[None]:
 
 
 def test_a_client_waiting_where_no_queue_runs(launch: Launcher) -> None:
-    target = launch(COMPLETE, "dev")  # dev runs no queue
+    target = launch(COMPLETE_WITHOUT_TLS, "dev")  # dev runs no queue
     with _waiting(target):
         result = run(target, "operations.blocked_clients")
     assert result.status is Status.WARNING, result.message
@@ -73,7 +73,7 @@ def test_a_client_waiting_where_no_queue_runs(launch: Launcher) -> None:
 
 
 def test_a_client_waiting_where_queues_run_is_a_worker(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")  # prod runs queues (REDIS_QUEUES=true)
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")  # prod runs queues (REDIS_QUEUES=true)
     with _waiting(target):
         result = run(target, "operations.blocked_clients")
     assert result.status is Status.OK, result.message
@@ -93,7 +93,9 @@ def _subscribe_without_reading(target: Target, channel: str) -> socket.socket:
 
 def test_a_subscriber_that_stops_reading_is_about_to_be_cut_off(launch: Launcher) -> None:
     # Soft limit 256 kB held for an hour: the buffer passes it and stays (not yet closed).
-    target = launch(COMPLETE, "prod", extra_args=("--client-output-buffer-limit", "pubsub 64mb 256kb 3600"))
+    target = launch(
+        COMPLETE_WITHOUT_TLS, "prod", extra_args=("--client-output-buffer-limit", "pubsub 64mb 256kb 3600")
+    )
     reader = _subscribe_without_reading(target, "orders")
     try:
         client, payload = target.client(), "x" * 65536
@@ -114,7 +116,7 @@ def test_a_subscriber_that_stops_reading_is_about_to_be_cut_off(launch: Launcher
 
 
 def test_subscribers_that_keep_up(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     pubsub = target.client().pubsub()
     pubsub.subscribe("orders")
     try:
@@ -127,7 +129,7 @@ def test_subscribers_that_keep_up(launch: Launcher) -> None:
 
 
 def test_a_slow_script_is_a_latency_event(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod", extra_args=("--latency-monitor-threshold", "10"))
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", extra_args=("--latency-monitor-threshold", "10"))
     # A Lua busy loop of about 50 ms: the monitor records a "command" event over 10 ms.
     target.client().eval(
         "local t = redis.call('TIME'); local start = t[1] * 1000000 + t[2]; local now = start "
@@ -143,14 +145,14 @@ def test_a_slow_script_is_a_latency_event(launch: Launcher) -> None:
 
 
 def test_the_latency_monitor_off_is_a_note(launch: Launcher) -> None:
-    result = run(launch(COMPLETE, "prod"), "operations.latency_events")
+    result = run(launch(COMPLETE_WITHOUT_TLS, "prod"), "operations.latency_events")
     assert result.status is Status.SKIPPED
     assert result.message.startswith("a note, not a verdict: the latency monitor is off")
 
 
 def test_a_quiet_monitored_server_keeps_it(launch: Launcher) -> None:
     result = run(
-        launch(COMPLETE, "prod", extra_args=("--latency-monitor-threshold", "100")),
+        launch(COMPLETE_WITHOUT_TLS, "prod", extra_args=("--latency-monitor-threshold", "100")),
         "operations.latency_events",
     )
     assert result.status is Status.OK, result.message

@@ -26,7 +26,7 @@ from pytest_nself_redis.targets.process import find_redis_server
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
 from tests.doctor.test_doctor import as_json, by_id, doctor, url
-from tests.harness import COMPLETE
+from tests.harness import COMPLETE_WITHOUT_TLS
 from tests.operations.conftest import run
 
 HOST_CHECKS = ("operations.overcommit", "operations.thp", "operations.somaxconn", "operations.open_files")
@@ -53,7 +53,7 @@ def _run_on(target: Target, check_id: str, host: ServerHost) -> CheckResult:
 
 
 def test_overcommit_as_this_machine_has_it(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     value = (PROC / "sys" / "vm" / "overcommit_memory").read_text().strip()
     result = run(target, "operations.overcommit")
     assert result.measured == {"vm.overcommit_memory": value}
@@ -65,7 +65,7 @@ def test_overcommit_as_this_machine_has_it(launch: Launcher) -> None:
     ("value", "status"), [("1", Status.OK), ("0", Status.WARNING), ("2", Status.WARNING)]
 )
 def test_overcommit_values(launch: Launcher, tmp_path: Path, value: str, status: Status) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     kernel = _kernel(tmp_path, value, "always madvise [never]")
     result = _run_on(target, "operations.overcommit", ServerHost(_pid(target), proc=kernel))
     assert result.status is status, result.message
@@ -77,7 +77,7 @@ def test_overcommit_values(launch: Launcher, tmp_path: Path, value: str, status:
 def test_thp_always_unless_redis_opts_out(
     launch: Launcher, tmp_path: Path, disable_thp: str, status: Status
 ) -> None:
-    target = launch(COMPLETE, "prod", extra_args=("--disable-thp", disable_thp))
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", extra_args=("--disable-thp", disable_thp))
     kernel = _kernel(tmp_path, "1", "[always] madvise never")
     result = _run_on(target, "operations.thp", ServerHost(_pid(target), proc=kernel, sys=kernel))
     assert result.status is status, result.message
@@ -85,7 +85,7 @@ def test_thp_always_unless_redis_opts_out(
 
 
 def test_thp_as_this_machine_has_it(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     mode = (SYS / THP_FILE).read_text()
     result = run(target, "operations.thp")
     assert result.measured["thp"] in mode
@@ -95,7 +95,7 @@ def test_thp_as_this_machine_has_it(launch: Launcher) -> None:
 
 def test_a_backlog_over_somaxconn(launch: Launcher) -> None:
     somaxconn = int((PROC / "sys" / "net" / "core" / "somaxconn").read_text())
-    target = launch(COMPLETE, "prod", extra_args=("--tcp-backlog", str(somaxconn * 2)))
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", extra_args=("--tcp-backlog", str(somaxconn * 2)))
     result = run(target, "operations.somaxconn")
     assert result.status is Status.WARNING, result.message
     assert result.measured == {"somaxconn": somaxconn, "tcp_backlog": somaxconn * 2}
@@ -110,7 +110,7 @@ def low_limit_server(tmp_path: Path) -> Iterator[Target]:
     script = tmp_path / "redis-server"
     script.write_text(f'#!/bin/sh\nulimit -n 256\nexec {find_redis_server(None)} "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    context = load_env_context(NselfProject.open(COMPLETE), "prod")
+    context = load_env_context(NselfProject.open(COMPLETE_WITHOUT_TLS), "prod")
     target = make_target("process", context, TargetOptions(run_id="ops-nofile", redis_server=str(script)))
     target.start()
     try:
@@ -142,13 +142,13 @@ def test_an_open_file_limit_lowered_under_a_running_server(low_limit_server: Tar
 
 
 def test_maxclients_as_asked_on_the_complete_example(launch: Launcher) -> None:
-    result = run(launch(COMPLETE, "prod"), "operations.maxclients")
+    result = run(launch(COMPLETE_WITHOUT_TLS, "prod"), "operations.maxclients")
     assert result.status is Status.OK, result.message
     assert result.measured == {"asked": 10000, "live": 10000}
 
 
 def test_an_attached_server_is_not_known_to_run_here(launch: Launcher) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     document = as_json(doctor("--redis-url", url(target), "--json", "--suite", "operations"))
     checks = by_id(document)
     for check_id in HOST_CHECKS:
@@ -157,7 +157,7 @@ def test_an_attached_server_is_not_known_to_run_here(launch: Launcher) -> None:
 
 
 def test_doctor_local_reads_the_host_of_a_server_here(launch: Launcher, target_kind: str) -> None:
-    target = launch(COMPLETE, "prod", target_kind)
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", target_kind)
     document = as_json(doctor("--redis-url", url(target), "--json", "--suite", "operations", "--local"))
     checks = by_id(document)
     for check_id in HOST_CHECKS:
@@ -172,8 +172,8 @@ def test_doctor_local_reads_the_host_of_a_server_here(launch: Launcher, target_k
 def test_local_server_finds_the_process_info_names(launch: Launcher, target_kind: str) -> None:
     # A neighbour: in containers both servers are pid 1 on port 6379; the connection's local
     # address (the container's own) tells them apart.
-    launch(COMPLETE, "dev", target_kind)
-    target = launch(COMPLETE, "prod", target_kind)
+    launch(COMPLETE_WITHOUT_TLS, "dev", target_kind)
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", target_kind)
     fields, laddr = target.client().info("server"), target.client().client_info()["laddr"]
     found = local_server(int(fields["process_id"]), int(fields["tcp_port"]), laddr)
     expected = target.server_host()

@@ -22,7 +22,7 @@ from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.doctor.choices import DOCTOR_SUITES
 from pytest_nself_redis.project.model import NselfProject
 from tests.conftest import Launcher
-from tests.harness import COMPLETE, REPO, base_env
+from tests.harness import COMPLETE_WITHOUT_TLS, REPO, base_env
 
 ROOT = "pytest_nself_redis"
 # The suites live at the top of the repository and ship as pytest_nself_redis.suites.
@@ -309,12 +309,22 @@ def _check_modules_of(suites: tuple[str, ...]) -> set[str]:
 def test_doctor_imports_only_the_suites_it_runs(
     tmp_path: Path, launch: Launcher, suites: tuple[str, ...]
 ) -> None:
-    target = launch(COMPLETE, "prod")
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
     url = f"redis://127.0.0.1:{target.endpoint.port}"
     chosen = [word for suite in suites for word in ("--suite", suite)] if len(suites) == 1 else []
     status, stderr, modules = _cli_modules(
         tmp_path,
-        *("doctor", "--project", str(COMPLETE), "--env", "prod", "--redis-url", url, "--json", *chosen),
+        *(
+            "doctor",
+            "--project",
+            str(COMPLETE_WITHOUT_TLS),
+            "--env",
+            "prod",
+            "--redis-url",
+            url,
+            "--json",
+            *chosen,
+        ),
         environ={"NSELF_REDIS_PASSWORD": target.endpoint.password.reveal()},
     )
     assert status in (0, 1), stderr[-2000:]
@@ -329,11 +339,13 @@ def test_doctor_imports_only_the_suites_it_runs(
 def test_doctor_refused_at_the_door_imports_no_check(tmp_path: Path, launch: Launcher) -> None:
     """A server without the password the env promises: doctor says so before any check module
     loads (the answer costs the CLI and one connection, nothing more)."""
-    target = launch(COMPLETE, "prod", REDIS_PASSWORD="")
-    promised = load_env_context(NselfProject.open(COMPLETE), "prod").settings.password.value.reveal()
+    target = launch(COMPLETE_WITHOUT_TLS, "prod", REDIS_PASSWORD="")
+    promised = load_env_context(
+        NselfProject.open(COMPLETE_WITHOUT_TLS), "prod"
+    ).settings.password.value.reveal()
     status, stderr, modules = _cli_modules(
         tmp_path,
-        *("doctor", "--project", str(COMPLETE), "--env", "prod"),
+        *("doctor", "--project", str(COMPLETE_WITHOUT_TLS), "--env", "prod"),
         *("--redis-url", f"redis://127.0.0.1:{target.endpoint.port}"),
         environ={"NSELF_REDIS_PASSWORD": promised},
     )
