@@ -8,7 +8,7 @@ import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import redis
 
@@ -89,7 +89,29 @@ def ensure_port_free(port: int) -> None:
             ) from None
 
 
-class Target(ABC):
+class Launched(ABC):
+    """What a run launches (a server, a topology): stopped on leaving a ``with`` block, and also
+    when ``start`` fails halfway, so nothing it started is left behind."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class Target(Launched):
     """A Redis under test. ``kind`` is docker, process or attach."""
 
     kind: ClassVar[str]
@@ -233,14 +255,3 @@ class Target(ABC):
     @abstractmethod
     def describe(self) -> str:
         """One line for reports: what runs where (no secret)."""
-
-    def __enter__(self) -> Target:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

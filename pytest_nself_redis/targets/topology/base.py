@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -29,7 +29,14 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions, TlsFiles, free_loopback_port
+from pytest_nself_redis.targets.base import (
+    LOOPBACK,
+    Launched,
+    Target,
+    TargetOptions,
+    TlsFiles,
+    free_loopback_port,
+)
 from pytest_nself_redis.targets.topology.plan import TopologyPlan
 
 SETTLE_TIMEOUT_S = 20.0
@@ -59,7 +66,7 @@ class Settled:
     seen: list[str] = field(default_factory=list)
 
 
-class Topology(ABC):
+class Topology(Launched):
     """Primary, replicas and sentinels of one env; ``start`` launches, ``stop`` removes all."""
 
     kind: ClassVar[str]
@@ -156,17 +163,6 @@ class Topology(ABC):
         if self._token is not None:
             resources.unregister(self._token)
             self._token = None
-
-    def __enter__(self) -> Topology:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- reaching it -------------------------------------------------------------
     def node_options(self, port: int, extra_args: tuple[str, ...]) -> TargetOptions:
