@@ -26,7 +26,8 @@ RUN_TIMEOUT = 600
 def _without_tls(project: Path) -> Path:
     """A copy of ``project`` whose prod promises no TLS (its REDIS_TLS_ENABLED line turned off,
     so every other line keeps its number), removed when the process ends."""
-    copy = Path(tempfile.mkdtemp(prefix="nself-redis-plaintext-")) / project.name
+    # Not named nself-redis-*: `nself-redis cleanup` (tested here) removes such dirs it finds.
+    copy = Path(tempfile.mkdtemp(prefix="plaintext-example-")) / project.name
     atexit.register(shutil.rmtree, copy.parent, True)
     shutil.copytree(project, copy)
     prod = copy / ".env.prod"

@@ -180,7 +180,12 @@ def _snapshot_under_writes(target: Target, prefix: str, folder: Path, log: AckLo
     writer = StreamWriter(connection, f"{prefix}during:", log)
     writer.start()
     try:
+        # At least one write acknowledged first (a TLS handshake on a busy machine can outlast
+        # the pause), so the snapshot always has writes it must hold.
+        started = time.monotonic()
         time.sleep(WRITES_BEFORE_S)
+        while not (log.acknowledged or log.stream_errors) and time.monotonic() - started < STREAM_TIMEOUT_S:
+            time.sleep(0.01)
         return take_snapshot(target, folder)
     finally:
         writer.finish(timeout=STREAM_TIMEOUT_S + 2)
