@@ -11,6 +11,7 @@ from pytest_nself_redis.checks.headroom.budget import Budget, budget_of, limit_s
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, warning
 from pytest_nself_redis.durability.oom import mib
+from pytest_nself_redis.remedy import Consequence, Remedy, add_flags, set_setting
 
 
 def _is_1x_compose(context: CheckContext) -> bool:
@@ -33,6 +34,17 @@ def lower_maxmemory(context: CheckContext, budget: Budget) -> str:
             f"does not read {setting.cite()} and rewrites {written} ({service.command_source}) on build"
         )
     return f"set --maxmemory {size} (or less) in the redis command ({service.command_source})"
+
+
+def fitting_maxmemory(context: CheckContext, budget: Budget) -> Remedy | None:
+    """What ``nself-redis fix`` can carry out: a maxmemory that fits (none when none does)."""
+    if not budget.safe_maxmemory:
+        return None
+    setting, env = context.settings.maxmemory, context.settings.env
+    if setting.value and setting.value <= budget.safe_maxmemory:
+        # The promise fits; the deployment does not carry it (nself 1.x does not read it).
+        return add_flags(context.service, ("--maxmemory", setting.text), Consequence.AVAILABILITY, env)
+    return set_setting(setting, redis_size(budget.safe_maxmemory), Consequence.AVAILABILITY, env)
 
 
 def raise_limit(context: CheckContext, budget: Budget) -> str:
@@ -76,6 +88,7 @@ def memory_fits_the_container(context: CheckContext) -> Outcome:
             f"promise {lower_maxmemory(context, budget)}",
             source,
             measured,
+            fitting_maxmemory(context, budget),
         )
     if budget.verdict == "over":
         return error(
@@ -84,6 +97,7 @@ def memory_fits_the_container(context: CheckContext) -> Outcome:
             f"{raise_limit(context, budget)}",
             source,
             measured,
+            fitting_maxmemory(context, budget),
         )
     if budget.verdict == "tight":
         return warning(

@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_nself_redis.checks.base import CheckContext, VariantFactory
 from pytest_nself_redis.checks.headroom.budget import Budget, budget_of, redis_size
-from pytest_nself_redis.checks.headroom.fits import lower_maxmemory
+from pytest_nself_redis.checks.headroom.fits import fitting_maxmemory, lower_maxmemory
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped
 from pytest_nself_redis.durability.oom import (
@@ -163,10 +163,13 @@ def container_survives_a_fill(context: CheckContext, *, launch: VariantFactory) 
             told, remedy = _remedy(context, budget, launch)
             if remedy is not None:
                 results[REMEDY.format(redis_size(remedy.maxmemory))] = remedy
-            return error(f"{head} Broken: {_killed(first)}.{told}", source, _measured(results))
+            fix = fitting_maxmemory(context, budget)
+            return error(f"{head} Broken: {_killed(first)}.{told}", source, _measured(results), fix)
     except (HarnessError, FillError) as problem:
         return error(f"{head} The fill could not be carried out: {problem}", source)
     broken = _failed_to_hold(first)
     if broken:
-        return error(f"{head} Broken: {broken}.", source, _measured(results))
+        return error(
+            f"{head} Broken: {broken}.", source, _measured(results), fitting_maxmemory(context, budget)
+        )
     return ok(f"{head} Kept: {_lived(first)}.", source, _measured(results))
