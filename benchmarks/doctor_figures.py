@@ -62,8 +62,14 @@ def server(**overrides: str) -> Iterator[Target]:
         target.stop()
 
 
-def doctor_argv(port: int) -> tuple[str, ...]:
-    return ("doctor", "--project", str(PROJECT), "--env", ENV, "--redis-url", f"redis://127.0.0.1:{port}")
+def doctor_argv(target: Target) -> tuple[str, ...]:
+    """Doctor against the launched server as a user reaches it: prod serves TLS only, so
+    ``rediss://`` verified with the run's CA."""
+    endpoint = target.endpoint
+    argv = ("doctor", "--project", str(PROJECT), "--env", ENV)
+    if not endpoint.tls:
+        return (*argv, "--redis-url", f"redis://127.0.0.1:{endpoint.port}")
+    return (*argv, "--redis-url", f"rediss://127.0.0.1:{endpoint.port}", "--redis-ca", str(endpoint.ca_file))
 
 
 @dataclass(frozen=True)
@@ -162,10 +168,10 @@ def main() -> int:
         password = healthy.endpoint.password.reveal()
         promised = {"NSELF_REDIS_PASSWORD": password}
         rows = [
-            Row("doctor, healthy local server", doctor_argv(healthy.endpoint.port), promised, (0, 1), 300),
+            Row("doctor, healthy local server", doctor_argv(healthy), promised, (0, 1), 300),
             Row(
                 "doctor, server without the promised password",
-                doctor_argv(open_server.endpoint.port),
+                doctor_argv(open_server),
                 promised,
                 (2,),
                 500,
