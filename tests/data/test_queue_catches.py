@@ -277,7 +277,10 @@ def test_bullmq_sends_nothing_to_an_untrusted_certificate(
     # Only the explicit insecure option lets Node past it (and then the interceptor reads all).
     with TlsInterceptor((LOOPBACK, target.endpoint.port), ca_cert, cert, key, forward=1) as mitm:
         insecure = bullmq_through(project, f"rediss://:{password}@127.0.0.1:{mitm.port}", insecure=True)
-    assert insecure.status is Status.OK, insecure.message
+    # The jobs go round; a connection the interceptor answers itself may make BullMQ complain
+    # ("Protocol error"), which is a warning, not a refusal.
+    assert insecure.status in (Status.OK, Status.WARNING), insecure.message
+    assert "Kept: 20/20 jobs came back right" in insecure.message
     assert password.encode() in bytes(mitm.received)
 
 
