@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pytest_nself_redis.checks.base import CheckContext
 from pytest_nself_redis.checks.registry import check
@@ -66,29 +66,32 @@ def _promise(command: str, budgets: dict[str, Budget]) -> str:
     return f"{command} round trips stay within budget: {limits or 'no budget set'}"
 
 
+def _seen_percentiles(result: CommandLatency) -> str:
+    return ", ".join(f"{LABEL[name]} {format_ms(result.percentiles.ms(name))}" for name in PERCENTILES)
+
+
 def _seen(result: CommandLatency) -> str:
-    values = ", ".join(f"{LABEL[name]} {format_ms(result.percentiles.ms(name))}" for name in PERCENTILES)
     return (
         f"{result.command} ({result.description}) over {result.samples} round trips "
-        f"to {result.server}: {values}"
+        f"to {result.server}: {_seen_percentiles(result)}"
     )
+
+
+def over_budget(result: CommandLatency, book: BudgetBook) -> list[str]:
+    """Each judged percentile over its budget, named with value and budget."""
+    return [
+        f"{result.command} {LABEL[name]} = {format_ms(result.percentiles.ms(name))} "
+        f"is over its budget of {budget.describe()}"
+        for name, budget in book.of(result.command).items()
+        if meaningful(name, result.samples) and result.percentiles.ms(name) > budget.limit_ms
+    ]
 
 
 def judge(result: CommandLatency, book: BudgetBook) -> Outcome:
     """Compare measured percentiles with budgets; the message names each one over budget."""
     budgets = book.of(result.command)
-    over: list[str] = []
-    unjudged: list[str] = []
-    for name, budget in budgets.items():
-        if not meaningful(name, result.samples):
-            unjudged.append(LABEL[name])
-            continue
-        value = result.percentiles.ms(name)
-        if value > budget.limit_ms:
-            over.append(
-                f"{result.command} {LABEL[name]} = {format_ms(value)} "
-                f"is over its budget of {budget.describe()}"
-            )
+    over = over_budget(result, book)
+    unjudged = [LABEL[name] for name in budgets if not meaningful(name, result.samples)]
     measured = {
         "command": result.command,
         "samples": result.samples,
@@ -119,11 +122,41 @@ def judge(result: CommandLatency, book: BudgetBook) -> Outcome:
     title="{} round trips stay within the env's latency budget",
 )
 def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None = None) -> Outcome:
-    """Time ``command`` and judge its percentiles against the env's budgets."""
+    """Time ``command`` and judge its percentiles against the env's budgets.
+
+    A sample over budget is taken again once before it fails: a busy machine running the
+    harness (a CI runner, say) stalls a few round trips now and then, a slow server stalls
+    them every time. The verdict rests on the second sample; the message gives both."""
     plan = plan or LatencyPlan()
     book = plan.book(context)
+    first = _sample(context, command, plan, book)
+    if isinstance(first, Outcome):
+        return first
+    verdict = judge(first, book)
+    if not verdict.failed:
+        return _recorded(plan, first, verdict)
+    second = _sample(context, command, plan, book)
+    if isinstance(second, Outcome):
+        return second
+    confirmed = judge(second, book)
+    earlier = f"a first sample was over budget too ({_seen_percentiles(first)})"
+    if confirmed.failed:
+        message = f"{confirmed.message}; {earlier}, so it is no passing stall"
+        return _recorded(plan, second, replace(confirmed, message=message))
+    spike = (
+        f"{'; '.join(over_budget(first, book))} in a first sample, within budget in a second: "
+        "a passing stall (load on the machine running the harness, or on the server), "
+        f"not judged a failure. {confirmed.message}"
+    )
+    return _recorded(plan, second, warning(spike, confirmed.source, confirmed.measured))
+
+
+def _sample(
+    context: CheckContext, command: str, plan: LatencyPlan, book: BudgetBook
+) -> CommandLatency | Outcome:
+    """One measurement, or the outcome that says why there is none."""
     try:
-        result = measure(
+        return measure(
             context.client,
             command,
             context.key_prefix("latency"),
@@ -140,9 +173,13 @@ def within_budget(context: CheckContext, command: str, plan: LatencyPlan | None 
             f"Promise: {_promise(command, book.of(command))}. Seen: no measurement, {failure}",
             measured={"command": command, "error": str(failure)},
         )
+
+
+def _recorded(plan: LatencyPlan, result: CommandLatency, outcome: Outcome) -> Outcome:
+    """The measurement the verdict rests on goes to the report's charts and benchmark JSON."""
     if plan.record is not None:
         plan.record(result)
-    return judge(result, book)
+    return outcome
 
 
 def _slowlog_budget(book: BudgetBook, command: str) -> Budget | None:

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,18 +49,42 @@ def quiet_testcontainers() -> None:
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
+# A busy engine now and then answers the version handshake with a half-written reply
+# ("key ApiVersion is missing"); it is asked again, briefly. No engine at all is said at once.
+_HANDSHAKE_ATTEMPTS = 3
+_HANDSHAKE_PAUSE = 0.3
+
+
 def docker_client(timeout: float = 10.0) -> docker.DockerClient:
     """A client for the engine behind DOCKER_HOST (or the default socket), checked with ping."""
-    try:
-        client = docker.from_env(timeout=int(max(timeout, 1)))
-        client.ping()
-        return client
-    except (DockerException, OSError) as error:
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise TargetError(
-            f"Docker was asked for but no engine answers at {where} ({first_line(error)}); "
-            "start dockerd (or set DOCKER_HOST), or use --nself-target process"
-        ) from None
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    for attempt in range(1, _HANDSHAKE_ATTEMPTS + 1):
+        try:
+            client = docker.from_env(timeout=int(max(timeout, 1)))
+            client.ping()
+            return client
+        except (DockerException, OSError) as error:
+            if attempt == _HANDSHAKE_ATTEMPTS or not _engine_listening(where):
+                raise TargetError(
+                    f"Docker was asked for but no engine answers at {where} ({first_line(error)}); "
+                    "start dockerd (or set DOCKER_HOST), or use --nself-target process"
+                ) from None
+            time.sleep(_HANDSHAKE_PAUSE * attempt)
+    raise AssertionError("unreachable")
+
+
+def _engine_listening(where: str) -> bool:
+    """Something accepts connections at ``where`` (a unix socket; any other address is
+    assumed to), so a failed handshake is worth one more try."""
+    if not where.startswith("unix://"):
+        return True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(where.removeprefix("unix://"))
+        except OSError:
+            return False
+    return True
 
 
 def first_line(error: BaseException) -> str:

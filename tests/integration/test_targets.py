@@ -3,6 +3,7 @@ a timeout that shows the server's log, and servers that die with their launching
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets import readiness
 from pytest_nself_redis.targets.base import TargetOptions, free_loopback_port
 from pytest_nself_redis.targets.docker import DockerTarget
+from pytest_nself_redis.targets.docker_engine import docker_client
 from pytest_nself_redis.targets.process import find_redis_server, spawn_server
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
@@ -207,3 +209,74 @@ def test_connections_closed_at_once_are_not_taken_for_protected_mode_until_they_
         server.join(5)
         assert not closures.denied(redis_errors.ConnectionError("Connection refused."))
         assert closures.since is None
+
+
+HALF_WRITTEN_VERSION = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+class _GarblingEngineProxy:
+    """A unix socket in front of the real engine that answers the first ``/version`` with a
+    reply lacking ApiVersion (as a busy dockerd now and then does) and forwards all else."""
+
+    def __init__(self, path: Path, engine: str = "/var/run/docker.sock") -> None:
+        self.path, self.engine, self.garbled = path, engine, 0
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(8)
+        self.listener.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        with client:
+            first = client.recv(65536)
+            if b"/version " in first and not self.garbled:
+                self.garbled += 1
+                client.sendall(HALF_WRITTEN_VERSION)
+                return
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
+                upstream.connect(self.engine)
+                upstream.sendall(first)
+                pump = threading.Thread(target=self._pump, args=(client, upstream), daemon=True)
+                pump.start()
+                self._pump(upstream, client)
+                pump.join(5)
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.mark.docker
+def test_a_garbled_engine_handshake_is_asked_again(
+    docker_engine: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _GarblingEngineProxy(tmp_path / "engine.sock")
+    try:
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{proxy.path}")
+        client = docker_client(timeout=10)
+        assert client.version()["ApiVersion"]
+        assert proxy.garbled == 1
+    finally:
+        proxy.close()

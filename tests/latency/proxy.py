@@ -3,8 +3,9 @@
 The latency suite must fail on a slow server; a proxy between it and a real Redis
 adds a known delay to every round trip without touching the server. Each chunk
 from the client is held for ``delay`` before it is forwarded (a pipeline written at
-once is one chunk, so one delay); replies pass straight back. Bounded: it listens on
-127.0.0.1 only, accepts at most ``max_connections``, every socket has a timeout, the
+once is one chunk, so one delay); replies pass straight back. ``delayed_connections``
+(1-based, in the order accepted) makes only those slow: a passing stall, not a slow server.
+Bounded: it listens on 127.0.0.1 only, accepts at most ``max_connections``, every socket has a timeout, the
 threads are daemons, and ``stop`` closes every socket and joins every thread.
 """
 
@@ -14,7 +15,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from types import TracebackType
 
 LOOPBACK = "127.0.0.1"
@@ -25,10 +26,13 @@ class DelayProxy:
         self,
         upstream_port: int,
         delay: float,
+        *,
         upstream_host: str = LOOPBACK,
         max_connections: int = 16,
         idle_timeout: float = 60.0,
+        delayed_connections: Container[int] | None = None,
     ) -> None:
+        self.delayed_connections = delayed_connections
         self.upstream = (upstream_host, upstream_port)
         self.delay = delay
         self.max_connections = max_connections
@@ -115,7 +119,8 @@ class DelayProxy:
             for sock in (client, upstream):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._track(sock)
-            self._spawn(self._pump, client, upstream, self.delay)
+            slow = self.delayed_connections is None or self.connections in self.delayed_connections
+            self._spawn(self._pump, client, upstream, self.delay if slow else 0.0)
             self._spawn(self._pump, upstream, client, 0.0)
 
     def _pump(self, source: socket.socket, sink: socket.socket, delay: float) -> None:

@@ -6,6 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import redis
+
+from pytest_nself_redis.checks import REGISTRY, CheckContext, Status
 from pytest_nself_redis.latency import COMMANDS
 from tests.conftest import Launcher
 from tests.harness import COMPLETE_WITHOUT_TLS, RunResult, make_project, run_suites
@@ -25,7 +28,7 @@ def _attach(password: str, port: int) -> tuple[str, ...]:
 def test_a_slow_server_fails_every_command_naming_the_cause(launch: Launcher, tmp_path: Path) -> None:
     server = launch(COMPLETE_WITHOUT_TLS, "prod")
     password = server.endpoint.password.reveal()
-    with DelayProxy(server.endpoint.port, delay=0.003) as proxy:
+    with DelayProxy(server.endpoint.port, delay=0.003, max_connections=64) as proxy:
         result = run_suites(
             COMPLETE_WITHOUT_TLS,
             tmp_path,
@@ -43,11 +46,29 @@ def test_a_slow_server_fails_every_command_naming_the_cause(launch: Launcher, tm
         budget = "2 ms" if command == "PIPELINE" else "1 ms"
         pattern = rf"{command} p50 = \d+\.\d\d ms is over its budget of {budget} \(default for prod\)"
         assert re.search(pattern, details), details
+        assert "a first sample was over budget too" in details
+        assert "so it is no passing stall" in details
     assert password not in result.output
     # Safe on a server it did not launch: no key left behind, no user added.
     client = server.client()
     assert client.keys("*") == []
     assert client.execute_command("ACL", "USERS") == ["default"]
+
+
+def test_a_passing_stall_is_sampled_again_and_only_warned(launch: Launcher) -> None:
+    # Only the first timed connection is slow: the machine stalled, the server did not.
+    server = launch(COMPLETE_WITHOUT_TLS, "prod")
+    with DelayProxy(server.endpoint.port, delay=0.003, delayed_connections={2}) as proxy:
+        client = redis.Redis(port=proxy.port, password=server.endpoint.password.reveal())
+        client.ping()  # connection 1: the check's own client; 2 and 3 are the two samples
+        result = REGISTRY.run("latency.ping", CheckContext.of(server, client=client))
+        client.close()
+    assert result.status is Status.WARNING, result.message
+    first = r"PING p50 = \d+\.\d\d ms is over its budget of 1 ms \(default for prod\) in a first sample"
+    assert re.match(first, result.message)
+    assert "within budget in a second: a passing stall" in result.message
+    assert result.measured["over_budget"] == []
+    assert proxy.connections == 3
 
 
 def test_budgets_from_every_source_are_applied_and_named(tmp_path: Path) -> None:
