@@ -71,6 +71,39 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def cpu_idle(window: float = 1.0) -> float | None:
+    """The share of the machine's CPU time spent idle over ``window`` seconds, now (the load
+    average lags by minutes: it still shows the tests that ended a moment ago); None where
+    /proc/stat is not there."""
+
+    def idle_and_total() -> tuple[int, int]:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    try:
+        idle_before, total_before = idle_and_total()
+        time.sleep(window)
+        idle_after, total_after = idle_and_total()
+    except (OSError, ValueError, IndexError):
+        return None
+    spent = total_after - total_before
+    return (idle_after - idle_before) / spent if spent > 0 else None
+
+
+def settle(limit: float, idle_enough: float = 0.9) -> str:
+    """Wait, ``limit`` seconds at most, until the CPU is mostly idle (another job on the machine
+    inflates every figure); say how idle it was when measuring began."""
+    deadline = time.monotonic() + limit
+    while True:
+        idle = cpu_idle()
+        if idle is None:
+            return "CPU idle: unknown (no /proc/stat)"
+        if idle >= idle_enough or time.monotonic() >= deadline:
+            break
+    verdict = "" if idle >= idle_enough else f", still busy after waiting {limit:.0f} s: figures inflated"
+    return f"CPU {idle:.0%} idle over the last second{verdict}"
+
+
 def child_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("NSELF_", "PYTEST_"))}
     env["TESTCONTAINERS_RYUK_DISABLED"] = "true"
@@ -286,6 +319,8 @@ def measure(step: Callable[[], Row], figure: str) -> Row:
         return Row(figure, f"not measured: {type(problem).__name__}: {problem}", "", "")
 
 
+# Long enough for a job that is ending to end; the figures are printed either way.
+SETTLE_S = 60.0
 ROWS = ("suite", "envs", "docker-suite", "sampler", "launch-process", "launch-docker", "doctor")
 
 
@@ -296,10 +331,18 @@ def main(argv: list[str] | None = None) -> int:
         "--rows", default=",".join(ROWS), help=f"which figures, comma-separated (default: {','.join(ROWS)})"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S,
+        metavar="SECONDS",
+        help=f"wait up to SECONDS for an idle CPU before measuring (default {SETTLE_S:g})",
+    )
     options = parser.parse_args(argv)
     wanted = set(options.rows.split(","))
-    started, load_before = time.monotonic(), load()
-    print(f"figures: {os.cpu_count()} cores, load average {load_before} (1, 5, 15 min) at the start")
+    started, idle = time.monotonic(), settle(options.settle)
+    load_before = load()
+    print(f"figures: {os.cpu_count()} cores, {idle}; load average {load_before} (1, 5, 15 min) at the start")
     rows: list[Row] = []
     process: Row | None = None
     if "suite" in wanted:

@@ -3,6 +3,8 @@ and that a figure it cannot measure says why instead of ending the script."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from benchmarks import figures
@@ -48,3 +50,15 @@ def test_the_three_envs_row_needs_its_one_env_anchor() -> None:
     assert row.measured.startswith("not measured: no one-env run to divide by")
     assert row.goal == "≤ 1.3"
     assert row.met is None
+
+
+def test_settling_reports_how_idle_the_cpu_was_and_gives_up_when_busy() -> None:
+    idle = figures.cpu_idle(0.2)
+    assert idle is not None
+    assert 0.0 <= idle <= 1.0
+    # A share no CPU reaches: it waits its limit (here none), then says the figures are inflated.
+    said = figures.settle(0.0, idle_enough=1.01)
+    assert re.fullmatch(
+        r"CPU \d+% idle over the last second, still busy after waiting 0 s: figures inflated", said
+    )
+    assert re.fullmatch(r"CPU \d+% idle over the last second", figures.settle(0.0, idle_enough=0.0))
