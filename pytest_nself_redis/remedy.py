@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pytest_nself_redis.compose.override import override_path, plan_override
 from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.project.provenance import shown_name
@@ -114,6 +113,10 @@ def proposed_override(context: EnvContext, tool: str) -> tuple[str, str] | None:
     service = context.service
     if service.origin != "compose" or service.compose_file is None:
         return None
+    # Imported here: rendering a service is only needed when there is something to fix, and
+    # every check result module imports this one (doctor's start-up pays for what it imports).
+    from pytest_nself_redis.compose.override import override_path, plan_override
+
     text = plan_override(context.settings, service).text(tool)
     return shown_name(override_path(service.compose_file), context.project.dir), context.redactor.scrub(text)
 

@@ -17,7 +17,9 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +76,13 @@ class DoctorReport:
     project_dir: Path | None = None
     # When the run started (seconds since the epoch), for formats that timestamp observations.
     started_at: float = field(default_factory=time.time)
-    # The compose override ``nself-redis fix`` would write (file, text), None without a compose file.
-    override: tuple[str, str] | None = None
+    # The compose override ``nself-redis fix`` would write (file, text), None without a compose
+    # file; made when a report first shows it (a healthy run never renders one).
+    proposal: Callable[[], tuple[str, str] | None] = field(default=lambda: None, repr=False, compare=False)
+
+    @cached_property
+    def override(self) -> tuple[str, str] | None:
+        return self.proposal()
 
     @property
     def totals(self) -> dict[str, int]:
@@ -252,7 +259,7 @@ def _new_report(
         started_at=started_at,
     )
     report.warnings = [item.describe() for item in context.runtime_disagreements]
-    report.override = proposed_override(context, f"nself-redis {__version__}")
+    report.proposal = lambda: proposed_override(context, f"nself-redis {__version__}")
     if target.endpoint.unverified_tls:
         report.tls_unverified = True
         report.warnings.insert(0, INSECURE_NOTE)
