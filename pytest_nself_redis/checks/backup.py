@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.registry import check, check_of
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, verdict, warning
 from pytest_nself_redis.durability.persistence_health import ERROR, OK, SKIPPED, Finding, persistence_findings
 from pytest_nself_redis.errors import HarnessError
@@ -80,7 +80,7 @@ def _files_promised(settings: RedisSettings) -> tuple[str, str]:
     return files, ", ".join(setting.cite() for setting in cited)
 
 
-def _round(context: CheckContext, backup: BackupRound | None) -> BackupResult | Outcome:
+def _round(context: CheckContext, *, backup: BackupRound | None = None) -> BackupResult | Outcome:
     """The shared round's result, or why there is none (an outcome to return as is)."""
     files, cited = _files_promised(context.settings)
     if backup is None or not context.launched:
@@ -98,12 +98,9 @@ def _round(context: CheckContext, backup: BackupRound | None) -> BackupResult | 
         )
 
 
-@check("backup.snapshot_valid")
-def snapshot_is_valid(context: CheckContext, *, backup: BackupRound | None = None) -> Outcome:
+@check_of("backup.snapshot_valid", _round)
+def snapshot_is_valid(context: CheckContext, result: BackupResult) -> Outcome:
     """a snapshot taken while writes go on passes Redis's own validation"""
-    result = _round(context, backup)
-    if isinstance(result, Outcome):
-        return result
     files, cited = _files_promised(context.settings)
     seen = "; ".join(item.describe() for item in result.validations)
     broken = [item for item in result.validations if not item.ok]
@@ -115,12 +112,9 @@ def snapshot_is_valid(context: CheckContext, *, backup: BackupRound | None = Non
     return verdict(not broken, message, str(context.settings.persistence.source), result.figures())
 
 
-@check("backup.restore")
-def restore_brings_back_every_key(context: CheckContext, *, backup: BackupRound | None = None) -> Outcome:
+@check_of("backup.restore", _round)
+def restore_brings_back_every_key(context: CheckContext, result: BackupResult) -> Outcome:
     """a restored snapshot holds every key written before it, unchanged"""
-    result = _round(context, backup)
-    if isinstance(result, Outcome):
-        return result
     files, cited = _files_promised(context.settings)
     head = (
         f"Promise: a fresh server started on {files} holds every key written before the snapshot, with "

@@ -9,6 +9,8 @@ makes ``latency.ping``, ``latency.get``, ... (the parameter's name, lower-cased,
 context. ``REGISTRY.run(check_id, context, **inputs)`` runs one: it passes ``inputs`` on as
 keyword arguments (what a suite has and doctor does not, e.g. a variant launcher), stamps
 the id and suite on the outcome, and marks an error blocked by its root cause.
+A check that judges something only some runs have (a Sentinel deployment, a backup round)
+is declared with ``check_of``: its ``need`` gets it, or the outcome that stands instead.
 
 A suite's checks are declared by the modules ``SUITE_MODULES`` names for it; the registry
 imports them the first time a check of the suite is asked for (by id, by family, or
@@ -17,6 +19,7 @@ imports them the first time a check of the suite is asked for (by id, by family,
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import threading
@@ -30,6 +33,7 @@ from pytest_nself_redis.checks.results import CheckResult, Outcome, suite_of
 
 CheckFunction = Callable[..., Outcome]
 Function = TypeVar("Function", bound=CheckFunction)
+Needed = TypeVar("Needed")
 # Inputs that put a check on other servers than the context's (no root cause of the env's
 # server explains its errors).
 ELSEWHERE = ("launch", "sentinel")
@@ -236,5 +240,24 @@ def check(
                 )
             )
         return function
+
+    return register
+
+
+def check_of(
+    check_id: str, need: Callable[..., Needed | Outcome], *, safe: bool = False
+) -> Callable[[Callable[[CheckContext, Needed], Outcome]], CheckFunction]:
+    """Declare a check that judges what ``need(context, **inputs)`` gets (a deployment, a
+    measured round): when ``need`` answers with an outcome instead (nothing to judge here), that
+    is the check's outcome and the function is not called. The check takes ``need``'s inputs."""
+
+    def register(function: Callable[[CheckContext, Needed], Outcome]) -> CheckFunction:
+        @functools.wraps(function)  # its title and module, as the registry reads them
+        def judged(context: CheckContext, **inputs: Any) -> Outcome:
+            needed = need(context, **inputs)
+            return needed if isinstance(needed, Outcome) else function(context, needed)
+
+        judged.__dict__["__signature__"] = inspect.signature(need)  # its inputs, as ``takes`` reads them
+        return check(check_id, safe=safe)(judged)
 
     return register

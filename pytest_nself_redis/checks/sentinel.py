@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.registry import check
+from pytest_nself_redis.checks.registry import check_of
 from pytest_nself_redis.checks.results import Outcome, error, skipped, verdict, warning
 from pytest_nself_redis.sentinel.access import Deployment, LaunchedDeployment
 from pytest_nself_redis.sentinel.readings import LAG_BOUND_S, SentinelView, replication_lag
@@ -27,7 +27,8 @@ ELECTION_MS = 2000
 DOWN = frozenset({"s_down", "o_down"})
 
 
-def _unavailable(context: CheckContext, sentinel: Deployment | None) -> Outcome | None:
+def _deployment(context: CheckContext, *, sentinel: Deployment | None = None) -> Deployment | Outcome:
+    """The deployment the safe checks read, or why they are skipped."""
     enabled = context.settings.sentinel_enabled
     if not enabled.value:
         return skipped(f"this env promises no Sentinel ({enabled.cite()})", str(enabled.source))
@@ -37,7 +38,7 @@ def _unavailable(context: CheckContext, sentinel: Deployment | None) -> Outcome 
             "running one give a sentinel's URL (--nself-sentinel-url, doctor --sentinel-url)",
             str(enabled.source),
         )
-    return None
+    return sentinel
 
 
 def _tail(problems: list[str]) -> str:
@@ -48,12 +49,9 @@ def _unanswered(views: list[SentinelView]) -> list[str]:
     return [f"sentinel {view.where} did not answer ({view.error})" for view in views if view.error]
 
 
-@check("sentinel.quorum", safe=True)
-def sentinels_can_agree(context: CheckContext, *, sentinel: Deployment | None = None) -> Outcome:
+@check_of("sentinel.quorum", _deployment, safe=True)
+def sentinels_can_agree(context: CheckContext, sentinel: Deployment) -> Outcome:
     """the sentinels can agree the primary is down and authorize a failover (CKQUORUM)"""
-    if (why := _unavailable(context, sentinel)) is not None:
-        return why
-    assert sentinel is not None
     quorum, count = context.settings.sentinel_quorum, context.settings.sentinel_count
     views = sentinel.views()
     problems = _unanswered(views)
@@ -76,12 +74,9 @@ def sentinels_can_agree(context: CheckContext, *, sentinel: Deployment | None = 
     )
 
 
-@check("sentinel.primary", safe=True)
-def sentinels_see_one_live_primary(context: CheckContext, *, sentinel: Deployment | None = None) -> Outcome:
+@check_of("sentinel.primary", _deployment, safe=True)
+def sentinels_see_one_live_primary(context: CheckContext, sentinel: Deployment) -> Outcome:
     """every sentinel names the same primary, none flags it down, and it answers as a primary"""
-    if (why := _unavailable(context, sentinel)) is not None:
-        return why
-    assert sentinel is not None
     name = context.settings.sentinel_master_name
     views = sentinel.views()
     answered = [view for view in views if view.error is None]
@@ -115,12 +110,9 @@ def _healthy(flags: frozenset[str]) -> bool:
     return not flags & DOWN
 
 
-@check("sentinel.counts", safe=True)
-def sentinels_see_every_node(context: CheckContext, *, sentinel: Deployment | None = None) -> Outcome:
+@check_of("sentinel.counts", _deployment, safe=True)
+def sentinels_see_every_node(context: CheckContext, sentinel: Deployment) -> Outcome:
     """every sentinel sees the promised replicas and every other sentinel"""
-    if (why := _unavailable(context, sentinel)) is not None:
-        return why
-    assert sentinel is not None
     replicas, count = context.settings.replicas, context.settings.sentinel_count
     views = sentinel.views()
     problems = _unanswered(views)
@@ -143,12 +135,9 @@ def sentinels_see_every_node(context: CheckContext, *, sentinel: Deployment | No
     )
 
 
-@check("sentinel.replication", safe=True)
-def replicas_are_in_sync(context: CheckContext, *, sentinel: Deployment | None = None) -> Outcome:
+@check_of("sentinel.replication", _deployment, safe=True)
+def replicas_are_in_sync(context: CheckContext, sentinel: Deployment) -> Outcome:
     """every promised replica is linked to the primary and its lag is bounded"""
-    if (why := _unavailable(context, sentinel)) is not None:
-        return why
-    assert sentinel is not None
     replicas = context.settings.replicas
     views = sentinel.views()
     primary = sentinel.primary(views)
@@ -189,12 +178,9 @@ def replicas_are_in_sync(context: CheckContext, *, sentinel: Deployment | None =
     )
 
 
-@check("sentinel.down_after", safe=True)
-def down_after_fits_the_budget(context: CheckContext, *, sentinel: Deployment | None = None) -> Outcome:
+@check_of("sentinel.down_after", _deployment, safe=True)
+def down_after_fits_the_budget(context: CheckContext, sentinel: Deployment) -> Outcome:
     """the sentinels call a silent primary down early enough for the failover budget"""
-    if (why := _unavailable(context, sentinel)) is not None:
-        return why
-    assert sentinel is not None
     down, budget = context.settings.sentinel_down_after_ms, context.settings.sentinel_failover_budget_ms
     views = sentinel.views()
     problems = _unanswered(views)
@@ -222,26 +208,24 @@ def down_after_fits_the_budget(context: CheckContext, *, sentinel: Deployment | 
     return verdict(True, message + " Kept.", str(down.source))
 
 
-def _failover(context: CheckContext, sentinel: Deployment | None) -> FailoverResult | Outcome:
+def _failover(context: CheckContext, *, sentinel: Deployment | None = None) -> FailoverResult | Outcome:
     """The launched topology's measured failover (run once), or why there is none."""
-    if (why := _unavailable(context, sentinel)) is not None:
-        return why
-    if not isinstance(sentinel, LaunchedDeployment):
+    deployment = _deployment(context, sentinel=sentinel)
+    if isinstance(deployment, Outcome):
+        return deployment
+    if not isinstance(deployment, LaunchedDeployment):
         return skipped(
             "a failover is forced only on a topology this run launched, never on a running deployment"
         )
     try:
-        return sentinel.failover(context.key_prefix("failover"))
+        return deployment.failover(context.key_prefix("failover"))
     except Exception as problem:  # a topology that cannot even be asked is this check's error
         return error(f"the failover could not be carried out: {type(problem).__name__}: {problem}")
 
 
-@check("sentinel.failover")
-def failover_within_budget(context: CheckContext, *, sentinel: Deployment | None = None) -> Outcome:
+@check_of("sentinel.failover", _failover)
+def failover_within_budget(context: CheckContext, result: FailoverResult) -> Outcome:
     """after the primary crashes, a new primary accepts writes within the failover budget"""
-    result = _failover(context, sentinel)
-    if isinstance(result, Outcome):
-        return result
     budget, down = context.settings.sentinel_failover_budget_ms, context.settings.sentinel_down_after_ms
     measured = {**result.counts(), "timeline": [[round(at), event] for at, event in result.timeline]}
     return verdict(
@@ -254,14 +238,9 @@ def failover_within_budget(context: CheckContext, *, sentinel: Deployment | None
     )
 
 
-@check("sentinel.acknowledged_writes")
-def replicated_writes_survive_failover(
-    context: CheckContext, *, sentinel: Deployment | None = None
-) -> Outcome:
+@check_of("sentinel.acknowledged_writes", _failover)
+def replicated_writes_survive_failover(context: CheckContext, result: FailoverResult) -> Outcome:
     """every write a replica acknowledged (WAIT 1) before the crash is on the new primary"""
-    result = _failover(context, sentinel)
-    if isinstance(result, Outcome):
-        return result
     replicas = context.settings.replicas
     head = (
         "Promise: writes acknowledged with WAIT 1 before the primary's crash survive the failover "
@@ -291,12 +270,9 @@ def replicated_writes_survive_failover(
     )
 
 
-@check("sentinel.rejoin")
-def old_primary_rejoins(context: CheckContext, *, sentinel: Deployment | None = None) -> Outcome:
+@check_of("sentinel.rejoin", _failover)
+def old_primary_rejoins(context: CheckContext, result: FailoverResult) -> Outcome:
     """the crashed primary, started again, rejoins as a replica of the new one"""
-    result = _failover(context, sentinel)
-    if isinstance(result, Outcome):
-        return result
     enabled = context.settings.sentinel_enabled
     if result.new_primary is None:
         return error(

@@ -13,7 +13,7 @@ import contextlib
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import redis
 from redis import exceptions as redis_errors
@@ -21,6 +21,15 @@ from redis import exceptions as redis_errors
 SCAN_COUNT = 1000
 UNLINK_BATCH = 500
 _GLOB = re.compile(r"([\\*?\[\]])")
+
+
+class Bounds(TypedDict, total=False):
+    """How far a walk under a prefix may go (``iter_prefix``'s bounds, passed on as they are):
+    keys asked per SCAN call, seconds, SCAN calls."""
+
+    count: int
+    max_seconds: float | None
+    max_calls: int | None
 
 
 def glob_escape(text: str) -> str:
@@ -51,28 +60,19 @@ def iter_prefix(
             return
 
 
-def scan_prefix(
-    client: redis.Redis,
-    prefix: str,
-    *,
-    count: int = SCAN_COUNT,
-    max_seconds: float | None = None,
-    max_calls: int | None = None,
-) -> list[str]:
+def scan_prefix(client: redis.Redis, prefix: str, **bounds: Unpack[Bounds]) -> list[str]:
     """Every key under ``prefix`` (within the bounds, when given), as text."""
-    batches = iter_prefix(client, prefix, count=count, max_seconds=max_seconds, max_calls=max_calls)
+    batches = iter_prefix(client, prefix, **bounds)
     return [
         key if isinstance(key, str) else key.decode("utf-8", "replace") for batch in batches for key in batch
     ]
 
 
-def delete_prefix(
-    client: redis.Redis, prefix: str, *, max_seconds: float | None = None, max_calls: int | None = None
-) -> int:
+def delete_prefix(client: redis.Redis, prefix: str, **bounds: Unpack[Bounds]) -> int:
     """UNLINK every key under ``prefix``; how many were deleted."""
     deleted = 0
     doomed: list[Any] = []
-    for batch in iter_prefix(client, prefix, max_seconds=max_seconds, max_calls=max_calls):
+    for batch in iter_prefix(client, prefix, **bounds):
         doomed.extend(batch)
         while len(doomed) >= UNLINK_BATCH:
             deleted += int(client.unlink(*doomed[:UNLINK_BATCH]))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -213,32 +212,32 @@ def _convert(spec: OptionSpec, raw: Any, origin: str) -> Any:
     return text
 
 
-def resolve_option(
-    spec: OptionSpec,
-    cli: Any,
-    environ: Mapping[str, str],
-    ini: Callable[[str], Any],
-) -> Any:
+def _given(spec: OptionSpec, config: pytest.Config) -> tuple[Any, str] | None:
+    """The value that wins (the command line, a non-blank environment variable, then the ini
+    file) and how a message names where it came from; None when none is given."""
+    cli = config.getoption(spec.dest)
     if cli is not None:
-        return _convert(spec, cli, spec.flag)
-    env_value = environ.get(spec.envvar)
-    if env_value is not None and env_value.strip():
-        return _convert(spec, env_value, spec.envvar)
-    ini_value = ini(spec.ini)
+        return cli, spec.flag
+    env_value = os.environ.get(spec.envvar, "")
+    if env_value.strip():
+        return env_value, spec.envvar
+    ini_value = config.getini(spec.ini)
     if ini_value not in (None, "", []):
-        return _convert(spec, ini_value, f"ini {spec.ini}")
+        return ini_value, f"ini {spec.ini}"
     return None
 
 
-def rules_of(
-    spec: OptionSpec,
-    cli: Any,
-    environ: Mapping[str, str],
-    ini: Callable[[str], Any],
-) -> BudgetRules:
+def resolve_option(spec: OptionSpec, config: pytest.Config) -> Any:
+    given = _given(spec, config)
+    return None if given is None else _convert(spec, *given)
+
+
+def rules_of(spec: OptionSpec, config: pytest.Config) -> BudgetRules:
     """A list option from every source, not only the winning one: its rules layer."""
     return BudgetRules(
-        ini=rule_list(ini(spec.ini)), environ=rule_list(environ.get(spec.envvar)), option=rule_list(cli)
+        ini=rule_list(config.getini(spec.ini)),
+        environ=rule_list(os.environ.get(spec.envvar)),
+        option=rule_list(config.getoption(spec.dest)),
     )
 
 
@@ -248,10 +247,9 @@ def origin_of(flag: str, config: pytest.Config) -> str:
 
 
 def _origin(spec: OptionSpec, config: pytest.Config) -> str:
-    """How a message names where the option's value came from."""
-    if config.getoption(spec.dest) is not None:
-        return spec.flag
-    return spec.envvar if os.environ.get(spec.envvar, "").strip() else f"ini {spec.ini}"
+    """How a message names where the option's value came from (the ini file when nowhere)."""
+    given = _given(spec, config)
+    return f"ini {spec.ini}" if given is None else given[1]
 
 
 @dataclass(frozen=True)
@@ -279,16 +277,12 @@ class HarnessOptions:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> HarnessOptions:
-        values = {
-            spec.dest: resolve_option(spec, config.getoption(spec.dest), os.environ, config.getini)
-            for spec in OPTIONS
-            if spec.kind != "list"
-        }
+        values = {spec.dest: resolve_option(spec, config) for spec in OPTIONS if spec.kind != "list"}
         base = config.invocation_params.dir
         project = Path(values["nself_project"]).expanduser() if values["nself_project"] else base
         if values["nself_project"] and not project.is_absolute():
             # An ini value is relative to the ini file; a flag or variable to where pytest runs.
-            from_ini = config.getoption("nself_project") is None and not os.environ.get("NSELF_PROJECT")
+            from_ini = origin_of("--nself-project", config).startswith("ini ")
             project = (config.rootpath if from_ini else base) / project
         reports_raw = values["nself_reports"] or "reports"
         reports = None if reports_raw == "none" else base / reports_raw
@@ -310,6 +304,6 @@ class HarnessOptions:
             port=values["nself_port"] or None,
             startup_timeout=values["nself_startup_timeout"] or 20.0,
             timeout=values["nself_timeout"] or 5.0,
-            budgets=rules_of(BUDGET, config.getoption(BUDGET.dest), os.environ, config.getini),
+            budgets=rules_of(BUDGET, config),
             limiter=values["nself_limiter"],
         )

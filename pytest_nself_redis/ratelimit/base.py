@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, Unpack, runtime_checkable
 
 import redis
 
@@ -121,16 +121,18 @@ class Limiter(Protocol):
     def reset(self, key: str) -> None: ...
 
 
+class Built(TypedDict):
+    """What a limiter is built for: its key namespace, N, W in seconds and the clock (Redis
+    ``TIME`` when none is given)."""
+
+    namespace: str
+    limit: int
+    window: float
+    clock: NotRequired[Clock | None]
+
+
 class LimiterBuilder(Protocol):
-    def __call__(
-        self,
-        client: redis.Redis,
-        *,
-        namespace: str,
-        limit: int,
-        window: float,
-        clock: Clock | None = None,
-    ) -> Limiter: ...
+    def __call__(self, client: redis.Redis, **built: Unpack[Built]) -> Limiter: ...
 
 
 @dataclass(frozen=True)
@@ -155,16 +157,9 @@ class LimiterSpec:
         if not self.name or any(ch.isspace() for ch in self.name):
             raise ValueError(f"limiter name {self.name!r} must be a non-empty word (it names tests)")
 
-    def __call__(
-        self,
-        client: redis.Redis,
-        *,
-        namespace: str,
-        limit: int,
-        window: float,
-        clock: Clock | None = None,
-    ) -> Limiter:
-        return self.build(client, namespace=namespace, limit=limit, window=window, clock=clock)
+    def __call__(self, client: redis.Redis, **built: Unpack[Built]) -> Limiter:
+        built.setdefault("clock", None)  # a builder is always told its clock (None: Redis TIME)
+        return self.build(client, **built)
 
 
 def validate_contract(limit: int, window: float) -> int:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, DockerException
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 
@@ -46,6 +46,7 @@ from pytest_nself_redis.targets.docker_engine import (
     ENV_LABEL,
     LABEL,
     OWNER_LABEL,
+    discard,
     docker_client,
     docker_reason,
     ensure_image,
@@ -268,14 +269,10 @@ class DockerTarget(Target):
 
     def stop(self) -> None:
         self.close_clients()
-        if self.container is not None:
-            with contextlib.suppress(NotFound, APIError, DockerException, OSError):
-                self.container.remove(force=True, v=False)
-            self.container = None
-        if self.volume is not None:
-            with contextlib.suppress(NotFound, APIError, DockerException, OSError):
-                self.volume.remove(force=True)
-            self.volume = None
+        discard(self.container, force=True, v=False)
+        self.container = None
+        discard(self.volume, force=True)
+        self.volume = None
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
             self._tls_dir = None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets.archive import pack
@@ -142,6 +142,14 @@ def seed_volume(client: docker.DockerClient, image: str, volume: str, folder: Pa
     finally:
         with contextlib.suppress(DockerException, OSError):
             helper.remove(force=True)
+
+
+def discard(resource: Any, **how: Any) -> None:
+    """Remove a container, volume or network the run made (``how``: remove's arguments), if any:
+    one already gone, or an engine that went away, is no teardown error."""
+    if resource is not None:
+        with contextlib.suppress(NotFound, APIError, DockerException, OSError):
+            resource.remove(**how)
 
 
 def _orphaned(labels: dict[str, str]) -> bool:

@@ -199,3 +199,38 @@ def test_the_complete_example_fits_in_every_env_under_both_generations(tmp_path:
     for env in ("dev", "staging", "prod"):
         assert result.outcomes(env)[f"test_memory_fits_the_container[{env}]"] == "passed"
     assert "PromiseWarning" not in result.output
+
+
+def test_both_ways_of_not_fitting_say_what_broke_and_how_to_close_it(tmp_path: Path) -> None:
+    """No maxmemory, and a maxmemory over the limit: one error each, with the maxmemory that fits
+    (and, when a maxmemory is set, the larger limit it would need instead)."""
+    (tmp_path / "unbounded").mkdir()
+    (tmp_path / "over").mkdir()
+    unbounded = run_suites(
+        NSELF_14, tmp_path / "unbounded", "--nself-target", "process", *HEADROOM, "-k", "fits"
+    )
+    over = run_suites(
+        _one_1x_project(tmp_path, f"{NSELF_14_COMMAND} --maxmemory 500mb"),
+        tmp_path / "over",
+        "--nself-target",
+        "process",
+        *HEADROOM,
+        "-k",
+        "fits",
+    )
+    fix = (
+        "To keep the promise add --maxmemory 255mb (or less) to the redis command in a compose override: "
+        "nself 1.x does not read REDIS_MAXMEMORY=256mb (.env.dev:6) and rewrites docker-compose.yml"
+    )
+    for result in (unbounded, over):
+        assert result.status == 1, result.output[-3000:]
+        assert result.outcomes("dev") == {"test_memory_fits_the_container": "failed"}
+    assert unbounded.case("test_memory_fits_the_container").details.endswith(
+        "Broken: with no maxmemory Redis grows until the kernel kills the container (OOMKilled), with no "
+        f"eviction and no OOM error first (headroom.oom shows it). {fix} (docker-compose.yml:17) on build"
+    )
+    assert over.case("test_memory_fits_the_container").details.endswith(
+        "Broken: 500.0 MiB + 125.0 MiB + 1.6 MiB = 626.6 MiB is over the limit 512.0 MiB. "
+        f"{fix} (docker-compose.override.yml:3) on build, or raise REDIS_MEMORY to 1002M or more (now "
+        "REDIS_MEMORY=512M (.env.local:3)), which nself makes the limit"
+    )

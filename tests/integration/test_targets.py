@@ -21,7 +21,7 @@ from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets import readiness
 from pytest_nself_redis.targets.base import TargetOptions, free_loopback_port
 from pytest_nself_redis.targets.docker import DockerTarget
-from pytest_nself_redis.targets.docker_engine import docker_client
+from pytest_nself_redis.targets.docker_engine import LABEL, discard, docker_client
 from pytest_nself_redis.targets.process import find_redis_server, spawn_server
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
@@ -280,3 +280,15 @@ def test_a_garbled_engine_handshake_is_asked_again(
         assert proxy.garbled == 1
     finally:
         proxy.close()
+
+
+def test_discard_removes_what_is_there_and_takes_a_resource_already_gone_in_its_stride(
+    docker_engine: None, run_id: str
+) -> None:
+    """Teardown removes a volume once; a second removal (it is gone) and nothing at all are no error."""
+    client = docker_client()
+    volume = client.volumes.create(f"nself-redis-discard-{run_id}", labels={LABEL: run_id})
+    discard(volume, force=True)
+    assert client.volumes.list(filters={"name": volume.name}) == []
+    discard(volume, force=True)
+    discard(None, force=True)

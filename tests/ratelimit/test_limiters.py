@@ -7,6 +7,7 @@ import math
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +16,8 @@ from pytest_nself_redis.checks import CheckContext
 from pytest_nself_redis.checks import ratelimit as checks
 from pytest_nself_redis.ratelimit import (
     BUILTIN_LIMITERS,
+    Clock,
+    Limiter,
     LimiterLoadError,
     LimiterSpec,
     ManualClock,
@@ -189,3 +192,28 @@ def test_max_in_span_counts_half_open_spans() -> None:
     assert max_in_span([0, 60], 60).count == 1  # exactly a window apart: never in one span
     assert max_in_span([], 60).count == 0
     assert count_in(times, 0, 60) == 3
+
+
+def test_a_spec_tells_its_builder_the_clock_also_when_the_caller_gives_none(
+    limiter_redis: redis.Redis,
+) -> None:
+    """A user's builder may take ``clock`` without a default: the spec passes None (Redis TIME)."""
+    told: list[dict[str, object]] = []
+
+    def build(
+        client: redis.Redis, *, namespace: str, limit: int, window: float, clock: Clock | None
+    ) -> Limiter:
+        told.append({"namespace": namespace, "limit": limit, "window": window, "clock": clock})
+        return SlidingWindowLog(client, limit=limit, window=window, namespace=namespace, clock=clock)
+
+    untyped: Any = build  # as a user's module hands it over, unchecked
+    spec = LimiterSpec("told", "sliding", untyped)
+    limiter = spec(limiter_redis, namespace="told:", limit=2, window=1)
+    manual = ManualClock()
+    spec(limiter_redis, namespace="told:", limit=2, window=1, clock=manual)
+    assert told == [
+        {"namespace": "told:", "limit": 2, "window": 1, "clock": None},
+        {"namespace": "told:", "limit": 2, "window": 1, "clock": manual},
+    ]
+    assert limiter.hit("k").allowed
+    limiter.reset("k")

@@ -20,8 +20,8 @@ import pytest
 import redis
 
 from pytest_nself_redis.checks import REGISTRY, CheckContext, Outcome, Status, check
-from pytest_nself_redis.checks.registry import SUITE_MODULES
-from pytest_nself_redis.checks.results import error, ok
+from pytest_nself_redis.checks.registry import SUITE_MODULES, check_of
+from pytest_nself_redis.checks.results import error, ok, skipped
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.doctor.choices import DOCTOR_SUITES
 from pytest_nself_redis.doctor.runner import doctor_checks
@@ -85,6 +85,38 @@ def test_a_family_is_declared_once_with_its_parameters(context: CheckContext, de
         (("health.zz_family.alpha",), "Alpha"),
         (("health.zz_family.beta",), "beta"),
     ]
+
+
+def test_a_check_of_what_it_needs_judges_it_or_returns_why_there_is_none(
+    context: CheckContext, declared: list[str]
+) -> None:
+    """The check takes its need's inputs (a ``launch`` puts it on another server); when the
+    need answers with an outcome, that outcome stands and the function is not called."""
+    judged: list[int] = []
+
+    def rounds(context: CheckContext, *, launch: int | None = None) -> int | Outcome:
+        return skipped("nothing launched here") if launch is None else launch * 10
+
+    @check_of("health.zz_needs", rounds, safe=True)
+    def needs(context: CheckContext, measured: int) -> Outcome:
+        """a check of what its need measured"""
+        judged.append(measured)
+        return error(f"Seen: {OOM} after {measured}")
+
+    declared.append("health.zz_needs")
+    entry = REGISTRY["health.zz_needs"]
+    assert (entry.title, entry.safe, entry.takes("launch"), entry.launches) == (
+        "a check of what its need measured",
+        True,
+        True,
+        True,
+    )
+    assert REGISTRY.run("health.zz_needs", context).message == "nothing launched here"
+    assert judged == []
+    context.causes["health.memory"] = True
+    result = REGISTRY.run("health.zz_needs", context, launch=4)
+    assert (result.message, result.blocked_by) == (f"Seen: {OOM} after 40", None)
+    assert judged == [40]
 
 
 def test_an_id_is_declared_once(declared: list[str]) -> None:

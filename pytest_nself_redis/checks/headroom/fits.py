@@ -81,20 +81,20 @@ def memory_fits_the_container(context: CheckContext) -> Outcome:
         "need": budget.need,
         "safe_maxmemory": budget.safe_maxmemory,
     }
-    if budget.verdict == "unbounded":
+    if budget.verdict in ("unbounded", "over"):
+        # Both break the promise the same way (the kernel kills the container), and both are
+        # closed by a maxmemory that fits.
+        fix = lower_maxmemory(context, budget)
+        if budget.verdict == "unbounded":
+            broken = (
+                "with no maxmemory Redis grows until the kernel kills the container (OOMKilled), with no "
+                "eviction and no OOM error first (headroom.oom shows it)"
+            )
+        else:
+            broken = f"{budget.sum(budget.fork_reserve)} is over the limit {mib(budget.limit.value)}"
+            fix = f"{fix}, or {raise_limit(context, budget)}"
         return error(
-            f"{head} {seen} Broken: with no maxmemory Redis grows until the kernel kills the container "
-            f"(OOMKilled), with no eviction and no OOM error first (headroom.oom shows it). To keep the "
-            f"promise {lower_maxmemory(context, budget)}",
-            source,
-            measured,
-            fitting_maxmemory(context, budget),
-        )
-    if budget.verdict == "over":
-        return error(
-            f"{head} {seen} Broken: {budget.sum(budget.fork_reserve)} is over the limit "
-            f"{mib(budget.limit.value)}. To keep the promise {lower_maxmemory(context, budget)}, or "
-            f"{raise_limit(context, budget)}",
+            f"{head} {seen} Broken: {broken}. To keep the promise {fix}",
             source,
             measured,
             fitting_maxmemory(context, budget),

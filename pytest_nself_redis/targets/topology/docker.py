@@ -43,6 +43,7 @@ from pytest_nself_redis.targets.docker_engine import (
     ENV_LABEL,
     LABEL,
     OWNER_LABEL,
+    discard,
     docker_client,
     ensure_image,
     first_line,
@@ -149,14 +150,10 @@ class SentinelContainer:
         self._wait_ready()
 
     def stop(self) -> None:
-        if self.container is not None:
-            with contextlib.suppress(*_GONE):
-                self.container.remove(force=True, v=False)
-            self.container = None
-        if self.volume is not None:
-            with contextlib.suppress(*_GONE):
-                self.volume.remove(force=True)
-            self.volume = None
+        discard(self.container, force=True, v=False)
+        self.container = None
+        discard(self.volume, force=True)
+        self.volume = None
 
     def log_tail(self, lines: int = 40) -> str:
         if self.container is None:
@@ -241,14 +238,10 @@ class DockerTopology(Topology):
         return SentinelContainer(self, sentinel.port, config)
 
     def _teardown(self) -> None:
-        if self.anchor is not None:
-            with contextlib.suppress(*_GONE):
-                self.anchor.remove(force=True, v=False)
-            self.anchor = None
-        if self.network is not None:
-            with contextlib.suppress(*_GONE):
-                self.network.remove()
-            self.network = None
+        discard(self.anchor, force=True, v=False)
+        self.anchor = None
+        discard(self.network)
+        self.network = None
         if self.tls_dir is not None:
             shutil.rmtree(self.tls_dir, ignore_errors=True)
             self.tls_dir = None
