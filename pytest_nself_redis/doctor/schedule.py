@@ -3,7 +3,7 @@
 The checks are independent (each has its own client and its own key prefix), so a few worker
 threads run them at once and a run costs about its slowest checks (the queue suite's blocking
 waits) instead of their sum. A check declared ``exclusive`` (it measures time: the latency
-suite) runs with no other check beside it; one declared ``waits`` starts first in its batch
+suite) runs after the others, with no check beside it; one declared ``waits`` starts first in its batch
 (``taken``), so its wait overlaps the others' work. The main thread only waits, so the deadline's
 SIGALRM and SIGTERM/SIGINT still reach it. When the run ends early, the checks not started are
 cancelled and the running ones cut off (``stop`` closes their connections) and given a moment
@@ -29,15 +29,13 @@ Job = Callable[[], CheckResult | None]
 
 
 def batches(check_ids: Sequence[str], exclusive: Callable[[str], bool]) -> list[list[str]]:
-    """The ids in order, cut into batches that run one after another: consecutive independent
-    checks share a batch; an exclusive check is a batch of its own."""
-    found: list[list[str]] = []
-    for check_id in check_ids:
-        if not found or exclusive(check_id) or exclusive(found[-1][0]):
-            found.append([check_id])
-        else:
-            found[-1].append(check_id)
-    return found
+    """The batches that run one after another: every independent check in one batch, so a run
+    waits once for its slowest check (not once per stretch between exclusive ones) and what
+    says whether the server is healthy comes first, inside any deadline; then each exclusive
+    check alone, once the others have left the server quiet."""
+    together = [check_id for check_id in check_ids if not exclusive(check_id)]
+    alone = [[check_id] for check_id in check_ids if exclusive(check_id)]
+    return ([together] if together else []) + alone
 
 
 class Workers:

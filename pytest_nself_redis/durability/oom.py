@@ -124,11 +124,7 @@ def refusal_text(reply: object) -> str:
 
 
 def _client(target: Target) -> redis.Redis:
-    return redis.Redis(
-        **target.endpoint.redis_kwargs(
-            socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
-        )
-    )
+    return target.endpoint.client(socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S)
 
 
 def _round(client: redis.Redis, result: FillResult, prefix: str, saving: bool) -> dict[str, Any]:

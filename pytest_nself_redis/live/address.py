@@ -141,16 +141,19 @@ class ServerAddress:
 
     def ssl_context(self) -> ssl.SSLContext:
         """For sockets of our own: certificate checked against ``ca_file`` (None: the system's
-        CAs) and host name checked; nothing checked only when ``verify`` is False."""
-        import ssl
+        CAs) and host name checked; nothing checked only when ``verify`` is False. Shared by
+        every socket and client with the same policy (``live.tls``)."""
+        from pytest_nself_redis.live.tls import tls_context
 
-        context = ssl.create_default_context(cafile=self.ca_file)
-        if not self.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if self.cert_file:
-            context.load_cert_chain(self.cert_file, self.key_file)
-        return context
+        return tls_context(self.ca_file, self.verify, self.cert_file, self.key_file)
+
+    def client(self, **overrides: Any) -> redis.Redis:
+        """A redis-py client of this address (``redis_kwargs``), its TLS on the shared context."""
+        import redis
+
+        from pytest_nself_redis.live.tls import share_tls_context
+
+        return share_tls_context(redis.Redis(**self.redis_kwargs(**overrides)))
 
     def open_socket(self, *, tls: bool | None = None, timeout: float | None = None) -> socket.socket:
         """A connected socket (the handshake done); TLS as configured unless ``tls`` says otherwise."""

@@ -66,7 +66,7 @@ class Deployment(ABC):
         address = self.data_address(view.master_ip, view.master_port)
         reading = PrimaryReading(address.where())
         try:
-            with redis.Redis(**address.redis_kwargs()) as client:
+            with address.client() as client:
                 reading.info = dict(client.info("replication"))
         except (redis_errors.RedisError, OSError) as error:
             reading.error = f"{type(error).__name__}: {error}"
@@ -96,7 +96,7 @@ class LaunchedDeployment(Deployment):
         """Every sentinel the run launched (and any other they know of)."""
 
         def connect(host: str, port: int) -> redis.Redis:
-            return redis.Redis(**self.topology.address(port, host).redis_kwargs())
+            return self.topology.address(port, host).client()
 
         known = [(LOOPBACK, sentinel.port) for sentinel in self.topology.sentinels]
         return read_all(known, self.master_name, connect)
@@ -124,7 +124,7 @@ class AttachedDeployment(Deployment):
 
     def views(self) -> list[SentinelView]:
         def connect(host: str, port: int) -> redis.Redis:
-            return redis.Redis(**replace(self.sentinel, host=host, port=port).redis_kwargs())
+            return replace(self.sentinel, host=host, port=port).client()
 
         return read_all([(self.sentinel.host, self.sentinel.port)], self.master_name, connect)
 

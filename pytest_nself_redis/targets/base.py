@@ -163,7 +163,7 @@ class Target(Launched):
         overrides the same client is shared, so the harness holds few connections."""
         if not overrides and self._shared is not None:
             return self._shared
-        client = redis.Redis(**self.endpoint.redis_kwargs(**overrides))
+        client = self.endpoint.client(**overrides)
         self._clients.append(client)
         if not overrides:
             self._shared = client
@@ -171,13 +171,13 @@ class Target(Launched):
 
     def connect(self, password: str | None = None, **overrides: Any) -> redis.Redis:
         """A client that does not authenticate unless given a password."""
-        client = redis.Redis(**self.endpoint.redis_kwargs(password=password, **overrides))
+        client = self.endpoint.client(password=password, **overrides)
         self._clients.append(client)
         return client
 
     def probe_client(self) -> redis.Redis:
         """A short-timeout client for readiness polls (not kept: the poll closes it)."""
-        return redis.Redis(**self.endpoint.redis_kwargs(socket_timeout=1.0, socket_connect_timeout=1.0))
+        return self.endpoint.client(socket_timeout=1.0, socket_connect_timeout=1.0)
 
     def close_clients(self) -> None:
         for client in self._clients:

@@ -89,8 +89,8 @@ def test_independent_checks_overlap_and_an_exclusive_one_runs_alone(
     assert spans["d"].overlaps(spans["e"]), spans
     alone = [spans[name] for name in names if name != "timed"]
     assert not any(spans["timed"].overlaps(other) for other in alone), spans
-    # The exclusive check keeps its place: what comes before it ends before it starts.
-    assert max(spans[name].end for name in ("a", "b", "c")) <= spans["timed"].start <= spans["d"].start
+    # The exclusive check runs after the others, once they have left the server quiet.
+    assert spans["timed"].start >= max(spans[name].end for name in names if name != "timed")
 
 
 def test_doctor_runs_each_latency_check_alone_and_waiting_ones_are_marked() -> None:
@@ -101,6 +101,10 @@ def test_doctor_runs_each_latency_check_alone_and_waiting_ones_are_marked() -> N
         batch for batch in batches(ids, lambda check_id: REGISTRY[check_id].exclusive) if len(batch) == 1
     ]
     assert [batch[0] for batch in alone] == latency
+    # ... after the rest, which run in one batch.
+    assert batches(ids, lambda check_id: REGISTRY[check_id].exclusive)[0] == [
+        check_id for check_id in ids if check_id not in latency
+    ]
     assert {"queue.streams", "queue.blocking_pop", "monitoring.exporter"} <= {
         check_id for check_id in ids if REGISTRY[check_id].waits
     }
@@ -147,7 +151,7 @@ def test_the_deadline_cuts_off_a_check_that_would_run_on(
     stopped and the one after it not run."""
     target = launch(COMPLETE_WITHOUT_TLS, "prod")
     declare("held", _hold(8.0), exclusive=True)
-    declare("after", recorded({}, "after", 0.0))
+    declare("after", recorded({}, "after", 0.0), exclusive=True)  # exclusive ones run in order
     found: list[tuple[DoctorReport, float]] = []
 
     def run() -> None:

@@ -3,6 +3,11 @@ instead of failing, and every reader classifies a refusal alike."""
 
 from __future__ import annotations
 
+import shutil
+import ssl
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 import redis
 
@@ -11,6 +16,7 @@ from pytest_nself_redis.live.keys import delete_prefix, scan_prefix, scratch
 from pytest_nself_redis.live.reads import config_get, server_version, version_tuple
 from pytest_nself_redis.live.refusals import Kind, classify
 from pytest_nself_redis.targets.base import Target
+from pytest_nself_redis.targets.tls import prepare_tls
 from tests.conftest import Launcher
 from tests.harness import COMPLETE
 
@@ -80,3 +86,42 @@ def test_a_clone_has_its_own_pool_and_the_same_server(server: Target) -> None:
         assert other.echo("x") == b"x"
     finally:
         other.close()
+
+
+def _context_of(client: redis.Redis) -> ssl.SSLContext:
+    """The context the client's (TLS) connection was wrapped with."""
+    connection = client.connection_pool.get_connection()
+    try:
+        context: ssl.SSLContext = connection._sock.context
+        return context
+    finally:
+        client.connection_pool.release(connection)
+
+
+def test_tls_connections_share_one_context_and_still_verify(launch: Launcher, tmp_path: Path) -> None:
+    """redis-py parsed the system's CA store for every TLS connection (about 35 ms of CPU each);
+    every client and socket of one policy now shares one context, which still verifies."""
+    endpoint = launch(COMPLETE, "prod").endpoint  # prod serves TLS only
+    assert endpoint.tls
+    first, cloned = endpoint.client(), clone(endpoint.client())
+    assert first.ping()
+    assert cloned.ping()
+    shared = endpoint.ssl_context()
+    assert _context_of(first) is shared
+    assert _context_of(cloned) is shared
+    with endpoint.open_socket() as raw:
+        assert isinstance(raw, ssl.SSLSocket)
+        assert raw.context is shared
+    # Another CA: refused, as before.
+    other = prepare_tls(tmp_path / "other")
+    with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+        replace(endpoint, ca_file=str(other.ca_cert)).client().ping()
+    # A CA file rewritten in place (a new run's CA at the same path) is read anew.
+    moved = tmp_path / "ca.crt"
+    shutil.copy(endpoint.ca_file or "", moved)
+    trusted = replace(endpoint, ca_file=str(moved))
+    assert trusted.client().ping()
+    shutil.copy(other.ca_cert, moved)
+    assert trusted.ssl_context() is not shared
+    with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+        trusted.client().ping()

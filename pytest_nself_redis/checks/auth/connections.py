@@ -22,6 +22,7 @@ from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, verdi
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.refusals import explain
 from pytest_nself_redis.live.resp import CLOSED, TIMED_OUT, encode, read_reply_line
+from pytest_nself_redis.live.tls import share_tls_context
 
 # How long an unauthenticated 100 MB request header may stay unanswered before we call it
 # accepted: Redis refuses it at once, so this only bounds the broken case.
@@ -78,7 +79,9 @@ def password_url(address: ServerAddress, password: str) -> str:
 def _ping_through(address: ServerAddress, password: str) -> tuple[bool, str]:
     """PING through the URL form, under the run's TLS policy (verified unless the user passed
     the insecure option): whether it answered PONG, and what it got."""
-    client = redis.Redis.from_url(password_url(address, password), **address.client_options())
+    client = share_tls_context(
+        redis.Redis.from_url(password_url(address, password), **address.client_options())
+    )
     try:
         answered = client.ping()
         return answered is True, "PONG" if answered is True else repr(answered)

@@ -200,7 +200,7 @@ class Topology(Launched):
             overrides = {}
             if timeout is not None:
                 overrides = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-            self._clients[key] = redis.Redis(**self.address(sentinel.port).redis_kwargs(**overrides))
+            self._clients[key] = self.address(sentinel.port).client(**overrides)
         return self._clients[key]
 
     def sentinel_client(self, timeout: float = 1.0) -> Sentinel:

@@ -28,7 +28,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import redis
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
@@ -130,7 +129,7 @@ class SentinelContainer:
     def _wait_ready(self) -> None:
         address = self.topology.address(self.port)
         wait_until_ready(
-            lambda: redis.Redis(**address.redis_kwargs(socket_timeout=1.0, socket_connect_timeout=1.0)),
+            lambda: address.client(socket_timeout=1.0, socket_connect_timeout=1.0),
             what=f"sentinel container {self.name} on {LOOPBACK}:{self.port}",
             timeout=self.topology.options.startup_timeout,
             is_running=self._running,

@@ -16,8 +16,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-import redis
-
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import LOOPBACK, Target
@@ -68,7 +66,7 @@ class SentinelProcess:
         argv = [self.binary, str(self.config_path), "--sentinel"]
         self.process = spawn_server(argv, self.log_path, self.config_path.parent)
         wait_until_ready(
-            lambda: redis.Redis(**self.address.redis_kwargs(socket_timeout=1.0, socket_connect_timeout=1.0)),
+            lambda: self.address.client(socket_timeout=1.0, socket_connect_timeout=1.0),
             what=f"sentinel on {LOOPBACK}:{self.port}",
             timeout=self.timeout,
             is_running=lambda: self.process is not None and self.process.poll() is None,
