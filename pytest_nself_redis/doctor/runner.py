@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +76,8 @@ class DoctorReport:
     # When the run started (seconds since the epoch), for formats that timestamp observations.
     started_at: float = field(default_factory=time.time)
     # The compose override ``nself-redis fix`` would write (file, text), None without a compose
-    # file; made when a report first shows it (a healthy run never renders one).
-    proposal: Callable[[], tuple[str, str] | None] = field(default=lambda: None, repr=False, compare=False)
-
-    @cached_property
-    def override(self) -> tuple[str, str] | None:
-        return self.proposal()
+    # file; made only when a report shows it (a healthy run never renders one).
+    override: Callable[[], tuple[str, str] | None] = field(default=lambda: None, repr=False, compare=False)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -131,9 +126,10 @@ class DoctorReport:
     def fix_json(self) -> dict[str, Any] | None:
         """What ``nself-redis fix`` closes of this run's failures and warnings, and its override."""
         closes = [result.id for result in self.results if result.remedy and result.remedy.fixed_by]
-        if not closes or self.override is None:
+        override = self.override() if closes else None
+        if override is None:
             return None
-        file, text = self.override
+        file, text = override
         return {
             "command": f"{fix_command(self.env)} --write",
             "file": file,
@@ -259,7 +255,7 @@ def _new_report(
         started_at=started_at,
     )
     report.warnings = [item.describe() for item in context.runtime_disagreements]
-    report.proposal = lambda: proposed_override(context, f"nself-redis {__version__}")
+    report.override = lambda: proposed_override(context, f"nself-redis {__version__}")
     if target.endpoint.unverified_tls:
         report.tls_unverified = True
         report.warnings.insert(0, INSECURE_NOTE)
