@@ -24,8 +24,16 @@ def tls_context(
     ca_file: str | None, verify: bool, cert_file: str | None = None, key_file: str | None = None
 ) -> ssl.SSLContext:
     """The shared context for this policy. A CA or certificate file rewritten in place (a new
-    run's CA at the same path) gets a new context: its size and time are part of the key."""
-    return _context(ca_file, verify, cert_file, key_file, _stamp(ca_file), _stamp(cert_file))
+    run's CA at the same path) gets a new context: its size and time are part of the key; so
+    does where the system's CAs are read from (``SSL_CERT_FILE`` / ``SSL_CERT_DIR``) when no
+    CA is given."""
+    system = None if ca_file else _system_trust()
+    return _context(ca_file, verify, cert_file, key_file, _stamp(ca_file), _stamp(cert_file), system)
+
+
+def _system_trust() -> tuple[str | None, tuple[int, int] | None, str | None]:
+    paths = ssl.get_default_verify_paths()  # follows SSL_CERT_FILE and SSL_CERT_DIR
+    return paths.cafile, _stamp(paths.cafile), paths.capath
 
 
 def _stamp(path: str | None) -> tuple[int, int] | None:
@@ -46,6 +54,7 @@ def _context(
     key_file: str | None,
     _ca_stamp: tuple[int, int] | None,
     _cert_stamp: tuple[int, int] | None,
+    _system: tuple[str | None, tuple[int, int] | None, str | None] | None,
 ) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=ca_file)
     if not verify:

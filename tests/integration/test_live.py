@@ -125,3 +125,17 @@ def test_tls_connections_share_one_context_and_still_verify(launch: Launcher, tm
     assert trusted.ssl_context() is not shared
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
         trusted.client().ping()
+
+
+def test_the_system_trust_is_read_again_when_ssl_cert_file_changes(
+    launch: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No CA given: the system's CAs, wherever SSL_CERT_FILE points now (a cached context
+    from before it changed would refuse the server it now trusts)."""
+    launched = launch(COMPLETE, "prod").endpoint
+    endpoint = replace(launched, ca_file=None)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+        endpoint.client().ping()
+    monkeypatch.setenv("SSL_CERT_FILE", str(launched.ca_file))
+    assert endpoint.client().ping()
