@@ -192,8 +192,13 @@ class TlsInterceptor:
                     socket.create_connection(self.upstream, timeout=WAIT), server_hostname=self.upstream[0]
                 )
             )
-        except (ssl.SSLError, OSError):
+        except (ssl.SSLError, OSError) as failure:
+            # Record what the client sends, then hang up: a client left waiting on a reply that
+            # never comes (ioredis has no command timeout) would hold the test to its deadline.
+            self.handshakes.append(f"upstream failed: {failure}")
             self._drain(wrapped, self.received)
+            with contextlib.suppress(OSError):
+                wrapped.close()
             return
         self._pipe(upstream, wrapped, None)
         self._pipe(wrapped, upstream, self.received)
