@@ -77,13 +77,21 @@ def _seen(result: CommandLatency) -> str:
     )
 
 
+def _over(result: CommandLatency, book: BudgetBook) -> dict[str, Budget]:
+    """The judged percentiles over their budgets (too few samples: not judged)."""
+    return {
+        name: budget
+        for name, budget in book.of(result.command).items()
+        if meaningful(name, result.samples) and result.percentiles.ms(name) > budget.limit_ms
+    }
+
+
 def over_budget(result: CommandLatency, book: BudgetBook) -> list[str]:
     """Each judged percentile over its budget, named with value and budget."""
     return [
         f"{result.command} {LABEL[name]} = {format_ms(result.percentiles.ms(name))} "
         f"is over its budget of {budget.describe()}"
-        for name, budget in book.of(result.command).items()
-        if meaningful(name, result.samples) and result.percentiles.ms(name) > budget.limit_ms
+        for name, budget in _over(result, book).items()
     ]
 
 
@@ -99,11 +107,7 @@ def judge(result: CommandLatency, book: BudgetBook) -> Outcome:
         "clock": result.clock,
         "percentiles_ms": result.percentiles.as_ms(),
         "budgets_ms": {name: {"limit_ms": b.limit_ms, "source": b.source} for name, b in budgets.items()},
-        "over_budget": [
-            name
-            for name in budgets
-            if name not in unjudged and result.percentiles.ms(name) > budgets[name].limit_ms
-        ],
+        "over_budget": list(_over(result, book)),
         "not_judged": unjudged,
     }
     note = f" (not judged, too few samples: {', '.join(unjudged)})" if unjudged else ""

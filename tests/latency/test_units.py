@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_nself_redis.checks.latency import judge
+from pytest_nself_redis.checks.results import Status
 from pytest_nself_redis.durations import format_ms
 from pytest_nself_redis.latency.budgets import (
     COMMANDS,
@@ -15,6 +17,7 @@ from pytest_nself_redis.latency.budgets import (
     parse_rule,
     rule_list,
 )
+from pytest_nself_redis.latency.measure import CommandLatency
 from pytest_nself_redis.latency.redis_benchmark import BenchmarkRound, OverheadComparison
 from pytest_nself_redis.latency.stats import Percentiles, meaningful, nearest_rank
 from pytest_nself_redis.live.resp import (
@@ -223,3 +226,15 @@ def test_rule_lists_read_alike_from_every_source() -> None:
     rules = BudgetRules(ini=rule_list(["GET:p99=9"]), environ=rule_list("GET:p99=8;"), option=())
     book = BudgetBook.resolve("dev", ini=rules.ini, environ=rules.environ, option=rules.option)
     assert (book.budget("GET", "p99") or pytest.fail("no budget")).source == "NSELF_BUDGET GET:p99=8"
+
+
+def test_a_percentile_with_too_few_samples_is_never_listed_over_budget() -> None:
+    # 300 round trips: p99.9 is the maximum under another name, so it is not judged, however slow.
+    durations = [50_000] * 299 + [200_000_000]  # one 200 ms stall
+    result = CommandLatency(
+        "PING", "no key", tuple(durations), Percentiles.of(durations), 30, "127.0.0.1:6379", 0.1
+    )
+    outcome = judge(result, BudgetBook.defaults("prod"))
+    assert outcome.status is Status.OK, outcome.message
+    assert outcome.measured["over_budget"] == []
+    assert "p99.9" in outcome.measured["not_judged"]
