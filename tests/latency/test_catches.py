@@ -64,9 +64,10 @@ def test_a_passing_stall_is_sampled_again_and_only_warned(launch: Launcher) -> N
         result = REGISTRY.run("latency.ping", CheckContext.of(server, client=client))
         client.close()
     assert result.status is Status.WARNING, result.message
-    first = r"PING p50 = \d+\.\d\d ms is over its budget of 1 ms \(default for prod\) in a first sample"
+    # The first sample's percentiles over budget (p50 at least; a loaded machine may add others).
+    first = r"PING p50 = \d+\.\d\d ms is over its budget of 1 ms \(default for prod\)"
     assert re.match(first, result.message)
-    assert "within budget in a second: a passing stall" in result.message
+    assert " in a first sample, within budget in a second: a passing stall" in result.message
     assert result.measured["over_budget"] == []
     assert proxy.connections == 3
 
