@@ -21,7 +21,7 @@ from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.sentinel.readings import SentinelView, read_all, read_sentinel, replication_lag
 from pytest_nself_redis.targets.base import LOOPBACK
 from pytest_nself_redis.targets.topology import Topology
-from pytest_nself_redis.targets.topology.base import Tamper
+from pytest_nself_redis.targets.topology.base import SENTINEL_TIMERS_MS, Tamper
 from pytest_nself_redis.targets.topology.plan import TopologyPlan
 from tests.harness import (
     COMPLETE,
@@ -109,6 +109,11 @@ def test_a_topology_comes_up_and_hands_out_only_loopback_addresses(
         assert (view.num_replicas, view.num_other_sentinels, view.quorum) == (1, 2, 2)
         assert view.ckquorum_ok, view.ckquorum
         assert view.down == []
+    for sentinel in launched.sentinels:
+        timers = launched.sentinel_connection(sentinel).execute_command("SENTINEL", "DEBUG")
+        pairs = dict(zip(timers[::2], timers[1::2], strict=True))
+        shortened = {name: int(pairs[name.upper()]) for name in SENTINEL_TIMERS_MS}
+        assert shortened == SENTINEL_TIMERS_MS, f"sentinel {sentinel.port}: {pairs}"
     role, lag = replication_lag(launched.nodes[0].client().info("replication"))
     assert role == "master"
     assert [item.where for item in lag] == [f"{LOOPBACK}:{launched.nodes[1].endpoint.port}"]

@@ -41,6 +41,13 @@ from pytest_nself_redis.targets.topology.plan import TopologyPlan
 
 SETTLE_TIMEOUT_S = 20.0
 POLL_S = 0.1
+# Two of Sentinel's own timers, shortened on the sentinels the run launches (SENTINEL DEBUG):
+# how often each asks a node for INFO outside a failover (default 10 s) and how often it
+# publishes its hello (default 2 s). A restarted old primary is made a replica only once it has
+# reported itself a primary for four hello periods and a sentinel has read its INFO since: at
+# the defaults the rejoin check waited ~10 s on these timers, not on the deployment. Down-after,
+# the failover timeout, elections and the failover's own 1 s polling keep their values.
+SENTINEL_TIMERS_MS = {"info-period": 1000, "publish-period": 250}
 Tamper = Callable[[TopologyPlan], TopologyPlan]
 
 
@@ -131,7 +138,15 @@ class Topology(Launched):
             sentinel = self._sentinel_node(self.plan, sentinel_plan)
             self.sentinels.append(sentinel)
             sentinel.start()
+            self._shorten_timers(sentinel)
         self.settled = self.settle(self.settle_timeout)
+
+    def _shorten_timers(self, sentinel: SentinelNode) -> None:
+        """``SENTINEL_TIMERS_MS`` (``SENTINEL DEBUG``, Redis 7.0 and later); a sentinel that refuses
+        it (an older one, or a tampered plan's) keeps its defaults, and the checks still judge it."""
+        arguments = [str(part) for timer in SENTINEL_TIMERS_MS.items() for part in timer]
+        with contextlib.suppress(redis.RedisError, OSError):
+            self.sentinel_connection(sentinel, 1.0).execute_command("SENTINEL", "DEBUG", *arguments)
 
     @abstractmethod
     def _prepare(self, plan: TopologyPlan) -> None:
