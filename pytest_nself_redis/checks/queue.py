@@ -228,28 +228,42 @@ class Blocking:
 def _block_then_wake(
     context: CheckContext,
     what: str,
-    nothing: tuple[str, Any],
-    block: Callable[[redis.Redis, float], Any],
-    write: Callable[[], object],
+    nothing: tuple[str, str, Any],
+    block: Callable[[redis.Redis, str, float], Any],
+    woken: tuple[str, Callable[[], object]],
 ) -> Blocking:
-    """``block(connection, seconds)`` on a connection of its own (its socket timeout outlasts the
-    block, whatever the client's is): first for ``BLOCK_SECONDS`` with nothing to wait for, when
-    it must return the reply ``nothing`` names in time; then while ``write`` runs 50 ms later."""
-    waiter = clone(context.client, socket_timeout=WAKE_BOUND_SECONDS + 2)
-    try:
+    """``block(connection, key, seconds)`` twice side by side, each on a connection of its own
+    (its socket timeout outlasts the block, whatever the client's is), so the check costs one
+    wait, not two: for ``BLOCK_SECONDS`` on the key ``nothing`` names, with nothing to wait for,
+    when it must return the reply ``nothing`` names in time; and on the key ``woken`` names,
+    whose write runs 50 ms into the wait and must wake it."""
+    timeout = WAKE_BOUND_SECONDS + 2
+    idle_waiter, woken_waiter = (clone(context.client, socket_timeout=timeout) for _ in range(2))
+    label, idle_key, empty = nothing
+    key, write = woken
+    idle: list[tuple[Any, float]] = []
+
+    def wait_idle() -> None:
         started = time.monotonic()
-        same(f"{what} {nothing[0]}", block(waiter, BLOCK_SECONDS), nothing[1])
-        idle = time.monotonic() - started
-        holds(idle < WAKE_BOUND_SECONDS, f"{what} returned after {idle:.2f} s")
+        reply = block(idle_waiter, idle_key, BLOCK_SECONDS)
+        idle.append((reply, time.monotonic() - started))
+
+    try:
+        beside = Later(0, wait_idle).start()
         writer = Later(0.05, write)
         started = time.monotonic()
         writer.start()
-        woken = block(waiter, WAKE_BOUND_SECONDS)
+        reply = block(woken_waiter, key, WAKE_BOUND_SECONDS)
         wake = time.monotonic() - started
         writer.join(WAKE_BOUND_SECONDS)
+        beside.join(WAKE_BOUND_SECONDS + 2)
     finally:
-        waiter.close()
-    return Blocking(idle, woken, wake)
+        idle_waiter.close()
+        woken_waiter.close()
+    holds(bool(idle), f"{what} {label} did not return within {timeout:.0f} s")
+    same(f"{what} {label}", idle[0][0], empty)
+    holds(idle[0][1] < WAKE_BOUND_SECONDS, f"{what} returned after {idle[0][1]:.2f} s")
+    return Blocking(idle[0][1], reply, wake)
 
 
 @probed("queue.streams", safe=True, waits=True)
@@ -264,9 +278,9 @@ def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
     read = _block_then_wake(
         context,
         f"XREAD BLOCK {int(BLOCK_SECONDS * 1000)}",
-        ("with nothing new", []),
-        lambda reader, seconds: reader.xread({key: "$"}, block=int(seconds * 1000)),
-        lambda: client.xadd(key, {"event": "completed"}),
+        ("with nothing new", f"{prefix}quiet", []),
+        lambda reader, stream, seconds: reader.xread({stream: "$"}, block=int(seconds * 1000)),
+        (key, lambda: client.xadd(key, {"event": "completed"})),
     )
     holds(read.woken, f"XREAD BLOCK was not woken by an XADD within {WAKE_BOUND_SECONDS:.0f} s")
     same("the entry that woke XREAD BLOCK", read.woken[0][1][0][1], {"event": "completed"})
@@ -288,9 +302,9 @@ def bzpopmin_with_subsecond_timeout(context: CheckContext, prefix: str) -> tuple
     pop = _block_then_wake(
         context,
         f"BZPOPMIN with a {BLOCK_SECONDS} s timeout",
-        ("on an empty key", None),
-        lambda waiter, seconds: waiter.bzpopmin(key, seconds),
-        lambda: client.zadd(key, {"job-1": 0}),
+        ("on an empty key", f"{prefix}empty", None),
+        lambda waiter, sorted_set, seconds: waiter.bzpopmin(sorted_set, seconds),
+        (key, lambda: client.zadd(key, {"job-1": 0})),
     )
     same("BZPOPMIN woken by a ZADD returns", pop.woken, (key, "job-1", 0.0))
     return (

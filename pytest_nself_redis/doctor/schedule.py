@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pytest_nself_redis.checks.results import CheckResult
 from pytest_nself_redis.doctor.bounds import Deadline, DeadlineReached
 
-# Enough to overlap the checks that wait (blocking reads, expiries) on a 2-core machine; more
-# only adds connections to the server.
-WORKERS = 4
+# One for each check that waits (the two blocking reads, the expiries, the exporter's start) and
+# one for the rest; more only adds connections to the server.
+WORKERS = 5
 Job = Callable[[], CheckResult | None]
 
 

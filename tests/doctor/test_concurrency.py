@@ -78,15 +78,15 @@ def test_independent_checks_overlap_and_an_exclusive_one_runs_alone(
 ) -> None:
     target = launch(COMPLETE_WITHOUT_TLS, "prod")
     spans: dict[str, Span] = {}
-    names = ["a", "b", "c", "timed", "d", "e"]
+    side_by_side_names = [f"n{number}" for number in range(WORKERS)]
+    names = [*side_by_side_names[:-1], "timed", side_by_side_names[-1], "late"]
     for name in names:
         declare(name, recorded(spans, name, 0.3), exclusive=name == "timed")
     report = doctor(target)
     assert [result.id for result in report.results] == [f"{SUITE}.{name}" for name in names]
     assert all(result.status is Status.OK for result in report.results), report.results
-    # One batch: as many side by side as there are workers (the fifth waits for a free one).
-    side_by_side = [spans[name] for name in ("a", "b", "c", "d")]
-    assert len(side_by_side) == WORKERS
+    # One batch: as many side by side as there are workers (the one after waits for a free one).
+    side_by_side = [spans[name] for name in side_by_side_names]
     assert all(one.overlaps(other) for one in side_by_side for other in side_by_side), spans
     alone = [spans[name] for name in names if name != "timed"]
     assert not any(spans["timed"].overlaps(other) for other in alone), spans
