@@ -19,6 +19,7 @@ from pytest_nself_redis.plugin.redaction import ScrubbingLogRecords
 from pytest_nself_redis.plugin.reporting import HarnessReporting
 from pytest_nself_redis.plugin.roles import distributing, leave_stop_message, worker_id
 from pytest_nself_redis.plugin.run import ENV_FIXTURE, RUN_KEY, NselfRun, get_run
+from pytest_nself_redis.plugin.work_units import UnitSeconds
 from pytest_nself_redis.reporting.environment import SUITES, suite_of
 
 SAFETY_MARKERS = {
@@ -85,6 +86,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(fixtures, "nself-redis-fixtures")
     config.pluginmanager.register(HarnessReporting(run), "nself-redis-reporting")
+    if worker_id(config) is None and collection.runs_bundled_suites(config.option.pyargs):
+        config.pluginmanager.register(UnitSeconds(config, run.env_names), "nself-redis-unit-seconds")
     logs = ScrubbingLogRecords(run.redactor)
     logs.install()
     config.stash[_LOGS] = logs

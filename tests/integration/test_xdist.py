@@ -203,6 +203,33 @@ def test_envs_spread_over_workers_one_server_per_env_per_worker(tmp_path: Path, 
     assert_nothing_left(run_id, docker=False)
 
 
+def test_each_units_seconds_are_kept_and_the_longest_env_goes_out_first(tmp_path: Path, run_id: str) -> None:
+    """A run records every unit's seconds in pytest's cache; the next run hands out the env with
+    the most recorded work first (dev comes first in the collection: without the record, the
+    workers would start with it)."""
+    cache = tmp_path / "cache"
+    args = ("--nself-env", "dev,prod", "--nself-target", "process", "-m", "health or config", "-n", "2")
+    args += ("-p", "cacheprovider", "-o", f"cache_dir={cache}")
+    env = {"NSELF_RUN_ID": run_id}
+    first = run_suites(COMPLETE, tmp_path, *args, env=env)
+    assert first.status == 0, first.output[-3000:]
+    record = cache / "v" / "nself-redis" / "unit-seconds"
+    seconds = json.loads(record.read_text())
+    units = {f"test_{suite}.py::[{name}]" for suite in ("health", "config") for name in ("dev", "prod")}
+    assert set(seconds) == units, seconds
+    assert all(value > 0 for value in seconds.values()), seconds
+    record.write_text(json.dumps({unit: 50.0 if "[prod]" in unit else 1.0 for unit in units}))
+    second = run_suites(COMPLETE, tmp_path, *args, "-v", env=env)
+    assert second.status == 0, second.output[-3000:]
+    launches = re.findall(r"^launch (\S+) \(process, (gw\d+)\)", second.stdout, re.MULTILINE)
+    firsts = {worker: name for name, worker in reversed(launches)}
+    assert firsts == {"gw0": "prod", "gw1": "prod"}, launches
+    # The record now holds this run's seconds again, not the ones written in.
+    assert json.loads(record.read_text()).keys() == units
+    assert 50.0 not in json.loads(record.read_text()).values()
+    assert_nothing_left(run_id, docker=False)
+
+
 KEYSPACE_TESTS = """
 import pytest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_nself_redis.plugin.bundled import SUITES_PACKAGE, Collection, suites_dir
-from pytest_nself_redis.plugin.scheduling import env_by_env, env_of, scope_of
+from pytest_nself_redis.plugin.work_units import env_by_env, env_of, longest_first, scope_of, unit_name
 from pytest_nself_redis.reporting.environment import SUITES
 
 ENVS = ("dev", "staging", "staging-eu", "prod")
@@ -60,3 +60,59 @@ def test_only_a_run_of_the_bundled_suites_is_scheduled_by_module() -> None:
     assert Collection([str(folder / "test_health.py")]).runs_bundled_suites(pyargs=False)
     assert Collection([SUITES_PACKAGE]).runs_bundled_suites(pyargs=True)
     assert not Collection([str(Path(__file__).parent)]).runs_bundled_suites(pyargs=False)
+
+
+def test_a_one_env_run_names_its_units_with_the_env() -> None:
+    """So what a one-env run recorded orders the next multi-env run's units."""
+    assert unit_name("suites/test_health.py::test_answers_ping", ("staging",)) == "test_health.py::[staging]"
+    # ... by the module's file name, wherever the rootdir puts the suites' folder.
+    assert unit_name("test_health.py::test_answers_ping[prod]", ENVS) == "test_health.py::[prod]"
+
+
+def _units(collection: list[str]) -> dict[str, list[str]]:
+    units: dict[str, list[str]] = {}
+    for nodeid in collection:
+        units.setdefault(scope_of(nodeid, ENVS, bundled), []).append(nodeid)
+    return units
+
+
+def test_with_recorded_seconds_the_longest_env_and_unit_go_first() -> None:
+    """prod's one-test Sentinel module took longest last time: prod goes first, and it leads
+    prod, though xdist would have sent the many-test module first."""
+    collection = [
+        "suites/test_a.py::t[dev-1]",
+        "suites/test_a.py::t[dev-2]",
+        "suites/test_a.py::t[prod-1]",
+        "suites/test_a.py::t[prod-2]",
+        "suites/test_a.py::t[prod-3]",
+        "suites/test_sentinel.py::t[prod]",
+    ]
+    units = _units(collection)
+    seconds = {"test_a.py::[dev]": 3.0, "test_a.py::[prod]": 2.0, "test_sentinel.py::[prod]": 8.0}
+    assert longest_first(units, collection, ENVS, seconds) == [
+        "suites/test_sentinel.py::[prod]",
+        "suites/test_a.py::[prod]",
+        "suites/test_a.py::[dev]",
+    ]
+
+
+def test_a_unit_not_seen_before_counts_its_tests_at_the_known_pace() -> None:
+    collection = [
+        *(f"suites/test_new.py::t[dev-{n}]" for n in range(10)),
+        "suites/test_a.py::t[dev]",
+        "suites/test_b.py::t[dev]",
+    ]
+    units = _units(collection)
+    # 2 known tests took 4 s: the new module's 10 tests are estimated at 20 s, and lead.
+    seconds = {"test_a.py::[dev]": 1.0, "test_b.py::[dev]": 3.0}
+    assert longest_first(units, collection, ENVS, seconds) == [
+        "suites/test_new.py::[dev]",
+        "suites/test_b.py::[dev]",
+        "suites/test_a.py::[dev]",
+    ]
+
+
+def test_with_nothing_recorded_work_goes_out_env_by_env_in_collection_order() -> None:
+    collection = ["suites/test_a.py::t[dev]", "suites/test_a.py::t[prod]", "suites/test_b.py::t[prod]"]
+    units = _units(collection)
+    assert longest_first(units, collection, ENVS, {}) == env_by_env(units, collection, ENVS)
