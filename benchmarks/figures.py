@@ -4,13 +4,20 @@ measured in the same run: CI prints them after the tests (``scripts/test``).
 - the whole bundled suite, one env (staging of ``examples/complete``), process target: wall time
   of ``pytest --nself-env staging --nself-target process`` from the checkout's root, with the
   tests it ran (the number of checks per env must not go down);
-- ``--nself-env dev,staging,prod -n 2`` (pytest-xdist) over that one-env run: the ratio;
+- ``--nself-env dev,staging,prod`` (pytest-xdist) over that one-env run: the ratio, with ``-n 2``
+  (a worker per core) on a first run, which knows only the one-env run's record of how long
+  each suite module takes, then again with the record the first left; and with ``-n 4`` (two
+  workers per core: the suites wait on servers a good part of the time);
 - the same on the docker target, unless it would take longer than ``--docker-budget`` seconds
   (estimated from the process run; the output says when it was left out, and why);
 - the latency sampler's PING p50 over ``redis-benchmark -c 1`` p50, the same server, alternating
   rounds in this run: the median of the per-round ratios;
 - start to ready of a launched server, process and docker targets: medians;
 - ``benchmarks/doctor_figures.py``'s rows, when that script exists.
+
+The suites run as a user's do: bytecode written (a collect-only run writes it first, so no
+measured run pays for compiling the package and pytest's assertion rewriting), and pytest's
+cache kept from run to run (in a temporary folder), so ``-n`` hands out the longest work first.
 
 A figure is informative: a slow one, or one that cannot be measured here, never makes this
 script fail (it exits 0; CI must not fail on a loaded machine's numbers). Every step is
@@ -24,6 +31,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,9 +39,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# pytest's cache for every suite run of this script (its record of each suite module's seconds).
+CACHE_DIR = Path(tempfile.gettempdir()) / f"nself-figures-cache-{os.getpid()}"
 COMPLETE = REPO / "examples" / "complete"
 ENV = "staging"
 IMAGE = "redis:7-alpine"
@@ -44,7 +55,8 @@ DOCKER_OVER_PROCESS = 2.0
 DOCKER_BUDGET_S = 240.0
 SUITE_TIMEOUT_S = 600.0
 ALL_ENVS = "dev,staging,prod"
-WORKERS = 2
+# -n, and whether the run has the record of a three-env run before it.
+ENVS_RUNS = ((2, False), (2, True), (4, True))
 DOCTOR_FIGURES = REPO / "benchmarks" / "doctor_figures.py"
 DOCTOR_TIMEOUT_S = 300.0
 SUMMARY = re.compile(r"=* ?(?P<counts>(?:\d+ \w+(?:, )?)+) in [\d.]+s")
@@ -107,6 +119,9 @@ def settle(limit: float, idle_enough: float = 0.9) -> str:
 def child_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("NSELF_", "PYTEST_"))}
     env["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+    # As users run it: with it set, every run compiles the package (and pytest rewrites its
+    # assertions) from source again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -115,7 +130,8 @@ def run_suite(
     kind: str, timeout: float, envs: str = ENV, extra: tuple[str, ...] = ()
 ) -> tuple[float | None, str]:
     """Wall seconds of the whole bundled suite on ``kind`` (None when it did not finish) and the
-    tests it ran, as pytest counted them."""
+    tests it ran, as pytest counted them. ``extra`` goes first (``--collect-only`` there makes
+    the warm-up run)."""
     with tempfile.TemporaryDirectory(prefix="nself-figures-") as reports:
         command = [
             sys.executable,
@@ -128,8 +144,8 @@ def run_suite(
             kind,
             "-q",
             "-rf",
-            "-p",
-            "no:cacheprovider",
+            "-o",
+            f"cache_dir={CACHE_DIR}",
             # One word: pytest would take a separate existing path for a rootdir candidate.
             f"--nself-reports={reports}",
         ]
@@ -171,13 +187,21 @@ def suite_row(kind: str, goal_s: float, timeout: float) -> Row:
     return Row(figure, measured, "", f"≤ {goal_s:.0f} s", seconds, met)
 
 
-def envs_row(one_env_seconds: float | None, timeout: float) -> Row:
-    """Three envs at once (pytest-xdist, one worker per core) over one env without it, the
-    process target: the anchor is this run's own one-env row."""
-    figure = f"--nself-env {ALL_ENVS} -n {WORKERS} ÷ one env ({ENV}), process target"
+def envs_rows(one_env_seconds: float | None, timeout: float) -> list[Row]:
+    """Three envs at once (pytest-xdist) over one env without it, the process target, for each
+    of ``ENVS_RUNS``: the anchor is this run's own one-env row."""
+    rows = []
+    for workers, again in ENVS_RUNS:
+        record = "with the record of the run before" if again else "first run"
+        figure = f"--nself-env {ALL_ENVS} -n {workers} ({record}) ÷ one env ({ENV}), process target"
+        rows.append(measure(partial(envs_row, figure, one_env_seconds, workers, timeout), figure))
+    return rows
+
+
+def envs_row(figure: str, one_env_seconds: float | None, workers: int, timeout: float) -> Row:
     if one_env_seconds is None:
         return Row(figure, "not measured: no one-env run to divide by (ask for the suite row)", "", "≤ 1.3")
-    seconds, counts = run_suite("process", timeout, ALL_ENVS, ("-n", str(WORKERS)))
+    seconds, counts = run_suite("process", timeout, ALL_ENVS, ("-n", str(workers)))
     if seconds is None:
         return Row(figure, f"not measured: {counts}", "", "≤ 1.3")
     ratio = seconds / one_env_seconds
@@ -339,18 +363,27 @@ def main(argv: list[str] | None = None) -> int:
         help=f"wait up to SECONDS for an idle CPU before measuring (default {SETTLE_S:g})",
     )
     options = parser.parse_args(argv)
+    try:
+        return measure_all(options)
+    finally:
+        shutil.rmtree(CACHE_DIR, ignore_errors=True)
+
+
+def measure_all(options: argparse.Namespace) -> int:
     wanted = set(options.rows.split(","))
     started, idle = time.monotonic(), settle(options.settle)
     load_before = load()
     print(f"figures: {os.cpu_count()} cores, {idle}; load average {load_before} (1, 5, 15 min) at the start")
     rows: list[Row] = []
     process: Row | None = None
+    if wanted & {"suite", "envs", "docker-suite"}:
+        run_suite("process", SUITE_TIMEOUT_S, ALL_ENVS, ("--collect-only",))  # writes the bytecode
     if "suite" in wanted:
         process = measure(lambda: suite_row("process", 25.0, SUITE_TIMEOUT_S), "whole suite, process")
         rows.append(process)
     if "envs" in wanted:
         one_env = process.value if process else None
-        rows.append(measure(lambda: envs_row(one_env, SUITE_TIMEOUT_S), "three envs ÷ one env"))
+        rows += envs_rows(one_env, SUITE_TIMEOUT_S)
     if "docker-suite" in wanted:
         seconds, budget = process.value if process else None, options.docker_budget
         rows.append(measure(lambda: docker_suite_row(seconds, budget), "whole suite, docker"))
