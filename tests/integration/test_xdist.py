@@ -208,8 +208,8 @@ def test_each_units_seconds_are_kept_and_the_longest_env_goes_out_first(tmp_path
     the most recorded work first (dev comes first in the collection: without the record, the
     workers would start with it)."""
     cache = tmp_path / "cache"
-    args = ("--nself-env", "dev,prod", "--nself-target", "process", "-m", "health or config", "-n", "2")
-    args += ("-p", "cacheprovider", "-o", f"cache_dir={cache}")
+    args = ["--nself-env", "dev,prod", "--nself-target", "process", "-m", "health or config", "-n", "2"]
+    args += ["-p", "cacheprovider", "-o", f"cache_dir={cache}"]
     env = {"NSELF_RUN_ID": run_id}
     first = run_suites(COMPLETE, tmp_path, *args, env=env)
     assert first.status == 0, first.output[-3000:]
