@@ -249,6 +249,8 @@ def _block_then_wake(
         idle.append((reply, time.monotonic() - started))
 
     try:
+        for waiter in (idle_waiter, woken_waiter):
+            waiter.ping()  # connected (and, on TLS, the handshake done) before the write's 50 ms run
         beside = Later(0, wait_idle).start()
         writer = Later(0.05, write)
         started = time.monotonic()
@@ -275,11 +277,13 @@ def streams_work(context: CheckContext, prefix: str) -> tuple[str, object]:
     client, key = context.client, f"{prefix}events"
     first = client.xadd(key, {"event": "added"}, maxlen=10, approximate=True)
     same("XREAD from 0 (ids)", [entry[0] for entry in client.xread({key: "0"}, block=100)[0][1]], [first])
+    # After the last entry seen, as QueueEvents reads (not "$": an XADD that lands before the
+    # read arrives would then never be read).
     read = _block_then_wake(
         context,
         f"XREAD BLOCK {int(BLOCK_SECONDS * 1000)}",
         ("with nothing new", f"{prefix}quiet", []),
-        lambda reader, stream, seconds: reader.xread({stream: "$"}, block=int(seconds * 1000)),
+        lambda reader, stream, seconds: reader.xread({stream: first}, block=int(seconds * 1000)),
         (key, lambda: client.xadd(key, {"event": "completed"})),
     )
     holds(read.woken, f"XREAD BLOCK was not woken by an XADD within {WAKE_BOUND_SECONDS:.0f} s")

@@ -16,6 +16,7 @@ from tests.conftest import Launcher
 from tests.data.conftest import add_user, attach_args, attach_url, harness_keys
 from tests.data.proxy import InfoRewritingProxy, set_field
 from tests.harness import COMPLETE_WITHOUT_TLS, REPO, make_project, run_cli, run_suites
+from tests.latency.proxy import DelayProxy
 from tests.tls_proxy import LOOPBACK, TlsInterceptor, self_signed, signed_for_another_host
 
 
@@ -293,3 +294,18 @@ def test_bullmq_checks_the_host_name(tmp_path: Path, launch: Launcher, node_in_p
         result = bullmq_through(project, f"rediss://:{password}@127.0.0.1:{mitm.port}", str(ca_cert))
     assert result.status is Status.ERROR, result.message
     mitm.assert_sent_nothing()
+
+
+def test_an_xadd_that_lands_before_the_blocked_read_still_wakes_it(launch: Launcher) -> None:
+    """The blocked readers' connections (the second and third the check opens) are slow, so the
+    read reaches the server after the XADD meant to wake it: read after the last entry seen, as
+    QueueEvents reads, it still gets that entry (read from "$" it was missed: seen in CI, where a
+    loaded TLS server took longer than the writer's 50 ms to set up the reader's connection)."""
+    target = launch(COMPLETE_WITHOUT_TLS, "staging")
+    with DelayProxy(target.endpoint.port, delay=0.2, delayed_connections={2, 3}) as proxy:
+        client = target.client(port=proxy.port)
+        result = REGISTRY.run("queue.streams", CheckContext.of(target, client))
+        assert proxy.connections >= 3
+    assert result.status is Status.OK, result.message
+    assert "wakes on XADD" in result.message
+    assert harness_keys(target) == []
