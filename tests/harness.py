@@ -78,6 +78,17 @@ class RunResult:
         env_name, key = matches[0]
         return self.cases[env_name][key]
 
+    def explain(self, tail: int = 3000) -> str:
+        """Why a run that should have passed did not: each failed case's message and details as
+        the JUnit files hold them (the output's tail alone can miss them), then the tail."""
+        failed = [
+            f"[{env}] {name}: {case.details or case.message}"[:2000]
+            for env, cases in self.cases.items()
+            for name, case in cases.items()
+            if case.outcome in ("failed", "error")
+        ]
+        return "\n".join([*failed, self.output[-tail:]])
+
     def outcomes(self, env: str | None = None) -> dict[str, str]:
         envs = [env] if env else list(self.cases)
         return {key: case.outcome for name in envs for key, case in self.cases[name].items()}

@@ -262,7 +262,7 @@ def test_server_probes_catch_the_same_on_docker(tmp_path: Path, case: str, docke
 def test_no_password_skips_what_needs_one_and_only_warns_in_dev(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project", env_files={".env.dev": "REDIS_PASSWORD="})
     result = run_suites(project, tmp_path, "--nself-env", "dev", "--nself-target", "process", "-m", "auth")
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     outcomes = result.outcomes("dev")
     for name in (
         "test_noauth_before_auth",
@@ -296,7 +296,7 @@ def test_the_minimum_length_is_configurable(tmp_path: Path) -> None:
         "auth",
         env={"REDIS_PASSWORD_MIN_LENGTH_PROD": "12"},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert result.outcomes("prod")["test_password_is_long_enough"] == "passed"
     no_secret_leaked(result, "Kq83-short-pw")
 
@@ -305,7 +305,7 @@ def test_nself_099_healthcheck_is_a_warning_not_a_failure(tmp_path: Path) -> Non
     result = run_suites(
         NSELF_099, tmp_path, "--nself-env", "staging", "--nself-target", "process", "-m", "auth or tls"
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert result.outcomes("staging")["test_healthcheck_keeps_password_off_the_command_line"] == "passed"
     assert "PromiseWarning" in result.output
     assert "the healthcheck (docker-compose.yml:25) runs redis-cli -a <password>" in result.output

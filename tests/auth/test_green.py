@@ -46,7 +46,7 @@ def test_complete_example_is_green_in_every_env(
         generation,
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     for env in ENVS:
         outcomes = result.outcomes(env)
         assert len(outcomes) == 16, outcomes
@@ -78,7 +78,7 @@ def test_tls_variant_is_green_in_every_env(tmp_path: Path, target_kind: str, run
         "auth or tls or config",
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     for env in ENVS:
         outcomes = result.outcomes(env)
         for name in (

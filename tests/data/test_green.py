@@ -41,7 +41,7 @@ def test_complete_example_every_env(tmp_path: Path, run_id: str, node_env: dict[
         SUITES,
         env={"NSELF_RUN_ID": run_id, **node_env},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     failed = sorted(
         (env, name) for env in ENVS for name, outcome in result.outcomes(env).items() if outcome == "failed"
     )
@@ -81,7 +81,7 @@ def test_prod_on_docker_runs_bullmq_through_the_published_port(
         SUITES,
         env={"NSELF_RUN_ID": run_id, **node_env},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     outcomes = result.outcomes("prod")
     assert set(outcomes.values()) - {"passed"} <= exporter_skip(result, "prod"), outcomes
     assert "prod: docker" in result.stdout
@@ -102,6 +102,6 @@ def test_bullmq_and_pubsub_over_tls(tmp_path: Path, node_env: dict[str, str]) ->
         "queue or pubsub",
         env=node_env,
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert set(result.outcomes("prod").values()) == {"passed"}
     assert len(result.outcomes("prod")) == 15

@@ -56,7 +56,7 @@ def test_complete_example_is_green_in_every_env(tmp_path: Path, target_kind: str
         "eviction or persistence",
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     for env in ENVS:
         assert_green(result, env, target_kind)
     for password in PASSWORDS:

@@ -147,7 +147,7 @@ def test_a_maxmemory_with_headroom_lives_through_a_bgsave_under_the_same_fill(
     result = run_suites(
         project, tmp_path, "--nself-target", "docker", *HEADROOM, env={"NSELF_RUN_ID": run_id}
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert set(result.outcomes("dev").values()) == {"passed"}
     assert ("PromiseWarning" in result.output) == warned
     if warned:
@@ -177,7 +177,7 @@ def test_on_the_process_target_the_arithmetic_runs_and_the_proof_says_why_not(tm
 
 def test_a_container_without_a_memory_limit_has_no_headroom_to_check(tmp_path: Path) -> None:
     result = run_suites(NSELF_099, tmp_path, "--nself-env", "staging", "--nself-target", "process", *HEADROOM)
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     case = result.case("test_memory_fits_the_container")
     assert case.outcome == "skipped"
     assert "sets no memory limit (deploy.resources.limits.memory, mem_limit)" in case.message
@@ -195,7 +195,7 @@ def test_the_complete_example_fits_in_every_env_under_both_generations(tmp_path:
         *HEADROOM,
         env={"NSELF_VERSION": version},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     for env in ("dev", "staging", "prod"):
         assert result.outcomes(env)[f"test_memory_fits_the_container[{env}]"] == "passed"
     assert "PromiseWarning" not in result.output

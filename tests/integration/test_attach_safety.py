@@ -160,7 +160,7 @@ def test_every_key_the_suites_write_on_attach_carries_a_ttl(tmp_path: Path, laun
             ],
             tmp_path,
         )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     outcomes = result.outcomes("staging")
     for name in (
         "test_my_keys",

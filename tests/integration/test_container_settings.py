@@ -234,7 +234,7 @@ def test_the_process_target_says_what_it_does_not_reproduce(tmp_path: Path, run_
 
     args = ("--nself-env", "staging", "--nself-target", "process", "-m", "health", "-k", "test_answers_ping")
     result = run_suites(NSELF_14, tmp_path, *args, env={"NSELF_RUN_ID": run_id})
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert f"  {NOT_REPRODUCED}" in result.output
     assert _properties(result.reports, "staging")["not reproduced"] == NOT_REPRODUCED
     assert (
@@ -247,7 +247,7 @@ def test_the_process_target_says_what_it_does_not_reproduce(tmp_path: Path, run_
 def test_the_container_health_reaches_the_reports(tmp_path: Path, run_id: str, docker_engine: None) -> None:
     args = ("--nself-env", "staging", "--nself-target", "docker", "-m", "health", "-k", "test_answers_ping")
     result = run_suites(NSELF_14, tmp_path, *args, env={"NSELF_RUN_ID": run_id})
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert "  container health: healthy (redis-cli ping, every 10 s)" in result.output
     assert (
         _properties(result.reports, "staging")["container health"] == "healthy (redis-cli ping, every 10 s)"

@@ -24,7 +24,7 @@ def test_complete_example_is_green_for_staging(tmp_path: Path, target_kind: str,
         "health or config",
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     outcomes = result.outcomes("staging")
     assert outcomes
     assert set(outcomes.values()) <= {"passed", "skipped"}, outcomes
@@ -50,7 +50,7 @@ def test_every_test_runs_once_per_env(tmp_path: Path, run_id: str) -> None:
         "-v",
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     per_env = {
         env: sorted(
             name.replace(f"[{env}-", "[").replace(f"-{env}]", "]").replace(f"[{env}]", "")
@@ -73,4 +73,4 @@ def test_other_envs_are_green_on_process(tmp_path: Path, env: str) -> None:
     result = run_suites(
         COMPLETE, tmp_path, "--nself-env", env, "--nself-target", "process", "-m", "health or config"
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()

@@ -203,7 +203,7 @@ def test_a_healthcheck_healthy_by_exit_status_only_is_a_warning(tmp_path: Path, 
     result = run_suites(
         project, tmp_path, "--nself-env", "staging", "--nself-target", "docker", *HEALTHCHECK_TEST
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert result.case("test_container_healthcheck_passes").outcome == "passed"
     assert "PromiseWarning" in result.output
     # redis-cli's warning (stderr) and its reply (stdout) reach Docker's health log in either order.
@@ -218,7 +218,7 @@ def test_the_healthcheck_runs_on_docker_and_is_named_as_not_run_on_process(
     tmp_path: Path, target_kind: str
 ) -> None:
     result = run_suites(NSELF_14, tmp_path, "--nself-target", target_kind, *HEALTHCHECK_TEST)
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     case = result.case("test_container_healthcheck_passes")
     if target_kind == "docker":
         assert case.outcome == "passed"

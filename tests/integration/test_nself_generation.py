@@ -29,7 +29,7 @@ def test_a_1x_project_is_read_as_1x(tmp_path: Path, run_id: str) -> None:
         "test_answers_ping",
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert "nself 1.x (.nself/ folder)" in result.output
     properties = _properties(result.reports, "dev")
     assert properties["nself generation"] == "1.x (.nself/ folder)"
@@ -54,7 +54,7 @@ def test_the_generation_can_be_forced_and_the_report_says_by_what(tmp_path: Path
         "test_answers_ping",
         env={"NSELF_RUN_ID": run_id, "NSELF_VERSION": "1"},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     properties = _properties(result.reports, "staging")
     assert properties["nself generation"] == "1.x (forced by NSELF_VERSION 1)"
     # 1.x loads .env.secrets in every env, and .env.dev never under staging

@@ -24,7 +24,7 @@ def test_blank_variables_leave_the_ini_values_and_the_ini_is_named(tmp_path: Pat
         root / "sub",
         env={"NSELF_RUN_ID": run_id, "NSELF_PROJECT": "  ", "NSELF_VERSION": " "},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     suite = ET.parse(result.reports / "junit-staging.xml").getroot().find("testsuite")
     assert suite is not None
     properties = {p.get("name", ""): p.get("value", "") for p in suite.iter("property")}

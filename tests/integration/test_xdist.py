@@ -91,7 +91,7 @@ def html_cases(path: Path) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def without_n(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     result = run_suites(COMPLETE, tmp_path_factory.mktemp("serial"), "--nself-env", "staging", *QUICK)
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     return result
 
 
@@ -114,7 +114,7 @@ def test_reports_under_n_hold_every_workers_results(
         "write_spy",
         env={**spied(tmp_path), "NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     ran_on = Counter(
         re.findall(r"^\[(gw\d+)\] \[[ \d]+%\] \w+ \S*?(test_\w+\.py)::", result.stdout, re.MULTILINE)
     )
@@ -189,7 +189,7 @@ def test_envs_spread_over_workers_one_server_per_env_per_worker(tmp_path: Path, 
         "-v",
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     per_env = {env: junit_cases(result.reports / f"junit-{env}.xml") for env in envs}
     sizes = {env: len(cases) for env, cases in per_env.items()}
     assert len(set(sizes.values())) == 1, sizes
@@ -246,7 +246,7 @@ def test_workers_keep_apart_key_prefixes_under_one_run_id(tmp_path: Path) -> Non
     args = ["test_keyspace.py", "--nself-project", str(COMPLETE), "--nself-env", "staging"]
     args += ["--nself-target", "process", "-n", "2", "--dist", "load"]
     result = run_pytest(args, tmp_path, env={"NSELF_RUN_ID": "samerun"})
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     root = ET.parse(result.reports / "junit-staging.xml").getroot()
     prefixes = [p.get("value", "") for p in root.iter("property") if p.get("name") == "prefix"]
     assert len(prefixes) == 6

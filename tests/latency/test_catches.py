@@ -168,7 +168,7 @@ def test_slow_commands_on_the_server_are_reported(launch: Launcher, tmp_path: Pa
         *_attach(server.endpoint.password.reveal(), server.endpoint.port),
         timeout=SUITE_TIMEOUT,
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     assert result.outcomes("prod") == {
         "test_slowlog_within_budget": "passed",
         "test_server_side_within_budget": "passed",

@@ -55,7 +55,7 @@ def _numbers(result: RunResult, env: str) -> dict[str, object]:
 
 def test_green_on_every_env_with_the_method_stated(green_run: RunResult) -> None:
     result = green_run
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     for env in ENVS:
         outcomes = result.outcomes(env)
         assert len(outcomes) == len(COMMANDS) + 2
@@ -131,7 +131,7 @@ def test_green_on_docker_once(docker_engine: None, tmp_path: Path) -> None:
         timeout=SUITE_TIMEOUT,
     )
     assert_nothing_left(run_id, docker=True)
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     outcomes = result.outcomes("staging")
     assert set(outcomes.values()) == {"passed"}, outcomes
     print(f"latency staging (docker): {json.dumps(_numbers(result, 'staging'))}")

@@ -47,7 +47,7 @@ def test_the_suite_passes_in_every_env(tmp_path: Path, run_id: str) -> None:
         "operations",
         env={"NSELF_RUN_ID": run_id},
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     for env in ENVS:
         outcomes = result.outcomes(env)
         assert len(outcomes) == len(operations_ids()), outcomes

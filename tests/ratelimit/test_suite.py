@@ -128,7 +128,7 @@ def test_safe_on_attach_leaves_no_key(tmp_path: Path, launch: Launcher) -> None:
         "-m",
         "ratelimit",
     )
-    assert result.status == 0, result.output[-3000:]
+    assert result.status == 0, result.explain()
     outcomes = result.outcomes("staging")
     assert outcomes.pop("test_eviction_under_the_configured_policy") == "skipped"  # launches a variant
     # 90 connections from 4 processes: load is not for someone's server unless allowed.
