@@ -122,6 +122,7 @@ def child_env() -> dict[str, str]:
     # As users run it: with it set, every run compiles the package (and pytest rewrites its
     # assertions) from source again.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["COLUMNS"] = "4000"  # -rf lines whole: pytest cuts them to the terminal's width
     return env
 
 
@@ -168,7 +169,7 @@ def run_suite(
     counts = found["counts"] if found else f"exit status {done.returncode}"
     if done.returncode != 0:
         # pytest -rf: "FAILED <node id> - <its message's first line>"
-        failed = [line.removeprefix("FAILED ")[:240] for line in lines if line.startswith("FAILED ")]
+        failed = [line.removeprefix("FAILED ")[:600] for line in lines if line.startswith("FAILED ")]
         return (
             seconds,
             f"{counts}; exit status {done.returncode}; failed: {', '.join(failed) or 'see a plain run'}",
