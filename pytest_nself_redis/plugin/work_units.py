@@ -52,12 +52,17 @@ def unit_name(nodeid: str, envs: Sequence[str]) -> str:
 
 
 def bundled_modules(config: pytest.Config) -> Callable[[str], bool]:
-    """Whether a test id's module (relative to the rootdir) is one of the bundled suites'."""
+    """Whether a test id's module is one of the bundled suites': a path from the rootdir into
+    their folder (a checkout, or ``--pyargs``), or, when pytest collects their installed folder
+    from outside the rootdir, the bare file name it then gives their tests (``test_health.py``)
+    of a file there and not in the rootdir."""
     root, folder = config.rootpath, suites_dir().resolve()
 
     @cache
     def bundled(module: str) -> bool:
-        return (root / module).resolve().parent == folder
+        if (root / module).resolve().parent == folder:
+            return True
+        return "/" not in module and (folder / module).is_file() and not (root / module).exists()
 
     return bundled
 

@@ -5,6 +5,9 @@ three ways users are told to: ``pytest --nself-env staging`` with nothing else,
 
 from __future__ import annotations
 
+import fcntl
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,12 +26,16 @@ TIMEOUT = 300
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from this checkout, installed into a folder of its own."""
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
+    # One build at a time: builds of one checkout share its build/ folder, and two xdist
+    # workers building at once break each other's.
+    with (tmp_path_factory.getbasetemp().parent / "wheel-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)],
+            check=True,
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
     (wheel,) = dist.glob("pytest_nself_redis-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
@@ -92,6 +99,9 @@ def test_pytest_with_only_an_env_runs_the_bundled_suites(site: Path, project: Pa
     assert "test_health.py::test_answers_ping PASSED" in completed.stdout
     assert f"rootdir: {project}" in completed.stdout
     assert "launch staging (process): ready in" in completed.stdout  # launch lines with -v
+    # Each suite module's seconds, kept for the next run's order under -n.
+    record = json.loads((project / ".pytest_cache" / "v" / "nself-redis" / "unit-seconds").read_text())
+    assert set(record) == {"test_health.py::[staging]", "test_config.py::[staging]"}, record
 
 
 def test_nself_redis_check_runs_them_and_honours_the_users_ini(site: Path, project: Path) -> None:
@@ -136,3 +146,15 @@ def test_a_suite_is_chosen_by_its_marker_so_its_every_module_runs(site: Path, pr
     assert listed.returncode == 0, listed.stdout[-3000:] + listed.stderr[-2000:]
     modules = {line.split("::", 1)[0] for line in listed.stdout.splitlines() if "::" in line}
     assert modules == {"test_datastructures.py", "test_sessions.py"}, listed.stdout[-2000:]
+
+
+def test_under_n_each_installed_suite_module_runs_whole_on_one_worker(site: Path, project: Path) -> None:
+    """Run from a project, the installed suites' tests are named ``test_latency.py::...``: the
+    scheduler still knows them as bundled modules (it spread them test by test before)."""
+    completed = _run(site, project, "pytest", *HEADLINE, "-m", "latency or config", "-n", "2", "-v")
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
+    workers: dict[str, set[str]] = {}
+    for worker, module in re.findall(r"^\[(gw\d+)\].*? (test_\w+\.py)::", completed.stdout, re.MULTILINE):
+        workers.setdefault(module, set()).add(worker)
+    assert set(workers) == {"test_latency.py", "test_config.py"}, completed.stdout[-3000:]
+    assert all(len(ran_on) == 1 for ran_on in workers.values()), workers

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from pytest_nself_redis.plugin.bundled import SUITES_PACKAGE, Collection, suites_dir
-from pytest_nself_redis.plugin.work_units import env_by_env, env_of, longest_first, scope_of, unit_name
+from pytest_nself_redis.plugin.work_units import (
+    bundled_modules,
+    env_by_env,
+    env_of,
+    longest_first,
+    scope_of,
+    unit_name,
+)
 from pytest_nself_redis.reporting.environment import SUITES
 
 ENVS = ("dev", "staging", "staging-eu", "prod")
@@ -116,3 +124,20 @@ def test_with_nothing_recorded_work_goes_out_env_by_env_in_collection_order() ->
     collection = ["suites/test_a.py::t[dev]", "suites/test_a.py::t[prod]", "suites/test_b.py::t[prod]"]
     units = _units(collection)
     assert longest_first(units, collection, ENVS, {}) == env_by_env(units, collection, ENVS)
+
+
+def test_the_bundled_modules_are_known_by_path_or_by_the_bare_name_an_installed_run_gives_them(
+    tmp_path: Path,
+) -> None:
+    """Run from a project, pytest names the installed suites' tests ``test_health.py::...``."""
+    folder = suites_dir().resolve()
+    in_checkout = bundled_modules(SimpleNamespace(rootpath=folder.parent))  # type: ignore[arg-type]
+    assert in_checkout(f"{folder.name}/test_health.py")
+    assert not in_checkout("tests/test_health.py")
+    project = tmp_path / "project"
+    project.mkdir()
+    from_project = bundled_modules(SimpleNamespace(rootpath=project))  # type: ignore[arg-type]
+    assert from_project("test_health.py")
+    assert not from_project("test_mine.py")
+    (project / "test_health.py").write_text("")  # the user's own module of that name
+    assert not bundled_modules(SimpleNamespace(rootpath=project))("test_health.py")  # type: ignore[arg-type]
