@@ -92,9 +92,12 @@ def spawn_server(argv: Sequence[str], log: Path, cwd: Path) -> subprocess.Popen[
     """Start a redis-server (or sentinel) that dies with the harness, its output appended to ``log``.
 
     No Python runs in the child, so the interpreter can vfork (a fork of a big test session
-    costs more than the server's own start) and any thread may launch. umask 077: what the
-    server writes is its owner's only, above all its config file, which holds the password and
-    is rewritten by CONFIG REWRITE (Sentinel sends one on every failover).
+    costs more than the server's own start) and any thread may launch. The environment goes
+    in as a copy: a vforked child shares the process's memory, and without one it would read
+    the process's own environment while another thread rewrites it (pytest sets
+    PYTEST_CURRENT_TEST on every test phase), and the exec fails with EFAULT ("Bad address").
+    umask 077: what the server writes is its owner's only, above all its config file, which
+    holds the password and is rewritten by CONFIG REWRITE (Sentinel sends one on every failover).
     """
     with log.open("ab") as output:
         return subprocess.Popen(
@@ -103,6 +106,7 @@ def spawn_server(argv: Sequence[str], log: Path, cwd: Path) -> subprocess.Popen[
             stdout=output,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            env=dict(os.environ),
             start_new_session=True,  # Ctrl-C reaches us, not the server: we stop it
             umask=0o077,
         )

@@ -145,6 +145,37 @@ def test_attach_over_tls_with_the_run_ca(tmp_path: Path, launch: Launcher) -> No
     assert password not in result.output
 
 
+def test_a_launch_is_not_broken_by_another_thread_rewriting_the_environment(tmp_path: Path) -> None:
+    """As pytest does (PYTEST_CURRENT_TEST) while a run-ahead thread launches a variant server:
+    the vforked child read the process's environment as it was being rewritten, and the exec
+    failed with EFAULT, "[Errno 14] Bad address" (seen in a three-env run; here 43 of the 150
+    launches failed before the environment went in as a copy)."""
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        count = 0
+        while not stop.is_set():
+            count += 1
+            os.environ[f"NSELF_REWRITTEN_{count % 50}"] = "x" * (count % 300)
+            os.environ.pop(f"NSELF_REWRITTEN_{count * 3 % 50}", None)
+
+    rewriter = threading.Thread(target=rewrite, daemon=True)
+    rewriter.start()
+    failed: list[OSError] = []
+    try:
+        for _ in range(150):
+            try:
+                spawn_server(["/bin/true"], tmp_path / "log", tmp_path).wait(timeout=10)
+            except OSError as error:
+                failed.append(error)
+    finally:
+        stop.set()
+        rewriter.join(timeout=5)
+        for number in range(50):
+            os.environ.pop(f"NSELF_REWRITTEN_{number}", None)
+    assert failed == [], f"{len(failed)} of 150 launches failed: {failed[:2]}"
+
+
 def test_a_spawned_server_is_private_and_dies_with_the_thread_that_launched_it(tmp_path: Path) -> None:
     """umask 077 without a fork of the harness (no Python in the child), and SIGKILL when its
     launching thread ends: what lets a check run ahead on a worker thread leave nothing."""
