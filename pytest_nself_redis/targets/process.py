@@ -82,7 +82,9 @@ def _dies_with_parent() -> tuple[str, ...]:
     if setpriv is None:
         return ()
     try:
-        usage = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=5, check=False)
+        usage = subprocess.run(
+            [setpriv, "--help"], env=dict(os.environ), capture_output=True, text=True, timeout=5, check=False
+        )  # the environment copied, as in spawn_server: the first launch may be on any thread
     except (OSError, subprocess.SubprocessError):
         return ()
     return (setpriv, "--pdeathsig", "KILL", "--") if "--pdeathsig" in usage.stdout else ()

@@ -48,7 +48,16 @@ def _openssl(*args: str, cwd: Path) -> None:
             "openssl not found: it is needed to make certificates for "
             "REDIS_TLS_ENABLED=true (apt-get install openssl)"
         )
-    result = subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    # A copy of the environment, as for spawn_server: this may run on a run-ahead thread.
+    result = subprocess.run(
+        [binary, *args],
+        cwd=cwd,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if result.returncode != 0:
         raise TargetError(f"openssl {args[0]} failed: {result.stderr.strip()[-300:]}")
 
