@@ -222,8 +222,9 @@ def check(
     writes under its own prefix (with a TTL) and deletes what it wrote, and puts no load or
     memory on the server. Unsafe unless said, so a new check never reaches doctor by default.
     ``exclusive=True``: it measures time, so doctor (which runs the others side by side) runs
-    it with no other check beside it. ``waits=True``: it spends its time waiting on the server
-    (a blocking read, a key's expiry), so doctor starts it before the others, beside them."""
+    it with no busy check beside it. ``waits=True``: it spends its time waiting on the server
+    (a blocking read, a key's expiry), so doctor starts it before the others, beside them, and
+    lets an exclusive check run during its wait: it must then do little but wait."""
     if (params is not None) != ("{}" in check_id):
         raise ValueError(f"{check_id}: a family's id has one {{}} and params; a single check neither")
 

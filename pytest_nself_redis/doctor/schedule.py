@@ -2,13 +2,15 @@
 
 The checks are independent (each has its own client and its own key prefix), so a few worker
 threads run them at once and a run costs about its slowest checks (the queue suite's blocking
-waits) instead of their sum. A check declared ``exclusive`` (it measures time: the latency
-suite) runs after the others, with no check beside it; one declared ``waits`` starts first in its batch
-(``taken``), so its wait overlaps the others' work. The main thread only waits, so the deadline's
-SIGALRM and SIGTERM/SIGINT still reach it. When the run ends early, the checks not started are
-cancelled and the running ones cut off (``stop`` closes their connections) and given a moment
-to clean up before the caller sweeps. The workers are daemon threads: a check that ignores its
-closed connection cannot hold the process past the deadline.
+waits) instead of their sum. A check declared ``waits`` starts first (``taken``), so its wait
+overlaps the others' work. A check declared ``exclusive`` (it measures time: the latency suite)
+runs once the busy checks are done, one at a time, beside nothing but the waiting checks still
+asleep in their waits (a blocked read costs neither the server nor the harness any time), so its
+sampling overlaps their waits instead of following them. The main thread only waits, so the
+deadline's SIGALRM and SIGTERM/SIGINT still reach it. When the run ends early, the checks not
+started are cancelled and the running ones cut off (``stop`` closes their connections) and given
+a moment to clean up before the caller sweeps. The workers are daemon threads: a check that
+ignores its closed connection cannot hold the process past the deadline.
 """
 
 from __future__ import annotations
@@ -22,20 +24,23 @@ from dataclasses import dataclass, field
 from pytest_nself_redis.checks.results import CheckResult
 from pytest_nself_redis.doctor.bounds import Deadline, DeadlineReached
 
-# One for each check that waits (the two blocking reads, the expiries, the exporter's start) and
-# one for the rest; more only adds connections to the server.
+# One for each check that waits (the two blocking reads, the expiries) and two for the rest (one
+# may be starting redis_exporter); more only adds connections to the server.
 WORKERS = 5
 Job = Callable[[], CheckResult | None]
 
 
-def batches(check_ids: Sequence[str], exclusive: Callable[[str], bool]) -> list[list[str]]:
-    """The batches that run one after another: every independent check in one batch, so a run
-    waits once for its slowest check (not once per stretch between exclusive ones) and what
-    says whether the server is healthy comes first, inside any deadline; then each exclusive
-    check alone, once the others have left the server quiet."""
-    together = [check_id for check_id in check_ids if not exclusive(check_id)]
-    alone = [[check_id] for check_id in check_ids if exclusive(check_id)]
-    return ([together] if together else []) + alone
+def phases(
+    check_ids: Sequence[str], exclusive: Callable[[str], bool], waits: Callable[[str], bool]
+) -> tuple[list[str], list[str], list[str]]:
+    """What runs side by side (every independent check, in the order the workers take them:
+    ``taken``), the busy ones among them, which must be done before an exclusive check starts
+    (the waiting ones taken first may still be asleep beside it), and the exclusive checks, in
+    order. What says whether the server is healthy comes first, inside any deadline."""
+    together = taken([check_id for check_id in check_ids if not exclusive(check_id)], waits)
+    early = _early(together, waits)
+    busy = [check_id for check_id in together if check_id not in early]
+    return together, busy, [check_id for check_id in check_ids if exclusive(check_id)]
 
 
 class Workers:
@@ -103,20 +108,24 @@ def run_all(
     waits: Callable[[str], bool],
     stop: Callable[[], None],
 ) -> Progress:
-    """``run(check_id)`` for each id (None: it did not start, the deadline had passed), batch
-    after batch, until all are done or the deadline passes. An exception in the main thread
+    """``run(check_id)`` for each id (None: it did not start, the deadline had passed), in
+    ``phases``, until all are done or the deadline passes. An exception in the main thread
     (a signal) ends the run the same way, then goes on up."""
     pool = Workers(WORKERS)
     futures: dict[str, Future[CheckResult | None]] = {}
     progress = Progress()
+    together, busy, alone = phases(check_ids, exclusive, waits)
     try:
-        for batch in batches(check_ids, exclusive):
-            if bound.expired():
-                break
-            current = {check_id: pool.submit(_bind(run, check_id)) for check_id in taken(batch, waits)}
-            futures.update(current)
-            if not _wait(current.values(), bound):
-                break
+        futures.update((check_id, pool.submit(_bind(run, check_id))) for check_id in together)
+        if _wait([futures[check_id] for check_id in busy], bound):
+            for check_id in alone:
+                if bound.expired():
+                    break
+                futures[check_id] = pool.submit(_bind(run, check_id))
+                if not _wait([futures[check_id]], bound):
+                    break
+            else:
+                _wait(futures.values(), bound)
     finally:
         _settle(futures, progress, stop, bound)
         pool.close()
@@ -128,8 +137,12 @@ def taken(batch: Sequence[str], waits: Callable[[str], bool]) -> list[str]:
     waits overlap the others' work), then the rest in order. One worker is always left for the
     quick checks: a server that stalls the waiting ones (blocking reads with long timeouts)
     cannot hold every worker, and the quick checks still report what it does."""
-    early = [check_id for check_id in batch if waits(check_id)][: WORKERS - 1]
+    early = _early(batch, waits)
     return early + [check_id for check_id in batch if check_id not in early]
+
+
+def _early(batch: Sequence[str], waits: Callable[[str], bool]) -> list[str]:
+    return [check_id for check_id in batch if waits(check_id)][: WORKERS - 1]
 
 
 def _bind(run: Callable[[str], CheckResult | None], check_id: str) -> Job:

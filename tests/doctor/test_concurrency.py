@@ -1,6 +1,7 @@
 """Doctor runs its checks side by side: independent ones overlap, an exclusive one (it measures
-time) runs alone, the results keep the registry's order, and the deadline still ends the run,
-with the main thread's alarm and without it (doctor used as a library from another thread).
+time) runs with no busy check beside it (only waiting ones, asleep in their waits), the results
+keep the registry's order, and the deadline still ends the run, with the main thread's alarm
+and without it (doctor used as a library from another thread).
 
 The checks here are declared by the tests (and removed after), in a suite of their own, and
 run against a real launched server, as doctor runs any check."""
@@ -20,7 +21,7 @@ from pytest_nself_redis.checks.results import ok
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.doctor.bounds import Deadline
 from pytest_nself_redis.doctor.runner import DoctorReport, doctor_checks, run_doctor
-from pytest_nself_redis.doctor.schedule import WORKERS, batches, taken
+from pytest_nself_redis.doctor.schedule import WORKERS, phases, taken
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets.base import Target
 from tests.conftest import Launcher
@@ -43,8 +44,14 @@ def declare() -> Iterator[Callable[..., None]]:
     """Declare a check of the test's suite (safe, so doctor runs it); removed afterwards."""
     declared: list[str] = []
 
-    def add(name: str, function: Callable[[CheckContext], Outcome], *, exclusive: bool = False) -> None:
-        check(f"{SUITE}.{name}", safe=True, exclusive=exclusive)(function)
+    def add(
+        name: str,
+        function: Callable[[CheckContext], Outcome],
+        *,
+        exclusive: bool = False,
+        waits: bool = False,
+    ) -> None:
+        check(f"{SUITE}.{name}", safe=True, exclusive=exclusive, waits=waits)(function)
         declared.append(f"{SUITE}.{name}")
 
     yield add
@@ -94,21 +101,55 @@ def test_independent_checks_overlap_and_an_exclusive_one_runs_alone(
     assert spans["timed"].start >= max(spans[name].end for name in names if name != "timed")
 
 
+def blocked(spans: dict[str, Span], name: str, seconds: float) -> Callable[[CheckContext], Outcome]:
+    """A check that waits as the queue suite's do: in a blocking read that times out."""
+
+    def run(context: CheckContext) -> Outcome:
+        """a check that waits in a blocking read"""
+        started = time.monotonic()
+        context.client.blpop([f"nself-harness:{SUITE}:{name}"], timeout=seconds)
+        spans[name] = Span(started, time.monotonic())
+        return ok(f"{name} waited")
+
+    return run
+
+
+def test_an_exclusive_check_runs_during_the_waits_once_the_busy_checks_are_done(
+    launch: Launcher, declare: Callable[..., None]
+) -> None:
+    """The waiting checks are asleep on the server (a blocked read costs neither it nor doctor any
+    time): the exclusive one need not wait for them, only for the busy ones."""
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
+    spans: dict[str, Span] = {}
+    declare("busy", recorded(spans, "busy", 0.2))
+    declare("timed", recorded(spans, "timed", 0.2), exclusive=True)
+    declare("waiting", blocked(spans, "waiting", 1.0), waits=True)
+    report = doctor(target)
+    names = ("busy", "timed", "waiting")
+    assert [result.id for result in report.results] == [f"{SUITE}.{name}" for name in names]
+    assert all(result.status is Status.OK for result in report.results), report.results
+    assert spans["timed"].start >= spans["busy"].end, spans
+    assert spans["timed"].overlaps(spans["waiting"]), spans
+    assert spans["timed"].end < spans["waiting"].end, spans
+
+
 def test_doctor_runs_each_latency_check_alone_and_waiting_ones_are_marked() -> None:
     ids = doctor_checks()
     latency = [check_id for check_id in ids if REGISTRY[check_id].suite == "latency"]
     assert len(latency) >= 9, latency
-    alone = [
-        batch for batch in batches(ids, lambda check_id: REGISTRY[check_id].exclusive) if len(batch) == 1
-    ]
-    assert [batch[0] for batch in alone] == latency
-    # ... after the rest, which run in one batch.
-    assert batches(ids, lambda check_id: REGISTRY[check_id].exclusive)[0] == [
-        check_id for check_id in ids if check_id not in latency
-    ]
-    assert {"queue.streams", "queue.blocking_pop", "monitoring.exporter"} <= {
-        check_id for check_id in ids if REGISTRY[check_id].waits
-    }
+    waiting = {check_id for check_id in ids if REGISTRY[check_id].waits}
+    together, busy, alone = phases(
+        ids, lambda check_id: REGISTRY[check_id].exclusive, lambda check_id: REGISTRY[check_id].waits
+    )
+    assert alone == latency
+    # ... after the rest, which run side by side, the waiting ones first; each latency check
+    # starts once every busy one is done.
+    assert sorted(together) == sorted(check_id for check_id in ids if check_id not in latency)
+    assert together[: len(waiting)] == [check_id for check_id in ids if check_id in waiting]
+    assert busy == together[len(waiting) :]
+    assert {"queue.streams", "queue.blocking_pop", "monitoring.expired_keys"} == waiting
+    # The exporter it starts scrapes the server: it is busy, not asleep.
+    assert "monitoring.exporter" in busy
 
 
 def _hold(seconds: float) -> Callable[[CheckContext], Outcome]:
