@@ -3,7 +3,9 @@
     python benchmarks/doctor_figures.py [--runs 7] [--before DIR]
 
 Rows: ``nself-redis doctor`` against a healthy local server (the complete example's prod env
-on a launched redis-server); doctor against a server without the password the env promises
+on a launched redis-server, which serves TLS); the same in plaintext (a copy of the example
+whose prod promises no TLS, as prod was when the issue took its figures); doctor against a
+server without the password the env promises
 (it must fail fast, exit 2); ``nself-redis --version``. Each run is a fresh interpreter, timed
 from spawn to exit. ``--before DIR`` also times the package found in DIR (a checkout's
 ``pytest_nself_redis``, put first on PYTHONPATH) run by run beside this one, so both see the
@@ -33,7 +35,11 @@ from pytest_nself_redis.targets.base import Target, TargetOptions
 from pytest_nself_redis.targets.select import make_target
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT = REPO / "examples" / "complete"
+sys.path.insert(0, str(REPO))  # the tests' helpers: the plaintext copy of the example
+
+from tests.harness import COMPLETE, COMPLETE_WITHOUT_TLS  # noqa: E402
+
+PROJECT = COMPLETE
 ENV = "prod"
 VERSION_GOAL_MS = 100
 
@@ -51,9 +57,9 @@ class Row:
 
 
 @contextmanager
-def server(**overrides: str) -> Iterator[Target]:
-    """A redis-server launched from the example's prod env (with ``overrides``), stopped after."""
-    context = load_env_context(NselfProject.open(PROJECT), ENV, overrides=overrides or None)
+def server(project: Path = PROJECT, **overrides: str) -> Iterator[Target]:
+    """A redis-server launched from ``project``'s prod env (with ``overrides``), stopped after."""
+    context = load_env_context(NselfProject.open(project), ENV, overrides=overrides or None)
     target = make_target("process", context, TargetOptions(run_id="doctor-figures"))
     target.start()
     try:
@@ -62,11 +68,11 @@ def server(**overrides: str) -> Iterator[Target]:
         target.stop()
 
 
-def doctor_argv(target: Target) -> tuple[str, ...]:
-    """Doctor against the launched server as a user reaches it: prod serves TLS only, so
-    ``rediss://`` verified with the run's CA."""
+def doctor_argv(target: Target, project: Path = PROJECT) -> tuple[str, ...]:
+    """Doctor against the launched server as a user reaches it: ``rediss://`` verified with the
+    run's CA when it serves TLS (prod does)."""
     endpoint = target.endpoint
-    argv = ("doctor", "--project", str(PROJECT), "--env", ENV)
+    argv = ("doctor", "--project", str(project), "--env", ENV)
     if not endpoint.tls:
         return (*argv, "--redis-url", f"redis://127.0.0.1:{endpoint.port}")
     return (*argv, "--redis-url", f"rediss://127.0.0.1:{endpoint.port}", "--redis-ca", str(endpoint.ca_file))
@@ -164,11 +170,22 @@ def main() -> int:
     options = parser.parse_args()
     if options.before and not (Path(options.before) / "pytest_nself_redis").is_dir():
         parser.error(f"--before {options.before}: no pytest_nself_redis directory there")
-    with server() as healthy, server(REDIS_PASSWORD="") as open_server:
+    with (
+        server() as healthy,
+        server(COMPLETE_WITHOUT_TLS) as plaintext,
+        server(REDIS_PASSWORD="") as open_server,
+    ):
         password = healthy.endpoint.password.reveal()
         promised = {"NSELF_REDIS_PASSWORD": password}
         rows = [
             Row("doctor, healthy local server", doctor_argv(healthy), promised, (0, 1), 300),
+            Row(
+                "same, plaintext",
+                doctor_argv(plaintext, COMPLETE_WITHOUT_TLS),
+                {"NSELF_REDIS_PASSWORD": plaintext.endpoint.password.reveal()},
+                (0, 1),
+                300,
+            ),
             Row(
                 "doctor, server without the promised password",
                 doctor_argv(open_server),

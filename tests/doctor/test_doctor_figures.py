@@ -11,6 +11,7 @@ from tests.harness import REPO, base_env
 
 ROWS = (
     "doctor, healthy local server",
+    "same, plaintext",
     "doctor, server without the promised password",
     "nself-redis --version",
 )
