@@ -6,8 +6,8 @@ measured in the same run: CI prints them after the tests (``scripts/test``).
   tests it ran (the number of checks per env must not go down);
 - ``--nself-env dev,staging,prod`` (pytest-xdist) over that one-env run: the ratio, with ``-n 2``
   (a worker per core) on a first run, which knows only the one-env run's record of how long
-  each suite module takes, then again with the record the first left; and with ``-n 4`` (two
-  workers per core: the suites wait on servers a good part of the time);
+  each suite module takes, then again with the record the first left; and with ``-n auto``
+  (two workers per core on the bundled suites: they wait on servers a good part of the time);
 - the same on the docker target, unless it would take longer than ``--docker-budget`` seconds
   (estimated from the process run; the output says when it was left out, and why);
 - the latency sampler's PING p50 over ``redis-benchmark -c 1`` p50, the same server, alternating
@@ -56,7 +56,8 @@ DOCKER_BUDGET_S = 240.0
 SUITE_TIMEOUT_S = 600.0
 ALL_ENVS = "dev,staging,prod"
 # -n, and whether the run has the record of a three-env run before it.
-ENVS_RUNS = ((2, False), (2, True), (4, True))
+# -n auto: two workers per core on the bundled suites.
+ENVS_RUNS = (("2", False), ("2", True), ("auto", True))
 DOCTOR_FIGURES = REPO / "benchmarks" / "doctor_figures.py"
 DOCTOR_TIMEOUT_S = 300.0
 SUMMARY = re.compile(r"=* ?(?P<counts>(?:\d+ \w+(?:, )?)+) in [\d.]+s")
@@ -194,15 +195,16 @@ def envs_rows(one_env_seconds: float | None, timeout: float) -> list[Row]:
     rows = []
     for workers, again in ENVS_RUNS:
         record = "with the record of the run before" if again else "first run"
-        figure = f"--nself-env {ALL_ENVS} -n {workers} ({record}) ÷ one env ({ENV}), process target"
+        count = f" ({2 * len(os.sched_getaffinity(0))} workers here)" if workers == "auto" else ""
+        figure = f"--nself-env {ALL_ENVS} -n {workers}{count} ({record}) ÷ one env ({ENV}), process target"
         rows.append(measure(partial(envs_row, figure, one_env_seconds, workers, timeout), figure))
     return rows
 
 
-def envs_row(figure: str, one_env_seconds: float | None, workers: int, timeout: float) -> Row:
+def envs_row(figure: str, one_env_seconds: float | None, workers: str, timeout: float) -> Row:
     if one_env_seconds is None:
         return Row(figure, "not measured: no one-env run to divide by (ask for the suite row)", "", "≤ 1.3")
-    seconds, counts = run_suite("process", timeout, ALL_ENVS, ("-n", str(workers)))
+    seconds, counts = run_suite("process", timeout, ALL_ENVS, ("-n", workers))
     if seconds is None:
         return Row(figure, f"not measured: {counts}", "", "≤ 1.3")
     ratio = seconds / one_env_seconds

@@ -6,6 +6,7 @@ unrelated projects see only the options.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from typing import Any
 
@@ -31,6 +32,8 @@ _LOGS = pytest.StashKey[ScrubbingLogRecords]()
 _COLLECTION = pytest.StashKey[Collection]()
 # Whether the user chose how pytest-xdist distributes (--dist).
 _DIST_CHOSEN = pytest.StashKey[bool]()
+# ``-n auto`` on the bundled suites: more per core loads the machine the latency checks time.
+WORKERS_PER_CORE = 2
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +47,26 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
     chosen = getattr(option, "dist", "no") != "no" or bool(getattr(option, "distload", False))
     config.stash[_DIST_CHOSEN] = chosen
     return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` on a run of the bundled suites: two workers per core (``scheduling``). Each
+    worker spends much of its time waiting on its own servers (replies, restarts, fills), so one
+    per core leaves the cores idle. ``-n logical``, a set ``PYTEST_XDIST_AUTO_NUM_WORKERS``, an
+    attached server (someone's production: no more clients on it than pytest-xdist would start)
+    and any other run keep pytest-xdist's count."""
+    if config.option.numprocesses != "auto" or os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    try:
+        options = HarnessOptions.from_config(config)
+        requested = harness_requested(config, [spec.dest for spec in OPTIONS])
+        collection = choose_collection(config, parse_suites(options.suites), requested)
+    except (HarnessError, pytest.UsageError):
+        return None  # pytest_configure says what is wrong
+    if options.redis_url or not collection.runs_bundled_suites(config.option.pyargs):
+        return None
+    return WORKERS_PER_CORE * len(os.sched_getaffinity(0))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -5,6 +5,7 @@ file written by a worker. Multi-env runs start one server per env per worker."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -14,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from pytest_nself_redis.latency.budgets import COMMANDS
+from tests.conftest import Launcher
+from tests.data.conftest import attach_args, attach_url
 from tests.harness import (
     COMPLETE,
+    COMPLETE_WITHOUT_TLS,
     NSELF_099,
     RunResult,
     assert_nothing_left,
@@ -190,6 +194,8 @@ def test_envs_spread_over_workers_one_server_per_env_per_worker(tmp_path: Path, 
         env={"NSELF_RUN_ID": run_id},
     )
     assert result.status == 0, result.explain()
+    # -n auto on the bundled suites: two workers per core.
+    assert workers(result) == 2 * len(os.sched_getaffinity(0)), result.stdout[:2000]
     per_env = {env: junit_cases(result.reports / f"junit-{env}.xml") for env in envs}
     sizes = {env: len(cases) for env, cases in per_env.items()}
     assert len(set(sizes.values())) == 1, sizes
@@ -201,6 +207,34 @@ def test_envs_spread_over_workers_one_server_per_env_per_worker(tmp_path: Path, 
     assert {env for env, _ in launches} == set(envs), result.stdout[-3000:]
     assert set(launches.values()) == {1}, launches
     assert_nothing_left(run_id, docker=False)
+
+
+def workers(result: RunResult) -> int:
+    started = re.search(r"^(\d+) workers? \[", result.stdout, re.MULTILINE)
+    assert started is not None, result.stdout[:2000]
+    return int(started[1])
+
+
+@pytest.mark.parametrize("case", ["own tests", "count set", "attached"])
+def test_n_auto_keeps_pytest_xdists_count_elsewhere(tmp_path: Path, launch: Launcher, case: str) -> None:
+    """Two workers per core only for the bundled suites on servers the run launches: a project's
+    own tests keep one per core, an attached server (someone's production) gets no more clients
+    than pytest-xdist would start, and a count the user set (PYTEST_XDIST_AUTO_NUM_WORKERS)
+    holds."""
+    cores = len(os.sched_getaffinity(0))
+    if case == "own tests":
+        (tmp_path / "test_own.py").write_text("def test_one():\n    pass\n")
+        result, expected = run_pytest(["-n", "auto", "test_own.py"], tmp_path), cores
+    elif case == "attached":
+        url = attach_url(launch(COMPLETE_WITHOUT_TLS, "prod"))
+        result = run_suites(COMPLETE_WITHOUT_TLS, tmp_path, *attach_args(url, "prod", "health"), "-n", "auto")
+        expected = cores
+    else:
+        args = ("--nself-target", "process", "-m", "health", "-n", "auto")
+        result = run_suites(COMPLETE, tmp_path, *args, env={"PYTEST_XDIST_AUTO_NUM_WORKERS": "3"})
+        expected = 3
+    assert result.status == 0, result.explain()
+    assert workers(result) == expected
 
 
 def test_each_units_seconds_are_kept_and_the_longest_env_goes_out_first(tmp_path: Path, run_id: str) -> None:
