@@ -12,6 +12,18 @@ from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.targets.base import TlsFiles
 
 _DAYS = "2"
+# What a strict verifier (Python 3.13's default context sets VERIFY_X509_STRICT) requires of the
+# chain besides what OpenSSL writes by default: a CA's key usage, a server certificate's key
+# usage, purpose and key identifiers.
+CA_EXTENSIONS = ("basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign")
+SERVER_EXTENSIONS = (
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=serverAuth,clientAuth",
+    "subjectKeyIdentifier=hash",
+    "authorityKeyIdentifier=keyid,issuer",
+    "subjectAltName=DNS:localhost,DNS:redis,IP:127.0.0.1",
+)
 # The redis user of the official images: who the server runs as when compose sets no numeric user.
 REDIS_UID = 999
 
@@ -93,6 +105,7 @@ def _issue(directory: Path) -> None:
         _DAYS,
         "-subj",
         "/CN=nself-redis test CA",
+        *(option for extension in CA_EXTENSIONS for option in ("-addext", extension)),
         "-keyout",
         "ca.key",
         "-out",
@@ -114,7 +127,7 @@ def _issue(directory: Path) -> None:
         "redis.csr",
         cwd=directory,
     )
-    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,DNS:redis,IP:127.0.0.1\n")
+    (directory / "server.ext").write_text("".join(f"{extension}\n" for extension in SERVER_EXTENSIONS))
     _openssl(
         "x509",
         "-req",
@@ -128,7 +141,7 @@ def _issue(directory: Path) -> None:
         "-days",
         _DAYS,
         "-extfile",
-        "san.ext",
+        "server.ext",
         "-out",
         "redis.crt",
         cwd=directory,

@@ -4,6 +4,7 @@ instead of failing, and every reader classifies a refusal alike."""
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
 from dataclasses import replace
 from pathlib import Path
@@ -125,6 +126,23 @@ def test_tls_connections_share_one_context_and_still_verify(launch: Launcher, tm
     assert trusted.ssl_context() is not shared
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
         trusted.client().ping()
+
+
+def test_the_runs_certificates_pass_strict_verification(launch: Launcher, target_kind: str) -> None:
+    """Python 3.13's default context verifies strictly (VERIFY_X509_STRICT): it refused a CA
+    without a key usage, so every TLS server the run launched was refused there. The run's CA
+    and server certificate pass it, checked here on whatever Python runs the tests."""
+    endpoint = launch(COMPLETE, "prod", target_kind).endpoint  # prod serves TLS only
+    context = ssl.create_default_context(cafile=endpoint.ca_file)
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    with (
+        socket.create_connection((endpoint.host, endpoint.port), timeout=5) as plain,
+        context.wrap_socket(plain, server_hostname=endpoint.host) as verified,
+    ):
+        assert verified.version() in ("TLSv1.2", "TLSv1.3")
+        peer = verified.getpeercert()
+    assert peer is not None
+    assert ("IP Address", "127.0.0.1") in peer["subjectAltName"]
 
 
 def test_the_system_trust_is_read_again_when_ssl_cert_file_changes(
