@@ -66,7 +66,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         return None  # pytest_configure says what is wrong
     if options.redis_url or not collection.runs_bundled_suites(config.option.pyargs):
         return None
-    return WORKERS_PER_CORE * len(os.sched_getaffinity(0))
+    # The cores this process may run on, as pytest-xdist counts them (no affinity call on macOS).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return WORKERS_PER_CORE * cores
 
 
 @pytest.hookimpl(optionalhook=True)
