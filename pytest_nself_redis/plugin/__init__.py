@@ -49,7 +49,7 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
     return (yield)
 
 
-@pytest.hookimpl(optionalhook=True)
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before pytest-xdist's own count
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` on a run of the bundled suites: two workers per core (``scheduling``). Each
     worker spends much of its time waiting on its own servers (replies, restarts, fills), so one

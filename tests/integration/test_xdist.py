@@ -21,6 +21,7 @@ from tests.harness import (
     COMPLETE,
     COMPLETE_WITHOUT_TLS,
     NSELF_099,
+    REPO,
     RunResult,
     assert_nothing_left,
     leftover_dirs,
@@ -213,6 +214,15 @@ def workers(result: RunResult) -> int:
     started = re.search(r"^(\d+) workers? \[", result.stdout, re.MULTILINE)
     assert started is not None, result.stdout[:2000]
     return int(started[1])
+
+
+def test_n_auto_typed_in_a_checkout_starts_two_workers_per_core(tmp_path: Path) -> None:
+    """Where the suites come from the ini's testpaths (a checkout, as the figures run them):
+    pytest-xdist's own count came first there, so -n auto started one worker per core."""
+    args = ["-n", "auto", "--nself-env", "staging", "--nself-target", "process", "-m", "health"]
+    result = run_pytest([*args, f"--nself-reports={tmp_path / 'reports'}"], REPO)
+    assert result.status == 0, result.explain()
+    assert workers(result) == 2 * len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("case", ["own tests", "count set", "attached"])
