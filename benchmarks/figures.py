@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
+from pytest_nself_redis.plugin import auto_workers
+
 REPO = Path(__file__).resolve().parent.parent
 # pytest's cache for every suite run of this script (its record of each suite module's seconds).
 CACHE_DIR = Path(tempfile.gettempdir()) / f"nself-figures-cache-{os.getpid()}"
@@ -195,7 +197,7 @@ def envs_rows(one_env_seconds: float | None, timeout: float) -> list[Row]:
     rows = []
     for workers, again in ENVS_RUNS:
         record = "with the record of the run before" if again else "first run"
-        count = f" ({2 * len(os.sched_getaffinity(0))} workers here)" if workers == "auto" else ""
+        count = f" ({auto_workers()} workers here)" if workers == "auto" else ""
         figure = f"--nself-env {ALL_ENVS} -n {workers}{count} ({record}) ÷ one env ({ENV}), process target"
         rows.append(measure(partial(envs_row, figure, one_env_seconds, workers, timeout), figure))
     return rows

@@ -66,7 +66,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         return None  # pytest_configure says what is wrong
     if options.redis_url or not collection.runs_bundled_suites(config.option.pyargs):
         return None
-    # The cores this process may run on, as pytest-xdist counts them (no affinity call on macOS).
+    return auto_workers()
+
+
+def auto_workers() -> int:
+    """What ``-n auto`` starts on a run of the bundled suites here: ``WORKERS_PER_CORE`` for each
+    core this process may run on, counted as pytest-xdist counts them (no affinity call on macOS)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return WORKERS_PER_CORE * cores
 
