@@ -23,7 +23,7 @@ from pytest_nself_redis.latency.budgets import COMMANDS, Budget, BudgetBook
 from pytest_nself_redis.latency.measure import CommandLatency, measure
 from pytest_nself_redis.latency.sampler import SamplerError
 from pytest_nself_redis.latency.server_stats import latencystats, slowlog
-from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, format_ms, meaningful
+from pytest_nself_redis.latency.stats import LABEL, PERCENTILES, fewest_samples, format_ms, meaningful
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.reads import config_get
 from pytest_nself_redis.live.refusals import says_noperm
@@ -33,9 +33,10 @@ from pytest_nself_redis.live.refusals import says_noperm
 SUITE_SAMPLES = 5000
 SUITE_WARMUP = 500
 SUITE_MAX_SECONDS = 2.0
-# doctor (production): short, so it adds a negligible load; p99.9 is not judged then.
-DOCTOR_SAMPLES = 300
-DOCTOR_WARMUP = 30
+# doctor (production): the fewest round trips that judge p99 (p99.9 is not judged then), so it
+# adds a negligible load and takes a small part of doctor's time.
+DOCTOR_SAMPLES = fewest_samples("p99")
+DOCTOR_WARMUP = DOCTOR_SAMPLES // 10
 DOCTOR_MAX_SECONDS = 1.0
 
 

@@ -25,7 +25,7 @@ PERCENTILES: tuple[str, ...] = ("p50", "p95", "p99", "p999", "max")
 QUANTILE = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p999": 0.999, "max": 1.0}
 LABEL = {"p50": "p50", "p95": "p95", "p99": "p99", "p999": "p99.9", "max": "max"}
 # A percentile is judged only when at least this many samples lie beyond it; with
-# fewer, "p99.9" of 300 samples would just be the maximum under another name.
+# fewer, "p99.9" of doctor's 200 samples would just be the maximum under another name.
 MIN_SAMPLES_BEYOND = 2
 
 
@@ -42,6 +42,11 @@ def meaningful(percentile: str, samples: int) -> bool:
     if percentile == "max":
         return samples > 0
     return samples * (1 - QUANTILE[percentile]) >= MIN_SAMPLES_BEYOND
+
+
+def fewest_samples(percentile: str) -> int:
+    """The fewest round trips that judge ``percentile`` (``meaningful`` says yes from here on)."""
+    return math.ceil(MIN_SAMPLES_BEYOND / (1 - QUANTILE[percentile]) - 1e-9)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_nself_redis.checks.latency import judge
+from pytest_nself_redis.checks.latency import DOCTOR_SAMPLES, judge
 from pytest_nself_redis.checks.results import Status
 from pytest_nself_redis.durations import format_ms
 from pytest_nself_redis.latency.budgets import (
@@ -19,7 +19,7 @@ from pytest_nself_redis.latency.budgets import (
 )
 from pytest_nself_redis.latency.measure import CommandLatency
 from pytest_nself_redis.latency.redis_benchmark import BenchmarkRound, OverheadComparison
-from pytest_nself_redis.latency.stats import Percentiles, meaningful, nearest_rank
+from pytest_nself_redis.latency.stats import Percentiles, fewest_samples, meaningful, nearest_rank
 from pytest_nself_redis.live.resp import (
     INCOMPLETE,
     ProtocolError,
@@ -91,6 +91,16 @@ def test_tail_percentiles_are_judged_only_with_enough_samples() -> None:
     assert meaningful("p99", 300)
     assert not meaningful("p99", 100)
     assert meaningful("max", 1)
+
+
+def test_the_fewest_samples_for_a_percentile_are_where_it_starts_being_judged() -> None:
+    for percentile, fewest in (("p50", 4), ("p95", 40), ("p99", 200), ("p999", 2000)):
+        assert fewest_samples(percentile) == fewest
+        assert meaningful(percentile, fewest)
+        assert not meaningful(percentile, fewest - 1)
+    # doctor's short sample still judges p99
+    assert meaningful("p99", DOCTOR_SAMPLES)
+    assert not meaningful("p999", DOCTOR_SAMPLES)
 
 
 def test_format_ms_reads_at_every_scale() -> None:
