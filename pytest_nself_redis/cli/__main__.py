@@ -1,5 +1,3 @@
-import sys
+from pytest_nself_redis.cli.main import run
 
-from pytest_nself_redis.cli.main import main
-
-sys.exit(main())
+run()

@@ -6,9 +6,10 @@ module is imported when it runs. ``--version`` alone is answered before even tho
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from pytest_nself_redis import __version__
 from pytest_nself_redis.errors import ExitStatus, HarnessError
@@ -70,5 +71,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The console script: ``main``, then exit without collecting what is about to be freed.
+
+    At exit the interpreter clears every module and collects garbage again and again over
+    everything the command imported (some 36,000 objects for doctor); frozen, they are skipped
+    (doctor exits some 50 ms sooner). Only here, in a process that is ending: ``main`` itself
+    runs inside test sessions too.
+    """
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
