@@ -21,7 +21,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-LOOPBACK = "127.0.0.1"
+from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port
+
 BINARIES = ("prometheus-redis-exporter", "redis_exporter")
 START_SECONDS = 5.0
 SCRAPE_SECONDS = 5.0
@@ -34,14 +35,6 @@ _ERR_LABEL = re.compile(r'err="((?:[^"\\]|\\.)*)"')
 
 class ExporterUnavailable(Exception):
     """The exporter is not installed, or did not start or answer; the message says which."""
-
-
-def _free_port() -> int:
-    """A loopback port nothing listens on now (the exporter binds it right after)."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def exporter_binary() -> str | None:
@@ -128,7 +121,7 @@ def scrape_once(environment: dict[str, str], binary: str | None = None) -> Scrap
     binary = binary or exporter_binary()
     if binary is None:
         raise ExporterUnavailable(f"neither {' nor '.join(BINARIES)} is installed here")
-    port = _free_port()
+    port = free_loopback_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f"{LOOPBACK}:{port}",

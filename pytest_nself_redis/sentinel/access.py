@@ -16,11 +16,11 @@ import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.sentinel.readings import SentinelView, read_all
-from pytest_nself_redis.targets.base import LOOPBACK
 
 if TYPE_CHECKING:  # launching and failing over are the suites': doctor, attached, loads neither
     from pytest_nself_redis.sentinel.failover import FailoverResult

@@ -16,10 +16,11 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError, UnreachableError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.host import ServerHost, local_server
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.live.reads import info
 from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.secrets import url_password
-from pytest_nself_redis.targets.base import LOOPBACK, Target, TargetOptions
+from pytest_nself_redis.targets.base import Target, TargetOptions
 from pytest_nself_redis.targets.readiness import DENIED_HINT, denied_banner
 
 

@@ -16,11 +16,11 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.host import ServerHost
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets.health import ContainerHealth, ContainerState
 from pytest_nself_redis.targets.readiness import Readiness
 
-LOOPBACK = "127.0.0.1"
 # What every report (HTML, JUnit, terminal, doctor) says when the user turned verification off.
 INSECURE_NOTE = (
     "TLS verification OFF (--nself-redis-insecure / doctor --insecure): the server's certificate "
@@ -71,15 +71,12 @@ class TargetOptions:
     tls: TlsFiles | None = None
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def ensure_port_free(port: int) -> None:
+    """Whether a server could listen on ``port`` now: bound the way redis-server binds
+    (SO_REUSEADDR), so a port left in TIME_WAIT (as ``free_loopback_port`` leaves its own)
+    passes and only one something listens on fails."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOOPBACK, port))
         except OSError:

@@ -25,15 +25,10 @@ from docker.models.volumes import Volume
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.host import SERVER_NAMES, ServerHost
+from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.archive import unpack
-from pytest_nself_redis.targets.base import (
-    LOOPBACK,
-    Target,
-    TargetOptions,
-    ensure_port_free,
-    free_loopback_port,
-)
+from pytest_nself_redis.targets.base import Target, TargetOptions, ensure_port_free
 from pytest_nself_redis.targets.container_settings import (
     DEFAULT_HEALTH_TIMEOUT,
     ContainerSetting,

@@ -26,14 +26,9 @@ from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.host import ServerHost
+from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import (
-    LOOPBACK,
-    Target,
-    TargetOptions,
-    ensure_port_free,
-    free_loopback_port,
-)
+from pytest_nself_redis.targets.base import Target, TargetOptions, ensure_port_free
 from pytest_nself_redis.targets.container_settings import container_settings
 from pytest_nself_redis.targets.readiness import wait_until_ready
 from pytest_nself_redis.targets.tls import prepare_tls

@@ -14,8 +14,8 @@ import pytest
 from pytest_nself_redis.checks import REGISTRY, CheckContext, Status, auth, tls
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.loopback import free_loopback_port
 from pytest_nself_redis.project.model import NselfProject
-from pytest_nself_redis.targets.base import free_loopback_port
 from tests.auth.conftest import ContextMaker
 from tests.harness import COMPLETE, make_project
 

@@ -8,18 +8,21 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.loopback import free_loopback_port
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets import readiness
-from pytest_nself_redis.targets.base import TargetOptions, free_loopback_port
+from pytest_nself_redis.targets.base import TargetOptions
 from pytest_nself_redis.targets.docker import DockerTarget
 from pytest_nself_redis.targets.docker_engine import LABEL, discard, docker_client
 from pytest_nself_redis.targets.process import find_redis_server, spawn_server
@@ -174,6 +177,48 @@ def test_a_launch_is_not_broken_by_another_thread_rewriting_the_environment(tmp_
         for number in range(50):
             os.environ.pop(f"NSELF_REWRITTEN_{number}", None)
     assert failed == [], f"{len(failed)} of 150 launches failed: {failed[:2]}"
+
+
+def test_a_port_chosen_for_a_launch_goes_to_no_other_process_before_its_server_listens(
+    tmp_path: Path,
+) -> None:
+    """Two xdist workers choosing ports at once were once given the same one: a server then
+    failed to bind and its readiness probe was refused by the other's password."""
+    port = free_loopback_port()
+    other_worker = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import socket\n"
+            "for _ in range(30000):\n"
+            "    with socket.socket() as s:\n"
+            "        s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    handed_out = {int(line) for line in other_worker.stdout.split()}
+    assert len(handed_out) > 5000, "the other process should have been given thousands of ports"
+    assert port not in handed_out, f"port {port} was handed to another process"
+    server = spawn_server(
+        [find_redis_server(None), "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        tmp_path / "log",
+        tmp_path,
+    )
+    try:
+        readiness.wait_until_ready(
+            lambda: redis.Redis(host="127.0.0.1", port=port, socket_timeout=1),
+            what=f"redis-server on 127.0.0.1:{port}",
+            timeout=10,
+            is_running=lambda: server.poll() is None,
+            log_tail=(tmp_path / "log").read_text,
+            address=("127.0.0.1", port),
+        )
+    finally:
+        server.kill()
+        server.wait(timeout=10)
 
 
 def test_a_spawned_server_is_private_and_dies_with_the_thread_that_launched_it(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 
+from pytest_nself_redis.live.loopback import free_loopback_port
 from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.sentinel.access import AttachedDeployment, LaunchedDeployment, attached_from_url
-from pytest_nself_redis.targets.base import free_loopback_port
 from pytest_nself_redis.targets.topology import Topology
 from tests.sentinel.conftest import PROD_PASSWORD, Launch
 

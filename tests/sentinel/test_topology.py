@@ -17,9 +17,9 @@ import pytest
 import redis
 
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.sentinel.readings import SentinelView, read_all, read_sentinel, replication_lag
-from pytest_nself_redis.targets.base import LOOPBACK
 from pytest_nself_redis.targets.topology import Topology
 from pytest_nself_redis.targets.topology.base import SENTINEL_TIMERS_MS, Tamper
 from pytest_nself_redis.targets.topology.plan import TopologyPlan

@@ -27,16 +27,10 @@ from redis.sentinel import Sentinel
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import (
-    LOOPBACK,
-    Launched,
-    Target,
-    TargetOptions,
-    TlsFiles,
-    free_loopback_port,
-)
+from pytest_nself_redis.targets.base import Launched, Target, TargetOptions, TlsFiles
 from pytest_nself_redis.targets.topology.plan import TopologyPlan
 
 SETTLE_TIMEOUT_S = 20.0

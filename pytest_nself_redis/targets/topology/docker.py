@@ -35,8 +35,9 @@ from docker.models.volumes import Volume
 
 from pytest_nself_redis.compose.render import TLS_DIR
 from pytest_nself_redis.errors import TargetError
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import LOOPBACK, Target
+from pytest_nself_redis.targets.base import Target
 from pytest_nself_redis.targets.docker import DockerTarget
 from pytest_nself_redis.targets.docker_engine import (
     ENV_LABEL,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.project.settings import RedisSettings
 from pytest_nself_redis.secrets import Secret
 
-LOOPBACK = "127.0.0.1"
 # Sentinel's failover-timeout: also how long it waits before trying the same master again.
 MIN_FAILOVER_TIMEOUT_MS = 10_000
 

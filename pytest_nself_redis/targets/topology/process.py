@@ -17,8 +17,9 @@ import subprocess
 from pathlib import Path
 
 from pytest_nself_redis.live.address import ServerAddress
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import LOOPBACK, Target
+from pytest_nself_redis.targets.base import Target
 from pytest_nself_redis.targets.process import (
     ProcessTarget,
     _config_line,
