@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
 
-from pytest_nself_redis.latency.sampler import CLOCK, RawConnection, SamplerError, quiet_gc, shown
+from pytest_nself_redis.latency.sampler import (
+    CLOCK,
+    RawConnection,
+    SamplerError,
+    kernel_timed,
+    quiet_gc,
+    shown,
+)
 from pytest_nself_redis.latency.stats import Percentiles
 from pytest_nself_redis.latency.workloads import SCRIPT, workload
 from pytest_nself_redis.live.address import ServerAddress
@@ -31,6 +39,38 @@ class CommandLatency:
     @property
     def samples(self) -> int:
         return len(self.durations_ns)
+
+
+@contextlib.contextmanager
+def lent_by(client: redis.Redis, address: ServerAddress) -> Iterator[RawConnection]:
+    """The round trips go over one of ``client``'s own pooled connections (connected,
+    authenticated, on its db): no connection, and for TLS no handshake, per command measured
+    (doctor's worker has one open already); a new one is made as the client makes them (its
+    timeouts and retries). It goes back to the pool in its own timeout mode,
+    or disconnected when sampling broke off (a reply may be left unread). A connection that
+    does not speak RESP2 (the sampler's replies) is left alone and one of our own is opened."""
+    pool = client.connection_pool
+    try:
+        pooled = pool.get_connection()
+    except redis.TimeoutError:
+        raise SamplerError(f"no reply from {shown(address)} while connecting") from None
+    except (redis.RedisError, OSError) as error:
+        raise SamplerError(f"cannot connect to {shown(address)}: {error}") from None
+    sock = getattr(pooled, "_sock", None)
+    if sock is None or str(getattr(pooled, "protocol", 2) or 2) != "2":
+        pool.release(pooled)
+        with RawConnection(address) as own:
+            yield own
+        return
+    finished = False
+    try:
+        with kernel_timed(sock, address.timeout):
+            yield RawConnection(address, sock)
+        finished = True
+    finally:
+        if not finished:
+            pooled.disconnect()
+        pool.release(pooled)
 
 
 def measure(
@@ -63,7 +103,7 @@ def measure(
         raise SamplerError(f"{command}: preparing the workload failed: {error}") from None
     try:
         unit.prepare(client)
-        with RawConnection(address) as connection:
+        with lent_by(client, address) as connection:
             if warmup:
                 connection.time_round_trips(
                     unit.payload, unit.replies, warmup, max_seconds / 5 if max_seconds else None

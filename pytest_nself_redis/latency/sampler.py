@@ -52,12 +52,28 @@ def _set_kernel_timeouts(sock: socket.socket, seconds: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, packed)
 
 
+@contextlib.contextmanager
+def kernel_timed(sock: socket.socket, seconds: float) -> Iterator[socket.socket]:
+    """``sock`` blocking with kernel timeouts for a while (no ``poll`` per read, as the
+    sampler wants), then back in the timeout mode it was in (a client's pooled connection's)."""
+    before = sock.gettimeout()
+    sock.settimeout(None)
+    _set_kernel_timeouts(sock, seconds)
+    try:
+        yield sock
+    finally:
+        _set_kernel_timeouts(sock, 0)  # 0: none, as a socket starts
+        sock.settimeout(before)
+
+
 class RawConnection:
     """One socket to the server; authenticated and on the right db after ``open``."""
 
-    def __init__(self, address: ServerAddress) -> None:
+    def __init__(self, address: ServerAddress, sock: socket.socket | None = None) -> None:
+        """``sock``: one already connected, authenticated and on the db (a client's pooled
+        connection's, in ``kernel_timed`` mode); without it, ``open`` makes one."""
         self.address = address
-        self._sock: socket.socket | None = None
+        self._sock = sock
 
     def open(self) -> RawConnection:
         address = self.address

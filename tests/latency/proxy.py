@@ -31,8 +31,11 @@ class DelayProxy:
         max_connections: int = 16,
         idle_timeout: float = 60.0,
         delayed_connections: Container[int] | None = None,
+        delayed_requests: int | None = None,
     ) -> None:
         self.delayed_connections = delayed_connections
+        # Requests delayed in all (None: every one): a stall that passes. May be set while it runs.
+        self.delayed_requests = delayed_requests
         self.upstream = (upstream_host, upstream_port)
         self.delay = delay
         self.max_connections = max_connections
@@ -123,13 +126,18 @@ class DelayProxy:
             self._spawn(self._pump, client, upstream, self.delay if slow else 0.0)
             self._spawn(self._pump, upstream, client, 0.0)
 
+    def _stalling(self) -> bool:
+        return self.delayed_requests is None or self.forwarded_requests < self.delayed_requests
+
     def _pump(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
         try:
             while not self._stopping.is_set():
                 data = source.recv(1 << 16)
                 if not data:
                     break
-                if delay:
+                if delay and (
+                    self.delayed_requests is None or self.forwarded_requests < self.delayed_requests
+                ):
                     time.sleep(delay)
                     self.forwarded_requests += 1
                 sink.sendall(data)

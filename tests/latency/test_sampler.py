@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from pytest_nself_redis.checks import CheckContext, Status
 from pytest_nself_redis.checks import latency as checks
@@ -47,6 +49,25 @@ def test_each_command_is_timed_and_leaves_no_key(server: Target, command: str) -
     assert values == sorted(values)
     assert result.percentiles.min_ns > 0
     assert _keys_left(client) == []
+
+
+def test_the_round_trips_go_over_the_clients_own_connection_and_leave_it_as_it_was(server: Target) -> None:
+    client = server.client(socket_timeout=4)
+    client.ping()
+    admin = server.client()
+    connections_before = int(admin.info("stats")["total_connections_received"])
+    for command in ("PING", "GET", "EVALSHA"):
+        measure(client, command, PREFIX, samples=50, warmup=5)
+    # No connection was made for the samples (for TLS: no handshake each).
+    assert int(admin.info("stats")["total_connections_received"]) == connections_before
+    pooled = client.connection_pool.get_connection()
+    try:
+        sock = pooled._sock
+        assert sock.gettimeout() == 4  # the client's own timeout mode, back
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == bytes(16)  # no kernel timeout
+    finally:
+        client.connection_pool.release(pooled)
+    assert client.ping() is True
 
 
 def test_pipeline_sends_sixteen_commands_per_round_trip(server: Target) -> None:
@@ -113,10 +134,15 @@ def test_a_command_the_user_may_not_run_is_skipped_naming_it(server: Target) -> 
 
 def test_an_error_reply_fails_the_check_naming_command_and_reason(launch: Launcher) -> None:
     full = launch(COMPLETE_WITHOUT_TLS, "prod", REDIS_MAXMEMORY="1", REDIS_MAXMEMORY_POLICY="noeviction")
-    client = full.client()
+    client, admin = full.client(), full.client(socket_timeout=5)
+    client.ping()
+    received = int(admin.info("stats")["total_connections_received"])
     with pytest.raises(SamplerError) as caught:
         measure(client, "SET", PREFIX, samples=10, warmup=1)
     assert "SET: the server answered -OOM command not allowed" in str(caught.value)
+    # The connection the sampling broke off on is not handed out again: the client reconnected.
+    assert client.ping() is True
+    assert int(admin.info("stats")["total_connections_received"]) == received + 1
     context = CheckContext.of(full, client)
     result = checks.within_budget(context, "INCR")
     assert result.status is Status.ERROR
@@ -151,7 +177,8 @@ def silent_port() -> Iterator[int]:
 
 
 def test_a_server_that_never_answers_is_a_bounded_error(silent_port: int) -> None:
-    client = redis.Redis(host="127.0.0.1", port=silent_port, socket_timeout=0.5)
+    # The sampler connects as the client does: with its timeout, and here no retries.
+    client = redis.Redis(host="127.0.0.1", port=silent_port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
     started = time.monotonic()
     with pytest.raises(SamplerError) as caught:
         measure(client, "PING", PREFIX, samples=10, warmup=0)
