@@ -150,7 +150,8 @@ class Findings:
 
 
 # Not ``waits``: the exporter it starts scrapes the server, which a latency sample beside it would time.
-@check("monitoring.exporter", safe=True)
+# ``slow``: most of its time goes on the exporter's start, which overlaps the other busy checks.
+@check("monitoring.exporter", safe=True, slow=True)
 def the_real_exporter_reads_the_server(context: CheckContext) -> Outcome:
     """the real redis_exporter, set up as nself sets it up, reads the server"""
     setting = context.settings.password

@@ -77,6 +77,7 @@ class RegisteredCheck:
     param: Any = None
     exclusive: bool = False
     waits: bool = False
+    slow: bool = False
 
     @property
     def suite(self) -> str:
@@ -214,6 +215,7 @@ def check(
     title: str | None = None,
     exclusive: bool = False,
     waits: bool = False,
+    slow: bool = False,
 ) -> Callable[[Function], Function]:
     """Declare a check (or, with ``params``, a family; see the module); the function is returned
     as it is, so it can still be called directly (it returns an ``Outcome``).
@@ -224,20 +226,28 @@ def check(
     ``exclusive=True``: it measures time, so doctor (which runs the others side by side) runs
     it with no busy check beside it. ``waits=True``: it spends its time waiting on the server
     (a blocking read, a key's expiry), so doctor starts it before the others, beside them, and
-    lets an exclusive check run during its wait: it must then do little but wait."""
+    lets an exclusive check run during its wait: it must then do little but wait. ``slow=True``:
+    it takes longer than the other busy checks (it starts a program and waits for it), so doctor
+    starts it first among them; it stays busy (no exclusive check runs beside it)."""
     if (params is not None) != ("{}" in check_id):
         raise ValueError(f"{check_id}: a family's id has one {{}} and params; a single check neither")
 
     def register(function: Function) -> Function:
         heading = _title(function, check_id, title)
-        if params is None:
-            REGISTRY.add(RegisteredCheck(check_id, heading, safe, function, exclusive=exclusive, waits=waits))
-            return function
-        for name, value in _items(params):
-            member = check_id.format(name.lower())
+        members = _items(params) if params is not None else [(None, None)]
+        for name, value in members:
             REGISTRY.add(
                 RegisteredCheck(
-                    member, heading.format(name), safe, function, check_id, name, value, exclusive, waits
+                    check_id.format(name.lower()) if name else check_id,
+                    heading.format(name) if name else heading,
+                    safe,
+                    function,
+                    family=check_id if name else None,
+                    label=name,
+                    param=value,
+                    exclusive=exclusive,
+                    waits=waits,
+                    slow=slow,
                 )
             )
         return function

@@ -311,8 +311,7 @@ def _run_checks(
         check_ids,
         run,
         bound,
-        exclusive=lambda check_id: REGISTRY[check_id].exclusive,
-        waits=lambda check_id: REGISTRY[check_id].waits,
+        traits=REGISTRY.__getitem__,
         stop=target.close_clients,
     )
     for check_id in check_ids:

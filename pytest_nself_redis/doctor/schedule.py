@@ -3,14 +3,16 @@
 The checks are independent (each has its own client and its own key prefix), so a few worker
 threads run them at once and a run costs about its slowest checks (the queue suite's blocking
 waits) instead of their sum. A check declared ``waits`` starts first (``taken``), so its wait
-overlaps the others' work. A check declared ``exclusive`` (it measures time: the latency suite)
-runs once the busy checks are done, one at a time, beside nothing but the waiting checks still
-asleep in their waits (a blocked read costs neither the server nor the harness any time), so its
-sampling overlaps their waits instead of following them. The main thread only waits, so the
-deadline's SIGALRM and SIGTERM/SIGINT still reach it. When the run ends early, the checks not
-started are cancelled and the running ones cut off (``stop`` closes their connections) and given
-a moment to clean up before the caller sweeps. The workers are daemon threads: a check that
-ignores its closed connection cannot hold the process past the deadline.
+overlaps the others' work, and one declared ``slow`` (it starts a program) next, so its time
+overlaps the quick checks' instead of following them. A check declared ``exclusive`` (it
+measures time: the latency suite) runs once the busy checks are done, one at a time, beside
+nothing but the waiting checks still asleep in their waits (a blocked read costs neither the
+server nor the harness any time), so its sampling overlaps their waits instead of following
+them. The main thread only waits, so the deadline's SIGALRM and SIGTERM/SIGINT still reach it.
+When the run ends early, the checks not started are cancelled and the running ones cut off
+(``stop`` closes their connections) and given a moment to clean up before the caller sweeps. The
+workers are daemon threads: a check that ignores its closed connection cannot hold the process
+past the deadline.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pytest_nself_redis.checks.results import CheckResult
 from pytest_nself_redis.doctor.bounds import Deadline, DeadlineReached
@@ -30,17 +33,29 @@ WORKERS = 5
 Job = Callable[[], CheckResult | None]
 
 
-def phases(
-    check_ids: Sequence[str], exclusive: Callable[[str], bool], waits: Callable[[str], bool]
-) -> tuple[list[str], list[str], list[str]]:
+class Traits(Protocol):
+    """How a check is scheduled, as it was declared (the registry's ``RegisteredCheck``)."""
+
+    @property
+    def exclusive(self) -> bool: ...
+    @property
+    def waits(self) -> bool: ...
+    @property
+    def slow(self) -> bool: ...
+
+
+Declared = Callable[[str], Traits]
+
+
+def phases(check_ids: Sequence[str], traits: Declared) -> tuple[list[str], list[str], list[str]]:
     """What runs side by side (every independent check, in the order the workers take them:
     ``taken``), the busy ones among them, which must be done before an exclusive check starts
     (the waiting ones taken first may still be asleep beside it), and the exclusive checks, in
     order. What says whether the server is healthy comes first, inside any deadline."""
-    together = taken([check_id for check_id in check_ids if not exclusive(check_id)], waits)
-    early = _early(together, waits)
+    together = taken([check_id for check_id in check_ids if not traits(check_id).exclusive], traits)
+    early = _early(together, traits)
     busy = [check_id for check_id in together if check_id not in early]
-    return together, busy, [check_id for check_id in check_ids if exclusive(check_id)]
+    return together, busy, [check_id for check_id in check_ids if traits(check_id).exclusive]
 
 
 class Workers:
@@ -104,8 +119,7 @@ def run_all(
     run: Callable[[str], CheckResult | None],
     bound: Deadline,
     *,
-    exclusive: Callable[[str], bool],
-    waits: Callable[[str], bool],
+    traits: Declared,
     stop: Callable[[], None],
 ) -> Progress:
     """``run(check_id)`` for each id (None: it did not start, the deadline had passed), in
@@ -114,7 +128,7 @@ def run_all(
     pool = Workers(WORKERS)
     futures: dict[str, Future[CheckResult | None]] = {}
     progress = Progress()
-    together, busy, alone = phases(check_ids, exclusive, waits)
+    together, busy, alone = phases(check_ids, traits)
     try:
         futures.update((check_id, pool.submit(_bind(run, check_id))) for check_id in together)
         if _wait([futures[check_id] for check_id in busy], bound):
@@ -132,17 +146,23 @@ def run_all(
     return progress
 
 
-def taken(batch: Sequence[str], waits: Callable[[str], bool]) -> list[str]:
+def taken(batch: Sequence[str], traits: Declared) -> list[str]:
     """The order the workers take a batch in: up to ``WORKERS - 1`` waiting checks first (their
-    waits overlap the others' work), then the rest in order. One worker is always left for the
-    quick checks: a server that stalls the waiting ones (blocking reads with long timeouts)
-    cannot hold every worker, and the quick checks still report what it does."""
-    early = _early(batch, waits)
-    return early + [check_id for check_id in batch if check_id not in early]
+    waits overlap the others' work), then the slow busy ones (the longest first, so their time
+    overlaps the quick ones' instead of following it), then the rest in order. One worker is
+    always left for the quick checks: a server that stalls the waiting ones (blocking reads with
+    long timeouts) cannot hold every worker, and the quick checks still report what it does."""
+    early = _early(batch, traits)
+    rest = [check_id for check_id in batch if check_id not in early]
+    return (
+        early
+        + [check_id for check_id in rest if traits(check_id).slow]
+        + [check_id for check_id in rest if not traits(check_id).slow]
+    )
 
 
-def _early(batch: Sequence[str], waits: Callable[[str], bool]) -> list[str]:
-    return [check_id for check_id in batch if waits(check_id)][: WORKERS - 1]
+def _early(batch: Sequence[str], traits: Declared) -> list[str]:
+    return [check_id for check_id in batch if traits(check_id).waits][: WORKERS - 1]
 
 
 def _bind(run: Callable[[str], CheckResult | None], check_id: str) -> Job:

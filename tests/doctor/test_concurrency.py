@@ -50,8 +50,9 @@ def declare() -> Iterator[Callable[..., None]]:
         *,
         exclusive: bool = False,
         waits: bool = False,
+        slow: bool = False,
     ) -> None:
-        check(f"{SUITE}.{name}", safe=True, exclusive=exclusive, waits=waits)(function)
+        check(f"{SUITE}.{name}", safe=True, exclusive=exclusive, waits=waits, slow=slow)(function)
         declared.append(f"{SUITE}.{name}")
 
     yield add
@@ -138,9 +139,7 @@ def test_doctor_runs_each_latency_check_alone_and_waiting_ones_are_marked() -> N
     latency = [check_id for check_id in ids if REGISTRY[check_id].suite == "latency"]
     assert len(latency) >= 9, latency
     waiting = {check_id for check_id in ids if REGISTRY[check_id].waits}
-    together, busy, alone = phases(
-        ids, lambda check_id: REGISTRY[check_id].exclusive, lambda check_id: REGISTRY[check_id].waits
-    )
+    together, busy, alone = phases(ids, REGISTRY.__getitem__)
     assert alone == latency
     # ... after the rest, which run side by side, the waiting ones first; each latency check
     # starts once every busy one is done.
@@ -148,8 +147,9 @@ def test_doctor_runs_each_latency_check_alone_and_waiting_ones_are_marked() -> N
     assert together[: len(waiting)] == [check_id for check_id in ids if check_id in waiting]
     assert busy == together[len(waiting) :]
     assert {"queue.streams", "queue.blocking_pop", "monitoring.expired_keys"} == waiting
-    # The exporter it starts scrapes the server: it is busy, not asleep.
-    assert "monitoring.exporter" in busy
+    # The exporter it starts scrapes the server: it is busy, not asleep; it waits for the
+    # exporter to start, so it is the first busy check taken.
+    assert busy[0] == "monitoring.exporter"
 
 
 def _hold(seconds: float) -> Callable[[CheckContext], Outcome]:
@@ -236,12 +236,48 @@ def test_loading_the_checks_does_not_count_against_the_deadline() -> None:
     assert bound.remaining() < 0.7  # and the clock runs again
 
 
+@dataclass(frozen=True)
+class Declared:
+    exclusive: bool = False
+    waits: bool = False
+    slow: bool = False
+
+
+def by_name(check_id: str) -> Declared:
+    """A check declared as its name says: ``wait...`` waits, ``slow...`` is slow."""
+    return Declared(waits=check_id.startswith("wait"), slow=check_id.startswith("slow"))
+
+
 def test_waiting_checks_start_first_but_leave_a_worker_for_the_rest() -> None:
     """A server that stalls blocking reads (long timeouts of their own) must not hold every worker:
     the quick checks go on and report what the server does."""
     batch = ["quick1", *(f"wait{n}" for n in range(WORKERS + 1)), "quick2"]
-    order = taken(batch, lambda check_id: check_id.startswith("wait"))
+    order = taken(batch, by_name)
     assert order[: WORKERS - 1] == [f"wait{n}" for n in range(WORKERS - 1)]
     later = [f"wait{n}" for n in range(WORKERS - 1, WORKERS + 1)]
     assert order[WORKERS - 1 :] == ["quick1", *later, "quick2"]
-    assert taken(["a", "b"], lambda check_id: False) == ["a", "b"]
+    assert taken(["a", "b"], by_name) == ["a", "b"]
+
+
+def test_a_slow_busy_check_is_taken_after_the_waiting_ones_and_before_the_quick_ones() -> None:
+    batch = ["quick1", "slow1", "wait0", "quick2", "slow2"]
+    order = taken(batch, by_name)
+    assert order == ["wait0", "slow1", "slow2", "quick1", "quick2"]
+
+
+def test_a_slow_check_starts_beside_the_quick_ones_and_an_exclusive_one_still_waits_for_it(
+    launch: Launcher, declare: Callable[..., None]
+) -> None:
+    """Declared last, the slow check is not left until the quick ones are done: its time overlaps
+    theirs. It is busy all the same: the exclusive check starts after it."""
+    target = launch(COMPLETE_WITHOUT_TLS, "prod")
+    spans: dict[str, Span] = {}
+    quick = [f"q{number}" for number in range(2 * WORKERS)]
+    for name in quick:
+        declare(name, recorded(spans, name, 0.05))
+    declare("timed", recorded(spans, "timed", 0.05), exclusive=True)
+    declare("slow", recorded(spans, "slow", 0.4), slow=True)
+    report = doctor(target)
+    assert all(result.status is Status.OK for result in report.results), report.results
+    assert spans["slow"].start < min(spans[name].start for name in quick[WORKERS:]), spans
+    assert spans["timed"].start >= spans["slow"].end, spans
