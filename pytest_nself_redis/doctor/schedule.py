@@ -148,8 +148,8 @@ def run_all(
 
 def taken(batch: Sequence[str], traits: Declared) -> list[str]:
     """The order the workers take a batch in: up to ``WORKERS - 1`` waiting checks first (their
-    waits overlap the others' work), then the slow busy ones (the longest first, so their time
-    overlaps the quick ones' instead of following it), then the rest in order. One worker is
+    waits overlap the others' work), then the slow busy ones (so their time overlaps the quick
+    ones' instead of following it), then the rest in order. One worker is
     always left for the quick checks: a server that stalls the waiting ones (blocking reads with
     long timeouts) cannot hold every worker, and the quick checks still report what it does."""
     early = _early(batch, traits)

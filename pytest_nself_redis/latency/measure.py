@@ -46,9 +46,9 @@ def lent_by(client: redis.Redis, address: ServerAddress) -> Iterator[RawConnecti
     """The round trips go over one of ``client``'s own pooled connections (connected,
     authenticated, on its db): no connection, and for TLS no handshake, per command measured
     (doctor's worker has one open already); a new one is made as the client makes them (its
-    timeouts and retries). It goes back to the pool in its own timeout mode,
-    or disconnected when sampling broke off (a reply may be left unread). A connection that
-    does not speak RESP2 (the sampler's replies) is left alone and one of our own is opened."""
+    timeouts and retries). It goes back to the pool in its own timeout mode, or disconnected
+    when sampling broke off (a reply may be left unread). A connection that does not speak
+    RESP2 (the sampler's replies) is left alone, and one of our own is opened instead."""
     pool = client.connection_pool
     try:
         pooled = pool.get_connection()
