@@ -17,8 +17,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port
@@ -97,6 +95,10 @@ def _listening(port: int, process: subprocess.Popen[bytes], ends: float) -> None
 
 
 def _get(port: int) -> str:
+    # Imported here: about 3 ms doctor spends only when an exporter runs (not on a TLS server).
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=SCRAPE_SECONDS) as reply:
             body: bytes = reply.read()
