@@ -120,7 +120,9 @@ def background_save(client: redis.Redis, timeout: float = SAVE_TIMEOUT_S) -> tup
     while True:
         sent_at = time.monotonic()
         try:
-            client.bgsave()
+            # Not SCHEDULE (redis-py's default): during an AOF rewrite that answers "scheduled"
+            # with no save running yet, and the wait below would end before any save began.
+            client.bgsave(schedule=False)
             break
         except redis_errors.ResponseError as error:
             if not any(text in str(error).lower() for text in _BUSY) or time.monotonic() > deadline:

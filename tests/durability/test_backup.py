@@ -26,6 +26,25 @@ from tests.conftest import Launcher
 from tests.harness import COMPLETE, assert_nothing_left
 
 
+def test_a_snapshot_taken_during_an_aof_rewrite_waits_for_its_own_save(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    """BGSAVE SCHEDULE answers "scheduled" while a rewrite runs, with no save in progress yet:
+    the copy then looked for a dump that was not there (seen under -n 2, three envs)."""
+    target = launch(COMPLETE, "prod", "process")
+    client = target.client()
+    with client.pipeline(transaction=False) as pipe:
+        for number in range(300):
+            pipe.set(f"nself-harness:rewrite:{number}", number)
+        pipe.execute()
+    client.config_set("rdb-key-save-delay", "2000")  # µs per key: a rewrite of some 0.6 s
+    client.bgrewriteaof()
+    assert int(client.info("persistence")["aof_rewrite_in_progress"]) == 1
+    snapshot = take_snapshot(target, tmp_path / "snapshot")
+    assert [item.kind for item in snapshot.files] == ["rdb", "aof"]
+    assert snapshot.files[0].path.stat().st_size > 0
+
+
 @pytest.mark.parametrize(
     ("overrides", "kinds"),
     [({}, ["rdb", "aof"]), ({"REDIS_AOF_ENABLED": "false"}, ["rdb"])],
