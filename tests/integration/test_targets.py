@@ -221,6 +221,25 @@ def test_a_port_chosen_for_a_launch_goes_to_no_other_process_before_its_server_l
         server.wait(timeout=10)
 
 
+@pytest.mark.parametrize("stop", ["kill", "terminate"])
+def test_a_stopped_servers_port_is_held_until_it_listens_again(run_id: str, stop: str) -> None:
+    """Between a crash or a stop and the restart, another worker could be given the port (or
+    use it for an outgoing connection), and the restarted server then found it taken. Its port
+    is given here (``--nself-port``), so no launch's own hold covers it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    context = load_env_context(NselfProject.open(COMPLETE), "staging")
+    target = make_target("process", context, TargetOptions(run_id=run_id, host_port=port))
+    with target:
+        target.client().set("kept", "1")
+        getattr(target, stop)()
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind(("127.0.0.1", port))  # as another program would: refused while held
+        target.resume()
+        assert target.client().get("kept") == "1"
+
+
 def test_a_spawned_server_is_private_and_dies_with_the_thread_that_launched_it(tmp_path: Path) -> None:
     """umask 077 without a fork of the harness (no Python in the child), and SIGKILL when its
     launching thread ends: what lets a check run ahead on a worker thread leave nothing."""
