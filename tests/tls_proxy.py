@@ -12,10 +12,12 @@ client that speaks plaintext to it is recorded too. Bounded: daemon threads, tim
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from pytest_nself_redis.targets.tls import SERVER_EXTENSIONS
@@ -205,14 +207,54 @@ class TlsInterceptor:
             with contextlib.suppress(OSError):
                 wrapped.close()
             return
-        self._pipe(upstream, wrapped, None)
-        self._pipe(wrapped, upstream, self.received)
+        threading.Thread(target=self._relay, args=(wrapped, upstream), daemon=True).start()
 
     def _drain(self, sock: socket.socket, record: bytearray) -> None:
         with contextlib.suppress(OSError):
             while chunk := sock.recv(65536):
                 with self._lock:
                     record.extend(chunk)
+
+    def _relay(self, client: ssl.SSLSocket, upstream: ssl.SSLSocket) -> None:
+        """Both directions of an intercepted connection in one thread: an SSL socket must not be
+        read in one thread while written in another (OpenSSL's object is not thread-safe; under
+        load, two pipe threads once left a client's connect hanging). Non-blocking, so a TLS
+        record that is not data (a session ticket) never blocks the other direction."""
+        peer = {client: upstream, upstream: client}
+        for sock in peer:
+            sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            self._relay_until_closed(client, peer)
+        for sock in peer:  # one side closed: so does the other, as the pipes did
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _relay_until_closed(self, client: ssl.SSLSocket, peer: dict[ssl.SSLSocket, ssl.SSLSocket]) -> None:
+        while not self._stopped.is_set():
+            ready = [sock for sock in peer if sock.pending()]
+            if not ready:
+                ready = select.select(list(peer), [], [], 0.2)[0]
+            for source in ready:
+                try:
+                    chunk = source.recv(65536)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    continue
+                if not chunk:
+                    return
+                if source is client:
+                    with self._lock:
+                        self.received.extend(chunk)
+                self._send_all(peer[source], chunk)
+
+    def _send_all(self, sink: ssl.SSLSocket, data: bytes) -> None:
+        view, deadline = memoryview(data), time.monotonic() + WAIT
+        while view:
+            try:
+                view = view[sink.send(view) :]
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the relay could not send within its wait") from None
+                select.select([], [sink], [], 0.05)
 
     def _pipe(self, source: socket.socket, sink: socket.socket, record: bytearray | None) -> None:
         def run() -> None:
