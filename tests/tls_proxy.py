@@ -173,8 +173,8 @@ class TlsInterceptor:
             if self.forwarded < self.forward:
                 self.forwarded += 1
                 upstream = self._keep(socket.create_connection(self.upstream, timeout=WAIT))
-                self._pipe(client, upstream, None)
-                self._pipe(upstream, client, None)
+                self._pipe(client, upstream)
+                self._pipe(upstream, client)
             else:
                 threading.Thread(target=self._intercept, args=(client,), daemon=True).start()
 
@@ -256,7 +256,9 @@ class TlsInterceptor:
                     raise TimeoutError("the relay could not send within its wait") from None
                 select.select([], [sink], [], 0.05)
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, record: bytearray | None) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        """One direction of a forwarded connection (plain sockets: the TLS is end to end)."""
+
         def run() -> None:
             with contextlib.suppress(OSError):
                 while not self._stopped.is_set():
@@ -266,9 +268,6 @@ class TlsInterceptor:
                         continue
                     if not chunk:
                         break
-                    if record is not None:
-                        with self._lock:
-                            record.extend(chunk)
                     sink.sendall(chunk)
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)

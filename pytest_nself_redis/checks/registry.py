@@ -234,20 +234,27 @@ def check(
 
     def register(function: Function) -> Function:
         heading = _title(function, check_id, title)
-        members = _items(params) if params is not None else [(None, None)]
-        for name, value in members:
+        if params is None:
             REGISTRY.add(
                 RegisteredCheck(
-                    check_id.format(name.lower()) if name else check_id,
-                    heading.format(name) if name else heading,
+                    check_id, heading, safe, function, exclusive=exclusive, waits=waits, slow=slow
+                )
+            )
+            return function
+        for name, value in _items(params):
+            member = check_id.format(name.lower())
+            REGISTRY.add(
+                RegisteredCheck(
+                    member,
+                    heading.format(name),
                     safe,
                     function,
-                    family=check_id if name else None,
-                    label=name,
-                    param=value,
-                    exclusive=exclusive,
-                    waits=waits,
-                    slow=slow,
+                    check_id,
+                    name,
+                    value,
+                    exclusive,
+                    waits,
+                    slow,
                 )
             )
         return function

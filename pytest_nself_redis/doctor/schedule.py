@@ -149,16 +149,12 @@ def run_all(
 def taken(batch: Sequence[str], traits: Declared) -> list[str]:
     """The order the workers take a batch in: up to ``WORKERS - 1`` waiting checks first (their
     waits overlap the others' work), then the slow busy ones (so their time overlaps the quick
-    ones' instead of following it), then the rest in order. One worker is
-    always left for the quick checks: a server that stalls the waiting ones (blocking reads with
-    long timeouts) cannot hold every worker, and the quick checks still report what it does."""
+    ones' instead of following it), then the rest in order. One worker is always left for the
+    quick checks: a server that stalls the waiting ones (blocking reads with long timeouts)
+    cannot hold every worker, and the quick checks still report what it does."""
     early = _early(batch, traits)
-    rest = [check_id for check_id in batch if check_id not in early]
-    return (
-        early
-        + [check_id for check_id in rest if traits(check_id).slow]
-        + [check_id for check_id in rest if not traits(check_id).slow]
-    )
+    slow = [check_id for check_id in batch if check_id not in early and traits(check_id).slow]
+    return early + slow + [check_id for check_id in batch if check_id not in early + slow]
 
 
 def _early(batch: Sequence[str], traits: Declared) -> list[str]:
