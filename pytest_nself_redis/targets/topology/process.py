@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 from pytest_nself_redis.live.address import ServerAddress
-from pytest_nself_redis.live.loopback import LOOPBACK
+from pytest_nself_redis.live.loopback import LOOPBACK, hold
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import Target
 from pytest_nself_redis.targets.process import (
@@ -79,6 +79,7 @@ class SentinelProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
+            hold(self.port)  # until ``resume`` listens there again, as a data node's
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
