@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -221,14 +222,25 @@ def test_a_port_chosen_for_a_launch_goes_to_no_other_process_before_its_server_l
         server.wait(timeout=10)
 
 
+def _free_port_below_the_ephemeral_range() -> int:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(max(1024, low - 8000), low), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail("no free port below the ephemeral range")
+
+
 @pytest.mark.parametrize("stop", ["kill", "terminate"])
 def test_a_stopped_servers_port_is_held_until_it_listens_again(run_id: str, stop: str) -> None:
     """Between a crash or a stop and the restart, another worker could be given the port (or
     use it for an outgoing connection), and the restarted server then found it taken. Its port
-    is given here (``--nself-port``), so no launch's own hold covers it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    is given here (``--nself-port``), so no launch's own hold covers it; it is below the
+    kernel's ephemeral range, so no other worker can be handed it meanwhile."""
+    port = _free_port_below_the_ephemeral_range()
     context = load_env_context(NselfProject.open(COMPLETE), "staging")
     target = make_target("process", context, TargetOptions(run_id=run_id, host_port=port))
     with target:
