@@ -24,7 +24,7 @@ from pytest_nself_redis.compose.ports import PortBinding, as_text, parse_port
 from pytest_nself_redis.compose.redis_args import RedisArgs, parse_redis_args
 from pytest_nself_redis.compose.runtime import RuntimeLimits, read_runtime
 from pytest_nself_redis.compose.shell import unwrap_shell
-from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines, shape_of
+from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, shape_of
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.provenance import Source
 from pytest_nself_redis.secrets import Secret, is_secret_name
@@ -285,6 +285,9 @@ def load_compose_service(
 ) -> RedisService:
     """The ``redis`` service of ``paths`` (merged first to last); ``names`` spell the files
     in messages (default: their bare names)."""
+    # Imported here: PyYAML's import is paid only when a compose file is read.
+    from pytest_nself_redis.compose.yaml_reader import load_yaml_with_lines
+
     files = [paths] if isinstance(paths, Path) else list(paths)
     shown = list(names) if names is not None else [path.name for path in files]
     services: list[LineDict] = []

@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_nself_redis.compose.interpolate import referenced_variables
 from pytest_nself_redis.compose.names import SERVICE_NAME, find_compose_file
-from pytest_nself_redis.compose.yaml_lines import LineDict, LineList, load_yaml_with_lines
+from pytest_nself_redis.compose.yaml_lines import LineDict, LineList
 from pytest_nself_redis.errors import ComposeError
 from pytest_nself_redis.project.generation import Generation
 
@@ -42,6 +42,9 @@ def compose_generation(project_dir: Path) -> Generation | None:
     path = find_compose_file(project_dir)
     if path is None:
         return None
+    # Imported here, as in load_compose_service: PyYAML's import is paid only when a file is read.
+    from pytest_nself_redis.compose.yaml_reader import load_yaml_with_lines
+
     try:
         document = load_yaml_with_lines(path)
     except ComposeError:

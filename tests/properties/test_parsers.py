@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pytest_nself_redis.compose.interpolate import MAX_NESTING, InterpolationError, interpolate
 from pytest_nself_redis.compose.service import load_compose_service
-from pytest_nself_redis.compose.yaml_lines import MAX_DEPTH
+from pytest_nself_redis.compose.yaml_reader import MAX_DEPTH
 from pytest_nself_redis.errors import ComposeError, ProjectError
 from pytest_nself_redis.live.url import endpoint_from_url
 from pytest_nself_redis.project.envfile import EnvEntry, EnvFileError, parse_env_text, read_env_file

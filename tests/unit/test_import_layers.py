@@ -334,6 +334,8 @@ def test_doctor_imports_only_the_suites_it_runs(
     others = _check_modules_of(tuple(suite for suite in SUITE_MODULES if suite not in suites))
     assert sorted(modules & others) == [], "doctor imported checks of suites it did not run"
     assert sorted(name for name in modules if name.startswith(SUITES_ONLY)) == []
+    # The example has no compose file (the service is rendered from the settings): no parser.
+    assert "yaml" not in modules, "doctor imported PyYAML with no compose file to read"
 
 
 def test_doctor_refused_at_the_door_imports_no_check(tmp_path: Path, launch: Launcher) -> None:
