@@ -10,7 +10,7 @@ import itertools
 import time
 
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.probing import holds, probed, same, wait_until
+from pytest_nself_redis.checks.probing import holds, kept_awake, probed, same, wait_until
 from pytest_nself_redis.live.clients import clone
 from pytest_nself_redis.live.expiring import without_ttls
 
@@ -41,7 +41,9 @@ def lists_behave(context: CheckContext, prefix: str) -> tuple[str, object]:
     same("LTRIM key 0 0 then LLEN", (client.ltrim(key, 0, 0), client.llen(key)), (True, 1))
     started = time.monotonic()
     same("BLPOP on a list with an element (no wait)", client.blpop([other], timeout=1), (other, "a"))
-    same("BLPOP on an empty list with a 0.1 s timeout", client.blpop([f"{prefix}empty"], timeout=0.1), None)
+    with kept_awake(client, after=0.1, bound=2.0):
+        popped = client.blpop([f"{prefix}empty"], timeout=0.1)
+    same("BLPOP on an empty list with a 0.1 s timeout", popped, None)
     elapsed = time.monotonic() - started
     holds(elapsed < 2.0, f"BLPOP with a 0.1 s timeout returned after {elapsed:.2f} s")
     same("EXISTS of the list emptied by BLPOP (empty lists are removed)", client.exists(other), 0)

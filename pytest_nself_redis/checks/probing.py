@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import redis
 from redis import exceptions as redis_errors
 
 from pytest_nself_redis.checks.base import CheckContext
@@ -119,6 +120,43 @@ class Later:
         self._timer.join(timeout)
         if self._error is not None:
             raise self._error
+
+
+# While a block's timeout is due, a PING this often (``kept_awake``).
+AWAKE_PING_SECONDS = 0.005
+
+
+@contextlib.contextmanager
+def kept_awake(client: redis.Redis, after: float, bound: float) -> Iterator[None]:
+    """A block with a timeout inside, ended at its timeout as on a server in use.
+
+    Redis ends a timed-out block when its event loop next wakes: on a server with traffic at
+    once, on an idle one at its next tick (up to 1/hz late: 100 ms more at the default hz 10,
+    at random). From ``after`` seconds on, until the block is over (at most ``bound`` seconds
+    more), ``client`` sends a PING every ``AWAKE_PING_SECONDS``. A server that ignores the
+    timeout is not helped: the block still outlives its bound. A PING refused only ends them
+    (the block then ends at the tick, as without)."""
+    over = threading.Event()
+
+    def ping() -> None:
+        if over.wait(after):
+            return
+        ends = time.monotonic() + bound
+        while time.monotonic() < ends:
+            try:
+                client.ping()
+            except (redis_errors.RedisError, OSError):
+                return
+            if over.wait(AWAKE_PING_SECONDS):
+                return
+
+    pinger = threading.Thread(target=ping, name="nself-redis-kept-awake", daemon=True)
+    pinger.start()
+    try:
+        yield
+    finally:
+        over.set()
+        pinger.join(bound)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:

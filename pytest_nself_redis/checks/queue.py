@@ -13,7 +13,6 @@ a warning, not an error.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis import node
 from pytest_nself_redis.checks.base import CheckContext
-from pytest_nself_redis.checks.probing import Later, holds, probed, same, scratch
+from pytest_nself_redis.checks.probing import Later, holds, kept_awake, probed, same, scratch
 from pytest_nself_redis.checks.registry import check
 from pytest_nself_redis.checks.results import Outcome, error, ok, skipped, warning
 from pytest_nself_redis.live.address import ServerAddress
@@ -42,8 +41,6 @@ MINIMUM_VERSION = (5, 0, 0)
 RECOMMENDED_VERSION = (6, 2, 0)
 BLOCK_SECONDS = 0.1
 WAKE_BOUND_SECONDS = 3.0
-# Once the idle wait's timeout is due, a PING this often until it returns (``_block_then_wake``).
-AWAKE_PING_SECONDS = 0.005
 REQUIRE_NODE_ENV = "NSELF_REQUIRE_NODE"
 LUA_LIBRARIES = """
 local packed = cmsgpack.pack({name = ARGV[1], attempts = tonumber(ARGV[2])})
@@ -239,42 +236,24 @@ def _block_then_wake(
     (its socket timeout outlasts the block, whatever the client's is), so the check costs one
     wait, not two: for ``BLOCK_SECONDS`` on the key ``nothing`` names, with nothing to wait for,
     when it must return the reply ``nothing`` names in time; and on the key ``woken`` names,
-    whose write runs 50 ms into the wait and must wake it.
-
-    Redis ends a timed-out block when its event loop next wakes: on a server with traffic at
-    once, on an idle one at its next tick (up to 1/hz late: 100 ms more at the default hz 10).
-    Once the idle wait's timeout is due, a PING every ``AWAKE_PING_SECONDS`` gives the server
-    that traffic, so the wait ends at its timeout, as on a server in use, and not at a random
-    point of the tick (a server that ignores the timeout still fails the bound)."""
+    whose write runs 50 ms into the wait and must wake it. The idle wait is ``kept_awake``: it
+    ends at its timeout, not at a random point of an idle server's tick."""
     timeout = WAKE_BOUND_SECONDS + 2
     idle_waiter, woken_waiter = (clone(context.client, socket_timeout=timeout) for _ in range(2))
     label, idle_key, empty = nothing
     key, write = woken
     idle: list[tuple[Any, float]] = []
-    idle_ended = threading.Event()
 
     def wait_idle() -> None:
         started = time.monotonic()
-        try:
+        with kept_awake(context.client, after=BLOCK_SECONDS, bound=WAKE_BOUND_SECONDS):
             reply = block(idle_waiter, idle_key, BLOCK_SECONDS)
-        finally:
-            idle_ended.set()
         idle.append((reply, time.monotonic() - started))
-
-    def keep_awake() -> None:
-        if idle_ended.wait(BLOCK_SECONDS):
-            return
-        ends = time.monotonic() + WAKE_BOUND_SECONDS
-        while time.monotonic() < ends:
-            context.client.ping()
-            if idle_ended.wait(AWAKE_PING_SECONDS):
-                return
 
     try:
         for waiter in (idle_waiter, woken_waiter):
             waiter.ping()  # connected (and, on TLS, the handshake done) before the write's 50 ms run
         beside = Later(0, wait_idle).start()
-        awake = Later(0, keep_awake).start()
         writer = Later(0.05, write)
         started = time.monotonic()
         writer.start()
@@ -282,10 +261,7 @@ def _block_then_wake(
         wake = time.monotonic() - started
         writer.join(WAKE_BOUND_SECONDS)
         beside.join(WAKE_BOUND_SECONDS + 2)
-        idle_ended.set()  # the idle wait failed, or outlived the bound: no more PINGs
-        awake.join(WAKE_BOUND_SECONDS + 2)
     finally:
-        idle_ended.set()
         idle_waiter.close()
         woken_waiter.close()
     holds(bool(idle), f"{what} {label} did not return within {timeout:.0f} s")
