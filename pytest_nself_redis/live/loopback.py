@@ -6,14 +6,15 @@ fails to bind while its readiness probe reaches the other's (and is refused its 
 So the port is left in TIME_WAIT, bound on our side: for about a minute the kernel hands it
 to no other ``bind(0)`` or outgoing connection, while a server that sets SO_REUSEADDR (as
 redis-server, docker-proxy and the exporter do) can still listen on it. A server stopped to be
-started again on the same port (a restart, a crash) leaves it free in between, so its port is
-held the same way (``hold``) once it is down.
+started again on the same port (a restart, a crash) would leave it free in between, so its port
+is held across the stop (``held_across_stop``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Callable, Iterator
 
 LOOPBACK = "127.0.0.1"
 
@@ -28,6 +29,28 @@ def hold(port: int) -> None:
     other process for about a minute; a port something else already listens on is left be."""
     with contextlib.suppress(OSError):
         _in_time_wait(port)
+
+
+@contextlib.contextmanager
+def held_across_stop(port: int, connect: Callable[[], socket.socket]) -> Iterator[None]:
+    """The stop of a server of ours on ``port`` that will listen there again: no other process
+    is given the port from before the server lets go of it until about a minute after.
+
+    First the server is asked to close a connection (``connect`` opens one; QUIT): the side
+    that closes first is left in TIME_WAIT, so the port stays held from the instant the server
+    is gone. ``hold`` alone, after the stop, left that instant free (a restart under -n found
+    its port taken). ``hold`` still follows: for a server that could not be asked (hung, or
+    reached through a forwarded port whose TIME_WAIT is elsewhere)."""
+    _closed_by_the_server(connect)
+    yield
+    hold(port)
+
+
+def _closed_by_the_server(connect: Callable[[], socket.socket]) -> None:
+    with contextlib.suppress(OSError), connect() as connection:
+        connection.sendall(b"QUIT\r\n")  # answered +OK, then closed, before AUTH too
+        while connection.recv(4096):  # read to its end: data left unread would close with a reset
+            pass
 
 
 def _in_time_wait(port: int) -> int:

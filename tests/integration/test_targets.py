@@ -20,13 +20,13 @@ from redis import exceptions as redis_errors
 
 from pytest_nself_redis.context import load_env_context
 from pytest_nself_redis.errors import TargetError
-from pytest_nself_redis.live.loopback import free_loopback_port
+from pytest_nself_redis.live.loopback import free_loopback_port, held_across_stop
 from pytest_nself_redis.project.model import NselfProject
 from pytest_nself_redis.targets import readiness
 from pytest_nself_redis.targets.base import TargetOptions
 from pytest_nself_redis.targets.docker import DockerTarget
 from pytest_nself_redis.targets.docker_engine import LABEL, discard, docker_client
-from pytest_nself_redis.targets.process import find_redis_server, spawn_server
+from pytest_nself_redis.targets.process import ProcessTarget, find_redis_server, spawn_server
 from pytest_nself_redis.targets.select import make_target
 from tests.conftest import Launcher
 from tests.harness import COMPLETE, make_project, run_suites
@@ -250,6 +250,28 @@ def test_a_stopped_servers_port_is_held_until_it_listens_again(run_id: str, stop
             other.bind(("127.0.0.1", port))  # as another program would: refused while held
         target.resume()
         assert target.client().get("kept") == "1"
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"], ids=["plaintext", "TLS"])
+def test_a_port_is_held_from_the_instant_its_server_is_gone(run_id: str, env: str) -> None:
+    """A hold taken after the stop left an instant free: between the server's exit and the
+    hold, another worker was once given the port, and a restart under -n found it taken. The
+    server is asked to close a connection first, and its own TIME_WAIT holds the port: here the
+    server is killed behind the target's back, so nothing is done after it is gone."""
+    port = _free_port_below_the_ephemeral_range()
+    context = load_env_context(NselfProject.open(COMPLETE), env)
+    target = make_target("process", context, TargetOptions(run_id=run_id, host_port=port))
+    with target:
+        assert target.endpoint.tls == (env == "prod")
+        target.close_clients()  # no connection of ours left open to hold it instead
+        assert isinstance(target, ProcessTarget)
+        process = target.process
+        assert process is not None
+        with held_across_stop(port, lambda: target.endpoint.open_socket(timeout=1.0)):
+            process.kill()
+            process.wait(timeout=10)
+            with socket.socket() as other, pytest.raises(OSError):
+                other.bind(("127.0.0.1", port))  # inside: before the hold that follows the stop
 
 
 def test_a_spawned_server_is_private_and_dies_with_the_thread_that_launched_it(tmp_path: Path) -> None:
