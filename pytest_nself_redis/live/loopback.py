@@ -24,7 +24,7 @@ def free_loopback_port() -> int:
     return _in_time_wait(0)
 
 
-def hold(port: int) -> None:
+def _hold(port: int) -> None:
     """Keep ``port``, which a server of ours has just left and will listen on again, from any
     other process for about a minute; a port something else already listens on is left be."""
     with contextlib.suppress(OSError):
@@ -38,12 +38,12 @@ def held_across_stop(port: int, connect: Callable[[], socket.socket]) -> Iterato
 
     First the server is asked to close a connection (``connect`` opens one; QUIT): the side
     that closes first is left in TIME_WAIT, so the port stays held from the instant the server
-    is gone. ``hold`` alone, after the stop, left that instant free (a restart under -n found
-    its port taken). ``hold`` still follows: for a server that could not be asked (hung, or
+    is gone. A hold taken after the stop alone left that instant free (a restart under -n
+    found its port taken); it still follows, for a server that could not be asked (hung, or
     reached through a forwarded port whose TIME_WAIT is elsewhere)."""
     _closed_by_the_server(connect)
     yield
-    hold(port)
+    _hold(port)
 
 
 def _closed_by_the_server(connect: Callable[[], socket.socket]) -> None:
