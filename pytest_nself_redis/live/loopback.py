@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_nself_redis.live.address import ServerAddress
 
 LOOPBACK = "127.0.0.1"
+# How long a server about to be stopped has to answer the QUIT that holds its port.
+QUIT_SECONDS = 1.0
 
 
 def free_loopback_port() -> int:
@@ -32,22 +38,22 @@ def _hold(port: int) -> None:
 
 
 @contextlib.contextmanager
-def held_across_stop(port: int, connect: Callable[[], socket.socket]) -> Iterator[None]:
-    """The stop of a server of ours on ``port`` that will listen there again: no other process
-    is given the port from before the server lets go of it until about a minute after.
+def held_across_stop(server: ServerAddress) -> Iterator[None]:
+    """The stop of a server of ours that will listen on its port again: no other process is
+    given the port from before the server lets go of it until about a minute after.
 
-    First the server is asked to close a connection (``connect`` opens one; QUIT): the side
+    First the server is asked to close a connection (QUIT, over TLS where it speaks TLS): the side
     that closes first is left in TIME_WAIT, so the port stays held from the instant the server
     is gone. A hold taken after the stop alone left that instant free (a restart under -n
     found its port taken); it still follows, for a server that could not be asked (hung, or
     reached through a forwarded port whose TIME_WAIT is elsewhere)."""
-    _closed_by_the_server(connect)
+    _closed_by_the_server(server)
     yield
-    _hold(port)
+    _hold(server.port)
 
 
-def _closed_by_the_server(connect: Callable[[], socket.socket]) -> None:
-    with contextlib.suppress(OSError), connect() as connection:
+def _closed_by_the_server(server: ServerAddress) -> None:
+    with contextlib.suppress(OSError), server.open_socket(timeout=QUIT_SECONDS) as connection:
         connection.sendall(b"QUIT\r\n")  # answered +OK, then closed, before AUTH too
         while connection.recv(4096):  # read to its end: data left unread would close with a reset
             pass

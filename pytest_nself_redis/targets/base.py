@@ -16,7 +16,7 @@ from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.host import ServerHost
-from pytest_nself_redis.live.loopback import LOOPBACK, held_across_stop
+from pytest_nself_redis.live.loopback import LOOPBACK
 from pytest_nself_redis.secrets import Secret
 from pytest_nself_redis.targets.health import ContainerHealth, ContainerState
 from pytest_nself_redis.targets.readiness import Readiness
@@ -27,8 +27,6 @@ INSECURE_NOTE = (
     "and host name were not checked, "
     "so anyone between here and the server could have read the password and every reply"
 )
-# How long a server about to be stopped has to answer the QUIT that holds its port.
-STOP_QUIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -186,11 +184,6 @@ class Target(Launched):
         self._shared = None
 
     # -- lifecycle ------------------------------------------------------------
-    def held_across_stop(self) -> contextlib.AbstractContextManager[None]:
-        """Around a stop that ``resume`` follows: the port goes to no other process meanwhile."""
-        endpoint = self.endpoint
-        return held_across_stop(endpoint.port, lambda: endpoint.open_socket(timeout=STOP_QUIT_SECONDS))
-
     @abstractmethod
     def start(self) -> None:
         """Launch (or reach) the server and wait until it answers."""

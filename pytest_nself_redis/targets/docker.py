@@ -25,7 +25,7 @@ from docker.models.volumes import Volume
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.host import SERVER_NAMES, ServerHost
-from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port
+from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port, held_across_stop
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.archive import unpack
 from pytest_nself_redis.targets.base import Target, TargetOptions, ensure_port_free
@@ -235,13 +235,13 @@ class DockerTarget(Target):
     def terminate(self) -> None:
         self.close_clients()
         if self.container is not None:
-            with self.held_across_stop():  # until the container publishes it again
+            with held_across_stop(self.endpoint):  # until the container publishes it again
                 self.container.stop(timeout=30)  # SIGTERM, then SIGKILL after 30 s
 
     def kill(self) -> None:
         self.close_clients()
         if self.container is not None and self._is_running():
-            with self.held_across_stop():
+            with held_across_stop(self.endpoint):
                 self.container.kill(signal="SIGKILL")
                 self.container.wait(timeout=30)
 

@@ -26,7 +26,7 @@ from pytest_nself_redis.compose.service import RedisService
 from pytest_nself_redis.context import EnvContext
 from pytest_nself_redis.errors import TargetError
 from pytest_nself_redis.live.host import ServerHost
-from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port
+from pytest_nself_redis.live.loopback import LOOPBACK, free_loopback_port, held_across_stop
 from pytest_nself_redis.targets import resources
 from pytest_nself_redis.targets.base import Target, TargetOptions, ensure_port_free
 from pytest_nself_redis.targets.container_settings import container_settings
@@ -269,14 +269,14 @@ class ProcessTarget(Target):
     def terminate(self) -> None:
         self.close_clients()
         if self.process is not None and self.process.poll() is None:
-            with self.held_across_stop():  # until ``resume`` listens there again
+            with held_across_stop(self.endpoint):  # until ``resume`` listens there again
                 self.process.send_signal(signal.SIGTERM)
                 self._wait_exit(timeout=30)
 
     def kill(self) -> None:
         self.close_clients()
         if self.process is not None and self.process.poll() is None:
-            with self.held_across_stop():
+            with held_across_stop(self.endpoint):
                 self.process.send_signal(signal.SIGKILL)
                 self._wait_exit(timeout=10)
 

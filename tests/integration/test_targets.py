@@ -267,7 +267,7 @@ def test_a_port_is_held_from_the_instant_its_server_is_gone(run_id: str, env: st
         assert isinstance(target, ProcessTarget)
         process = target.process
         assert process is not None
-        with held_across_stop(port, lambda: target.endpoint.open_socket(timeout=1.0)):
+        with held_across_stop(target.endpoint):
             process.kill()
             process.wait(timeout=10)
             with socket.socket() as other, pytest.raises(OSError):

@@ -19,7 +19,7 @@ from pathlib import Path
 from pytest_nself_redis.live.address import ServerAddress
 from pytest_nself_redis.live.loopback import LOOPBACK, held_across_stop
 from pytest_nself_redis.targets import resources
-from pytest_nself_redis.targets.base import STOP_QUIT_SECONDS, Target
+from pytest_nself_redis.targets.base import Target
 from pytest_nself_redis.targets.process import (
     ProcessTarget,
     _config_line,
@@ -77,9 +77,7 @@ class SentinelProcess:
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            address = self.address
-            # Until ``resume`` listens there again, as a data node's.
-            with held_across_stop(self.port, lambda: address.open_socket(timeout=STOP_QUIT_SECONDS)):
+            with held_across_stop(self.address):  # until ``resume`` listens there again
                 self.process.send_signal(signal.SIGKILL)
                 self.process.wait(timeout=10)
 
