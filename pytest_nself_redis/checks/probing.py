@@ -134,8 +134,9 @@ def kept_awake(client: redis.Redis, after: float, bound: float) -> Iterator[None
     once, on an idle one at its next tick (up to 1/hz late: 100 ms more at the default hz 10,
     at random). From ``after`` seconds on, until the block is over (at most ``bound`` seconds
     more), ``client`` sends a PING every ``AWAKE_PING_SECONDS``. A server that ignores the
-    timeout is not helped: the block still outlives its bound. A PING refused only ends them
-    (the block then ends at the tick, as without)."""
+    timeout is not helped: the block still outlives its bound. Whatever stops a PING only ends
+    them (the block then ends at the tick, as without): a refusal, or the run closing the
+    client under it (doctor at its deadline), where redis-py may raise ValueError."""
     over = threading.Event()
 
     def ping() -> None:
@@ -145,7 +146,7 @@ def kept_awake(client: redis.Redis, after: float, bound: float) -> Iterator[None
         while time.monotonic() < ends:
             try:
                 client.ping()
-            except (redis_errors.RedisError, OSError):
+            except Exception:  # a nudge only: nothing of it may reach the thread's excepthook
                 return
             if over.wait(AWAKE_PING_SECONDS):
                 return
